@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { registerServerCommand } from './commands/server.ts';
+
+/** The one `flotilla` command; each subcommand lives in its own file under commands/. */
+export function buildProgram(): Command {
+  const program = new Command('flotilla')
+    .description('Flotilla: a self-hosted control plane for software that runs on many machines')
+    .showHelpAfterError()
+    .exitOverride();
+  registerServerCommand(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    process.stderr.write(`flotilla: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+// Run only as the entry point (import.meta.main is not in every supported Node).
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) await main(process.argv);

@@ -1,0 +1,3 @@
+export * from './checkin.ts';
+export * from './errors.ts';
+export * from './usage.ts';

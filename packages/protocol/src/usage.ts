@@ -1,0 +1,65 @@
+import { type Static, Type } from 'typebox';
+
+export const UsageQuery = Type.Object({
+  groupBy: Type.Optional(
+    Type.String({
+      pattern: '^(total|appVersion|country|tag:.+)$',
+      description: "`total`, `appVersion`, `country` or `tag:<key>` for a schema'd tag",
+      default: 'appVersion',
+    }),
+  ),
+  from: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Start (inclusive), RFC 3339; default 7 days ago' }),
+  ),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'End (exclusive), RFC 3339; default now' })),
+  period: Type.Optional(
+    Type.String({
+      description: "Bucket size, a multiple of the app's query period (e.g. `1h`, `1d`); default the query period",
+    }),
+  ),
+});
+export type UsageQuery = Static<typeof UsageQuery>;
+
+export const UsagePoint = Type.Object({
+  time: Type.String({ description: 'Bucket start, RFC 3339' }),
+  checkins: Type.Integer({ description: 'Accepted check-ins in the bucket' }),
+  instances: Type.Number({
+    description: 'Estimated instances: check-ins per query period, averaged over the bucket',
+  }),
+  uniqueInstances: Type.Integer({
+    description: 'Distinct instance ids seen in one query period (the largest in the bucket); 0 when clients send none',
+  }),
+});
+export type UsagePoint = Static<typeof UsagePoint>;
+
+export const UsageSeries = Type.Object({
+  key: Type.String(),
+  points: Type.Array(UsagePoint),
+});
+export type UsageSeries = Static<typeof UsageSeries>;
+
+export const UsageResponse = Type.Object({
+  app: Type.String(),
+  groupBy: Type.String(),
+  period: Type.String(),
+  from: Type.String(),
+  to: Type.String(),
+  series: Type.Array(UsageSeries),
+});
+export type UsageResponse = Static<typeof UsageResponse>;
+
+export const AppSummary = Type.Object({
+  name: Type.String(),
+  default: Type.Boolean(),
+  queryPeriod: Type.String(),
+  requestIntervalInMinutes: Type.Integer(),
+  responseCasing: Type.Union([Type.Literal('camel'), Type.Literal('pascal')]),
+  responseConfig: Type.Union([Type.String(), Type.Null()], { description: 'Path of the response config file' }),
+  requestSchema: Type.Union([Type.String(), Type.Null()], { description: 'Path of the request schema file' }),
+  versions: Type.Array(Type.String(), { description: 'Version names served, newest first' }),
+  tagKeys: Type.Array(Type.String(), { description: "Schema'd tag keys that usage can be grouped by" }),
+});
+export type AppSummary = Static<typeof AppSummary>;
+
+export const AppList = Type.Object({ apps: Type.Array(AppSummary) });
+export type AppList = Static<typeof AppList>;

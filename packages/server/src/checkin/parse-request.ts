@@ -1,0 +1,104 @@
+import { Invalid } from '../errors.ts';
+import type { CompiledSchema } from './request-schema.ts';
+import { isObject } from './request-schema.ts';
+
+export type DropReason = 'not_in_schema' | 'too_long' | 'wrong_type';
+
+export interface DroppedValue {
+  kind: 'tag' | 'field' | 'instance_id';
+  key: string;
+  reason: DropReason;
+}
+
+export interface ParsedCheckin {
+  appVersion: string;
+  tags: Record<string, string>;
+  fields: Record<string, string | number | boolean>;
+  instanceId: string | null;
+  dropped: DroppedValue[];
+  /** Set when the request is answered but not stored (upgrade-responder's behaviour for a bad appVersion). */
+  notStoredReason: 'app_version_too_long' | 'app_version_missing' | null;
+}
+
+const instanceIdMaxLen = 200;
+
+/**
+ * Applies upgrade-responder's decision table: wrong JSON types in the string maps are a 400, while
+ * values the schema does not allow are dropped (and reported here so the caller can count them).
+ */
+export function parseCheckin(body: string, schema: CompiledSchema): ParsedCheckin {
+  if (body.trim() === '') throw new Invalid('the request body is empty; send a JSON object with "appVersion"');
+  let data: unknown;
+  try {
+    data = JSON.parse(body);
+  } catch (err) {
+    throw new Invalid(`the request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(data)) throw new Invalid('the request body must be a JSON object');
+  // Go's decoder matches keys without regard to case; unknown keys are ignored.
+  const top: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) top[key.toLowerCase()] = value;
+
+  const appVersion = top.appversion ?? '';
+  if (typeof appVersion !== 'string') throw new Invalid('"appVersion" must be a string');
+  const extraInfo = stringMap(top.extrainfo, 'extraInfo');
+  const extraTags = stringMap(top.extrataginfo, 'extraTagInfo');
+  const extraFields = top.extrafieldinfo ?? null;
+  if (extraFields !== null && !isObject(extraFields)) throw new Invalid('"extraFieldInfo" must be an object or null');
+
+  const dropped: DroppedValue[] = [];
+  const tags: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...extraInfo, ...extraTags })) {
+    const rule = schema.tags.get(key);
+    if (!rule) dropped.push({ kind: 'tag', key, reason: 'not_in_schema' });
+    else if (Buffer.byteLength(value) > (rule.maxLen || 200)) dropped.push({ kind: 'tag', key, reason: 'too_long' });
+    else tags[key] = value;
+  }
+  const fields: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(extraFields ?? {})) {
+    const rule = schema.fields.get(key);
+    if (!rule) dropped.push({ kind: 'field', key, reason: 'not_in_schema' });
+    else if (!matchesType(value, rule.dataType)) dropped.push({ kind: 'field', key, reason: 'wrong_type' });
+    else if (typeof value === 'string' && Buffer.byteLength(value) > (rule.maxLen || 200)) {
+      dropped.push({ kind: 'field', key, reason: 'too_long' });
+    } else fields[key] = value as string | number | boolean;
+  }
+
+  let instanceId: string | null = null;
+  if (top.instanceid !== undefined && top.instanceid !== null) {
+    const id = top.instanceid;
+    if (typeof id === 'string' && id.length > 0 && id.length <= instanceIdMaxLen) instanceId = id;
+    else
+      dropped.push({
+        kind: 'instance_id',
+        key: 'instanceId',
+        reason: typeof id === 'string' ? 'too_long' : 'wrong_type',
+      });
+  }
+
+  let notStoredReason: ParsedCheckin['notStoredReason'] = null;
+  if (appVersion === '') notStoredReason = 'app_version_missing';
+  else if (Buffer.byteLength(appVersion) > schema.appVersionMaxLen) notStoredReason = 'app_version_too_long';
+  return { appVersion, tags, fields, instanceId, dropped, notStoredReason };
+}
+
+function stringMap(value: unknown, name: string): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) throw new Invalid(`"${name}" must be an object of strings or null`);
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new Invalid(`"${name}.${key}" must be a string, got ${jsonType(v)}`);
+  }
+  return value as Record<string, string>;
+}
+
+function matchesType(value: unknown, dataType: string): boolean {
+  if (dataType === 'float') return typeof value === 'number' && Number.isFinite(value);
+  if (dataType === 'boolean') return typeof value === 'boolean';
+  return typeof value === 'string';
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

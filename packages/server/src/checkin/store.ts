@@ -1,0 +1,118 @@
+import { type Kysely, sql } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+import type { CheckinRecord } from './record.ts';
+
+export interface PendingCheckin {
+  record: CheckinRecord;
+  periodStart: number;
+  /** Keyed digest of the instance id for this period, or null when the client sent none. */
+  instanceDigest: string | null;
+  /** Schema'd tag keys the rollups group by. */
+  rollupTagKeys: readonly string[];
+}
+
+const rowsPerInsert = 500;
+
+/**
+ * Stores a batch in one transaction: raw records, instance sightings, and the rollup deltas,
+ * so the counts can never disagree with the records.
+ */
+export async function appendBatch(db: Kysely<Tables>, batch: PendingCheckin[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    for (let i = 0; i < batch.length; i += rowsPerInsert) {
+      const rows = batch.slice(i, i + rowsPerInsert).map(({ record: r }) => ({
+        time: r.time,
+        app: r.app,
+        app_version: r.appVersion,
+        country_iso_code: r.countryIsoCode,
+        country: r.country,
+        city: r.city,
+        tags: JSON.stringify(r.tags),
+        fields: JSON.stringify(r.fields),
+      }));
+      await tx.insertInto('checkins').values(rows).execute();
+    }
+    const fresh = await insertSightings(tx, batch);
+    const deltas = new Map<
+      string,
+      {
+        app: string;
+        period_start: number;
+        dimension: string;
+        value: string;
+        checkins: number;
+        unique_instances: number;
+      }
+    >();
+    const add = (item: PendingCheckin, dimension: string, value: string, isNew: boolean) => {
+      const key = `${item.record.app}\0${item.periodStart}\0${dimension}\0${value}`;
+      let d = deltas.get(key);
+      if (!d) {
+        d = {
+          app: item.record.app,
+          period_start: item.periodStart,
+          dimension,
+          value,
+          checkins: 0,
+          unique_instances: 0,
+        };
+        deltas.set(key, d);
+      }
+      d.checkins += 1;
+      if (isNew) d.unique_instances += 1;
+    };
+    for (const item of batch) {
+      // delete() so that one instance seen twice in a batch counts once.
+      const isNew =
+        item.instanceDigest !== null && fresh.delete(`${item.record.app}\0${item.periodStart}\0${item.instanceDigest}`);
+      add(item, 'total', '', isNew);
+      add(item, 'appVersion', item.record.appVersion, isNew);
+      add(item, 'country', item.record.countryIsoCode, isNew);
+      for (const key of item.rollupTagKeys) {
+        const value = item.record.tags[key];
+        if (value !== undefined) add(item, `tag:${key}`, value, isNew);
+      }
+    }
+    const rows = [...deltas.values()];
+    for (let i = 0; i < rows.length; i += rowsPerInsert) {
+      await tx
+        .insertInto('usage_rollups')
+        .values(rows.slice(i, i + rowsPerInsert))
+        .onConflict((oc) =>
+          oc.columns(['app', 'dimension', 'period_start', 'value']).doUpdateSet({
+            checkins: sql`usage_rollups.checkins + excluded.checkins`,
+            unique_instances: sql`usage_rollups.unique_instances + excluded.unique_instances`,
+          }),
+        )
+        .execute();
+    }
+  });
+}
+
+/** Returns the sightings that are new in their period (the ones that count as a unique instance). */
+async function insertSightings(tx: Kysely<Tables>, batch: PendingCheckin[]): Promise<Set<string>> {
+  const unique = new Map<string, { app: string; period_start: number; digest: string }>();
+  for (const item of batch) {
+    if (item.instanceDigest === null) continue;
+    const key = `${item.record.app}\0${item.periodStart}\0${item.instanceDigest}`;
+    unique.set(key, { app: item.record.app, period_start: item.periodStart, digest: item.instanceDigest });
+  }
+  const fresh = new Set<string>();
+  const rows = [...unique.values()];
+  for (let i = 0; i < rows.length; i += rowsPerInsert) {
+    const inserted = await tx
+      .insertInto('instance_sightings')
+      .values(rows.slice(i, i + rowsPerInsert))
+      .onConflict((oc) => oc.columns(['app', 'period_start', 'digest']).doNothing())
+      .returning(['app', 'period_start', 'digest'])
+      .execute();
+    for (const r of inserted) fresh.add(`${r.app}\0${Number(r.period_start)}\0${r.digest}`);
+  }
+  return fresh;
+}
+
+/** Deletes raw records older than `before`; rollups are kept. Returns the number removed. */
+export async function expireRawCheckins(db: Kysely<Tables>, before: number): Promise<number> {
+  const result = await db.deleteFrom('checkins').where('time', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+import { type AppFileConfig, FileConfig, type ServerOptions, serverOptionTable } from './schema.ts';
+
+export interface AppConfig {
+  name: string;
+  isDefault: boolean;
+  /** Absolute path; null means the server writes and serves an example file in the data dir. */
+  responseConfigPath: string | null;
+  requestSchemaPath: string | null;
+  queryPeriodMs: number;
+  responseCasing: 'camel' | 'pascal';
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: string;
+  trustedProxies: string[];
+  geodb: string;
+  rawRetentionMs: number;
+  rateLimitPerMinute: number;
+  logLevel: string;
+  influxdb: { url: string; user?: string; pass?: string } | null;
+  apps: AppConfig[];
+  /** Only from FLOTILLA_ADMIN_TOKEN, never from a file or flag, so it stays out of `ps` and config repos. */
+  adminToken: string | null;
+}
+
+const defaultAppName = 'default';
+
+/** Reads options from flags, then env vars, then the YAML file, then defaults; throws ConfigError naming the fault. */
+export function resolveServerConfig(
+  flags: ServerOptions,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): ServerConfig {
+  const opts: ServerOptions = {};
+  for (const { key, env: name } of serverOptionTable) {
+    const value = flags[key] ?? env[name];
+    if (value !== undefined && value !== '') opts[key] = value;
+  }
+  const filePath = opts.config ? resolve(cwd, opts.config) : null;
+  const file = filePath ? readConfigFile(filePath) : {};
+  const base = filePath ? dirname(filePath) : cwd;
+  const where = (field: string) => (filePath ? `${filePath}: ${field}` : field);
+
+  const dataDir = resolve(opts.dataDir ? cwd : base, opts.dataDir ?? file.dataDir ?? './flotilla-data');
+  const port = opts.port !== undefined ? parsePort(opts.port) : (file.port ?? 8314);
+  const database = opts.database ?? file.database ?? join(dataDir, 'flotilla.db');
+  const influxUrl = opts.influxdbUrl ?? file.influxdb?.url;
+  const trustedProxies = opts.trustedProxies
+    ? opts.trustedProxies
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : (file.trustedProxies ?? []);
+  for (const cidr of trustedProxies) checkCidr(cidr, where('trustedProxies'));
+
+  const config: ServerConfig = {
+    host: opts.host ?? file.host ?? '0.0.0.0',
+    port,
+    dataDir,
+    database: /^postgres(ql)?:\/\//.test(database) ? database : resolve(base, database),
+    trustedProxies,
+    geodb: opts.geodb ?? (file.geodb ? resolveGeodb(file.geodb, base) : 'embedded'),
+    rawRetentionMs: durationOption(opts.rawRetention ?? file.rawRetention ?? '30d', where('rawRetention')),
+    rateLimitPerMinute:
+      opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
+    logLevel: opts.logLevel ?? file.logLevel ?? 'info',
+    influxdb: influxUrl
+      ? {
+          url: influxUrl,
+          user: opts.influxdbUser ?? file.influxdb?.user,
+          pass: opts.influxdbPass ?? file.influxdb?.pass,
+        }
+      : null,
+    apps: resolveApps(opts, file.apps ?? [], cwd, base, where),
+    adminToken: env.FLOTILLA_ADMIN_TOKEN || null,
+  };
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
+    throw new ConfigError(
+      `log-level: "${config.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`,
+    );
+  }
+  if (config.influxdb) checkUrl(config.influxdb.url, where('influxdb.url'));
+  return Object.freeze(config);
+}
+
+function resolveApps(
+  opts: ServerOptions,
+  fileApps: AppFileConfig[],
+  cwd: string,
+  base: string,
+  where: (field: string) => string,
+): AppConfig[] {
+  const apps = fileApps.map((app, i) => toAppConfig(app, base, (f) => where(`apps[${i}].${f}`)));
+  const hasFlags = opts.applicationName || opts.upgradeResponseConfig || opts.requestSchema || opts.queryPeriod;
+  if (hasFlags || opts.responseCasing || apps.length === 0) {
+    const name = opts.applicationName ?? apps.find((a) => a.isDefault)?.name ?? apps[0]?.name ?? defaultAppName;
+    const existing = apps.find((a) => a.name === name);
+    const fromFlags = toAppConfig(
+      {
+        name,
+        default: true,
+        upgradeResponseConfig: opts.upgradeResponseConfig,
+        requestSchema: opts.requestSchema,
+        queryPeriod: opts.queryPeriod,
+        responseCasing: opts.responseCasing as 'camel' | 'pascal' | undefined,
+      },
+      cwd,
+      (f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+    );
+    const merged: AppConfig = existing
+      ? {
+          ...existing,
+          isDefault: true,
+          responseConfigPath: opts.upgradeResponseConfig ? fromFlags.responseConfigPath : existing.responseConfigPath,
+          requestSchemaPath: opts.requestSchema ? fromFlags.requestSchemaPath : existing.requestSchemaPath,
+          queryPeriodMs: opts.queryPeriod ? fromFlags.queryPeriodMs : existing.queryPeriodMs,
+          responseCasing: opts.responseCasing ? fromFlags.responseCasing : existing.responseCasing,
+        }
+      : fromFlags;
+    const rest = apps.filter((a) => a.name !== name).map((a) => ({ ...a, isDefault: false }));
+    return [merged, ...rest];
+  }
+  const defaults = apps.filter((a) => a.isDefault);
+  if (defaults.length > 1)
+    throw new ConfigError(where(`apps: only one app can be the default, found ${defaults.length}`));
+  if (defaults.length === 0 && apps[0]) apps[0].isDefault = true;
+  const names = new Set<string>();
+  for (const app of apps) {
+    if (names.has(app.name)) throw new ConfigError(where(`apps: the name "${app.name}" is used twice`));
+    names.add(app.name);
+  }
+  return apps;
+}
+
+function toAppConfig(app: AppFileConfig, base: string, where: (field: string) => string): AppConfig {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/.test(app.name)) {
+    throw new ConfigError(`${where('name')}: "${app.name}" must be 1-63 letters, digits, _, . or -`);
+  }
+  const queryPeriodMs = durationOption(app.queryPeriod ?? '1h', where('queryPeriod'));
+  if (queryPeriodMs < 60_000 || queryPeriodMs % 60_000 !== 0) {
+    throw new ConfigError(`${where('queryPeriod')}: must be a whole number of minutes, at least 1m`);
+  }
+  const casing = app.responseCasing ?? 'camel';
+  if (casing !== 'camel' && casing !== 'pascal') {
+    throw new ConfigError(`${where('responseCasing')}: "${casing}" must be camel or pascal`);
+  }
+  return {
+    name: app.name,
+    isDefault: app.default ?? false,
+    responseConfigPath: app.upgradeResponseConfig ? resolve(base, app.upgradeResponseConfig) : null,
+    requestSchemaPath: app.requestSchema ? resolve(base, app.requestSchema) : null,
+    queryPeriodMs,
+    responseCasing: casing,
+  };
+}
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message}`);
+  }
+  const errors = [...Value.Errors(FileConfig, data)];
+  if (errors.length > 0) {
+    const lines = errors.slice(0, 5).map((e) => `${path}: ${describePath(e.instancePath)}: ${e.message}`);
+    throw new ConfigError(lines.join('\n'));
+  }
+  return data as FileConfig;
+}
+
+function describePath(pointer: string): string {
+  if (!pointer) return '(top level)';
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+    .join('');
+}
+
+function resolveGeodb(spec: string, base: string): string {
+  if (spec === 'embedded' || spec === 'off') return spec;
+  return spec
+    .split(',')
+    .map((p) => resolve(base, p.trim()))
+    .join(',');
+}
+
+function durationOption(text: string, field: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new ConfigError(`${field}: ${(err as Error).message}`);
+  }
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`port: "${text}" is not a port number`);
+  return n;
+}
+
+function parseCount(text: string, field: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${field}: "${text}" is not a whole number`);
+  return n;
+}
+
+function checkCidr(cidr: string, field: string): void {
+  const [addr, bits] = cidr.split('/');
+  const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(addr ?? '');
+  const isV6 = (addr ?? '').includes(':');
+  const max = isV4 ? 32 : 128;
+  if ((!isV4 && !isV6) || (bits !== undefined && !(Number(bits) >= 0 && Number(bits) <= max))) {
+    throw new ConfigError(`${field}: "${cidr}" is not an IP address or CIDR range`);
+  }
+}
+
+function checkUrl(url: string, field: string): void {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(`${field}: "${url}" is not an http(s) URL`);
+  }
+}
+
+export { formatDuration };

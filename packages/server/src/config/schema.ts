@@ -1,0 +1,158 @@
+import { type Static, Type } from 'typebox';
+
+const Casing = Type.Union([Type.Literal('camel'), Type.Literal('pascal')]);
+
+export const AppFileConfig = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$' }),
+    default: Type.Optional(Type.Boolean()),
+    upgradeResponseConfig: Type.Optional(Type.String({ minLength: 1 })),
+    requestSchema: Type.Optional(Type.String({ minLength: 1 })),
+    queryPeriod: Type.Optional(Type.String()),
+    responseCasing: Type.Optional(Casing),
+  },
+  { additionalProperties: false },
+);
+
+/** The YAML file given with `--config`; every key can also come from a flag or env var. */
+export const FileConfig = Type.Object(
+  {
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    host: Type.Optional(Type.String()),
+    dataDir: Type.Optional(Type.String()),
+    database: Type.Optional(Type.String()),
+    trustedProxies: Type.Optional(Type.Array(Type.String())),
+    geodb: Type.Optional(Type.String()),
+    rawRetention: Type.Optional(Type.String()),
+    rateLimit: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),
+    ),
+    logLevel: Type.Optional(
+      Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    ),
+    influxdb: Type.Optional(
+      Type.Object(
+        { url: Type.String(), user: Type.Optional(Type.String()), pass: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
+    apps: Type.Optional(Type.Array(AppFileConfig)),
+  },
+  { additionalProperties: false },
+);
+export type FileConfig = Static<typeof FileConfig>;
+export type AppFileConfig = Static<typeof AppFileConfig>;
+
+/** Options as given on the command line or in env vars (strings, before validation). */
+export interface ServerOptions {
+  config?: string;
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  database?: string;
+  trustedProxies?: string;
+  geodb?: string;
+  rawRetention?: string;
+  rateLimit?: string;
+  logLevel?: string;
+  applicationName?: string;
+  upgradeResponseConfig?: string;
+  requestSchema?: string;
+  queryPeriod?: string;
+  responseCasing?: string;
+  influxdbUrl?: string;
+  influxdbUser?: string;
+  influxdbPass?: string;
+}
+
+/** Every option, with its env var and help, in one table shared by the CLI and the docs. */
+export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: string; env: string; help: string }> = [
+  {
+    key: 'config',
+    flag: '--config <file>',
+    env: 'FLOTILLA_CONFIG',
+    help: 'YAML file with any of these settings and several apps',
+  },
+  { key: 'port', flag: '--port <port>', env: 'FLOTILLA_PORT', help: 'TCP port (default 8314)' },
+  { key: 'host', flag: '--host <host>', env: 'FLOTILLA_HOST', help: 'address to listen on (default 0.0.0.0)' },
+  {
+    key: 'dataDir',
+    flag: '--data-dir <dir>',
+    env: 'FLOTILLA_DATA_DIR',
+    help: 'data directory (default ./flotilla-data)',
+  },
+  {
+    key: 'database',
+    flag: '--database <url>',
+    env: 'FLOTILLA_DATABASE',
+    help: 'SQLite file path or postgres:// URL (default <data-dir>/flotilla.db)',
+  },
+  {
+    key: 'trustedProxies',
+    flag: '--trusted-proxies <cidrs>',
+    env: 'FLOTILLA_TRUSTED_PROXIES',
+    help: 'comma-separated CIDRs whose X-Forwarded-For is believed',
+  },
+  {
+    key: 'geodb',
+    flag: '--geodb <path>',
+    env: 'FLOTILLA_GEODB',
+    help: '"embedded" (default), "off", an .mmdb file (MaxMind City or ip-location-db city), or ipv4.mmdb,ipv6.mmdb',
+  },
+  {
+    key: 'rawRetention',
+    flag: '--raw-retention <duration>',
+    env: 'FLOTILLA_RAW_RETENTION',
+    help: 'how long raw check-in records are kept (default 30d); rollups stay',
+  },
+  {
+    key: 'rateLimit',
+    flag: '--rate-limit <n>',
+    env: 'FLOTILLA_RATE_LIMIT',
+    help: 'check-ins per minute per client address (default 600, 0 is off)',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'FLOTILLA_LOG_LEVEL',
+    help: 'fatal, error, warn, info (default), debug, trace, silent',
+  },
+  {
+    key: 'applicationName',
+    flag: '--application-name <name>',
+    env: 'FLOTILLA_APPLICATION_NAME',
+    help: 'name of the default app',
+  },
+  {
+    key: 'upgradeResponseConfig',
+    flag: '--upgrade-response-config <file>',
+    env: 'FLOTILLA_UPGRADE_RESPONSE_CONFIG',
+    help: 'response config JSON of the default app (reloaded on change)',
+  },
+  {
+    key: 'requestSchema',
+    flag: '--request-schema <file>',
+    env: 'FLOTILLA_REQUEST_SCHEMA',
+    help: 'request schema JSON of the default app',
+  },
+  {
+    key: 'queryPeriod',
+    flag: '--query-period <duration>',
+    env: 'FLOTILLA_QUERY_PERIOD',
+    help: 'counting period and client request interval (default 1h)',
+  },
+  {
+    key: 'responseCasing',
+    flag: '--response-casing <casing>',
+    env: 'FLOTILLA_RESPONSE_CASING',
+    help: 'camel (default) or pascal for upgrade-responder v0.1.x clients',
+  },
+  {
+    key: 'influxdbUrl',
+    flag: '--influxdb-url <url>',
+    env: 'FLOTILLA_INFLUXDB_URL',
+    help: 'InfluxDB 1.x URL; check-ins are also written there',
+  },
+  { key: 'influxdbUser', flag: '--influxdb-user <user>', env: 'FLOTILLA_INFLUXDB_USER', help: 'InfluxDB user' },
+  { key: 'influxdbPass', flag: '--influxdb-pass <password>', env: 'FLOTILLA_INFLUXDB_PASS', help: 'InfluxDB password' },
+];

@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { nodeSqliteDatabase } from './node-sqlite.ts';
+import type { Tables } from './tables.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<Tables>;
+  dialect: Dialect;
+  /** Where the data lives, with any password removed; safe to log. */
+  description: string;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens `postgres://…` URLs on PostgreSQL and anything else as an SQLite file path. */
+export function openDatabase(location: string): Database {
+  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location);
+  return openSqlite(location);
+}
+
+function openSqlite(path: string): Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const file = new DatabaseSync(path);
+  // FULL makes each commit fsync the WAL, so an acknowledged check-in survives power loss too.
+  file.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
+  );
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: nodeSqliteDatabase(file) }) });
+  return {
+    db,
+    dialect: 'sqlite',
+    description: `SQLite ${path}`,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}
+
+function openPostgres(url: string): Database {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // int8 and numeric come back as strings by default; every integer we store fits in a double.
+  pool.on('connect', (client) => {
+    client.setTypeParser?.(20, 'text', Number);
+  });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const safe = new URL(url);
+  if (safe.password) safe.password = '***';
+  return {
+    db,
+    dialect: 'postgres',
+    description: `PostgreSQL ${safe.toString()}`,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

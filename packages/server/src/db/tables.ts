@@ -1,0 +1,52 @@
+export interface CheckinsTable {
+  time: number;
+  app: string;
+  app_version: string;
+  country_iso_code: string;
+  country: string;
+  city: string;
+  /** JSON object of validated extra tags. */
+  tags: string;
+  /** JSON object of validated extra fields. */
+  fields: string;
+}
+
+export interface UsageRollupsTable {
+  app: string;
+  period_start: number;
+  dimension: string;
+  value: string;
+  checkins: number;
+  unique_instances: number;
+}
+
+export interface InstancePeriodKeysTable {
+  app: string;
+  period_start: number;
+  /** Random HMAC key for this period, base64; deleted when the period closes. */
+  hmac_key: string;
+}
+
+export interface InstanceSightingsTable {
+  app: string;
+  period_start: number;
+  digest: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface Tables {
+  checkins: CheckinsTable;
+  usage_rollups: UsageRollupsTable;
+  instance_period_keys: InstancePeriodKeysTable;
+  instance_sightings: InstanceSightingsTable;
+  api_tokens: ApiTokensTable;
+}

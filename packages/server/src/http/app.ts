@@ -1,0 +1,65 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { TokenStore } from '../auth/tokens.ts';
+import { checkinRoutes } from '../checkin/routes.ts';
+import type { CheckinService } from '../checkin/service.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { usageRoutes } from '../usage/routes.ts';
+import type { createUsageService } from '../usage/service.ts';
+import { errorBody, installErrorHandling } from './error-handler.ts';
+import { healthRoutes, type Readiness } from './health-routes.ts';
+
+export interface HttpDeps {
+  logger: Logger;
+  metrics: Metrics;
+  trustedProxies: string[];
+  rateLimitPerMinute: number;
+  checkins: CheckinService;
+  usage: ReturnType<typeof createUsageService>;
+  tokens: TokenStore;
+  readiness: Readiness;
+  version: string;
+}
+
+/** Builds the HTTP app without listening, so tests can use it in-process or on a loopback port. */
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Client addresses are used for geolocation and rate limiting only: never logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  installErrorHandling(app);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      ...errorBody('rate_limited', `too many check-ins from this address; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Flotilla API', version: deps.version, description: 'The Flotilla control plane API' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
+  await app.register(checkinRoutes, { service: deps.checkins, rateLimitPerMinute: deps.rateLimitPerMinute });
+  await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
+  return app;
+}

@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AppRegistry } from './checkin/apps.ts';
+import type { InstanceKeys } from './checkin/instance-keys.ts';
+import { expireRawCheckins } from './checkin/store.ts';
+import type { Tables } from './db/tables.ts';
+
+/** A period's key is destroyed this long after it ends, so a batch committing at the boundary still finds it. */
+export const keyGraceMs = 5 * 60_000;
+
+/** Runs the retention jobs now and every `intervalMs`: raw check-ins expire, closed periods lose their keys. */
+export function startMaintenance(deps: {
+  db: Kysely<Tables>;
+  apps: AppRegistry;
+  instanceKeys: InstanceKeys;
+  rawRetentionMs: number;
+  logger: Logger;
+  intervalMs?: number;
+  now?: () => number;
+}) {
+  const now = deps.now ?? Date.now;
+  let running: Promise<void> | null = null;
+  const runOnce = async () => {
+    const t = now();
+    const expired = await expireRawCheckins(deps.db, t - deps.rawRetentionMs);
+    if (expired > 0) deps.logger.info({ expired }, 'expired raw check-ins past retention');
+    for (const app of deps.apps.list()) {
+      const period = app.config.queryPeriodMs;
+      const currentStart = t - (t % period);
+      // Periods starting before this have ended at least keyGraceMs ago.
+      const closedBefore = t - (t % period) - (t - currentStart < keyGraceMs ? period : 0);
+      const destroyed = await deps.instanceKeys.destroyClosed(app.config.name, closedBefore);
+      if (destroyed > 0)
+        deps.logger.debug({ app: app.config.name, destroyed }, 'destroyed instance keys of closed periods');
+    }
+  };
+  const tick = () => {
+    if (running) return;
+    running = runOnce()
+      .catch((err) => deps.logger.error({ err }, 'maintenance failed; will retry'))
+      .finally(() => {
+        running = null;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, deps.intervalMs ?? 60_000);
+  timer.unref();
+  return {
+    runOnce,
+    async stop() {
+      clearInterval(timer);
+      if (running) await running;
+    },
+  };
+}

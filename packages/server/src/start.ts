@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { generateToken, TokenStore } from './auth/tokens.ts';
+import { createAppRegistry } from './checkin/apps.ts';
+import { InstanceKeys } from './checkin/instance-keys.ts';
+import { type CheckinSink, createCheckinService } from './checkin/service.ts';
+import { startSqliteAppender } from './checkin/sqlite-appender.ts';
+import { appendBatch, type PendingCheckin } from './checkin/store.ts';
+import { CheckinWriter } from './checkin/writer.ts';
+import type { ServerConfig } from './config/config.ts';
+import { openDatabase } from './db/connection.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { openGeoLocator } from './geo/geo.ts';
+import { buildHttpApp } from './http/app.ts';
+import { createInfluxSink } from './influx/sink.ts';
+import { startMaintenance } from './maintenance.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createUsageService } from './usage/service.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** The address the server listens on, e.g. http://127.0.0.1:8314. */
+  url: string;
+  metrics: Metrics;
+  /** Set when this start created the first admin token; it is shown once and stored only as a hash. */
+  createdAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** How often response config files are checked for changes (ms). */
+  reloadIntervalMs?: number;
+  /** Called with the first admin token when one is created, to print it once. */
+  onAdminTokenCreated?: (token: string) => void;
+  /** How long in-flight requests may take to finish at shutdown before their connections are cut. */
+  shutdownGraceMs?: number;
+}
+
+/**
+ * Stops taking requests and waits for in-flight ones, which wait for their commit, so nothing
+ * acknowledged is lost. Connections that turn idle during the wait are closed as they do.
+ */
+async function closeHttp(app: FastifyInstance, graceMs: number): Promise<void> {
+  const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+  const force = setTimeout(() => app.server.closeAllConnections(), graceMs);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(idle);
+    clearTimeout(force);
+  }
+}
+
+export const serverVersion: string = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version;
+
+/** Opens the store, migrates, loads apps and listens. `close()` stops taking requests and flushes everything acknowledged. */
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const logger =
+    opts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'influxdb.pass'] });
+  const metrics = createMetrics();
+  const database = openDatabase(config.database);
+  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  let closing: Promise<void> | null = null;
+  const cleanup = () => {
+    closing ??= (async () => {
+      for (const fn of cleanups.reverse()) await fn();
+    })();
+    return closing;
+  };
+  try {
+    const applied = await migrateToLatest(database.db);
+    logger.info({ store: database.description, applied }, 'store ready');
+    const tokens = new TokenStore(database.db);
+    let createdAdminToken: string | null = null;
+    if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
+    else if (!(await tokens.hasActiveAdmin())) {
+      createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
+      opts.onAdminTokenCreated?.(createdAdminToken);
+    }
+    const apps = createAppRegistry(config.apps, {
+      dataDir: config.dataDir,
+      logger,
+      metrics,
+      pollIntervalMs: opts.reloadIntervalMs,
+    });
+    cleanups.push(() => apps.close());
+    const geo = await openGeoLocator(config.geodb, logger);
+    logger.info(geo.status);
+    if (geo.locator) cleanups.push(() => geo.locator?.close());
+
+    const sinks: CheckinSink[] = [];
+    if (config.influxdb) {
+      const influx = createInfluxSink({ ...config.influxdb, logger, metrics });
+      for (const app of apps.list()) {
+        await influx.registerApp({
+          name: app.config.name,
+          queryPeriodMs: app.config.queryPeriodMs,
+          tagKeys: [...app.schema.tags.keys()],
+        });
+      }
+      sinks.push(influx);
+      cleanups.push(() => influx.close());
+    }
+    // SQLite commits run in a worker thread; PostgreSQL's driver is asynchronous already.
+    const appender = database.dialect === 'sqlite' ? startSqliteAppender(config.database) : null;
+    if (appender) cleanups.push(() => appender.close());
+    const append = appender ? appender.append : (batch: PendingCheckin[]) => appendBatch(database.db, batch);
+    const writer = new CheckinWriter({ append, logger, metrics });
+    cleanups.push(() => writer.close());
+    const instanceKeys = new InstanceKeys(database.db);
+    const maintenance = startMaintenance({
+      db: database.db,
+      apps,
+      instanceKeys,
+      rawRetentionMs: config.rawRetentionMs,
+      logger,
+    });
+    cleanups.push(() => maintenance.stop());
+
+    const checkins = createCheckinService({ apps, writer, instanceKeys, geo: geo.locator, sinks, metrics, logger });
+    const app = await buildHttpApp({
+      logger,
+      metrics,
+      trustedProxies: config.trustedProxies,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      checkins,
+      usage: createUsageService({ db: database.db, apps }),
+      tokens,
+      readiness: { check: () => database.ping() },
+      version: serverVersion,
+    });
+    cleanups.push(() => closeHttp(app, opts.shutdownGraceMs ?? 10_000));
+    const address = await app.listen({ host: config.host, port: config.port });
+    const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+    logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
+    return { app, url, metrics, createdAdminToken, close: cleanup };
+  } catch (err) {
+    await cleanup().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+/** Where a real PostgreSQL for the tests is; `bash .ci/postgres.sh` starts one and prints the URL. */
+export const postgresUrl = process.env.FLOTILLA_TEST_POSTGRES_URL;
+
+export type StoreKind = 'sqlite' | 'postgres';
+
+if (!postgresUrl) {
+  console.warn(
+    'PostgreSQL store tests skipped: set FLOTILLA_TEST_POSTGRES_URL=postgres://flotilla:flotilla@127.0.0.1:5432/flotilla (bash .ci/postgres.sh starts one)',
+  );
+}
+
+/** The stores every store test runs on: SQLite always, PostgreSQL when one is configured. */
+export const storeKinds: StoreKind[] = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
+
+export interface TestDatabase {
+  /** An SQLite file path or a postgres:// URL, as `--database` takes it. */
+  location: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database of the given kind, removed by `drop()`. */
+export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
+    return { location: join(dir, 'test.db'), drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (!postgresUrl) throw new Error('FLOTILLA_TEST_POSTGRES_URL is not set');
+  const name = `flotilla_t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    location: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { resolveServerConfig } from '../../src/config/config.ts';
+import type { ServerOptions } from '../../src/config/schema.ts';
+import { type RunningServer, startServer } from '../../src/start.ts';
+import { createTestDatabase, type StoreKind, type TestDatabase } from './databases.ts';
+
+export const adminToken = 'flt_test_admin_token_0123456789abcdef';
+
+export interface TestServer extends RunningServer {
+  dir: string;
+  /** The store's location, to open a second connection and look at what was stored. */
+  database: string;
+  stop(): Promise<void>;
+}
+
+/** Writes a file into a fresh temp dir and returns its path. */
+export function writeTemp(dir: string, name: string, data: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof data === 'string' ? data : JSON.stringify(data));
+  return path;
+}
+
+/** Starts a real server on a loopback port with its own data dir and store. */
+export async function startTestServer(
+  kind: StoreKind,
+  flags: ServerOptions = {},
+  opts: { reloadIntervalMs?: number; dir?: string } = {},
+): Promise<TestServer> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'flotilla-srv-'));
+  let db: TestDatabase | null = null;
+  if (!flags.database) {
+    db = await createTestDatabase(kind);
+    flags = { ...flags, database: db.location };
+  }
+  const config = resolveServerConfig(
+    { host: '127.0.0.1', port: '0', dataDir: dir, geodb: 'off', ...flags },
+    { FLOTILLA_ADMIN_TOKEN: adminToken },
+    dir,
+  );
+  const server = await startServer(config, {
+    logger: pino({ level: 'silent' }),
+    reloadIntervalMs: opts.reloadIntervalMs ?? 50,
+  });
+  return {
+    ...server,
+    dir,
+    database: flags.database as string,
+    async stop() {
+      await server.close();
+      await db?.drop();
+    },
+  };
+}
