@@ -22,9 +22,9 @@ export function startMaintenance(deps: {
   let running: Promise<void> | null = null;
   const runOnce = async () => {
     const t = now();
-    const expired = await expireRawCheckins(deps.db, t - deps.rawRetentionMs);
-    if (expired > 0) deps.logger.info({ expired }, 'expired raw check-ins past retention');
     for (const app of deps.apps.list()) {
+      const expired = await expireRawCheckins(deps.db, app.config.name, t - deps.rawRetentionMs);
+      if (expired > 0) deps.logger.info({ app: app.config.name, expired }, 'expired raw check-ins past retention');
       const period = app.config.queryPeriodMs;
       const currentStart = t - (t % period);
       // Periods starting before this have ended at least keyGraceMs ago.

@@ -13,6 +13,8 @@ export interface CheckinApp {
   config: AppConfig;
   responseConfigPath: string;
   schema: CompiledSchema;
+  /** The schema's tag keys, which usage can be grouped by. */
+  tagKeys: readonly string[];
   requestIntervalInMinutes: number;
   /** Replaced as a whole on reload, so a request always sees one consistent answer. */
   response: PreparedResponse;
@@ -51,10 +53,12 @@ export function createAppRegistry(
   for (const config of configs) {
     const responseConfigPath = config.responseConfigPath ?? writeExample(deps.dataDir, config.name, deps.logger);
     const requestIntervalInMinutes = Math.floor(config.queryPeriodMs / 60_000);
+    const schema = config.requestSchemaPath ? loadRequestSchema(config.requestSchemaPath) : emptySchema;
     const app: CheckinApp = {
       config,
       responseConfigPath,
-      schema: config.requestSchemaPath ? loadRequestSchema(config.requestSchemaPath) : emptySchema,
+      schema,
+      tagKeys: [...schema.tags.keys()],
       requestIntervalInMinutes,
       response: prepareResponse(
         loadResponseConfig(responseConfigPath),
@@ -111,7 +115,7 @@ export function createAppRegistry(
         responseConfig: app.responseConfigPath,
         requestSchema: app.config.requestSchemaPath,
         versions: app.response.versions.map((v) => v.name),
-        tagKeys: [...app.schema.tags.keys()],
+        tagKeys: [...app.tagKeys],
       })),
     close() {
       for (const path of watched) unwatchFile(path);

@@ -61,7 +61,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     const instanceDigest = parsed.instanceId
       ? await deps.instanceKeys.digest(name, periodStart, parsed.instanceId)
       : null;
-    await deps.writer.submit({ record, periodStart, instanceDigest, rollupTagKeys: [...app.schema.tags.keys()] });
+    await deps.writer.submit({ record, periodStart, instanceDigest, rollupTagKeys: app.tagKeys });
     deps.metrics.checkinsAccepted.inc({ app: name });
     for (const sink of deps.sinks) sink.enqueue(record);
     return response;

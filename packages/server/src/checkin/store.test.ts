@@ -106,7 +106,8 @@ describe.each(storeKinds)('check-in store on %s', (kind) => {
 
   it('expires raw records but keeps the rollups', async () => {
     await appendBatch(database.db, [pending({}), pending({}, null, t0 + hour)]);
-    expect(await expireRawCheckins(database.db, t0 + hour)).toBe(1);
+    expect(await expireRawCheckins(database.db, 'other', t0 + hour)).toBe(0);
+    expect(await expireRawCheckins(database.db, 'demo', t0 + hour)).toBe(1);
     expect(await database.db.selectFrom('checkins').selectAll().execute()).toHaveLength(1);
     const totals = await readRollups(database.db, { app: 'demo', dimension: 'total', from: t0, to: t0 + 2 * hour });
     expect(totals.map((r) => r.checkins)).toEqual([1, 1]);

@@ -111,8 +111,8 @@ async function insertSightings(tx: Kysely<Tables>, batch: PendingCheckin[]): Pro
   return fresh;
 }
 
-/** Deletes raw records older than `before`; rollups are kept. Returns the number removed. */
-export async function expireRawCheckins(db: Kysely<Tables>, before: number): Promise<number> {
-  const result = await db.deleteFrom('checkins').where('time', '<', before).executeTakeFirst();
+/** Deletes an app's raw records older than `before` (using the app+time index); rollups are kept. */
+export async function expireRawCheckins(db: Kysely<Tables>, app: string, before: number): Promise<number> {
+  const result = await db.deleteFrom('checkins').where('app', '=', app).where('time', '<', before).executeTakeFirst();
   return Number(result.numDeletedRows);
 }

@@ -1,7 +1,13 @@
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
@@ -24,6 +30,30 @@ export interface HttpDeps {
   version: string;
 }
 
+/** A synchronous hook with label children cached per route and status: it runs on every request. */
+function recordHttpMetrics(metrics: Metrics) {
+  type Children = {
+    count: ReturnType<Metrics['httpRequests']['labels']>;
+    duration: ReturnType<Metrics['httpDuration']['labels']>;
+  };
+  const children = new Map<string, Children>();
+  return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const key = `${request.method} ${route} ${reply.statusCode}`;
+    let child = children.get(key);
+    if (!child) {
+      child = {
+        count: metrics.httpRequests.labels({ method: request.method, route, status: reply.statusCode }),
+        duration: metrics.httpDuration.labels({ method: request.method, route }),
+      };
+      children.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(reply.elapsedTime / 1000);
+    done();
+  };
+}
+
 /** Builds the HTTP app without listening, so tests can use it in-process or on a loopback port. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -37,11 +67,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   });
   installErrorHandling(app);
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
-    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
+  app.addHook('onResponse', recordHttpMetrics(deps.metrics));
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) => ({

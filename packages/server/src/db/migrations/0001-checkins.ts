@@ -14,7 +14,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('fields', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('checkins_app_time').on('checkins').columns(['app', 'time']).execute();
-  await db.schema.createIndex('checkins_time').on('checkins').column('time').execute();
 
   await db.schema
     .createTable('usage_rollups')
