@@ -10,6 +10,7 @@ import { CheckinWriter } from './checkin/writer.ts';
 import type { ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { ConfigError } from './errors.ts';
 import { openGeoLocator } from './geo/geo.ts';
 import { buildHttpApp } from './http/app.ts';
 import { createInfluxSink } from './influx/sink.ts';
@@ -87,7 +88,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       pollIntervalMs: opts.reloadIntervalMs,
     });
     cleanups.push(() => apps.close());
-    const geo = await openGeoLocator(config.geodb, logger);
+    const geo = await openGeoLocator(config.geodb, logger).catch((err: Error) => {
+      throw new ConfigError(`--geodb: ${err.message}`);
+    });
     logger.info(geo.status);
     if (geo.locator) cleanups.push(() => geo.locator?.close());
 

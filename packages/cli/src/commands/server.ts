@@ -11,24 +11,24 @@ export function registerServerCommand(program: Command): void {
     );
   for (const opt of serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
   cmd.action(async (flags: ServerOptions) => {
-    let config: ReturnType<typeof resolveServerConfig>;
+    let server: Awaited<ReturnType<typeof startServer>>;
     try {
       // Commander already folded the env vars into flags; pass env too for FLOTILLA_ADMIN_TOKEN.
-      config = resolveServerConfig(flags, process.env);
+      server = await startServer(resolveServerConfig(flags, process.env), {
+        onAdminTokenCreated: (token) => {
+          process.stdout.write(
+            `\nCreated the first admin API token. It is shown only this once and stored only as a hash:\n\n  ${token}\n\nUse it as "Authorization: Bearer <token>" or FLOTILLA_TOKEN.\n\n`,
+          );
+        },
+      });
     } catch (err) {
+      // Files are read at start too (response configs, schemas, the geo database): same exit code.
       if (err instanceof ConfigError) {
         process.stderr.write(`flotilla server: invalid configuration:\n${err.message}\n`);
         process.exit(2);
       }
       throw err;
     }
-    const server = await startServer(config, {
-      onAdminTokenCreated: (token) => {
-        process.stdout.write(
-          `\nCreated the first admin API token. It is shown only this once and stored only as a hash:\n\n  ${token}\n\nUse it as "Authorization: Bearer <token>" or FLOTILLA_TOKEN.\n\n`,
-        );
-      },
-    });
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) {

@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { serverOptionTable } from '@flotilla/server';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from './main.ts';
+
+const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+
+describe('the README stays true to the CLI', () => {
+  it.each(serverOptionTable.map((o) => [o.flag.split(' ')[0] as string, o.env]))('documents %s and %s', (flag, env) => {
+    expect(readme).toContain(`\`${flag}`);
+    expect(readme).toContain(`\`${env}\``);
+  });
+
+  it('offers exactly the documented options on `flotilla server`', () => {
+    const server = buildProgram().commands.find((c) => c.name() === 'server');
+    const flags = server?.options.map((o) => o.long).sort();
+    expect(flags).toEqual(serverOptionTable.map((o) => o.flag.split(' ')[0]).sort());
+  });
+});

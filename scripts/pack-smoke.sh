@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Packs the four workspaces and installs the tarballs in an empty directory, as a user would,
+# then runs the CLI, the server and the SDK from there.
+#
+#   scripts/pack-smoke.sh
+#
+# Env: PACK_SMOKE_KEEP=1 keeps the temp dir; PACK_SMOKE_NO_CLEAN=1 skips removing the old
+# dist/ and tsconfig.tsbuildinfo before the build (stale outputs are still detected).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PACKAGES=(protocol sdk server cli)
+ADMIN_TOKEN=smoke-token
+
+# Node 24 from the `node` devDependency; the system node may be older than the engines range.
+NODE_BIN="$ROOT/node_modules/node/bin"
+if [[ ! -x $NODE_BIN/node ]]; then
+  echo "pack-smoke: $NODE_BIN/node is missing; run npm install at the repo root first" >&2
+  exit 1
+fi
+export PATH="$NODE_BIN:$PATH"
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pack-smoke.XXXXXX")
+PACK_DIR="$WORK/tarballs"
+APP_DIR="$WORK/app"
+SERVER_LOG="$WORK/server.log"
+SERVER_PID=""
+mkdir -p "$PACK_DIR" "$APP_DIR"
+
+log() { printf 'pack-smoke: %s\n' "$*"; }
+fail() {
+  printf 'pack-smoke: FAIL: %s\n' "$*" >&2
+  exit 1
+}
+
+on_exit() {
+  local status=$?
+  set +e
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$SERVER_PID" 2>/dev/null
+  fi
+  if [[ $status -ne 0 ]]; then
+    if [[ -s $SERVER_LOG ]]; then
+      echo "----- server log ($SERVER_LOG) -----" >&2
+      cat "$SERVER_LOG" >&2
+      echo "----- end of server log -----" >&2
+    fi
+    echo "pack-smoke: FAILED (exit $status)" >&2
+  fi
+  if [[ ${PACK_SMOKE_KEEP:-} == 1 ]]; then
+    echo "pack-smoke: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+node -e '
+  const [maj, min] = process.versions.node.split(".").map(Number);
+  if (maj < 22 || (maj === 22 && min < 16)) { console.error(`node ${process.version} is older than 22.16`); process.exit(1); }
+' || fail "need Node >= 22.16 from $NODE_BIN"
+log "node $(node --version), npm $(npm --version 2>/dev/null) ($(command -v npm))"
+
+# ---------------------------------------------------------------------------------------------
+# 1. Build. Old outputs are removed first so that files whose source is gone are not packed.
+cd "$ROOT"
+if [[ ${PACK_SMOKE_NO_CLEAN:-} != 1 ]]; then
+  for p in "${PACKAGES[@]}"; do rm -rf "packages/$p/dist" "packages/$p/tsconfig.tsbuildinfo"; done
+fi
+log "npm run build"
+npm run build --silent
+
+# ---------------------------------------------------------------------------------------------
+# 2. Pack each workspace and check what is in the tarball.
+declare -A TARBALL
+for p in "${PACKAGES[@]}"; do
+  json=$(npm pack -w "@flotilla/$p" --pack-destination "$PACK_DIR" --json 2>/dev/null) ||
+    fail "npm pack -w @flotilla/$p failed"
+  TARBALL[$p]="$PACK_DIR/$(node -e 'console.log(JSON.parse(process.argv[1])[0].filename)' "$json")"
+  [[ -f ${TARBALL[$p]} ]] || fail "npm pack did not write ${TARBALL[$p]}"
+done
+
+check_tarball() {
+  local p=$1 tgz=$2 listing problems=""
+  listing=$(tar tzf "$tgz")
+  # Required: package.json, README, dist JS and declarations.
+  grep -qx 'package/package.json' <<<"$listing" || problems+=$'\n  no package.json'
+  grep -qx 'package/README.md' <<<"$listing" || problems+=$'\n  no README.md'
+  grep -qE '^package/dist/.+\.js$' <<<"$listing" || problems+=$'\n  no dist/**/*.js'
+  grep -qE '^package/dist/.+\.d\.ts$' <<<"$listing" || problems+=$'\n  no dist/**/*.d.ts'
+  # Forbidden: tests and their helpers, sources, build state, source maps pointing at src/.
+  local bad
+  bad=$(grep -E '\.test\.|\.test-support\.|\.test\.helper\.|/bench-|^package/src/|^package/test/|tsconfig|\.tsbuildinfo$|\.map$' <<<"$listing" || true)
+  [[ -z $bad ]] || problems+=$'\n  files that must not be published:\n'"$(sed 's/^/    /' <<<"$bad")"
+  # Every JS file has its declarations and comes from a current source file (no stale outputs).
+  local f rel
+  while IFS= read -r f; do
+    rel=${f#package/dist/}
+    rel=${rel%.js}
+    grep -qx "package/dist/$rel.d.ts" <<<"$listing" || problems+=$'\n  '"dist/$rel.js has no dist/$rel.d.ts"
+    [[ -f $ROOT/packages/$p/src/$rel.ts ]] || problems+=$'\n  '"dist/$rel.js has no source src/$rel.ts (stale build output)"
+  done < <(grep -E '^package/dist/.+\.js$' <<<"$listing")
+  # Every entry point named in package.json (except the @flotilla/source condition) is packed.
+  local targets
+  targets=$(tar xzf "$tgz" -O package/package.json | node -e '
+    const pkg = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const out = new Set();
+    const walk = (v, key) => {
+      if (key === "@flotilla/source") return;
+      if (typeof v === "string") out.add(v);
+      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, k);
+    };
+    for (const k of ["main", "types", "bin", "exports"]) walk(pkg[k], k);
+    console.log([...out].map((t) => t.replace(/^\.\//, "")).join("\n"));
+  ')
+  while IFS= read -r f; do
+    [[ -z $f ]] && continue
+    grep -qx "package/$f" <<<"$listing" || problems+=$'\n  '"package.json points at $f, which is not in the tarball"
+  done <<<"$targets"
+  [[ -z $problems ]] || fail "$(basename "$tgz"):$problems"
+}
+
+for p in "${PACKAGES[@]}"; do check_tarball "$p" "${TARBALL[$p]}"; done
+log "tarballs (packed size, files):"
+for p in "${PACKAGES[@]}"; do
+  printf '  %-34s %9s bytes %4s files\n' "$(basename "${TARBALL[$p]}")" \
+    "$(stat -c %s "${TARBALL[$p]}")" "$(tar tzf "${TARBALL[$p]}" | wc -l)"
+done
+
+# ---------------------------------------------------------------------------------------------
+# 3. Install all four tarballs in an empty project, so @flotilla/* resolve to each other.
+cd "$APP_DIR"
+npm init -y >/dev/null
+log "npm install ${PACKAGES[*]/#/@flotilla/} from tarballs into $APP_DIR"
+start=$EPOCHREALTIME
+npm install --no-audit --no-fund --loglevel=error "${TARBALL[@]}"
+INSTALL_SECONDS=$(node -e 'console.log((process.argv[2] - process.argv[1]).toFixed(1))' "$start" "$EPOCHREALTIME")
+log "install took ${INSTALL_SECONDS}s ($(du -sh node_modules | cut -f1) in node_modules)"
+
+# Each @flotilla package must come from its tarball, once, never from a registry.
+node -e '
+  const lock = JSON.parse(require("fs").readFileSync("package-lock.json", "utf8"));
+  const bad = [];
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (!/(^|\/)node_modules\/@flotilla\//.test(path)) continue;
+    if (!/^node_modules\/@flotilla\/[^/]+$/.test(path)) bad.push(`${path} is a nested copy`);
+    else if (!String(entry.resolved ?? "").startsWith("file:")) bad.push(`${path} resolved to ${entry.resolved}`);
+  }
+  for (const p of process.argv.slice(1)) if (!lock.packages[`node_modules/@flotilla/${p}`]) bad.push(`@flotilla/${p} not installed`);
+  if (bad.length) { console.error(bad.join("\n")); process.exit(1); }
+' "${PACKAGES[@]}" || fail "@flotilla/* were not all installed from the local tarballs"
+npm ls --all >/dev/null 2>"$WORK/npm-ls.err" || { cat "$WORK/npm-ls.err" >&2; fail "npm ls reports problems"; }
+
+# The published JS must not import .ts files (only the @flotilla/source condition points at src/).
+if grep -rnE "(from|import\()[[:space:]]*['\"][^'\"]+\.ts['\"]|@flotilla/source" node_modules/@flotilla/*/dist --include='*.js'; then
+  fail "published JS imports .ts files or mentions the @flotilla/source condition"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. The CLI runs from the installed bin.
+[[ -x node_modules/.bin/flotilla ]] || fail "node_modules/.bin/flotilla was not installed"
+npx flotilla --help >"$WORK/help.txt" 2>&1 || { cat "$WORK/help.txt" >&2; fail "flotilla --help exited non-zero"; }
+grep -q 'server' "$WORK/help.txt" || { cat "$WORK/help.txt" >&2; fail "flotilla --help does not list the server command"; }
+npx flotilla server --help >"$WORK/server-help.txt" 2>&1 ||
+  { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help exited non-zero"; }
+grep -q -- '--port' "$WORK/server-help.txt" || { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help does not mention --port"; }
+log "flotilla --help and flotilla server --help: OK"
+
+# ---------------------------------------------------------------------------------------------
+# 5. The server starts, answers check-ins and the admin API, and stops cleanly on SIGTERM.
+PORT=$(node -e '
+  const s = require("net").createServer();
+  s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+')
+BASE="http://127.0.0.1:$PORT"
+log "starting flotilla server on $BASE"
+FLOTILLA_ADMIN_TOKEN=$ADMIN_TOKEN npx flotilla server --host 127.0.0.1 --port "$PORT" --data-dir ./data \
+  >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+ready=""
+for _ in $(seq 60); do
+  kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited before it was ready"
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/readyz" || true)
+  if [[ $code == 200 ]]; then ready=1; break; fi
+  sleep 0.5
+done
+[[ -n $ready ]] || fail "GET /readyz did not answer 200 within 30 s"
+log "GET /readyz: 200"
+
+checkin=$(curl -s --max-time 10 -X POST "$BASE/v1/checkupgrade" -d '{"appVersion":"v0.0.1"}')
+grep -q '"versions"' <<<"$checkin" || fail "POST /v1/checkupgrade answered: $checkin"
+log "POST /v1/checkupgrade: $checkin"
+
+code=$(curl -s -o "$WORK/apps.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE/api/v1/apps")
+[[ $code == 200 ]] || fail "GET /api/v1/apps answered $code: $(cat "$WORK/apps.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/api/v1/apps")
+[[ $code == 401 ]] || fail "GET /api/v1/apps without a token answered $code, not 401"
+log "GET /api/v1/apps: 200 with the token, 401 without"
+
+# ---------------------------------------------------------------------------------------------
+# 6. The installed packages load under the default conditions, and the SDK talks to the server.
+cat >sdk-smoke.mjs <<'EOF'
+import { checkForUpgrade } from '@flotilla/sdk';
+import { fileInstanceIdStorage } from '@flotilla/sdk/node';
+import { CheckUpgradeResponse } from '@flotilla/protocol';
+import { serverOptionTable, startServer } from '@flotilla/server';
+
+if (typeof fileInstanceIdStorage !== 'function' || typeof startServer !== 'function') throw new Error('missing exports');
+if (typeof CheckUpgradeResponse !== 'object' || !Array.isArray(serverOptionTable)) throw new Error('missing exports');
+
+const result = await checkForUpgrade({ url: process.argv[2], appVersion: 'v0.0.1' });
+console.log(JSON.stringify(result));
+if (!Array.isArray(result.versions) || typeof result.upgradeAvailable !== 'boolean') throw new Error('unexpected result');
+EOF
+node sdk-smoke.mjs "$BASE" >"$WORK/sdk.out" 2>&1 || { cat "$WORK/sdk.out" >&2; fail "the SDK script failed"; }
+log "SDK checkForUpgrade: $(cat "$WORK/sdk.out")"
+
+# The published declarations type-check in a consumer (TypeScript from the repo, not installed here).
+cat >tsconfig.json <<EOF
+{
+  "compilerOptions": {
+    "target": "es2023", "lib": ["es2023", "dom"], "module": "nodenext", "moduleResolution": "nodenext",
+    "strict": true, "noEmit": true, "skipLibCheck": false,
+    "typeRoots": ["$ROOT/node_modules/@types"], "types": ["node"]
+  },
+  "files": ["consumer.ts"]
+}
+EOF
+cat >consumer.ts <<'EOF'
+import { CheckUpgradeResponse, type ResponseConfig } from '@flotilla/protocol';
+import { checkForUpgrade, type UpgradeCheckResult } from '@flotilla/sdk';
+import { fileInstanceIdStorage } from '@flotilla/sdk/node';
+import { resolveServerConfig, type RunningServer, startServer } from '@flotilla/server';
+
+const config: ResponseConfig = { versions: [{ name: 'v1.0.0', releaseDate: '2025-01-01T00:00:00Z', tags: ['latest'] }] };
+export async function check(url: string): Promise<UpgradeCheckResult> {
+  return checkForUpgrade({ url, appVersion: config.versions[0]?.name ?? 'v0.0.0' });
+}
+export async function start(): Promise<RunningServer> {
+  return startServer(resolveServerConfig({ port: '0' }, {}));
+}
+export const schema = CheckUpgradeResponse;
+export const storage = fileInstanceIdStorage;
+EOF
+"$ROOT/node_modules/.bin/tsc" -p . >"$WORK/tsc.out" 2>&1 || { cat "$WORK/tsc.out" >&2; fail "the published .d.ts files do not type-check"; }
+log "published declarations type-check (skipLibCheck off)"
+
+# Stop the server: SIGTERM must make it exit 0 within 10 s.
+kill -TERM "$SERVER_PID"
+stopped=""
+for _ in $(seq 100); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then stopped=1; break; fi
+  sleep 0.1
+done
+[[ -n $stopped ]] || fail "the server did not exit within 10 s of SIGTERM"
+status=0
+wait "$SERVER_PID" || status=$?
+SERVER_PID=""
+[[ $status -eq 0 ]] || fail "the server exited with status $status after SIGTERM"
+log "server stopped on SIGTERM with status 0"
+
+# ---------------------------------------------------------------------------------------------
+cd "$ROOT"
+log "OK"
