@@ -25,7 +25,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/pack-smoke.XXXXXX")
 PACK_DIR="$WORK/tarballs"
 APP_DIR="$WORK/app"
 SERVER_LOG="$WORK/server.log"
-SERVER_PID=""
+SERVER_PGID=""
 mkdir -p "$PACK_DIR" "$APP_DIR"
 
 log() { printf 'pack-smoke: %s\n' "$*"; }
@@ -37,10 +37,11 @@ fail() {
 on_exit() {
   local status=$?
   set +e
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$SERVER_PID" 2>/dev/null
+  # The server runs in its own process group (npm exec, sh -c, node): stop all of it.
+  if [[ -n $SERVER_PGID ]] && kill -0 -- "-$SERVER_PGID" 2>/dev/null; then
+    kill -TERM -- "-$SERVER_PGID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 -- "-$SERVER_PGID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$SERVER_PGID" 2>/dev/null
   fi
   if [[ $status -ne 0 ]]; then
     if [[ -s $SERVER_LOG ]]; then
@@ -180,19 +181,30 @@ PORT=$(node -e '
 ')
 BASE="http://127.0.0.1:$PORT"
 log "starting flotilla server on $BASE"
+# Job control puts npx and its children (sh -c, then node) in a process group of their own.
+set -m
 FLOTILLA_ADMIN_TOKEN=$ADMIN_TOKEN npx flotilla server --host 127.0.0.1 --port "$PORT" --data-dir ./data \
   >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
+NPX_PID=$!
+SERVER_PGID=$NPX_PID
+set +m
 
 ready=""
 for _ in $(seq 60); do
-  kill -0 "$SERVER_PID" 2>/dev/null || fail "the server exited before it was ready"
+  kill -0 "$NPX_PID" 2>/dev/null || fail "the server exited before it was ready"
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/readyz" || true)
   if [[ $code == 200 ]]; then ready=1; break; fi
   sleep 0.5
 done
 [[ -n $ready ]] || fail "GET /readyz did not answer 200 within 30 s"
-log "GET /readyz: 200"
+# The node process that serves, from its own log line (npx runs it under npm exec and sh -c).
+SERVER_PID=$(node -e '
+  for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) {
+    try { const j = JSON.parse(line); if (j.msg === "flotilla server listening") { console.log(j.pid); break; } } catch {}
+  }' "$SERVER_LOG")
+[[ -n $SERVER_PID ]] || fail "the server log has no 'flotilla server listening' line with a pid"
+[[ $(ps -o pgid= -p "$SERVER_PID" | tr -d ' ') == "$SERVER_PGID" ]] || fail "pid $SERVER_PID from the log is not the server started here"
+log "GET /readyz: 200 (server pid $SERVER_PID)"
 
 checkin=$(curl -s --max-time 10 -X POST "$BASE/v1/checkupgrade" -d '{"appVersion":"v0.0.1"}')
 grep -q '"versions"' <<<"$checkin" || fail "POST /v1/checkupgrade answered: $checkin"
@@ -252,7 +264,10 @@ EOF
 "$ROOT/node_modules/.bin/tsc" -p . >"$WORK/tsc.out" 2>&1 || { cat "$WORK/tsc.out" >&2; fail "the published .d.ts files do not type-check"; }
 log "published declarations type-check (skipLibCheck off)"
 
-# Stop the server: SIGTERM must make it exit 0 within 10 s.
+# Stop the server: SIGTERM must make it exit 0 within 10 s. The signal goes to the node process
+# itself: npm exec does not forward signals to its child (npm/cli#6684), and a signal to the
+# whole group ends the intermediate `sh -c` by signal, so npx would report 143 whatever node did.
+# node's exit status comes back through sh -c and npm exec as npx's status.
 kill -TERM "$SERVER_PID"
 stopped=""
 for _ in $(seq 100); do
@@ -260,10 +275,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ -n $stopped ]] || fail "the server did not exit within 10 s of SIGTERM"
+for _ in $(seq 50); do kill -0 "$NPX_PID" 2>/dev/null || break; sleep 0.1; done
 status=0
-wait "$SERVER_PID" || status=$?
-SERVER_PID=""
+wait "$NPX_PID" || status=$?
 [[ $status -eq 0 ]] || fail "the server exited with status $status after SIGTERM"
+grep -q 'shutting down' "$SERVER_LOG" || fail "the server did not log its shutdown"
+SERVER_PGID=""
 log "server stopped on SIGTERM with status 0"
 
 # ---------------------------------------------------------------------------------------------

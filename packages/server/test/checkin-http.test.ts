@@ -95,6 +95,19 @@ describe.each(storeKinds)('check-in HTTP API on %s', (kind) => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
   });
 
+  it('publishes an OpenAPI document of the routes', async () => {
+    const doc = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/checkupgrade',
+        '/v1/apps/{app}/checkupgrade',
+        '/api/v1/apps',
+        '/api/v1/apps/{app}/usage',
+      ]),
+    );
+    expect((await fetch(`${server.url}/api/docs`)).status).toBe(200);
+  });
+
   it('answers GET with 405 and keeps the compat health check', async () => {
     const res = await fetch(`${server.url}/v1/checkupgrade`);
     expect(res.status).toBe(405);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { RequestSchema, ValueSchema } from '@flotilla/protocol';
+import { readJsonConfig } from '../config/read-file.ts';
 import { ConfigError } from '../errors.ts';
 
 /** upgrade-responder treats an absent or zero maxLen as 200. */
@@ -15,13 +15,7 @@ export const emptySchema: CompiledSchema = { appVersionMaxLen: defaultMaxLen, ta
 
 /** Reads a request schema file and applies upgrade-responder's start-up checks, naming the field at fault. */
 export function loadRequestSchema(path: string): CompiledSchema {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${path}: ${(err as Error).message}`);
-  }
-  return compileRequestSchema(data, path);
+  return compileRequestSchema(readJsonConfig(path), path);
 }
 
 export function compileRequestSchema(data: unknown, source: string): CompiledSchema {

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { CheckUpgradeVersion, ResponseCasing } from '@flotilla/protocol';
 import semver from 'semver';
+import { readJsonConfig } from '../config/read-file.ts';
 import { ConfigError } from '../errors.ts';
 import { isObject } from './request-schema.ts';
 
@@ -13,19 +13,7 @@ export interface PreparedResponse {
 }
 
 export function loadResponseConfig(path: string): CheckUpgradeVersion[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path}: not valid JSON: ${(err as Error).message}`);
-  }
-  return validateResponseConfig(data, path);
+  return validateResponseConfig(readJsonConfig(path), path);
 }
 
 /** upgrade-responder's start-up checks, with messages that name the entry and field at fault. */

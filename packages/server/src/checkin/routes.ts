@@ -1,4 +1,6 @@
+import { CheckUpgradeResponse, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { errorBody } from '../http/error-handler.ts';
 import type { CheckinApp } from './apps.ts';
 import type { CheckinService } from './service.ts';
@@ -26,16 +28,38 @@ export async function checkinRoutes(
     const payload = await service.checkIn(target, body, request.ip);
     return reply.type('application/json').send(payload);
   };
-  app.post('/v1/checkupgrade', { ...limits, bodyLimit: checkinBodyLimit }, (request, reply) =>
-    answer(service.apps.getDefault(), request, reply),
+  // Documented, not validated, by the schema: the body is parsed by hand to keep upgrade-responder's rules.
+  const doc = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
+    ...limits,
+    bodyLimit: checkinBodyLimit,
+    schema: {
+      tags: ['check-in'],
+      summary,
+      description:
+        'JSON body `{ appVersion, extraTagInfo, extraFieldInfo, extraInfo, instanceId }` with any Content-Type, at most 64 KiB.',
+      ...(params ? { params } : {}),
+      response: {
+        200: CheckUpgradeResponse,
+        400: ErrorBody,
+        404: ErrorBody,
+        413: ErrorBody,
+        429: ErrorBody,
+        503: ErrorBody,
+      },
+    },
+  });
+  app.post(
+    '/v1/checkupgrade',
+    doc('Check for upgrades (default app); upgrade-responder compatible'),
+    (request, reply) => answer(service.apps.getDefault(), request, reply),
   );
   app.post<{ Params: { app: string } }>(
     '/v1/apps/:app/checkupgrade',
-    { ...limits, bodyLimit: checkinBodyLimit },
+    doc('Check for upgrades of a named app', Type.Object({ app: Type.String() })),
     (request, reply) => answer(service.apps.get(request.params.app), request, reply),
   );
   const notAllowed = (_request: FastifyRequest, reply: FastifyReply) =>
     reply.status(405).header('allow', 'POST').send(errorBody('invalid', 'use POST to check for upgrades'));
-  app.get('/v1/checkupgrade', notAllowed);
-  app.get('/v1/apps/:app/checkupgrade', notAllowed);
+  app.get('/v1/checkupgrade', { schema: { hide: true } }, notAllowed);
+  app.get('/v1/apps/:app/checkupgrade', { schema: { hide: true } }, notAllowed);
 }

@@ -1,7 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, storeKinds, type TestDatabase } from '../../test/support/databases.ts';
-import { type Database, openDatabase } from '../db/connection.ts';
-import { migrateToLatest } from '../db/migrate.ts';
+import { describe, expect, it } from 'vitest';
+import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
 import { readRollups } from '../usage/store.ts';
 import { InstanceKeys } from './instance-keys.ts';
 import type { CheckinRecord } from './record.ts';
@@ -26,23 +24,13 @@ function pending(over: Partial<CheckinRecord>, digest: string | null = null, per
 }
 
 describe.each(storeKinds)('check-in store on %s', (kind) => {
-  let testDb: TestDatabase;
-  let database: Database;
-  beforeEach(async () => {
-    testDb = await createTestDatabase(kind);
-    database = openDatabase(testDb.location);
-    await migrateToLatest(database.db);
-  });
-  afterEach(async () => {
-    await database.close();
-    await testDb.drop();
-  });
+  const handle = useMigratedDatabase(kind);
 
   it('stores raw records with their tags and fields', async () => {
-    await appendBatch(database.db, [
+    await appendBatch(handle.current.db, [
       pending({ tags: { kubernetesVersion: 'v1.30.1' }, fields: { nodeCount: 3, enabled: true, note: 'x' } }),
     ]);
-    const rows = await database.db.selectFrom('checkins').selectAll().execute();
+    const rows = await handle.current.db.selectFrom('checkins').selectAll().execute();
     expect(rows).toHaveLength(1);
     expect(Number(rows[0]?.time)).toBe(t0 + 1000);
     expect(JSON.parse(rows[0]?.tags ?? '')).toEqual({ kubernetesVersion: 'v1.30.1' });
@@ -50,27 +38,42 @@ describe.each(storeKinds)('check-in store on %s', (kind) => {
   });
 
   it('keeps rollups equal to the records, across batches and periods', async () => {
-    await appendBatch(database.db, [
+    await appendBatch(handle.current.db, [
       pending({ appVersion: 'v1.0.0', tags: { kubernetesVersion: 'v1.30' } }),
       pending({ appVersion: 'v1.0.0', countryIsoCode: 'US' }),
       pending({ appVersion: 'v1.1.0' }),
     ]);
-    await appendBatch(database.db, [
+    await appendBatch(handle.current.db, [
       pending({ appVersion: 'v1.1.0', tags: { kubernetesVersion: 'v1.30' } }),
       pending({ appVersion: 'v1.1.0' }, null, t0 + hour),
     ]);
-    const versions = await readRollups(database.db, { app: 'demo', dimension: 'appVersion', from: t0, to: t0 + hour });
+    const versions = await readRollups(handle.current.db, {
+      app: 'demo',
+      dimension: 'appVersion',
+      from: t0,
+      to: t0 + hour,
+    });
     expect(Object.fromEntries(versions.map((r) => [r.value, r.checkins]))).toEqual({ 'v1.0.0': 2, 'v1.1.0': 2 });
-    const countries = await readRollups(database.db, { app: 'demo', dimension: 'country', from: t0, to: t0 + hour });
+    const countries = await readRollups(handle.current.db, {
+      app: 'demo',
+      dimension: 'country',
+      from: t0,
+      to: t0 + hour,
+    });
     expect(Object.fromEntries(countries.map((r) => [r.value, r.checkins]))).toEqual({ DE: 3, US: 1 });
-    const tags = await readRollups(database.db, {
+    const tags = await readRollups(handle.current.db, {
       app: 'demo',
       dimension: 'tag:kubernetesVersion',
       from: t0,
       to: t0 + 2 * hour,
     });
     expect(tags).toEqual([{ periodStart: t0, value: 'v1.30', checkins: 2, uniqueInstances: 0 }]);
-    const totals = await readRollups(database.db, { app: 'demo', dimension: 'total', from: t0, to: t0 + 2 * hour });
+    const totals = await readRollups(handle.current.db, {
+      app: 'demo',
+      dimension: 'total',
+      from: t0,
+      to: t0 + 2 * hour,
+    });
     expect(totals.map((r) => [r.periodStart, r.checkins])).toEqual([
       [t0, 4],
       [t0 + hour, 1],
@@ -78,9 +81,14 @@ describe.each(storeKinds)('check-in store on %s', (kind) => {
   });
 
   it('counts each instance once per period, also when it appears twice in one batch', async () => {
-    await appendBatch(database.db, [pending({}, 'a'), pending({}, 'a'), pending({}, 'b'), pending({})]);
-    await appendBatch(database.db, [pending({}, 'a'), pending({}, 'c'), pending({}, 'a', t0 + hour)]);
-    const totals = await readRollups(database.db, { app: 'demo', dimension: 'total', from: t0, to: t0 + 2 * hour });
+    await appendBatch(handle.current.db, [pending({}, 'a'), pending({}, 'a'), pending({}, 'b'), pending({})]);
+    await appendBatch(handle.current.db, [pending({}, 'a'), pending({}, 'c'), pending({}, 'a', t0 + hour)]);
+    const totals = await readRollups(handle.current.db, {
+      app: 'demo',
+      dimension: 'total',
+      from: t0,
+      to: t0 + 2 * hour,
+    });
     expect(totals.map((r) => [r.checkins, r.uniqueInstances])).toEqual([
       [6, 3],
       [1, 1],
@@ -88,28 +96,33 @@ describe.each(storeKinds)('check-in store on %s', (kind) => {
   });
 
   it('derives the same digest for an id within a period and a different one across periods, then forgets the key', async () => {
-    const keys = new InstanceKeys(database.db);
+    const keys = new InstanceKeys(handle.current.db);
     const a1 = await keys.digest('demo', t0, 'instance-1');
     expect(await keys.digest('demo', t0, 'instance-1')).toBe(a1);
-    expect(await new InstanceKeys(database.db).digest('demo', t0, 'instance-1')).toBe(a1);
+    expect(await new InstanceKeys(handle.current.db).digest('demo', t0, 'instance-1')).toBe(a1);
     expect(await keys.digest('demo', t0, 'instance-2')).not.toBe(a1);
     expect(await keys.digest('demo', t0 + hour, 'instance-1')).not.toBe(a1);
     expect(a1).not.toContain('instance-1');
-    await appendBatch(database.db, [pending({}, a1)]);
+    await appendBatch(handle.current.db, [pending({}, a1)]);
     expect(await keys.destroyClosed('demo', t0 + hour)).toBe(1);
-    expect(await database.db.selectFrom('instance_sightings').selectAll().execute()).toEqual([]);
-    const remaining = await database.db.selectFrom('instance_period_keys').select('period_start').execute();
+    expect(await handle.current.db.selectFrom('instance_sightings').selectAll().execute()).toEqual([]);
+    const remaining = await handle.current.db.selectFrom('instance_period_keys').select('period_start').execute();
     expect(remaining.map((r) => Number(r.period_start))).toEqual([t0 + hour]);
     // A new key for the old period means an old digest can no longer be recomputed.
-    expect(await new InstanceKeys(database.db).digest('demo', t0, 'instance-1')).not.toBe(a1);
+    expect(await new InstanceKeys(handle.current.db).digest('demo', t0, 'instance-1')).not.toBe(a1);
   });
 
   it('expires raw records but keeps the rollups', async () => {
-    await appendBatch(database.db, [pending({}), pending({}, null, t0 + hour)]);
-    expect(await expireRawCheckins(database.db, 'other', t0 + hour)).toBe(0);
-    expect(await expireRawCheckins(database.db, 'demo', t0 + hour)).toBe(1);
-    expect(await database.db.selectFrom('checkins').selectAll().execute()).toHaveLength(1);
-    const totals = await readRollups(database.db, { app: 'demo', dimension: 'total', from: t0, to: t0 + 2 * hour });
+    await appendBatch(handle.current.db, [pending({}), pending({}, null, t0 + hour)]);
+    expect(await expireRawCheckins(handle.current.db, 'other', t0 + hour)).toBe(0);
+    expect(await expireRawCheckins(handle.current.db, 'demo', t0 + hour)).toBe(1);
+    expect(await handle.current.db.selectFrom('checkins').selectAll().execute()).toHaveLength(1);
+    const totals = await readRollups(handle.current.db, {
+      app: 'demo',
+      dimension: 'total',
+      from: t0,
+      to: t0 + 2 * hour,
+    });
     expect(totals.map((r) => r.checkins)).toEqual([1, 1]);
   });
 });

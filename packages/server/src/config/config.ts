@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { formatDuration, parseDuration } from './duration.ts';
+import { readConfigText } from './read-file.ts';
 import { type AppFileConfig, FileConfig, type ServerOptions, serverOptionTable } from './schema.ts';
 
 export interface AppConfig {
@@ -164,12 +164,7 @@ function toAppConfig(app: AppFileConfig, base: string, where: (field: string) =>
 }
 
 function readConfigFile(path: string): FileConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const text = readConfigText(path);
   let data: unknown;
   try {
     data = parseYaml(text) ?? {};

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInfluxClient, InfluxError } from './influx-client.ts';
-import { closedPort } from './sink.test-support.ts';
+import { closedPort } from './sink.test.helper.ts';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 let server: Server | undefined;

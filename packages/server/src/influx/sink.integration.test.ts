@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../metrics/metrics.ts';
 import { createInfluxClient, type InfluxSeries } from './influx-client.ts';
-import { checkin, closedPort, memoryLogger, sinkCounts, startProxy } from './sink.test-support.ts';
+import { checkin, closedPort, memoryLogger, sinkCounts, startProxy } from './sink.test.helper.ts';
 import { createInfluxSink, type InfluxSink, type InfluxSinkOptions } from './sink.ts';
 
 const url = process.env.FLOTILLA_TEST_INFLUXDB_URL;

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../metrics/metrics.ts';
 import type { SinkLogger } from './registration.ts';
-import { checkin, closedPort, memoryLogger, sinkCounts, slowServer } from './sink.test-support.ts';
+import { checkin, closedPort, memoryLogger, sinkCounts, slowServer } from './sink.test.helper.ts';
 import { createInfluxSink, type InfluxSink } from './sink.ts';
 
 // These need no InfluxDB: a closed loopback port or a fake slow server stands in for it.

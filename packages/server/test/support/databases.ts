@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterEach, beforeEach } from 'vitest';
+import { type Database, openDatabase } from '../../src/db/connection.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
 
 /** Where a real PostgreSQL for the tests is; `bash .ci/postgres.sh` starts one and prints the URL. */
 export const postgresUrl = process.env.FLOTILLA_TEST_POSTGRES_URL;
@@ -46,4 +49,22 @@ export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase>
       await client.end();
     },
   };
+}
+
+/**
+ * Gives each test of the calling suite a fresh, migrated database of `kind`, closed and dropped after.
+ * Read `.current` inside a test.
+ */
+export function useMigratedDatabase(kind: StoreKind): { current: Database } {
+  const holder = {} as { current: Database; testDb: TestDatabase };
+  beforeEach(async () => {
+    holder.testDb = await createTestDatabase(kind);
+    holder.current = openDatabase(holder.testDb.location);
+    await migrateToLatest(holder.current.db);
+  });
+  afterEach(async () => {
+    await holder.current.close();
+    await holder.testDb.drop();
+  });
+  return holder;
 }
