@@ -32,7 +32,7 @@ describe('response config', () => {
       { versions: [{ name: 'v1.0.0', releaseDate: '2020-05-30T10:20:00Z', tags: ['latest'] }] },
       'r.json',
     );
-    expect(prepareResponse(list, 60, 'camel').body.toString()).toBe(
+    expect(prepareResponse(list, 60, 'camel').body).toBe(
       '{"versions":[{"name":"v1.0.0","releaseDate":"2020-05-30T10:20:00Z","minUpgradableVersion":"","tags":["latest"],"extraInfo":null}],"requestIntervalInMinutes":60}',
     );
   });
@@ -42,7 +42,7 @@ describe('response config', () => {
       { Versions: [{ Name: 'v1.0.0', ReleaseDate: '2020-05-30T10:20:00Z', Tags: ['latest'] }] },
       'r.json',
     );
-    expect(prepareResponse(list, 120, 'pascal').body.toString()).toBe(
+    expect(prepareResponse(list, 120, 'pascal').body).toBe(
       '{"versions":[{"Name":"v1.0.0","ReleaseDate":"2020-05-30T10:20:00Z","MinUpgradableVersion":"","Tags":["latest"],"ExtraInfo":null}],"requestIntervalInMinutes":120}',
     );
   });

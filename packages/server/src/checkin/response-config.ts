@@ -9,7 +9,7 @@ const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:
 /** The answer for one app, serialised once per config change and sent as is to every client. */
 export interface PreparedResponse {
   versions: CheckUpgradeVersion[];
-  body: Buffer;
+  body: string;
 }
 
 export function loadResponseConfig(path: string): CheckUpgradeVersion[] {
@@ -73,7 +73,7 @@ export function prepareResponse(
           Tags: v.tags,
           ExtraInfo: v.extraInfo,
         }));
-  return { versions, body: Buffer.from(JSON.stringify({ versions: shaped, requestIntervalInMinutes })) };
+  return { versions, body: JSON.stringify({ versions: shaped, requestIntervalInMinutes }) };
 }
 
 /** Accepts what upgrade-responder's loose parser accepts: `v1.2.3`, `1.2`, `1.2.3-rc.1+build`. */

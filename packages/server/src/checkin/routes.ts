@@ -7,6 +7,8 @@ import type { CheckinService } from './service.ts';
 
 export const checkinBodyLimit = 64 * 1024;
 
+const asIs = (payload: unknown) => payload as string;
+
 /**
  * upgrade-responder's wire protocol. Bodies are read as text whatever the Content-Type, because
  * real clients send application/json, text/plain or nothing at all.
@@ -26,7 +28,9 @@ export async function checkinRoutes(
   const answer = async (target: CheckinApp, request: FastifyRequest, reply: FastifyReply) => {
     const body = typeof request.body === 'string' ? request.body : '';
     const payload = await service.checkIn(target, body, request.ip);
-    return reply.type('application/json').send(payload);
+    // A string body goes out in one write with the headers; the identity serializer keeps Fastify
+    // from appending a charset, so the Content-Type stays byte-identical to upgrade-responder's.
+    return reply.header('content-type', 'application/json').serializer(asIs).send(payload);
   };
   // Documented, not validated, by the schema: the body is parsed by hand to keep upgrade-responder's rules.
   const doc = (summary: string, params?: ReturnType<typeof Type.Object>) => ({

@@ -32,7 +32,7 @@ export function createCheckinService(deps: CheckinServiceDeps) {
    * Validates, geolocates and stores one check-in, resolving with the app's answer only once the
    * record is durable. The client address is used for the lookup and goes no further.
    */
-  async function checkIn(app: CheckinApp, body: string, clientIp: string): Promise<Buffer> {
+  async function checkIn(app: CheckinApp, body: string, clientIp: string): Promise<string> {
     const name = app.config.name;
     const parsed = parseCheckin(body, app.schema);
     for (const d of parsed.dropped) {

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import type { CheckinRecord } from './record.ts';
+import { RollupDeltas } from './rollup-deltas.ts';
 
 export interface PendingCheckin {
   record: CheckinRecord;
@@ -33,47 +34,14 @@ export async function appendBatch(db: Kysely<Tables>, batch: PendingCheckin[]): 
       await tx.insertInto('checkins').values(rows).execute();
     }
     const fresh = await insertSightings(tx, batch);
-    const deltas = new Map<
-      string,
-      {
-        app: string;
-        period_start: number;
-        dimension: string;
-        value: string;
-        checkins: number;
-        unique_instances: number;
-      }
-    >();
-    const add = (item: PendingCheckin, dimension: string, value: string, isNew: boolean) => {
-      const key = `${item.record.app}\0${item.periodStart}\0${dimension}\0${value}`;
-      let d = deltas.get(key);
-      if (!d) {
-        d = {
-          app: item.record.app,
-          period_start: item.periodStart,
-          dimension,
-          value,
-          checkins: 0,
-          unique_instances: 0,
-        };
-        deltas.set(key, d);
-      }
-      d.checkins += 1;
-      if (isNew) d.unique_instances += 1;
-    };
+    const deltas = new RollupDeltas();
     for (const item of batch) {
       // delete() so that one instance seen twice in a batch counts once.
       const isNew =
         item.instanceDigest !== null && fresh.delete(`${item.record.app}\0${item.periodStart}\0${item.instanceDigest}`);
-      add(item, 'total', '', isNew);
-      add(item, 'appVersion', item.record.appVersion, isNew);
-      add(item, 'country', item.record.countryIsoCode, isNew);
-      for (const key of item.rollupTagKeys) {
-        const value = item.record.tags[key];
-        if (value !== undefined) add(item, `tag:${key}`, value, isNew);
-      }
+      deltas.add(item.record, item.periodStart, item.rollupTagKeys, isNew);
     }
-    const rows = [...deltas.values()];
+    const rows = deltas.rows();
     for (let i = 0; i < rows.length; i += rowsPerInsert) {
       await tx
         .insertInto('usage_rollups')

@@ -17,6 +17,7 @@ import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { errorBody, installErrorHandling } from './error-handler.ts';
 import { healthRoutes, type Readiness } from './health-routes.ts';
+import { compileTrustedProxies } from './trusted-proxies.ts';
 
 export interface HttpDeps {
   logger: Logger;
@@ -60,7 +61,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Client addresses are used for geolocation and rate limiting only: never logged.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: deps.trustedProxies.length > 0 ? deps.trustedProxies : false,
+    trustProxy: deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : false,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
