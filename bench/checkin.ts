@@ -1,22 +1,24 @@
 // Drives an upgrade-responder-compatible server with realistic check-ins and prints throughput,
-// latency and (for Flotilla) whether every acknowledged check-in was stored.
+// latency and, for Flotilla, whether every acknowledged check-in was stored.
 // Without --url it starts a Flotilla server of its own on a loopback port and stops it afterwards.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import { runAutocannon } from './load-autocannon.ts';
+import { hasWrk, runWrk } from './load-wrk.ts';
+import { type LoadOptions, makeRequests, requestSchema } from './workload.ts';
 
 const { values: args } = parseArgs({
   options: {
     url: { type: 'string' },
     app: { type: 'string', default: 'bench' },
     token: { type: 'string' },
-    connections: { type: 'string', default: '64' },
+    connections: { type: 'string', default: '256' },
     duration: { type: 'string', default: '15' },
-    pipelining: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '3' },
+    generator: { type: 'string' },
     database: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -24,65 +26,21 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`npm run bench:checkin -- [--url URL] [--connections N] [--duration S] [--database postgres://…]
   --url          server to drive (default: start a Flotilla server on 127.0.0.1 for the run)
-  --app          app name for Flotilla's usage check (default bench)
-  --warmup       seconds of load before measuring (default 3)
+  --connections  keep-alive connections (default 256)
+  --duration     seconds measured (default 15), after --warmup seconds of load (default 3)
+  --generator    wrk (default when installed: apt-get install wrk) or autocannon
+  --app          app name for Flotilla's stored-count check (default bench)
   --token        admin token of the server at --url, to compare stored and acknowledged counts
   --database     store for the server this script starts (default SQLite in a temp dir)`);
   process.exit(0);
 }
 
-const schema = {
-  appVersionSchema: { dataType: 'string', maxLen: 50 },
-  extraTagInfoSchema: Object.fromEntries(
-    ['kubernetesVersion', 'hostKernelRelease', 'hostOsDistro', 'kubernetesNodeProvider', 'cniPlugin', 'arch'].map(
-      (k) => [k, { dataType: 'string' }],
-    ),
-  ),
-  extraFieldInfoSchema: {
-    nodeCount: { dataType: 'float' },
-    volumeCount: { dataType: 'float' },
-    diskUsageBytes: { dataType: 'float' },
-    backupTargetEnabled: { dataType: 'boolean' },
-    namespaceUid: { dataType: 'string' },
-  },
-};
+const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
 
-/** A public-looking IPv4 address outside the private and reserved ranges. */
-function randomPublicAddress(): string {
-  for (;;) {
-    const a = 1 + Math.floor(Math.random() * 223);
-    if ([10, 100, 127, 169, 172, 192, 198, 203].includes(a)) continue;
-    return `${a}.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`;
-  }
-}
-
-function body(): string {
-  const minor = Math.floor(Math.random() * 8);
-  return JSON.stringify({
-    appVersion: `v1.${minor}.${Math.floor(Math.random() * 4)}`,
-    extraTagInfo: {
-      kubernetesVersion: `v1.${28 + (minor % 4)}.${minor}`,
-      hostKernelRelease: '6.1.0-26-amd64',
-      hostOsDistro: 'debian',
-      kubernetesNodeProvider: minor % 2 ? 'k3s' : 'rke2',
-      cniPlugin: 'flannel',
-      arch: 'amd64',
-    },
-    extraFieldInfo: {
-      nodeCount: 3 + minor,
-      volumeCount: 12,
-      diskUsageBytes: 1.2e11,
-      backupTargetEnabled: minor % 2 === 0,
-      namespaceUid: 'f1c0ffee',
-    },
-  });
-}
-
-async function startOwnServer(): Promise<{ url: string; token: string; child: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
-  writeFileSync(join(dir, 'schema.json'), JSON.stringify(schema));
+async function startOwnServer(): Promise<{ url: string; token: string; child: ChildProcess }> {
+  writeFileSync(join(work, 'schema.json'), JSON.stringify(requestSchema));
   writeFileSync(
-    join(dir, 'response.json'),
+    join(work, 'response.json'),
     JSON.stringify({ versions: [{ name: 'v1.8.0', releaseDate: '2026-01-01T00:00:00Z', tags: ['latest'] }] }),
   );
   const token = `flt_bench_${Math.random().toString(36).slice(2)}`;
@@ -94,11 +52,11 @@ async function startOwnServer(): Promise<{ url: string; token: string; child: Ch
     '--port',
     '0',
     '--data-dir',
-    dir,
+    work,
     '--application-name',
     args.app as string,
   ];
-  flags.push('--upgrade-response-config', join(dir, 'response.json'), '--request-schema', join(dir, 'schema.json'));
+  flags.push('--upgrade-response-config', join(work, 'response.json'), '--request-schema', join(work, 'schema.json'));
   flags.push('--trusted-proxies', '127.0.0.0/8', '--rate-limit', '0');
   if (args.database) flags.push('--database', args.database);
   const child = spawn(process.execPath, ['--conditions=@flotilla/source', cli, ...flags], {
@@ -114,73 +72,70 @@ async function startOwnServer(): Promise<{ url: string; token: string; child: Ch
     });
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
   });
-  return { url, token, child, dir };
+  return { url, token, child };
 }
 
+/** Check-ins the server has stored since `from`, from its usage API (null when it has none). */
 async function storedCount(url: string, token: string, from: string): Promise<number | null> {
-  const res = await fetch(
-    `${url}/api/v1/apps/${args.app}/usage?groupBy=total&from=${from}&to=${new Date(Date.now() + 3_600_000).toISOString()}`,
-    {
-      headers: { authorization: `Bearer ${token}` },
-    },
-  );
-  if (!res.ok) return null;
+  const to = new Date(Date.now() + 3_600_000).toISOString();
+  const res = await fetch(`${url}/api/v1/apps/${args.app}/usage?groupBy=total&from=${from}&to=${to}`, {
+    headers: { authorization: `Bearer ${token}` },
+  }).catch(() => null);
+  if (!res?.ok) return null;
   const usage = (await res.json()) as { series: Array<{ points: Array<{ checkins: number }> }> };
   return usage.series.flatMap((s) => s.points).reduce((n, p) => n + p.checkins, 0);
 }
 
 const own = args.url ? null : await startOwnServer();
-const url = args.url ?? (own?.url as string);
+const base = (args.url ?? (own?.url as string)).replace(/\/$/, '');
 const token = args.token ?? own?.token;
-const from = new Date(Date.now() - 3_600_000).toISOString();
-const target = new URL(
-  args.url && /checkupgrade$/.test(new URL(args.url).pathname) ? args.url : `${url.replace(/\/$/, '')}/v1/checkupgrade`,
-);
-
-// Bodies and addresses are made up front, so the load generator spends its core on sending.
-// autocannon serialises each entry of `requests` once and cycles through them on every connection.
-const variants = Array.from({ length: 1024 }, () => ({
-  method: 'POST' as const,
-  headers: { 'content-type': 'application/json', 'x-forwarded-for': randomPublicAddress() },
-  body: body(),
-}));
-const drive = (duration: number) =>
-  autocannon({
-    url: target.toString(),
-    connections: Number(args.connections),
-    duration,
-    pipelining: Number(args.pipelining),
-    requests: variants,
-  });
-if (Number(args.warmup) > 0) await drive(Number(args.warmup));
-const before = token ? await storedCount(url, token, from) : null;
-const result = await drive(Number(args.duration));
-const acknowledged = result['2xx'];
-// Requests still in flight when the run ends may be stored a moment later.
-await new Promise((r) => setTimeout(r, 500));
-const after = token ? await storedCount(url, token, from) : null;
-const figures = {
-  target: target.toString(),
-  store: own ? (args.database ? 'PostgreSQL' : 'SQLite') : 'external',
-  connections: Number(args.connections),
-  durationSeconds: Number(args.duration),
-  requestsPerSecond: Math.round(acknowledged / Number(args.duration)),
-  latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-  acknowledged,
-  errors: result.errors + result.non2xx + result.timeouts,
-  stored: after !== null && before !== null ? after - before : 'unknown (pass --token for a Flotilla server)',
-  warmupSeconds: Number(args.warmup),
+const target = /checkupgrade$/.test(new URL(base).pathname) ? base : `${base}/v1/checkupgrade`;
+const generator = args.generator ?? ((await hasWrk()) ? 'wrk' : 'autocannon');
+const drive = (durationSeconds: number) => {
+  const opts: LoadOptions = { url: target, connections: Number(args.connections), durationSeconds, requests };
+  return generator === 'wrk' ? runWrk(opts, work) : runAutocannon(opts);
 };
-console.log(JSON.stringify(figures, null, 2));
-if (typeof figures.stored === 'number') {
+const requests = makeRequests(1024);
+const from = new Date(Date.now() - 3_600_000).toISOString();
+
+try {
+  if (Number(args.warmup) > 0) await drive(Number(args.warmup));
+  const before = token ? await storedCount(base, token, from) : null;
+  const result = await drive(Number(args.duration));
+  // Requests still in flight when the run ends may be stored a moment later.
+  await new Promise((r) => setTimeout(r, 500));
+  const after = token ? await storedCount(base, token, from) : null;
+  const stored = after !== null && before !== null ? after - before : null;
   console.log(
-    figures.stored >= acknowledged
-      ? `OK: all ${acknowledged} acknowledged check-ins are stored`
-      : `LOST: ${acknowledged - figures.stored} acknowledged check-ins are missing`,
+    JSON.stringify(
+      {
+        target,
+        store: own ? (args.database ? 'PostgreSQL' : 'SQLite') : 'external',
+        generator: result.generator,
+        connections: Number(args.connections),
+        durationSeconds: Number(args.duration),
+        warmupSeconds: Number(args.warmup),
+        requestsPerSecond: Math.round(result.acknowledged / Number(args.duration)),
+        latencyMs: result.latencyMs,
+        acknowledged: result.acknowledged,
+        errors: result.errors,
+        stored: stored ?? 'unknown (pass --token for a Flotilla server)',
+      },
+      null,
+      2,
+    ),
   );
-}
-if (own) {
-  own.child.kill('SIGTERM');
-  await new Promise((r) => own.child.once('exit', r));
-  rmSync(own.dir, { recursive: true, force: true });
+  if (stored !== null) {
+    console.log(
+      stored >= result.acknowledged
+        ? `OK: all ${result.acknowledged} acknowledged check-ins are stored`
+        : `LOST: ${result.acknowledged - stored} acknowledged check-ins are missing`,
+    );
+  }
+} finally {
+  if (own) {
+    own.child.kill('SIGTERM');
+    await new Promise((r) => own.child.once('exit', r));
+  }
+  rmSync(work, { recursive: true, force: true });
 }
