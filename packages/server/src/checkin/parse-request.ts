@@ -36,7 +36,8 @@ export function parseCheckin(body: string, schema: CompiledSchema): ParsedChecki
   }
   if (!isObject(data)) throw new Invalid('the request body must be a JSON object');
   // Go's decoder matches keys without regard to case; unknown keys are ignored.
-  const top: Record<string, unknown> = {};
+  // Null-prototype maps, so a key such as __proto__ stays plain data.
+  const top: Record<string, unknown> = Object.create(null);
   for (const [key, value] of Object.entries(data)) top[key.toLowerCase()] = value;
 
   const appVersion = top.appversion ?? '';
@@ -47,14 +48,14 @@ export function parseCheckin(body: string, schema: CompiledSchema): ParsedChecki
   if (extraFields !== null && !isObject(extraFields)) throw new Invalid('"extraFieldInfo" must be an object or null');
 
   const dropped: DroppedValue[] = [];
-  const tags: Record<string, string> = {};
+  const tags: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries({ ...extraInfo, ...extraTags })) {
     const rule = schema.tags.get(key);
     if (!rule) dropped.push({ kind: 'tag', key, reason: 'not_in_schema' });
     else if (Buffer.byteLength(value) > (rule.maxLen || 200)) dropped.push({ kind: 'tag', key, reason: 'too_long' });
     else tags[key] = value;
   }
-  const fields: Record<string, string | number | boolean> = {};
+  const fields: Record<string, string | number | boolean> = Object.create(null);
   for (const [key, value] of Object.entries(extraFields ?? {})) {
     const rule = schema.fields.get(key);
     if (!rule) dropped.push({ kind: 'field', key, reason: 'not_in_schema' });
