@@ -87,7 +87,7 @@ async function storedCount(url: string, token: string, from: string): Promise<nu
 }
 
 const own = args.url ? null : await startOwnServer();
-const base = (args.url ?? (own?.url as string)).replace(/\/$/, '');
+const base = (args.url ?? own?.url ?? '').replace(/\/$/, '');
 const token = args.token ?? own?.token;
 const target = /checkupgrade$/.test(new URL(base).pathname) ? base : `${base}/v1/checkupgrade`;
 const generator = args.generator ?? ((await hasWrk()) ? 'wrk' : 'autocannon');
