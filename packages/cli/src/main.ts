@@ -2,6 +2,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { CliError } from './api-client.ts';
+import { registerAccountsCommands } from './commands/accounts.ts';
+import { registerCatalogCommands } from './commands/catalog.ts';
+import { registerDesiredCommands } from './commands/desired.ts';
 import { registerServerCommand } from './commands/server.ts';
 
 /** The one `flotilla` command; each subcommand lives in its own file under commands/. */
@@ -11,6 +15,9 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServerCommand(program);
+  registerAccountsCommands(program);
+  registerCatalogCommands(program);
+  registerDesiredCommands(program);
   return program;
 }
 
@@ -19,6 +26,10 @@ async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
+    if (err instanceof CliError) {
+      process.stderr.write(`flotilla: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
     process.stderr.write(`flotilla: ${(err as Error).message}\n`);
     process.exit(1);
   }

@@ -9,6 +9,11 @@ export interface Principal {
   tokenId: string;
   name: string;
   role: Role;
+  /** The user a personal token belongs to. */
+  userId?: string | null;
+  /** For agent tokens: the environment (and optional profile) the agent belongs to. */
+  environment?: string | null;
+  profile?: string | null;
 }
 
 /** Tokens are 256 random bits, so one SHA-256 is enough at rest; passwords get a slow KDF instead. */

@@ -1,9 +1,15 @@
 import { type Kysely, type Migration, Migrator } from 'kysely';
 import * as m0001 from './migrations/0001-checkins.ts';
+import * as m0002 from './migrations/0002-accounts.ts';
+import * as m0003 from './migrations/0003-catalog.ts';
+import * as m0004 from './migrations/0004-desired.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
   '0001-checkins': m0001,
+  '0002-accounts': m0002,
+  '0003-catalog': m0003,
+  '0004-desired': m0004,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

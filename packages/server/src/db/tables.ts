@@ -1,3 +1,7 @@
+import type { AccountTables } from '../accounts/tables.ts';
+import type { CatalogTables } from '../catalog/tables.ts';
+import type { DesiredTables } from '../desired/tables.ts';
+
 export interface CheckinsTable {
   time: number;
   app: string;
@@ -43,10 +47,13 @@ export interface ApiTokensTable {
   revoked_at: string | null;
 }
 
-export interface Tables {
+interface CheckinTables {
   checkins: CheckinsTable;
   usage_rollups: UsageRollupsTable;
   instance_period_keys: InstancePeriodKeysTable;
   instance_sightings: InstanceSightingsTable;
   api_tokens: ApiTokensTable;
 }
+
+/** Every table; each feature declares its own in `<feature>/tables.ts`. */
+export type Tables = CheckinTables & AccountTables & CatalogTables & DesiredTables;

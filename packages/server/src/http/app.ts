@@ -9,13 +9,17 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
+import { accountsRoutes } from '../accounts/routes.ts';
 import type { TokenStore } from '../auth/tokens.ts';
+import { catalogRoutes } from '../catalog/routes.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
+import { desiredRoutes } from '../desired/routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { errorBody, installErrorHandling } from './error-handler.ts';
+import type { FeatureDeps } from './feature-deps.ts';
 import { healthRoutes, type Readiness } from './health-routes.ts';
 import { compileTrustedProxies } from './trusted-proxies.ts';
 
@@ -28,6 +32,7 @@ export interface HttpDeps {
   usage: ReturnType<typeof createUsageService>;
   tokens: TokenStore;
   readiness: Readiness;
+  features: FeatureDeps;
   version: string;
 }
 
@@ -88,5 +93,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
   await app.register(checkinRoutes, { service: deps.checkins, rateLimitPerMinute: deps.rateLimitPerMinute });
   await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
+  await app.register(accountsRoutes, deps.features);
+  await app.register(catalogRoutes, deps.features);
+  await app.register(desiredRoutes, deps.features);
   return app;
 }

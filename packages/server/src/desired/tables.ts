@@ -1,0 +1,3 @@
+/** Tables of the desired feature (filled in with its migration). */
+// biome-ignore lint/complexity/noBannedTypes: no tables yet
+export type DesiredTables = {};

@@ -1,0 +1,15 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { TokenStore } from '../auth/tokens.ts';
+import type { Dialect } from '../db/connection.ts';
+import type { Tables } from '../db/tables.ts';
+
+/** What every API feature plugin receives from the composition root. */
+export interface FeatureDeps {
+  db: Kysely<Tables>;
+  dialect: Dialect;
+  tokens: TokenStore;
+  /** The server's data directory (artifacts, signing key). */
+  dataDir: string;
+  logger: Logger;
+}
