@@ -1,3 +1,6 @@
+export * from './accounts.ts';
+export * from './catalog.ts';
 export * from './checkin.ts';
+export * from './desired.ts';
 export * from './errors.ts';
 export * from './usage.ts';

@@ -1,0 +1,2 @@
+// Wire schemas of the accounts feature.
+export {};
