@@ -1,3 +1,268 @@
-import type { Command } from 'commander';
+import { hostname, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import type { AuditPage, CreatedToken, TokenInfo, UserInfo, UserList, WhoAmI } from '@flotilla/protocol';
+import { createAccountsService, generatePassword, migrateToLatest, openDatabase } from '@flotilla/server';
+import { type Command, Option } from 'commander';
+import { ApiClient, CliError, saveLogin } from '../api-client.ts';
+import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
+import { printResult } from '../output.ts';
 
-export function registerAccountsCommands(_program: Command): void {}
+const roles = ['admin', 'developer', 'viewer'];
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+/** Asks on the terminal without echoing what is typed. */
+async function promptHidden(question: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new CliError('no terminal to ask for the password: use --password-stdin', 2);
+  process.stderr.write(question);
+  const muted = new Writable({ write: (_chunk, _enc, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  try {
+    return await new Promise<string>((done) => rl.question('', done));
+  } finally {
+    rl.close();
+    process.stderr.write('\n');
+  }
+}
+
+async function readPassword(flags: { passwordStdin?: boolean }): Promise<string> {
+  const password = flags.passwordStdin ? await readStdin() : await promptHidden('Password: ');
+  if (!password) throw new CliError('the password is empty', 2);
+  return password;
+}
+
+async function postLogin(server: string, name: string, password: string): Promise<CreatedToken> {
+  let res: Response;
+  try {
+    res = await fetch(`${server}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, password, tokenName: `cli@${hostname()}` }),
+    });
+  } catch (err) {
+    throw new CliError(
+      `cannot reach ${server}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
+    );
+  }
+  const data = (await res.json().catch(() => null)) as (CreatedToken & { error?: { message: string } }) | null;
+  if (!res.ok) {
+    const retry = res.headers.get('retry-after');
+    throw new CliError(
+      `login failed: ${data?.error?.message ?? res.statusText}${retry ? ` (retry after ${retry} s)` : ''}`,
+    );
+  }
+  return data as CreatedToken;
+}
+
+function registerLogin(program: Command): void {
+  program
+    .command('login')
+    .description('check a credential and save it with the server URL for later commands')
+    .requiredOption('--server <url>', 'server URL')
+    .option('--token <token>', 'an API token')
+    .option('--user <name>', 'log in with a user name and password; a new personal token is saved')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--json', 'print JSON for scripts')
+    .action(
+      async (flags: { server: string; token?: string; user?: string; passwordStdin?: boolean; json?: boolean }) => {
+        const server = flags.server.replace(/\/$/, '');
+        if (!flags.token === !flags.user) throw new CliError('pass exactly one of --token or --user', 2);
+        const token = flags.token ?? (await postLogin(server, flags.user as string, await readPassword(flags))).token;
+        const me = await new ApiClient({ server, token }).request<WhoAmI>('GET', '/api/v1/whoami');
+        const file = saveLogin({ server, token });
+        if (flags.json) printResult({ server, ...me, saved: file }, { json: true });
+        else process.stdout.write(`Logged in to ${server} as ${me.user ?? me.name} (${me.role}); saved to ${file}\n`);
+      },
+    );
+
+  withApiOptions(program.command('whoami').description('show the credential in use')).action(
+    async (flags: ApiFlags) => {
+      const me = await clientFor(flags).request<WhoAmI>('GET', '/api/v1/whoami');
+      printResult(me, {
+        json: flags.json,
+        rows: [me],
+        columns: ['user', 'name', 'role', 'kind', 'environment', 'profile'],
+      });
+    },
+  );
+}
+
+interface AddFlags extends ApiFlags {
+  role: string;
+  passwordStdin?: boolean;
+  dataDir?: string;
+  database?: string;
+}
+
+/** Creates a user straight in the store, so the first admin can exist before any token does. */
+async function addUserOffline(name: string, role: string, password: string, flags: AddFlags): Promise<UserInfo> {
+  const location = flags.database
+    ? /^postgres(ql)?:\/\//.test(flags.database)
+      ? flags.database
+      : resolve(flags.database)
+    : join(resolve(flags.dataDir as string), 'flotilla.db');
+  const database = openDatabase(location);
+  try {
+    await migrateToLatest(database.db);
+    const accounts = createAccountsService({ db: database.db });
+    const actor = { tokenId: '', name: userInfo().username, role: 'admin' as const, kind: 'local' as const };
+    return await accounts.createUser(actor, { name, role: role as UserInfo['role'], password });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError((err as Error).message);
+  } finally {
+    await database.close();
+  }
+}
+
+const userColumns = ['name', 'role', 'disabled', 'createdAt'];
+
+function registerUser(program: Command): void {
+  const user = program.command('user').description('manage users (admin)');
+  withApiOptions(
+    user.command('add <name>').description('create a user; without a password, one is generated and shown once'),
+  )
+    .addOption(new Option('--role <role>', 'admin, developer or viewer').choices(roles).makeOptionMandatory())
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--data-dir <dir>', 'work on the store in this data dir directly, without a server')
+    .option('--database <url>', 'work on this store (SQLite path or postgres:// URL) directly, without a server')
+    .action(async (name: string, flags: AddFlags) => {
+      const generated = flags.passwordStdin ? null : generatePassword();
+      const password = generated ?? (await readPassword(flags));
+      const created =
+        flags.dataDir || flags.database
+          ? await addUserOffline(name, flags.role, password, flags)
+          : await clientFor(flags).request<UserInfo>('POST', '/api/v1/users', { name, role: flags.role, password });
+      if (flags.json) printResult({ user: created, ...(generated ? { password: generated } : {}) }, { json: true });
+      else {
+        process.stdout.write(`Created user ${created.name} (${created.role}).\n`);
+        if (generated) process.stdout.write(`Password (shown only this once): ${generated}\n`);
+      }
+    });
+  withApiOptions(user.command('list').description('list users')).action(async (flags: ApiFlags) => {
+    const { users } = await clientFor(flags).request<UserList>('GET', '/api/v1/users');
+    printResult(users, { json: flags.json, rows: users, columns: userColumns });
+  });
+  const patch = (path: string, body: unknown, flags: ApiFlags) =>
+    clientFor(flags).request<UserInfo>('PATCH', `/api/v1/users/${encodeURIComponent(path)}`, body);
+  const show = (u: UserInfo, flags: ApiFlags) => printResult(u, { json: flags.json, rows: [u], columns: userColumns });
+  withApiOptions(user.command('set-role <name> <role>').description("change a user's role")).action(
+    async (name: string, role: string, flags: ApiFlags) => {
+      if (!roles.includes(role)) throw new CliError(`role must be one of ${roles.join(', ')}`, 2);
+      show(await patch(name, { role }, flags), flags);
+    },
+  );
+  withApiOptions(user.command('disable <name>').description('disable a user and revoke their tokens')).action(
+    async (name: string, flags: ApiFlags) => show(await patch(name, { disabled: true }, flags), flags),
+  );
+  withApiOptions(
+    user.command('enable <name>').description('enable a disabled user (their old tokens stay revoked)'),
+  ).action(async (name: string, flags: ApiFlags) => show(await patch(name, { disabled: false }, flags), flags));
+  withApiOptions(user.command('set-password <name>').description("set a user's password"))
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (name: string, flags: ApiFlags & { passwordStdin?: boolean }) =>
+      show(await patch(name, { password: await readPassword(flags) }, flags), flags),
+    );
+}
+
+const tokenColumns = [
+  'id',
+  'name',
+  'kind',
+  'role',
+  'user',
+  'environment',
+  'profile',
+  'lastUsedAt',
+  'expiresAt',
+  'revokedAt',
+];
+
+interface TokenCreateFlags extends ApiFlags {
+  agent?: boolean;
+  env?: string;
+  profile?: string;
+  name?: string;
+  expiresInDays?: string;
+}
+
+function registerToken(program: Command): void {
+  const token = program.command('token').description('manage API tokens');
+  withApiOptions(token.command('create').description('create a personal token, or an agent token with --agent'))
+    .option('--agent', 'an agent token bound to an environment (developer or admin)')
+    .option('--env <env>', 'the environment of an agent token')
+    .option('--profile <profile>', 'the profile of an agent token')
+    .option('--name <name>', 'a name to recognise the token by')
+    .option('--expires-in-days <n>', 'days until the token expires')
+    .action(async (flags: TokenCreateFlags) => {
+      if (flags.agent && !flags.env) throw new CliError('an agent token needs --env <environment>', 2);
+      if (!flags.agent && (flags.env || flags.profile)) throw new CliError('--env and --profile need --agent', 2);
+      const days = flags.expiresInDays === undefined ? undefined : Number(flags.expiresInDays);
+      if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
+        throw new CliError('--expires-in-days must be a whole number above 0', 2);
+      }
+      const defaultName = flags.agent
+        ? `agent-${flags.env}${flags.profile ? `-${flags.profile}` : ''}`
+        : `cli@${hostname()}`;
+      const created = await clientFor(flags).request<CreatedToken>('POST', '/api/v1/tokens', {
+        kind: flags.agent ? 'agent' : 'personal',
+        name: flags.name ?? defaultName,
+        environment: flags.env,
+        profile: flags.profile,
+        expiresInDays: days,
+      });
+      if (flags.json) printResult(created, { json: true });
+      else {
+        process.stdout.write(
+          `Created ${created.info.kind} token "${created.info.name}" (id ${created.info.id}).\nToken (shown only this once): ${created.token}\n`,
+        );
+      }
+    });
+  withApiOptions(token.command('list').description('list tokens (admins see all)')).action(async (flags: ApiFlags) => {
+    const { tokens } = await clientFor(flags).request<{ tokens: TokenInfo[] }>('GET', '/api/v1/tokens');
+    printResult(tokens, { json: flags.json, rows: tokens, columns: tokenColumns });
+  });
+  withApiOptions(token.command('revoke <id>').description('revoke a token')).action(
+    async (id: string, flags: ApiFlags) => {
+      const revoked = await clientFor(flags).request<TokenInfo>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+      if (flags.json) printResult(revoked, { json: true });
+      else process.stdout.write(`Revoked token "${revoked.name}" (id ${revoked.id}).\n`);
+    },
+  );
+}
+
+function registerAudit(program: Command): void {
+  withApiOptions(program.command('audit').description('show the audit log, newest first (admin)'))
+    .option('--limit <n>', 'entries to show (1-500)', '50')
+    .option('--action <action>', 'only this action, e.g. user.create')
+    .option('--actor <actor>', 'only this actor: a user name, or token:<name>')
+    .option('--before <id>', 'entries older than this one (the `next` of a previous page)')
+    .action(async (flags: ApiFlags & { limit: string; action?: string; actor?: string; before?: string }) => {
+      const query = new URLSearchParams({ limit: flags.limit });
+      if (flags.action) query.set('action', flags.action);
+      if (flags.actor) query.set('actor', flags.actor);
+      if (flags.before) query.set('before', flags.before);
+      const page = await clientFor(flags).request<AuditPage>('GET', `/api/v1/audit?${query}`);
+      printResult(page, {
+        json: flags.json,
+        rows: page.entries,
+        columns: ['at', 'actor', 'action', 'target', 'before', 'after'],
+      });
+      if (!flags.json && page.next) process.stdout.write(`More: --before ${page.next}\n`);
+    });
+}
+
+export function registerAccountsCommands(program: Command): void {
+  registerLogin(program);
+  registerUser(program);
+  registerToken(program);
+  registerAudit(program);
+}

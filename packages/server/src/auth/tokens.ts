@@ -4,13 +4,18 @@ import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
 
 export type Role = 'admin' | 'developer' | 'viewer' | 'agent';
+export type TokenKind = 'admin' | 'personal' | 'agent';
 
 export interface Principal {
   tokenId: string;
+  /** The token's name. */
   name: string;
   role: Role;
+  /** `local` is the offline CLI working on the store directly, with no token. */
+  kind?: TokenKind | 'local';
   /** The user a personal token belongs to. */
   userId?: string | null;
+  userName?: string | null;
   /** For agent tokens: the environment (and optional profile) the agent belongs to. */
   environment?: string | null;
   profile?: string | null;
@@ -33,39 +38,81 @@ export function requireRole(principal: Principal, needed: Exclude<Role, 'agent'>
   }
 }
 
+/** How the audit log names who acted: the user for personal tokens, else the token. */
+export function actorLabel(principal: Principal): string {
+  if (principal.userName) return principal.userName;
+  if (principal.kind === 'local') return `local:${principal.name}`;
+  return `token:${principal.name}`;
+}
+
+export interface NewToken {
+  kind?: TokenKind;
+  userId?: string | null;
+  environment?: string | null;
+  profile?: string | null;
+  expiresAt?: string | null;
+  createdBy?: string | null;
+}
+
+/** The row to insert for a new token; the token itself is never stored. */
+export function tokenRow(name: string, role: Role, token: string, extra: NewToken = {}) {
+  return {
+    id: randomUUID(),
+    name,
+    role,
+    token_hash: hashToken(token),
+    created_at: new Date().toISOString(),
+    last_used_at: null,
+    revoked_at: null,
+    kind: extra.kind ?? 'admin',
+    user_id: extra.userId ?? null,
+    environment: extra.environment ?? null,
+    profile: extra.profile ?? null,
+    expires_at: extra.expiresAt ?? null,
+    created_by: extra.createdBy ?? null,
+  };
+}
+
 export class TokenStore {
   readonly #db: Kysely<Tables>;
   readonly #lastTouched = new Map<string, number>();
+  readonly #now: () => number;
 
-  constructor(db: Kysely<Tables>) {
+  constructor(db: Kysely<Tables>, now: () => number = Date.now) {
     this.#db = db;
+    this.#now = now;
   }
 
-  async create(name: string, role: Role, token = generateToken()): Promise<{ id: string; token: string }> {
-    const id = randomUUID();
-    await this.#db
-      .insertInto('api_tokens')
-      .values({
-        id,
-        name,
-        role,
-        token_hash: hashToken(token),
-        created_at: new Date().toISOString(),
-        last_used_at: null,
-        revoked_at: null,
-      })
-      .execute();
-    return { id, token };
+  async create(
+    name: string,
+    role: Role,
+    token = generateToken(),
+    extra: NewToken = {},
+  ): Promise<{ id: string; token: string }> {
+    const row = tokenRow(name, role, token, extra);
+    await this.#db.insertInto('api_tokens').values(row).execute();
+    return { id: row.id, token };
   }
 
+  /** An unrevoked admin token, or an enabled admin user who can log in. */
   async hasActiveAdmin(): Promise<boolean> {
-    const row = await this.#db
+    const now = new Date(this.#now()).toISOString();
+    const token = await this.#db
       .selectFrom('api_tokens')
       .select('id')
       .where('role', '=', 'admin')
+      .where((eb) => eb.or([eb('kind', '=', 'admin'), eb('kind', 'is', null)]))
       .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
       .executeTakeFirst();
-    return row !== undefined;
+    if (token) return true;
+    const user = await this.#db
+      .selectFrom('users')
+      .select('id')
+      .where('role', '=', 'admin')
+      .where('disabled_at', 'is', null)
+      .executeTakeFirst();
+    return user !== undefined;
   }
 
   /** Makes FLOTILLA_ADMIN_TOKEN a valid admin token, replacing an earlier value of it. */
@@ -75,22 +122,18 @@ export class TokenStore {
       await tx
         .deleteFrom('api_tokens')
         .where('name', '=', 'FLOTILLA_ADMIN_TOKEN')
+        .where('kind', '=', 'admin')
         .where('token_hash', '!=', hash)
         .execute();
       const existing = await tx.selectFrom('api_tokens').select('id').where('token_hash', '=', hash).executeTakeFirst();
       if (!existing) {
         await tx
           .insertInto('api_tokens')
-          .values({
-            id: randomUUID(),
-            name: 'FLOTILLA_ADMIN_TOKEN',
-            role: 'admin',
-            token_hash: hash,
-            created_at: new Date().toISOString(),
-            last_used_at: null,
-            revoked_at: null,
-          })
+          .values(tokenRow('FLOTILLA_ADMIN_TOKEN', 'admin', token))
           .execute();
+      } else {
+        // The environment says this token is valid, so a revocation through the API lasts until restart.
+        await tx.updateTable('api_tokens').set({ revoked_at: null }).where('id', '=', existing.id).execute();
       }
     });
   }
@@ -101,21 +144,57 @@ export class TokenStore {
     if (!match) throw new Unauthorized('send "Authorization: Bearer <token>"');
     const hash = hashToken(match[1] as string);
     const row = await this.#db
-      .selectFrom('api_tokens')
-      .select(['id', 'name', 'role', 'token_hash'])
-      .where('token_hash', '=', hash)
-      .where('revoked_at', 'is', null)
+      .selectFrom('api_tokens as t')
+      .leftJoin('users as u', 'u.id', 't.user_id')
+      .select([
+        't.id',
+        't.name',
+        't.role',
+        't.token_hash',
+        't.kind',
+        't.user_id',
+        't.environment',
+        't.profile',
+        't.expires_at',
+        't.revoked_at',
+        'u.name as user_name',
+        'u.role as user_role',
+        'u.disabled_at as user_disabled_at',
+      ])
+      .where('t.token_hash', '=', hash)
       .executeTakeFirst();
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
-      throw new Unauthorized('the token is unknown or revoked');
+      throw new Unauthorized('the token is unknown');
     }
-    await this.#touch(row.id);
-    return { tokenId: row.id, name: row.name, role: row.role as Role };
+    // Only a holder of the token learns why it stopped working.
+    if (row.user_disabled_at) throw new Unauthorized(`the user "${row.user_name}" is disabled`);
+    if (row.revoked_at) throw new Unauthorized(`the token "${row.name}" was revoked at ${row.revoked_at}`);
+    const now = this.#now();
+    if (row.expires_at && Date.parse(row.expires_at) <= now) {
+      throw new Unauthorized(`the token "${row.name}" expired at ${row.expires_at}`);
+    }
+    const kind = (row.kind ?? 'admin') as TokenKind;
+    let role = row.role as Role;
+    if (kind === 'personal') {
+      if (!row.user_name || !row.user_role) throw new Unauthorized('the token belongs to no user');
+      // A personal token acts with the user's role as it is now, not as it was when the token was made.
+      role = row.user_role as Role;
+    }
+    await this.#touch(row.id, now);
+    return {
+      tokenId: row.id,
+      name: row.name,
+      role,
+      kind,
+      userId: kind === 'personal' ? row.user_id : null,
+      userName: kind === 'personal' ? row.user_name : null,
+      environment: row.environment,
+      profile: row.profile,
+    };
   }
 
   /** Records last use at most once a minute per token, to keep reads cheap. */
-  async #touch(id: string): Promise<void> {
-    const now = Date.now();
+  async #touch(id: string, now: number): Promise<void> {
     if (now - (this.#lastTouched.get(id) ?? 0) < 60_000) return;
     this.#lastTouched.set(id, now);
     await this.#db

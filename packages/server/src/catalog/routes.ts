@@ -1,4 +1,308 @@
-import type { FastifyInstance } from 'fastify';
+import { createReadStream } from 'node:fs';
+import {
+  ErrorBody,
+  Profile,
+  ProfileList,
+  ProfilePut,
+  PublishQuery,
+  Service,
+  ServiceCreate,
+  ServiceList,
+  ServicePatch,
+  SigningKey,
+  VersionDetail,
+  VersionList,
+  VersionListQuery,
+} from '@flotilla/protocol';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { authorize } from '../auth/hook.ts';
+import { type Principal, requireRole, type TokenStore } from '../auth/tokens.ts';
+import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { hexOf } from './artifacts.ts';
+import { createCatalogService, maxArtifactBytes } from './service.ts';
 
-export async function catalogRoutes(_app: FastifyInstance, _deps: FeatureDeps): Promise<void> {}
+/** Admits viewer and stronger roles, and agent tokens (which fetch what they install). */
+function viewerOrAgent(tokens: TokenStore) {
+  return async (request: FastifyRequest) => {
+    const principal = await tokens.authenticate(request.headers.authorization);
+    if (principal.role !== 'agent') requireRole(principal, 'viewer');
+    request.principal = principal;
+  };
+}
+
+/** One `bytes=` range of a body of `size` bytes; null for none or several (the whole body is sent). */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (start >= size || end < start) return 'unsatisfiable';
+  }
+  return { start, end };
+}
+
+export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
+  const catalog = createCatalogService({ db: deps.db, dataDir: deps.dataDir, logger: deps.logger });
+  const viewer = authorize(deps.tokens, 'viewer');
+  const developer = authorize(deps.tokens, 'developer');
+  const agentOk = viewerOrAgent(deps.tokens);
+  const security = [{ bearer: [] }];
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+  const tags = ['catalog'];
+  const actor = (request: FastifyRequest) => request.principal as Principal;
+  const ServiceParams = Type.Object({ service: Type.String() });
+  const VersionParams = Type.Object({ service: Type.String(), version: Type.String() });
+  const ProfileParams = Type.Object({ profile: Type.String() });
+
+  // Artifacts arrive as raw streams; this parser is scoped to this plugin's routes.
+  app.addContentTypeParser(
+    ['application/gzip', 'application/x-gzip', 'application/octet-stream'],
+    (_request, payload, done) => done(null, payload),
+  );
+
+  app.get(
+    '/api/v1/signing-key',
+    {
+      schema: {
+        tags,
+        summary: 'The public key that signs version manifests (pin it on agents)',
+        response: { 200: SigningKey },
+      },
+    },
+    async () => catalog.signingKey(),
+  );
+
+  app.get(
+    '/api/v1/services',
+    { preHandler: viewer, schema: { tags, summary: 'Services', security, response: { 200: ServiceList, ...errors } } },
+    async () => ({ services: await catalog.listServices() }),
+  );
+  app.post<{ Body: ServiceCreate }>(
+    '/api/v1/services',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: 'Create a service',
+        security,
+        body: ServiceCreate,
+        response: { 201: Service, ...errors },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await catalog.createService(actor(request), request.body)),
+  );
+  app.get<{ Params: { service: string } }>(
+    '/api/v1/services/:service',
+    {
+      preHandler: viewer,
+      schema: { tags, summary: 'One service', security, params: ServiceParams, response: { 200: Service, ...errors } },
+    },
+    async (request) => catalog.getService(request.params.service),
+  );
+  app.patch<{ Params: { service: string }; Body: ServicePatch }>(
+    '/api/v1/services/:service',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: 'Change description or history size',
+        security,
+        params: ServiceParams,
+        body: ServicePatch,
+        response: { 200: Service, ...errors },
+      },
+    },
+    async (request) => catalog.patchService(actor(request), request.params.service, request.body),
+  );
+  app.delete<{ Params: { service: string } }>(
+    '/api/v1/services/:service',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: 'Delete a service without versions',
+        security,
+        params: ServiceParams,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await catalog.deleteService(actor(request), request.params.service);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/api/v1/profiles',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'Profiles (named sets of services)',
+        security,
+        response: { 200: ProfileList, ...errors },
+      },
+    },
+    async () => ({ profiles: await catalog.listProfiles() }),
+  );
+  app.get<{ Params: { profile: string } }>(
+    '/api/v1/profiles/:profile',
+    {
+      preHandler: viewer,
+      schema: { tags, summary: 'One profile', security, params: ProfileParams, response: { 200: Profile, ...errors } },
+    },
+    async (request) => catalog.getProfile(request.params.profile),
+  );
+  app.put<{ Params: { profile: string }; Body: ProfilePut }>(
+    '/api/v1/profiles/:profile',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: "Create or replace a profile's services",
+        security,
+        params: ProfileParams,
+        body: ProfilePut,
+        response: { 200: Profile, ...errors },
+      },
+    },
+    async (request) => catalog.putProfile(actor(request), request.params.profile, request.body.services),
+  );
+  app.delete<{ Params: { profile: string } }>(
+    '/api/v1/profiles/:profile',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: 'Delete a profile',
+        security,
+        params: ProfileParams,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await catalog.deleteProfile(actor(request), request.params.profile);
+      return reply.status(204).send();
+    },
+  );
+
+  app.put<{ Params: { service: string; version: string }; Querystring: PublishQuery }>(
+    '/api/v1/services/:service/versions/:version',
+    {
+      preHandler: developer,
+      bodyLimit: maxArtifactBytes,
+      schema: {
+        tags,
+        summary: 'Publish a version: the .tar.gz artifact is the raw body (Content-Type: application/gzip)',
+        security,
+        params: VersionParams,
+        querystring: PublishQuery,
+        response: { 201: VersionDetail, ...errors, 413: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as NodeJS.ReadableStream | undefined;
+      if (!body || typeof (body as { pipe?: unknown }).pipe !== 'function') {
+        return reply
+          .status(415)
+          .send(errorBody('invalid', 'send the artifact as the body with Content-Type: application/gzip'));
+      }
+      const created = await catalog.publish(actor(request), {
+        service: request.params.service,
+        version: request.params.version,
+        body,
+        sha256: request.query.sha256,
+        notes: request.query.notes,
+      });
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.get<{ Params: { service: string }; Querystring: VersionListQuery }>(
+    '/api/v1/services/:service/versions',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'Versions, newest first',
+        security,
+        params: ServiceParams,
+        querystring: VersionListQuery,
+        response: { 200: VersionList, ...errors },
+      },
+    },
+    async (request) => catalog.listVersions(request.params.service, request.query),
+  );
+  app.get<{ Params: { service: string; version: string } }>(
+    '/api/v1/services/:service/versions/:version',
+    {
+      preHandler: agentOk,
+      schema: {
+        tags,
+        summary: 'A version with its manifest and signature',
+        security,
+        params: VersionParams,
+        response: { 200: VersionDetail, ...errors },
+      },
+    },
+    async (request) => catalog.getVersion(request.params.service, request.params.version),
+  );
+  app.get<{ Params: { service: string; version: string } }>(
+    '/api/v1/services/:service/versions/:version/artifact',
+    {
+      preHandler: agentOk,
+      schema: {
+        tags,
+        summary: 'Download the artifact (supports Range for resuming)',
+        security,
+        params: VersionParams,
+        response: { ...errors, 416: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request, reply) =>
+      sendArtifact(request, reply, await catalog.artifact(request.params.service, request.params.version)),
+  );
+}
+
+function sendArtifact(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  blob: { path: string; size: number; digest: string },
+): FastifyReply {
+  const hex = hexOf(blob.digest);
+  const etag = `"${blob.digest}"`;
+  reply.headers({
+    'accept-ranges': 'bytes',
+    etag,
+    digest: `sha-256=${Buffer.from(hex, 'hex').toString('base64')}`,
+    'x-checksum-sha256': hex,
+  });
+  const ifRange = request.headers['if-range'];
+  const range = ifRange && ifRange !== etag ? null : parseRange(request.headers.range, blob.size);
+  if (range === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${blob.size}`);
+    return reply.status(416).send(errorBody('invalid', `the range is outside the ${blob.size}-byte artifact`));
+  }
+  reply.header('content-type', 'application/gzip');
+  if (range) {
+    reply.status(206);
+    reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
+    reply.header('content-length', range.end - range.start + 1);
+    return reply.send(createReadStream(blob.path, { start: range.start, end: range.end }));
+  }
+  reply.header('content-length', blob.size);
+  return reply.send(createReadStream(blob.path));
+}

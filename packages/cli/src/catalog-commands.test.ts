@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tar from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeArtifactDir } from '../../server/src/catalog/archive.test.helper.ts';
+import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+describe('flotilla service, profile and version commands', () => {
+  let server: TestServer;
+  // The server runs in this process, so the CLI runs asynchronously (spawnSync would block the server).
+  const run = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const env = { ...process.env, FLOTILLA_SERVER: server.url, FLOTILLA_TOKEN: adminToken, XDG_CONFIG_HOME: cfg };
+      const child = spawn(process.execPath, ['--conditions=@flotilla/source', main, ...args], { env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const timer = setTimeout(() => child.kill(), 30_000);
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+  const ok = async (args: string[]) => {
+    const r = await run(args);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout;
+  };
+  const cfg = mkdtempSync(join(tmpdir(), 'flotilla-cfg-'));
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('creates services and profiles and lists them', async () => {
+    expect(await ok(['service', 'create', 'web', '--description', 'front end'])).toContain('front end');
+    await ok(['service', 'create', 'api']);
+    const list = JSON.parse(await ok(['service', 'list', '--json']));
+    expect(list.services.map((s: { name: string }) => s.name)).toEqual(['api', 'web']);
+    expect(await ok(['profile', 'set', 'core', 'web', 'api'])).toContain('api web');
+    expect(await ok(['profile', 'list'])).toMatch(/core\s+api web/);
+    const bad = await run(['profile', 'set', 'core', 'nope']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('unknown service(s): nope');
+  });
+
+  it('publishes a directory, lists, shows and downloads identical bytes', async () => {
+    const dir = makeArtifactDir({ run: { command: './bin/app' } }, { 'bin/app': '#!/bin/sh\necho hi\n' });
+    const published = JSON.parse(await ok(['version', 'publish', 'web', '1.2.3', dir, '--notes', 'first', '--json']));
+    expect(published).toMatchObject({ service: 'web', version: '1.2.3', notes: 'first' });
+    expect(published.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    await ok(['version', 'publish', 'web', '1.3.0', dir]);
+
+    expect(await ok(['version', 'list', 'web'])).toMatch(/1\.3\.0[\s\S]*1\.2\.3/);
+    const shown = await ok(['version', 'show', 'web', '1.2.3']);
+    expect(shown).toContain(published.digest);
+    expect(shown).toContain('./bin/app');
+
+    const out = join(mkdtempSync(join(tmpdir(), 'flotilla-dl-')), 'web.tar.gz');
+    expect(await ok(['version', 'download', 'web', '1.2.3', '-o', out])).toContain('verified');
+    const served = await fetch(`${server.url}/api/v1/services/web/versions/1.2.3/artifact`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(readFileSync(out).equals(Buffer.from(await served.arrayBuffer()))).toBe(true);
+    const names: string[] = [];
+    await tar.t({ file: out, onReadEntry: (e) => names.push(e.path) });
+    expect(names).toEqual(expect.arrayContaining(['./flotilla.json', './bin/app']));
+
+    const again = await run(['version', 'publish', 'web', '1.2.3', dir]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    const noManifest = await run(['version', 'publish', 'web', '2.0.0', makeArtifactDir(undefined, { a: 'b' })]);
+    expect(noManifest.status).toBe(2);
+    expect(noManifest.stderr).toContain('no flotilla.json');
+  });
+});

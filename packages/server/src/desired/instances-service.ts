@@ -1,0 +1,106 @@
+import type { AgentStateReport, InstanceQuery } from '@flotilla/protocol';
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+import { Forbidden, Invalid, NotFound } from '../errors.ts';
+import * as store from './instances-store.ts';
+
+/** Instances not seen for this long are shown as stale (`--instance-expiry`). */
+export const defaultInstanceExpiryMs = 5 * 60_000;
+/** Instances silent for this long are deleted. */
+export const instanceRetentionMs = 30 * 86_400_000;
+
+const maxText = 1024;
+
+export type InstanceService = ReturnType<typeof createInstanceService>;
+
+export function createInstanceService(deps: { db: Kysely<Tables>; expiryMs?: number; now?: () => Date }) {
+  const expiryMs = deps.expiryMs ?? defaultInstanceExpiryMs;
+  const now = () => deps.now?.() ?? new Date();
+
+  const view = (row: store.InstanceRow, staleBefore: string) => ({ ...row, stale: row.lastSeenAt < staleBefore });
+
+  return {
+    /** Stores an agent's report; environment and profile come from its token, never from the body. */
+    async report(agent: { environment: string; profile: string | null }, body: AgentStateReport): Promise<void> {
+      const seen = new Set<string>();
+      for (const s of body.services) {
+        if (seen.has(s.service)) throw new Invalid(`service "${s.service}" is reported twice`);
+        seen.add(s.service);
+      }
+      // Schemas cap each string; this catches any that slipped through (e.g. label keys).
+      for (const [k, v] of Object.entries(body.labels ?? {})) {
+        if (k.length > maxText || v.length > maxText) throw new Invalid('labels: keys and values are at most 1 KiB');
+      }
+      await deps.db.transaction().execute(async (tx) => {
+        const existing = await store.findInstanceEnvironment(tx, body.instanceId);
+        if (existing !== undefined && existing !== agent.environment) {
+          throw new Forbidden(
+            `instance "${body.instanceId}" belongs to environment "${existing}"; this token is for "${agent.environment}"`,
+          );
+        }
+        await store.saveInstanceReport(tx, {
+          instanceId: body.instanceId,
+          environment: agent.environment,
+          profile: agent.profile,
+          labels: body.labels ?? {},
+          at: now().toISOString(),
+          services: body.services.map((s) => ({
+            service: s.service,
+            version: s.version ?? null,
+            targetVersion: s.targetVersion ?? null,
+            state: s.state ?? null,
+            updateError: s.updateError ?? null,
+            installedAt: s.installedAt ?? null,
+            startedAt: s.startedAt ?? null,
+            failureCount: s.failureCount ?? 0,
+            lastExitCode: s.lastExitCode ?? null,
+          })),
+        });
+      });
+    },
+
+    async list(query: InstanceQuery) {
+      const staleBefore = new Date(now().getTime() - expiryMs).toISOString();
+      let label: { key: string; value: string } | undefined;
+      if (query.label !== undefined) {
+        const at = query.label.indexOf('=');
+        if (at < 1) throw new Invalid('label must be key=value');
+        label = { key: query.label.slice(0, at), value: query.label.slice(at + 1) };
+      }
+      const limit = query.limit ?? 100;
+      const rows = await store.listInstances(deps.db, {
+        environment: query.environment,
+        service: query.service,
+        label,
+        stale: query.stale === undefined ? undefined : query.stale === 'true',
+        staleBefore,
+        after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+        limit,
+      });
+      const last = rows.at(-1);
+      return {
+        instances: rows.map((r) => view(r, staleBefore)),
+        nextCursor: rows.length === limit && last ? encodeCursor(last.instanceId) : null,
+      };
+    },
+
+    async get(instanceId: string) {
+      const row = await store.getInstance(deps.db, instanceId);
+      if (!row) throw new NotFound(`no instance "${instanceId}"`);
+      return view(row, new Date(now().getTime() - expiryMs).toISOString());
+    },
+
+    /** Deletes instances silent for the retention period; returns how many. */
+    expire: () => store.expireInstances(deps.db, new Date(now().getTime() - instanceRetentionMs)),
+  };
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (id === '') throw new Invalid('cursor is not one this server gave out');
+  return id;
+}

@@ -1,0 +1,200 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+
+export interface ServiceReportRow {
+  service: string;
+  version: string | null;
+  targetVersion: string | null;
+  state: string | null;
+  updateError: string | null;
+  installedAt: string | null;
+  startedAt: string | null;
+  failureCount: number;
+  lastExitCode: number | null;
+}
+
+export interface InstanceRow {
+  instanceId: string;
+  environment: string;
+  profile: string | null;
+  labels: Record<string, string>;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  services: Array<ServiceReportRow & { updatedAt: string }>;
+}
+
+export interface InstanceFilter {
+  environment?: string;
+  service?: string;
+  label?: { key: string; value: string };
+  /** true: last seen before `staleBefore`; false: at or after it. */
+  stale?: boolean;
+  staleBefore: string;
+  /** Only instance ids greater than this (keyset paging). */
+  after?: string;
+  limit: number;
+}
+
+export async function findInstanceEnvironment(db: Kysely<Tables>, instanceId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('instances')
+    .select('environment')
+    .where('instance_id', '=', instanceId)
+    .executeTakeFirst();
+  return row?.environment;
+}
+
+/** Replaces what is known of one instance with its latest report (pass a transaction). */
+export async function saveInstanceReport(
+  tx: Kysely<Tables>,
+  report: {
+    instanceId: string;
+    environment: string;
+    profile: string | null;
+    labels: Record<string, string>;
+    services: ServiceReportRow[];
+    at: string;
+  },
+): Promise<void> {
+  const labels = JSON.stringify(report.labels);
+  await tx
+    .insertInto('instances')
+    .values({
+      instance_id: report.instanceId,
+      environment: report.environment,
+      profile: report.profile,
+      labels,
+      first_seen_at: report.at,
+      last_seen_at: report.at,
+    })
+    .onConflict((oc) =>
+      oc.column('instance_id').doUpdateSet({
+        environment: report.environment,
+        profile: report.profile,
+        labels,
+        last_seen_at: report.at,
+      }),
+    )
+    .execute();
+  await tx.deleteFrom('instance_labels').where('instance_id', '=', report.instanceId).execute();
+  const labelRows = Object.entries(report.labels).map(([key, value]) => ({
+    instance_id: report.instanceId,
+    key,
+    value,
+  }));
+  if (labelRows.length > 0) await tx.insertInto('instance_labels').values(labelRows).execute();
+  await tx.deleteFrom('instance_services').where('instance_id', '=', report.instanceId).execute();
+  // Chunks keep each statement under SQLite's and PostgreSQL's bound-parameter limits.
+  for (let i = 0; i < report.services.length; i += 200) {
+    await tx
+      .insertInto('instance_services')
+      .values(
+        report.services.slice(i, i + 200).map((s) => ({
+          instance_id: report.instanceId,
+          service: s.service,
+          version: s.version,
+          target_version: s.targetVersion,
+          update_error: s.updateError,
+          installed_at: s.installedAt,
+          started_at: s.startedAt,
+          failure_count: s.failureCount,
+          last_exit_code: s.lastExitCode,
+          state: s.state,
+          updated_at: report.at,
+        })),
+      )
+      .execute();
+  }
+}
+
+export async function listInstances(db: Kysely<Tables>, f: InstanceFilter): Promise<InstanceRow[]> {
+  let q = db.selectFrom('instances').selectAll();
+  if (f.environment !== undefined) q = q.where('environment', '=', f.environment);
+  if (f.service !== undefined) {
+    const service = f.service;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('instance_services as s')
+          .select('s.instance_id')
+          .whereRef('s.instance_id', '=', 'instances.instance_id')
+          .where('s.service', '=', service),
+      ),
+    );
+  }
+  if (f.label !== undefined) {
+    const { key, value } = f.label;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('instance_labels as l')
+          .select('l.instance_id')
+          .whereRef('l.instance_id', '=', 'instances.instance_id')
+          .where('l.key', '=', key)
+          .where('l.value', '=', value),
+      ),
+    );
+  }
+  if (f.stale === true) q = q.where('last_seen_at', '<', f.staleBefore);
+  if (f.stale === false) q = q.where('last_seen_at', '>=', f.staleBefore);
+  if (f.after !== undefined) q = q.where('instance_id', '>', f.after);
+  const rows = await q.orderBy('instance_id').limit(f.limit).execute();
+  return withServices(db, rows);
+}
+
+export async function getInstance(db: Kysely<Tables>, instanceId: string): Promise<InstanceRow | undefined> {
+  const rows = await db.selectFrom('instances').selectAll().where('instance_id', '=', instanceId).execute();
+  return (await withServices(db, rows))[0];
+}
+
+async function withServices(db: Kysely<Tables>, rows: Array<Tables['instances']>): Promise<InstanceRow[]> {
+  if (rows.length === 0) return [];
+  const services = await db
+    .selectFrom('instance_services')
+    .selectAll()
+    .where(
+      'instance_id',
+      'in',
+      rows.map((r) => r.instance_id),
+    )
+    .orderBy('service')
+    .execute();
+  const byInstance = new Map<string, InstanceRow['services']>();
+  for (const s of services) {
+    const list = byInstance.get(s.instance_id) ?? [];
+    list.push({
+      service: s.service,
+      version: s.version,
+      targetVersion: s.target_version,
+      state: s.state,
+      updateError: s.update_error,
+      installedAt: s.installed_at,
+      startedAt: s.started_at,
+      failureCount: Number(s.failure_count),
+      lastExitCode: s.last_exit_code === null ? null : Number(s.last_exit_code),
+      updatedAt: s.updated_at,
+    });
+    byInstance.set(s.instance_id, list);
+  }
+  return rows.map((r) => ({
+    instanceId: r.instance_id,
+    environment: r.environment,
+    profile: r.profile,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    firstSeenAt: r.first_seen_at,
+    lastSeenAt: r.last_seen_at,
+    services: byInstance.get(r.instance_id) ?? [],
+  }));
+}
+
+/** Deletes instances not seen since `before`, with their services and labels. Returns how many went. */
+export async function expireInstances(db: Kysely<Tables>, before: Date): Promise<number> {
+  const cutoff = before.toISOString();
+  return db.transaction().execute(async (tx) => {
+    const gone = tx.selectFrom('instances').select('instance_id').where('last_seen_at', '<', cutoff);
+    await tx.deleteFrom('instance_services').where('instance_id', 'in', gone).execute();
+    await tx.deleteFrom('instance_labels').where('instance_id', 'in', gone).execute();
+    const result = await tx.deleteFrom('instances').where('last_seen_at', '<', cutoff).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  });
+}

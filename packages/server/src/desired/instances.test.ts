@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { Forbidden, NotFound } from '../errors.ts';
+import { createInstanceService } from './instances-service.ts';
+import { expireInstances } from './instances-store.ts';
+
+describe.each(storeKinds)('instances on %s', (kind) => {
+  const handle = useMigratedDatabase(kind);
+  let clock = Date.parse('2030-01-01T00:00:00Z');
+  const make = () => createInstanceService({ db: handle.current.db, expiryMs: 5 * 60_000, now: () => new Date(clock) });
+  const prod = { environment: 'prod', profile: null };
+
+  it('upserts an instance and replaces its services with each report', async () => {
+    clock = Date.parse('2030-01-01T00:00:00Z');
+    const instances = make();
+    await instances.report(prod, {
+      instanceId: 'host-1',
+      labels: { region: 'eu' },
+      services: [
+        { service: 'web', version: '1.0', state: 'running', failureCount: 2, lastExitCode: 1 },
+        { service: 'api', version: '2.0', targetVersion: '2.1', state: 'updating' },
+      ],
+    });
+    clock += 60_000;
+    await instances.report(
+      { environment: 'prod', profile: 'edge' },
+      {
+        instanceId: 'host-1',
+        services: [{ service: 'web', version: '1.1', state: 'failed', updateError: 'exit 3' }],
+      },
+    );
+    const one = await instances.get('host-1');
+    expect(one).toMatchObject({
+      instanceId: 'host-1',
+      environment: 'prod',
+      profile: 'edge',
+      labels: {},
+      firstSeenAt: '2030-01-01T00:00:00.000Z',
+      lastSeenAt: '2030-01-01T00:01:00.000Z',
+      stale: false,
+    });
+    expect(one.services).toEqual([
+      expect.objectContaining({
+        service: 'web',
+        version: '1.1',
+        state: 'failed',
+        updateError: 'exit 3',
+        failureCount: 0,
+      }),
+    ]);
+    await expect(instances.get('nope')).rejects.toBeInstanceOf(NotFound);
+  });
+
+  it('refuses a report for an instance of another environment', async () => {
+    const instances = make();
+    await instances.report(prod, { instanceId: 'h', services: [] });
+    await expect(
+      instances.report({ environment: 'test', profile: null }, { instanceId: 'h', services: [] }),
+    ).rejects.toBeInstanceOf(Forbidden);
+    await expect(
+      instances.report(prod, { instanceId: 'h', services: [{ service: 'a' }, { service: 'a' }] }),
+    ).rejects.toThrow(/twice/);
+  });
+
+  it('filters by environment, service, label and staleness, and pages with a cursor', async () => {
+    clock = Date.parse('2030-01-01T00:00:00Z');
+    const instances = make();
+    await instances.report(prod, { instanceId: 'a', labels: { region: 'eu' }, services: [{ service: 'web' }] });
+    await instances.report(prod, { instanceId: 'b', labels: { region: 'us' }, services: [{ service: 'api' }] });
+    clock += 10 * 60_000;
+    await instances.report({ environment: 'test', profile: null }, { instanceId: 'c', services: [{ service: 'web' }] });
+    const ids = async (q: Parameters<typeof instances.list>[0]) =>
+      (await instances.list(q)).instances.map((i) => i.instanceId);
+    expect(await ids({})).toEqual(['a', 'b', 'c']);
+    expect(await ids({ environment: 'prod' })).toEqual(['a', 'b']);
+    expect(await ids({ service: 'web' })).toEqual(['a', 'c']);
+    expect(await ids({ label: 'region=us' })).toEqual(['b']);
+    expect(await ids({ stale: 'true' })).toEqual(['a', 'b']);
+    expect(await ids({ stale: 'false' })).toEqual(['c']);
+    const first = await instances.list({ limit: 2 });
+    expect(first.instances.map((i) => i.stale)).toEqual([true, true]);
+    expect(first.nextCursor).not.toBeNull();
+    expect(await ids({ limit: 2, cursor: first.nextCursor as string })).toEqual(['c']);
+  });
+
+  it('expires instances silent since a cutoff, with their services and labels', async () => {
+    clock = Date.parse('2030-01-01T00:00:00Z');
+    const instances = make();
+    await instances.report(prod, { instanceId: 'old', labels: { k: 'v' }, services: [{ service: 'web' }] });
+    clock += 31 * 86_400_000;
+    await instances.report(prod, { instanceId: 'new', services: [{ service: 'web' }] });
+    expect(await instances.expire()).toBe(1);
+    expect((await instances.list({})).instances.map((i) => i.instanceId)).toEqual(['new']);
+    const db = handle.current.db;
+    expect(await db.selectFrom('instance_services').select('instance_id').execute()).toEqual([{ instance_id: 'new' }]);
+    expect(await db.selectFrom('instance_labels').select('instance_id').execute()).toEqual([]);
+    expect(await expireInstances(db, new Date(clock + 1))).toBe(1);
+    expect((await instances.list({})).instances).toEqual([]);
+  });
+});

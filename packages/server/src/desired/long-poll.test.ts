@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { DesiredNotifier, parseWait } from './long-poll.ts';
+
+describe('DesiredNotifier', () => {
+  it('wakes the waiters of one environment only', async () => {
+    const n = new DesiredNotifier();
+    const prod = n.wait('prod', 5000);
+    const test = n.wait('test', 20);
+    expect(n.waiting).toBe(2);
+    n.notify('prod');
+    expect(await prod).toBe('changed');
+    expect(await test).toBe('timeout');
+    expect(n.waiting).toBe(0);
+  });
+
+  it('removes a waiter whose signal aborts', async () => {
+    const n = new DesiredNotifier();
+    const ac = new AbortController();
+    const w = n.wait('prod', 5000, ac.signal);
+    expect(n.waiting).toBe(1);
+    ac.abort();
+    expect(await w).toBe('aborted');
+    expect(n.waiting).toBe(0);
+  });
+
+  it('releases everyone at close and refuses later waits', async () => {
+    const n = new DesiredNotifier();
+    const a = n.wait('a', 5000);
+    const b = n.wait('b', 5000);
+    n.close();
+    expect(await Promise.all([a, b])).toEqual(['closed', 'closed']);
+    expect(await n.wait('a', 5000)).toBe('closed');
+    expect(n.waiting).toBe(0);
+  });
+});
+
+describe('parseWait', () => {
+  it('parses seconds, minutes and milliseconds and caps the result', () => {
+    expect(parseWait('30s', 120_000)).toBe(30_000);
+    expect(parseWait('2m', 120_000)).toBe(120_000);
+    expect(parseWait('10m', 120_000)).toBe(120_000);
+    expect(parseWait('250ms', 120_000)).toBe(250);
+    expect(parseWait('soon', 120_000)).toBeUndefined();
+    expect(parseWait('1h', 120_000)).toBeUndefined();
+  });
+});

@@ -1,0 +1,70 @@
+/** Why a wait ended: a committed change, its time ran out, the client went away, or the server is closing. */
+export type WakeReason = 'changed' | 'timeout' | 'aborted' | 'closed';
+
+interface Waiter {
+  finish(reason: WakeReason): void;
+}
+
+/**
+ * In-process wake-ups for long-polling agents: one set of waiters per environment, woken after a
+ * committed change, so an idle fleet costs a timer and a closure per connection and no queries.
+ */
+export class DesiredNotifier {
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #closed = false;
+
+  /** Resolves when `environment` changes, after `timeoutMs`, when `signal` aborts, or at close. */
+  wait(environment: string, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
+    if (this.#closed) return Promise.resolve('closed');
+    if (signal?.aborted) return Promise.resolve('aborted');
+    return new Promise<WakeReason>((resolve) => {
+      let set = this.#waiters.get(environment);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(environment, set);
+      }
+      const onAbort = () => waiter.finish('aborted');
+      const timer = setTimeout(() => waiter.finish('timeout'), timeoutMs);
+      const waiter: Waiter = {
+        finish: (reason) => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          const current = this.#waiters.get(environment);
+          if (current?.delete(waiter) && current.size === 0) this.#waiters.delete(environment);
+          resolve(reason);
+        },
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Wakes everyone waiting on `environment`. Call only after the change has committed. */
+  notify(environment: string): void {
+    const set = this.#waiters.get(environment);
+    if (!set) return;
+    for (const waiter of [...set]) waiter.finish('changed');
+  }
+
+  /** Releases every waiter and refuses new ones (server shutdown). */
+  close(): void {
+    this.#closed = true;
+    for (const set of [...this.#waiters.values()]) for (const waiter of [...set]) waiter.finish('closed');
+  }
+
+  /** How many requests are waiting, over all environments. */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.#waiters.values()) n += set.size;
+    return n;
+  }
+}
+
+const waitUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** Parses `30s`, `2m`, `500ms` into milliseconds, capped at `maxMs`; undefined when the text is no such duration. */
+export function parseWait(text: string, maxMs: number): number | undefined {
+  const m = /^(\d+)(ms|s|m)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.min(Number(m[1]) * (waitUnits[m[2] as string] as number), maxMs);
+}

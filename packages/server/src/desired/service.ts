@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { recordAudit } from '../audit/audit-log.ts';
+import type { Principal } from '../auth/tokens.ts';
+import type { Tables } from '../db/tables.ts';
+import { Conflict, Forbidden, Invalid, NotFound } from '../errors.ts';
+import type { CatalogLookup } from './catalog-lookup.ts';
+import { diffVersions, isEmptyDiff, newlyDesired, sortedVersions, type VersionDiff, type VersionMap } from './diff.ts';
+import type { DesiredNotifier } from './long-poll.ts';
+import * as store from './store.ts';
+
+const envNameRe = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const maxServices = 1000;
+
+export interface DesiredServiceDeps {
+  db: Kysely<Tables>;
+  lookup: CatalogLookup;
+  notifier?: DesiredNotifier;
+  now?: () => Date;
+}
+
+export interface DesiredEdit {
+  set?: Record<string, string>;
+  remove?: string[];
+  comment?: string;
+  expectedRevision?: number;
+}
+
+/** Who a revision or mark is credited to: the user of a personal token, else the token's name. */
+function authorOf(actor: Principal): string {
+  return actor.userName ?? actor.name;
+}
+
+export type DesiredService = ReturnType<typeof createDesiredService>;
+
+/** Environments, their revisioned desired-version lists and the tested gate. */
+export function createDesiredService(deps: DesiredServiceDeps) {
+  const { db, lookup } = deps;
+  const now = () => (deps.now?.() ?? new Date()).toISOString();
+
+  /** The services of an agent's profile; a profile the catalog does not know serves nothing. */
+  async function profileServices(profile: string): Promise<Set<string> | undefined> {
+    if (!lookup.profileServices) return undefined;
+    return new Set((await lookup.profileServices(db, profile)) ?? []);
+  }
+
+  async function requireEnvironment(q: Kysely<Tables>, name: string): Promise<store.EnvironmentRow> {
+    const env = await store.getEnvironment(q, name);
+    if (!env) throw new NotFound(`no environment "${name}"`);
+    return env;
+  }
+
+  async function requireRevision(q: Kysely<Tables>, env: string, revision: number): Promise<store.RevisionRow> {
+    const rev = await store.getRevision(q, env, revision);
+    if (!rev) throw new NotFound(`environment "${env}" has no revision ${revision}`);
+    return rev;
+  }
+
+  /** Refuses a gate that names an unknown environment, itself, or closes a loop of gates. */
+  async function checkGate(q: Kysely<Tables>, name: string, gate: string | null): Promise<void> {
+    if (gate === null) return;
+    if (gate === name) throw new Invalid(`environment "${name}" cannot require versions tested in itself`);
+    const seen = new Set([name]);
+    for (let at: string | null = gate; at !== null; ) {
+      if (seen.has(at)) throw new Invalid(`requiring versions tested in "${gate}" would make a loop of tested gates`);
+      seen.add(at);
+      const env = await store.getEnvironment(q, at);
+      if (!env) throw new Invalid(`requiresTestedIn: no environment "${at}"`);
+      at = env.requiresTestedIn;
+    }
+  }
+
+  /** Every newly desired version must exist in the catalog and pass the environment's tested gate. */
+  async function checkTarget(q: Kysely<Tables>, env: store.EnvironmentRow, from: VersionMap, to: VersionMap) {
+    const fresh = newlyDesired(from, to);
+    const missing: string[] = [];
+    for (const { service, version } of fresh) {
+      if (!(await lookup.findVersion(q, service, version))) missing.push(`${service}@${version}`);
+    }
+    if (missing.length > 0) throw new Invalid(`not in the catalog: ${missing.join(', ')}`);
+    if (env.requiresTestedIn) {
+      const tested = await store.testedAmong(q, env.requiresTestedIn, fresh);
+      const untested = fresh.map((p) => `${p.service}@${p.version}`).filter((key) => !tested.has(key));
+      if (untested.length > 0) {
+        throw new Forbidden(
+          `environment "${env.name}" only takes versions marked tested in "${env.requiresTestedIn}"; not marked tested there: ${untested.join(', ')}`,
+        );
+      }
+    }
+  }
+
+  /** Writes revision N+1 with `to`, in one transaction with its audit entry, then wakes the agents. */
+  async function writeRevision(
+    actor: Principal,
+    envName: string,
+    action: string,
+    build: (current: store.RevisionRow, q: Kysely<Tables>) => Promise<{ to: VersionMap; comment: string | null }>,
+    expectedRevision?: number,
+  ): Promise<store.RevisionRow> {
+    // Without expectedRevision a lost race is retried; with it, the caller asked to be told.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const written = await db.transaction().execute(async (tx) => {
+          const env = await requireEnvironment(tx, envName);
+          const current = await store.currentRevision(tx, envName);
+          if (!current) throw new NotFound(`environment "${envName}" has no desired list`);
+          if (expectedRevision !== undefined && expectedRevision !== current.revision) {
+            throw new Conflict(
+              `the desired list of "${envName}" is at revision ${current.revision}, not ${expectedRevision}; reload and retry`,
+            );
+          }
+          const { to, comment } = await build(current, tx);
+          if (isEmptyDiff(diffVersions(current.versions, to))) {
+            throw new Invalid(`that changes nothing: revision ${current.revision} already has that list`);
+          }
+          await checkTarget(tx, env, current.versions, to);
+          const next: store.RevisionRow = {
+            environment: envName,
+            revision: current.revision + 1,
+            versions: sortedVersions(to),
+            author: authorOf(actor),
+            createdAt: now(),
+            comment,
+          };
+          await store.insertRevision(tx, next);
+          await recordAudit(tx, {
+            actor,
+            action,
+            target: `env:${envName}`,
+            before: { revision: current.revision, versions: current.versions },
+            after: { revision: next.revision, versions: next.versions, comment },
+          });
+          return next;
+        });
+        deps.notifier?.notify(envName);
+        return written;
+      } catch (err) {
+        const raced = err instanceof store.RevisionTaken;
+        if (!raced || expectedRevision !== undefined || attempt >= 2) throw err;
+      }
+    }
+  }
+
+  return {
+    async createEnvironment(actor: Principal, input: { name: string; requiresTestedIn?: string | null }) {
+      if (!envNameRe.test(input.name)) {
+        throw new Invalid(`environment names match ${envNameRe.source}; got "${input.name}"`);
+      }
+      const gate = input.requiresTestedIn ?? null;
+      const createdAt = now();
+      await db.transaction().execute(async (tx) => {
+        await checkGate(tx, input.name, gate);
+        await store.insertEnvironment(tx, {
+          name: input.name,
+          requiresTestedIn: gate,
+          createdAt,
+          createdBy: authorOf(actor),
+        });
+        // Revision 0 is the empty list, so every environment has a current revision.
+        await store.insertRevision(tx, {
+          environment: input.name,
+          revision: 0,
+          versions: {},
+          author: authorOf(actor),
+          createdAt,
+          comment: 'environment created',
+        });
+        await recordAudit(tx, {
+          actor,
+          action: 'environment.create',
+          target: `env:${input.name}`,
+          after: { name: input.name, requiresTestedIn: gate },
+        });
+      });
+      return requireEnvironment(db, input.name);
+    },
+
+    listEnvironments: () => store.listEnvironments(db),
+
+    getEnvironment: (name: string) => requireEnvironment(db, name),
+
+    async updateEnvironment(actor: Principal, name: string, patch: { requiresTestedIn: string | null }) {
+      await db.transaction().execute(async (tx) => {
+        const before = await requireEnvironment(tx, name);
+        await checkGate(tx, name, patch.requiresTestedIn);
+        await store.setRequiresTestedIn(tx, name, patch.requiresTestedIn);
+        await recordAudit(tx, {
+          actor,
+          action: 'environment.update',
+          target: `env:${name}`,
+          before: { requiresTestedIn: before.requiresTestedIn },
+          after: { requiresTestedIn: patch.requiresTestedIn },
+        });
+      });
+      return requireEnvironment(db, name);
+    },
+
+    async deleteEnvironment(actor: Principal, name: string): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const before = await requireEnvironment(tx, name);
+        const dependents = await store.environmentsRequiring(tx, name);
+        if (dependents.length > 0) {
+          throw new Conflict(`environments ${dependents.join(', ')} require versions tested in "${name}"`);
+        }
+        const current = await store.currentRevision(tx, name);
+        await store.deleteEnvironment(tx, name);
+        await recordAudit(tx, {
+          actor,
+          action: 'environment.delete',
+          target: `env:${name}`,
+          before: { ...before, versions: current?.versions ?? {} },
+        });
+      });
+      deps.notifier?.notify(name);
+    },
+
+    async getDesired(env: string, revision?: number): Promise<store.RevisionRow> {
+      await requireEnvironment(db, env);
+      if (revision !== undefined) return requireRevision(db, env, revision);
+      const current = await store.currentRevision(db, env);
+      if (!current) throw new NotFound(`environment "${env}" has no desired list`);
+      return current;
+    },
+
+    /** One atomic edit of the whole list: every `set` and `remove` lands in one new revision or none does. */
+    async editDesired(actor: Principal, env: string, edit: DesiredEdit): Promise<store.RevisionRow> {
+      const set = edit.set ?? {};
+      const remove = edit.remove ?? [];
+      if (Object.keys(set).length === 0 && remove.length === 0) {
+        throw new Invalid('give "set" and/or "remove": an empty change makes no revision');
+      }
+      const both = remove.filter((s) => Object.hasOwn(set, s));
+      if (both.length > 0) throw new Invalid(`both set and removed: ${both.join(', ')}`);
+      return writeRevision(
+        actor,
+        env,
+        'desired.set',
+        async (current) => {
+          const absent = remove.filter((s) => !Object.hasOwn(current.versions, s));
+          if (absent.length > 0) {
+            throw new Invalid(`not in the desired list of "${env}", so cannot be removed: ${absent.join(', ')}`);
+          }
+          const to: VersionMap = { ...current.versions, ...set };
+          for (const s of remove) delete to[s];
+          if (Object.keys(to).length > maxServices)
+            throw new Invalid(`a desired list holds at most ${maxServices} services`);
+          return { to, comment: edit.comment ?? null };
+        },
+        edit.expectedRevision,
+      );
+    },
+
+    /** Makes an old revision's list current again as a NEW revision; history is never rewritten. */
+    rollback(actor: Principal, env: string, input: { revision: number; comment?: string }) {
+      return writeRevision(actor, env, 'desired.rollback', async (_current, q) => {
+        const old = await requireRevision(q, env, input.revision);
+        return { to: old.versions, comment: input.comment ?? `rollback to revision ${input.revision}` };
+      });
+    },
+
+    async history(env: string, opts: { limit?: number; before?: number }) {
+      await requireEnvironment(db, env);
+      return store.listRevisions(db, env, { limit: opts.limit ?? 50, before: opts.before });
+    },
+
+    async diff(env: string, from: number, to?: number): Promise<VersionDiff & { from: number; to: number }> {
+      await requireEnvironment(db, env);
+      const a = await requireRevision(db, env, from);
+      const b = to === undefined ? await store.currentRevision(db, env) : await requireRevision(db, env, to);
+      if (!b) throw new NotFound(`environment "${env}" has no desired list`);
+      return { from: a.revision, to: b.revision, ...diffVersions(a.versions, b.versions) };
+    },
+
+    /** Marks every service@version of a revision (default the current one) as tested in `env`. */
+    async markTested(actor: Principal, env: string, revision?: number) {
+      const result = await db.transaction().execute(async (tx) => {
+        await requireEnvironment(tx, env);
+        const rev =
+          revision === undefined ? await store.currentRevision(tx, env) : await requireRevision(tx, env, revision);
+        if (!rev) throw new NotFound(`environment "${env}" has no desired list`);
+        const marked = Object.entries(rev.versions).map(([service, version]) => ({ service, version }));
+        if (marked.length === 0) throw new Invalid(`revision ${rev.revision} of "${env}" is empty: nothing to mark`);
+        await store.insertTestedMarks(tx, env, marked, {
+          revision: rev.revision,
+          markedBy: authorOf(actor),
+          markedAt: now(),
+        });
+        await recordAudit(tx, {
+          actor,
+          action: 'desired.mark-tested',
+          target: `env:${env}`,
+          after: { revision: rev.revision, versions: rev.versions },
+        });
+        return { environment: env, revision: rev.revision, marked };
+      });
+      return result;
+    },
+
+    currentRevisionNumber: (env: string) => store.currentRevisionNumber(db, env),
+
+    /** Part of an agent's ETag, so that a change of its profile's services also counts as a change. */
+    async profileTag(profile: string | null): Promise<string> {
+      if (profile === null) return '';
+      const services = await profileServices(profile);
+      const hash = createHash('sha256')
+        .update([...(services ?? [])].sort().join('\n'))
+        .digest('hex');
+      return `-${profile}-${hash.slice(0, 12)}`;
+    },
+
+    /** The current list with what an agent needs to fetch and verify each artifact. */
+    async agentView(env: string, profile: string | null = null) {
+      const current = await store.currentRevision(db, env);
+      if (!current) throw new NotFound(`no environment "${env}"`);
+      const only = profile === null ? undefined : await profileServices(profile);
+      const services = [];
+      for (const [service, version] of Object.entries(current.versions)) {
+        if (only && !only.has(service)) continue;
+        const found = await lookup.findVersion(db, service, version);
+        // A version deleted from the catalog since it was made desired cannot be served; leave it out.
+        if (!found) continue;
+        services.push({
+          service,
+          version,
+          digest: found.digest,
+          size: found.size,
+          manifest: found.manifest,
+          signedManifest: found.signedManifest,
+          signature: found.signature,
+          artifactUrl: `/api/v1/services/${encodeURIComponent(service)}/versions/${encodeURIComponent(version)}/artifact`,
+        });
+      }
+      return { environment: env, revision: current.revision, services };
+    },
+  };
+}
