@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
-
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+import { runCli } from './run-cli.test.helper.ts';
 
 interface Run {
   status: number | null;
@@ -14,28 +11,10 @@ interface Run {
   stderr: string;
 }
 
-// The server runs in this process, so the CLI must run asynchronously (spawnSync would block the server).
 function run(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
-    delete env.FLOTILLA_SERVER;
-    delete env.FLOTILLA_TOKEN;
-    const child = spawn(process.execPath, ['--conditions=@flotilla/source', main, ...args], { env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill(), 30_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
+  return runCli(args, {
+    input: opts.input,
+    env: { FLOTILLA_SERVER: undefined, FLOTILLA_TOKEN: undefined, ...opts.env },
   });
 }
 

@@ -1,36 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArtifactDir } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
-
-const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+import { runCli } from './run-cli.test.helper.ts';
 
 describe('flotilla service, profile and version commands', () => {
   let server: TestServer;
-  // The server runs in this process, so the CLI runs asynchronously (spawnSync would block the server).
   const run = (args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const env = { ...process.env, FLOTILLA_SERVER: server.url, FLOTILLA_TOKEN: adminToken, XDG_CONFIG_HOME: cfg };
-      const child = spawn(process.execPath, ['--conditions=@flotilla/source', main, ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        stderr += c.toString();
-      });
-      const timer = setTimeout(() => child.kill(), 30_000);
-      child.on('close', (status) => {
-        clearTimeout(timer);
-        resolve({ status, stdout, stderr });
-      });
-    });
+    runCli(args, { env: { FLOTILLA_SERVER: server.url, FLOTILLA_TOKEN: adminToken, XDG_CONFIG_HOME: cfg } });
   const ok = async (args: string[]) => {
     const r = await run(args);
     expect(r.stderr).toBe('');
