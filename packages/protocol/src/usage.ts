@@ -58,6 +58,10 @@ export const AppSummary = Type.Object({
   requestSchema: Type.Union([Type.String(), Type.Null()], { description: 'Path of the request schema file' }),
   versions: Type.Array(Type.String(), { description: 'Version names served, newest first' }),
   tagKeys: Type.Array(Type.String(), { description: "Schema'd tag keys that usage can be grouped by" }),
+  catalog: Type.Union(
+    [Type.Object({ service: Type.String(), tags: Type.Record(Type.String(), Type.String()) }), Type.Null()],
+    { description: 'When the answer comes from the release catalog: the service, and tag → environment' },
+  ),
 });
 export type AppSummary = Static<typeof AppSummary>;
 

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { generateToken, TokenStore } from './auth/tokens.ts';
 import { createAppRegistry } from './checkin/apps.ts';
+import { catalogVersions } from './checkin/catalog-answer.ts';
 import { InstanceKeys } from './checkin/instance-keys.ts';
 import { type CheckinSink, createCheckinService } from './checkin/service.ts';
 import { appendBatch } from './checkin/store.ts';
@@ -34,6 +35,8 @@ export interface StartOptions {
   reloadIntervalMs?: number;
   /** Called with the first admin token when one is created, to print it once. */
   onAdminTokenCreated?: (token: string) => void;
+  /** How often catalog-backed check-in answers are rebuilt (ms). */
+  catalogRefreshMs?: number;
   /** How long in-flight requests may take to finish at shutdown before their connections are cut. */
   shutdownGraceMs?: number;
 }
@@ -88,6 +91,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       pollIntervalMs: opts.reloadIntervalMs,
     });
     cleanups.push(() => apps.close());
+    // Catalog-backed answers follow publishes and desired-version changes within a couple of seconds.
+    const refreshAnswers = () => apps.refreshCatalogApps((catalog) => catalogVersions(database.db, catalog));
+    await refreshAnswers();
+    const answerTimer = setInterval(() => {
+      refreshAnswers().catch((err: Error) => logger.error({ err }, 'refreshing catalog-backed answers failed'));
+    }, opts.catalogRefreshMs ?? 2000);
+    answerTimer.unref();
+    cleanups.push(() => clearInterval(answerTimer));
     const geo = await openGeoLocator(config.geodb, logger).catch((err: Error) => {
       throw new ConfigError(`--geodb: ${err.message}`);
     });

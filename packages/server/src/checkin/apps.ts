@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AppSummary } from '@flotilla/protocol';
+import type { AppSummary, CheckUpgradeVersion } from '@flotilla/protocol';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
@@ -11,7 +11,8 @@ import { loadResponseConfig, type PreparedResponse, prepareResponse } from './re
 
 export interface CheckinApp {
   config: AppConfig;
-  responseConfigPath: string;
+  /** Null for an app answered from the catalog. */
+  responseConfigPath: string | null;
   schema: CompiledSchema;
   /** The schema's tag keys, which usage can be grouped by. */
   tagKeys: readonly string[];
@@ -25,6 +26,10 @@ export interface AppRegistry {
   getDefault(): CheckinApp;
   list(): CheckinApp[];
   summaries(): AppSummary[];
+  /** Rebuilds the answers of catalog-backed apps; each answer is replaced only when it changed. */
+  refreshCatalogApps(
+    source: (catalog: NonNullable<AppConfig['catalog']>) => Promise<CheckUpgradeVersion[]>,
+  ): Promise<void>;
   close(): void;
 }
 
@@ -51,9 +56,21 @@ export function createAppRegistry(
   const apps = new Map<string, CheckinApp>();
   const watched: string[] = [];
   for (const config of configs) {
-    const responseConfigPath = config.responseConfigPath ?? writeExample(deps.dataDir, config.name, deps.logger);
     const requestIntervalInMinutes = Math.floor(config.queryPeriodMs / 60_000);
     const schema = config.requestSchemaPath ? loadRequestSchema(config.requestSchemaPath) : emptySchema;
+    if (config.catalog) {
+      // Filled by the first refreshCatalogApps(), which runs before the server listens.
+      apps.set(config.name, {
+        config,
+        responseConfigPath: null,
+        schema,
+        tagKeys: [...schema.tags.keys()],
+        requestIntervalInMinutes,
+        response: prepareResponse([], requestIntervalInMinutes, config.responseCasing),
+      });
+      continue;
+    }
+    const responseConfigPath = config.responseConfigPath ?? writeExample(deps.dataDir, config.name, deps.logger);
     const app: CheckinApp = {
       config,
       responseConfigPath,
@@ -116,7 +133,19 @@ export function createAppRegistry(
         requestSchema: app.config.requestSchemaPath,
         versions: app.response.versions.map((v) => v.name),
         tagKeys: [...app.tagKeys],
+        catalog: app.config.catalog,
       })),
+    async refreshCatalogApps(source) {
+      for (const app of apps.values()) {
+        if (!app.config.catalog) continue;
+        const next = prepareResponse(
+          await source(app.config.catalog),
+          app.requestIntervalInMinutes,
+          app.config.responseCasing,
+        );
+        if (next.body !== app.response.body) app.response = next;
+      }
+    },
     close() {
       for (const path of watched) unwatchFile(path);
     },

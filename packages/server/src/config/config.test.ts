@@ -29,6 +29,7 @@ describe('resolveServerConfig', () => {
         requestSchemaPath: null,
         queryPeriodMs: 3_600_000,
         responseCasing: 'camel',
+        catalog: null,
       },
     ]);
   });
@@ -72,8 +73,32 @@ describe('resolveServerConfig', () => {
         requestSchemaPath: null,
         queryPeriodMs: 1_800_000,
         responseCasing: 'pascal',
+        catalog: null,
       },
     ]);
+  });
+
+  it('answers an app from the catalog, with tags from flags or the file', () => {
+    expect(resolveServerConfig({ catalogService: 'web' }, {}).apps[0]?.catalog).toEqual({
+      service: 'web',
+      tags: { latest: 'production' },
+    });
+    expect(
+      resolveServerConfig({ catalogService: 'web', catalogTags: 'latest=prod, beta=test' }, {}).apps[0]?.catalog,
+    ).toEqual({
+      service: 'web',
+      tags: { latest: 'prod', beta: 'test' },
+    });
+    expect(() => resolveServerConfig({ catalogService: 'web', catalogTags: 'latest' }, {})).toThrow(
+      '--catalog-tags: "latest" is not tag=environment',
+    );
+    const file = yamlFile(
+      'both.yaml',
+      'apps:\n  - name: x\n    upgradeResponseConfig: r.json\n    catalog: { service: web }\n',
+    );
+    expect(() => resolveServerConfig({ config: file }, {}, dir)).toThrow(
+      'both.yaml: apps[0].catalog: an app answers from the catalog or from a response config, not both',
+    );
   });
 
   it('takes the admin token only from the environment', () => {

@@ -14,6 +14,8 @@ export interface AppConfig {
   requestSchemaPath: string | null;
   queryPeriodMs: number;
   responseCasing: 'camel' | 'pascal';
+  /** Answer from the release catalog: the service's versions, tagged by the environments desiring them. */
+  catalog: { service: string; tags: Record<string, string> } | null;
 }
 
 export interface ServerConfig {
@@ -100,7 +102,8 @@ function resolveApps(
   where: (field: string) => string,
 ): AppConfig[] {
   const apps = fileApps.map((app, i) => toAppConfig(app, base, (f) => where(`apps[${i}].${f}`)));
-  const hasFlags = opts.applicationName || opts.upgradeResponseConfig || opts.requestSchema || opts.queryPeriod;
+  const hasFlags =
+    opts.applicationName || opts.upgradeResponseConfig || opts.requestSchema || opts.queryPeriod || opts.catalogService;
   if (hasFlags || opts.responseCasing || apps.length === 0) {
     const name = opts.applicationName ?? apps.find((a) => a.isDefault)?.name ?? apps[0]?.name ?? defaultAppName;
     const existing = apps.find((a) => a.name === name);
@@ -112,6 +115,9 @@ function resolveApps(
         requestSchema: opts.requestSchema,
         queryPeriod: opts.queryPeriod,
         responseCasing: opts.responseCasing as 'camel' | 'pascal' | undefined,
+        catalog: opts.catalogService
+          ? { service: opts.catalogService, tags: parseTagList(opts.catalogTags) }
+          : undefined,
       },
       cwd,
       (f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
@@ -124,6 +130,7 @@ function resolveApps(
           requestSchemaPath: opts.requestSchema ? fromFlags.requestSchemaPath : existing.requestSchemaPath,
           queryPeriodMs: opts.queryPeriod ? fromFlags.queryPeriodMs : existing.queryPeriodMs,
           responseCasing: opts.responseCasing ? fromFlags.responseCasing : existing.responseCasing,
+          catalog: opts.catalogService ? fromFlags.catalog : existing.catalog,
         }
       : fromFlags;
     const rest = apps.filter((a) => a.name !== name).map((a) => ({ ...a, isDefault: false }));
@@ -153,14 +160,30 @@ function toAppConfig(app: AppFileConfig, base: string, where: (field: string) =>
   if (casing !== 'camel' && casing !== 'pascal') {
     throw new ConfigError(`${where('responseCasing')}: "${casing}" must be camel or pascal`);
   }
+  if (app.catalog && app.upgradeResponseConfig) {
+    throw new ConfigError(`${where('catalog')}: an app answers from the catalog or from a response config, not both`);
+  }
   return {
     name: app.name,
     isDefault: app.default ?? false,
+    catalog: app.catalog ? { service: app.catalog.service, tags: app.catalog.tags ?? { latest: 'production' } } : null,
     responseConfigPath: app.upgradeResponseConfig ? resolve(base, app.upgradeResponseConfig) : null,
     requestSchemaPath: app.requestSchema ? resolve(base, app.requestSchema) : null,
     queryPeriodMs,
     responseCasing: casing,
   };
+}
+
+/** `latest=production,beta=test` → { latest: 'production', beta: 'test' }. */
+function parseTagList(text: string | undefined): Record<string, string> {
+  if (!text) return { latest: 'production' };
+  const tags: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const [tag, env] = pair.split('=').map((s) => s.trim());
+    if (!tag || !env) throw new ConfigError(`--catalog-tags: "${pair}" is not tag=environment`);
+    tags[tag] = env;
+  }
+  return tags;
 }
 
 function readConfigFile(path: string): FileConfig {

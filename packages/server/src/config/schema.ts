@@ -10,6 +10,15 @@ export const AppFileConfig = Type.Object(
     requestSchema: Type.Optional(Type.String({ minLength: 1 })),
     queryPeriod: Type.Optional(Type.String()),
     responseCasing: Type.Optional(Casing),
+    catalog: Type.Optional(
+      Type.Object(
+        {
+          service: Type.String({ minLength: 1 }),
+          tags: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'tag → environment' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,6 +69,8 @@ export interface ServerOptions {
   requestSchema?: string;
   queryPeriod?: string;
   responseCasing?: string;
+  catalogService?: string;
+  catalogTags?: string;
   influxdbUrl?: string;
   influxdbUser?: string;
   influxdbPass?: string;
@@ -146,6 +157,18 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--response-casing <casing>',
     env: 'FLOTILLA_RESPONSE_CASING',
     help: 'camel (default) or pascal for upgrade-responder v0.1.x clients',
+  },
+  {
+    key: 'catalogService',
+    flag: '--catalog-service <service>',
+    env: 'FLOTILLA_CATALOG_SERVICE',
+    help: "answer the default app's check-ins from this catalog service instead of a response config",
+  },
+  {
+    key: 'catalogTags',
+    flag: '--catalog-tags <tag=env,...>',
+    env: 'FLOTILLA_CATALOG_TAGS',
+    help: 'with --catalog-service: each tag marks the version desired in that environment (default latest=production)',
   },
   {
     key: 'influxdbUrl',

@@ -43,6 +43,7 @@ export async function startTestServer(
   const server = await startServer(config, {
     logger: pino({ level: 'silent' }),
     reloadIntervalMs: opts.reloadIntervalMs ?? 50,
+    catalogRefreshMs: 100,
   });
   return {
     ...server,
