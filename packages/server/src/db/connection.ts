@@ -18,8 +18,8 @@ export interface Database {
 }
 
 /** Opens `postgres://…` URLs on PostgreSQL and anything else as an SQLite file path. */
-export function openDatabase(location: string): Database {
-  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location);
+export function openDatabase(location: string, onConnectionError: (err: Error) => void = () => {}): Database {
+  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, onConnectionError);
   return openSqlite(location);
 }
 
@@ -44,8 +44,11 @@ function openSqlite(path: string): Database {
   };
 }
 
-function openPostgres(url: string): Database {
+function openPostgres(url: string, onConnectionError: (err: Error) => void): Database {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle connection that the server drops (restart, failover) must not crash the process;
+  // the pool opens a new one for the next query.
+  pool.on('error', onConnectionError);
   // int8 and numeric come back as strings by default; every integer we store fits in a double.
   pool.on('connect', (client) => {
     client.setTypeParser?.(20, 'text', Number);
