@@ -6,6 +6,7 @@ import { CliError } from './api-client.ts';
 import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
+import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
 
 /** The one `flotilla` command; each subcommand lives in its own file under commands/. */
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerAccountsCommands(program);
   registerCatalogCommands(program);
   registerDesiredCommands(program);
+  registerRolloutCommands(program);
   return program;
 }
 

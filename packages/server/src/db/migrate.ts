@@ -3,6 +3,7 @@ import * as m0001 from './migrations/0001-checkins.ts';
 import * as m0002 from './migrations/0002-accounts.ts';
 import * as m0003 from './migrations/0003-catalog.ts';
 import * as m0004 from './migrations/0004-desired.ts';
+import * as m0005 from './migrations/0005-rollouts.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ export const migrations: Record<string, Migration> = {
   '0002-accounts': m0002,
   '0003-catalog': m0003,
   '0004-desired': m0004,
+  '0005-rollouts': m0005,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

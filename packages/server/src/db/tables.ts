@@ -1,6 +1,7 @@
 import type { AccountTables } from '../accounts/tables.ts';
 import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
+import type { RolloutTables } from '../rollouts/tables.ts';
 
 export interface CheckinsTable {
   time: number;
@@ -56,4 +57,4 @@ interface CheckinTables {
 }
 
 /** Every table; each feature declares its own in `<feature>/tables.ts`. */
-export type Tables = CheckinTables & AccountTables & CatalogTables & DesiredTables;
+export type Tables = CheckinTables & AccountTables & CatalogTables & DesiredTables & RolloutTables;

@@ -1,4 +1,5 @@
-import { AgentDesired, AgentDesiredQuery, AgentStateReport, ErrorBody } from '@flotilla/protocol';
+import type { Server } from 'node:http';
+import { AgentDesired, AgentDesiredInstanceQuery, AgentStateReport, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { TokenStore } from '../auth/tokens.ts';
@@ -20,6 +21,13 @@ declare module 'fastify' {
   }
 }
 
+const notifiers = new WeakMap<Server, DesiredNotifier>();
+
+/** The notifier that wakes this server's agent long polls (rollouts wake them when a wave starts). */
+export function agentNotifier(server: Server): DesiredNotifier | undefined {
+  return notifiers.get(server);
+}
+
 export interface AgentRouteDeps {
   tokens: TokenStore;
   service: DesiredService;
@@ -30,6 +38,7 @@ export interface AgentRouteDeps {
 /** The API that host agents call with their `agent` token: the desired list (long poll) and state reports. */
 export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): Promise<void> {
   const { service, notifier } = deps;
+  notifiers.set(app.server, notifier);
 
   /** Admits only agent tokens, and learns which environment (and profile) the token is bound to. */
   const agentOnly = async (request: FastifyRequest) => {
@@ -47,15 +56,16 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
   const security = [{ bearer: [] }];
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
-  app.get<{ Querystring: AgentDesiredQuery }>(
+  app.get<{ Querystring: AgentDesiredInstanceQuery }>(
     '/api/v1/agent/desired',
     {
       preHandler: agentOnly,
       schema: {
         tags: ['agent'],
-        summary: "The agent's desired services; If-None-Match gives 304, ?wait=60s long-polls for a change",
+        summary:
+          "The agent's desired services; If-None-Match gives 304, ?wait=60s long-polls, ?instance=<id> gets its rollout wave's revision",
         security,
-        querystring: AgentDesiredQuery,
+        querystring: AgentDesiredInstanceQuery,
         response: { 200: AgentDesired, 304: Type.Null(), ...errors },
       },
     },
@@ -68,7 +78,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       const known = parseIfNoneMatch(request.headers['if-none-match']);
       const matches = (revision: number) => known.has(etag(revision)) || known.has('*');
       const revisionNow = async () => {
-        const revision = await service.currentRevisionNumber(environment);
+        const revision = await service.agentRevision(environment, request.query.instance);
         if (revision === undefined) throw new NotFound(`no environment "${environment}"`);
         return revision;
       };
@@ -83,7 +93,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       }
       reply.header('cache-control', 'private, no-cache');
       if (matches(revision)) return reply.code(304).header('etag', etag(revision)).send();
-      const view = await service.agentView(environment, profile);
+      const view = await service.agentView(environment, profile, revision);
       return reply.header('etag', etag(view.revision)).send(view);
     },
   );

@@ -4,6 +4,8 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.ts';
+import { assignedRevision } from '../rollouts/assignment.ts';
+import { activeRollout } from '../rollouts/store.ts';
 import type { CatalogLookup } from './catalog-lookup.ts';
 import { diffVersions, isEmptyDiff, newlyDesired, sortedVersions, type VersionDiff, type VersionMap } from './diff.ts';
 import type { DesiredNotifier } from './long-poll.ts';
@@ -24,6 +26,14 @@ export interface DesiredEdit {
   remove?: string[];
   comment?: string;
   expectedRevision?: number;
+}
+
+/** Lets another feature (rollouts) write a revision together with its own rows. */
+export interface RevisionHooks {
+  /** Runs in the revision's transaction after it is written. */
+  inTransaction?: (tx: Kysely<Tables>, written: store.RevisionRow, previous: store.RevisionRow) => Promise<void>;
+  /** Writes even though a rollout is active (the rollout's own revisions). */
+  duringRollout?: boolean;
 }
 
 /** Who a revision or mark is credited to: the user of a personal token, else the token's name. */
@@ -96,6 +106,7 @@ export function createDesiredService(deps: DesiredServiceDeps) {
     action: string,
     build: (current: store.RevisionRow, q: Kysely<Tables>) => Promise<{ to: VersionMap; comment: string | null }>,
     expectedRevision?: number,
+    hooks: RevisionHooks = {},
   ): Promise<store.RevisionRow> {
     // Without expectedRevision a lost race is retried; with it, the caller asked to be told.
     for (let attempt = 0; ; attempt++) {
@@ -104,6 +115,12 @@ export function createDesiredService(deps: DesiredServiceDeps) {
           const env = await requireEnvironment(tx, envName);
           const current = await store.currentRevision(tx, envName);
           if (!current) throw new NotFound(`environment "${envName}" has no desired list`);
+          const rollout = hooks.duringRollout ? undefined : await activeRollout(tx, envName);
+          if (rollout) {
+            throw new Conflict(
+              `environment "${envName}" has an active rollout ${rollout.id} (${rollout.state}); abort it or let it complete first`,
+            );
+          }
           if (expectedRevision !== undefined && expectedRevision !== current.revision) {
             throw new Conflict(
               `the desired list of "${envName}" is at revision ${current.revision}, not ${expectedRevision}; reload and retry`,
@@ -130,6 +147,7 @@ export function createDesiredService(deps: DesiredServiceDeps) {
             before: { revision: current.revision, versions: current.versions },
             after: { revision: next.revision, versions: next.versions, comment },
           });
+          await hooks.inTransaction?.(tx, next, current);
           return next;
         });
         deps.notifier?.notify(envName);
@@ -223,7 +241,12 @@ export function createDesiredService(deps: DesiredServiceDeps) {
     },
 
     /** One atomic edit of the whole list: every `set` and `remove` lands in one new revision or none does. */
-    async editDesired(actor: Principal, env: string, edit: DesiredEdit): Promise<store.RevisionRow> {
+    async editDesired(
+      actor: Principal,
+      env: string,
+      edit: DesiredEdit,
+      hooks?: RevisionHooks,
+    ): Promise<store.RevisionRow> {
       const set = edit.set ?? {};
       const remove = edit.remove ?? [];
       if (Object.keys(set).length === 0 && remove.length === 0) {
@@ -247,15 +270,23 @@ export function createDesiredService(deps: DesiredServiceDeps) {
           return { to, comment: edit.comment ?? null };
         },
         edit.expectedRevision,
+        hooks,
       );
     },
 
     /** Makes an old revision's list current again as a NEW revision; history is never rewritten. */
-    rollback(actor: Principal, env: string, input: { revision: number; comment?: string }) {
-      return writeRevision(actor, env, 'desired.rollback', async (_current, q) => {
-        const old = await requireRevision(q, env, input.revision);
-        return { to: old.versions, comment: input.comment ?? `rollback to revision ${input.revision}` };
-      });
+    rollback(actor: Principal, env: string, input: { revision: number; comment?: string }, hooks?: RevisionHooks) {
+      return writeRevision(
+        actor,
+        env,
+        'desired.rollback',
+        async (_current, q) => {
+          const old = await requireRevision(q, env, input.revision);
+          return { to: old.versions, comment: input.comment ?? `rollback to revision ${input.revision}` };
+        },
+        undefined,
+        hooks,
+      );
     },
 
     async history(env: string, opts: { limit?: number; before?: number }) {
@@ -298,6 +329,11 @@ export function createDesiredService(deps: DesiredServiceDeps) {
 
     currentRevisionNumber: (env: string) => store.currentRevisionNumber(db, env),
 
+    /** The revision an agent should run: its rollout wave's revision while a rollout is active, else the current one. */
+    async agentRevision(env: string, instanceId?: string): Promise<number | undefined> {
+      return (await assignedRevision(db, env, instanceId)) ?? store.currentRevisionNumber(db, env);
+    },
+
     /** Part of an agent's ETag, so that a change of its profile's services also counts as a change. */
     async profileTag(profile: string | null): Promise<string> {
       if (profile === null) return '';
@@ -309,8 +345,9 @@ export function createDesiredService(deps: DesiredServiceDeps) {
     },
 
     /** The current list with what an agent needs to fetch and verify each artifact. */
-    async agentView(env: string, profile: string | null = null) {
-      const current = await store.currentRevision(db, env);
+    async agentView(env: string, profile: string | null = null, revision?: number) {
+      const current =
+        revision === undefined ? await store.currentRevision(db, env) : await store.getRevision(db, env, revision);
       if (!current) throw new NotFound(`no environment "${env}"`);
       const only = profile === null ? undefined : await profileServices(profile);
       const services = [];

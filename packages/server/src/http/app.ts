@@ -16,6 +16,7 @@ import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { desiredRoutes } from '../desired/routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { rolloutRoutes } from '../rollouts/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { errorBody, installErrorHandling } from './error-handler.ts';
@@ -96,5 +97,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(accountsRoutes, deps.features);
   await app.register(catalogRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
+  await app.register(rolloutRoutes, deps.features);
   return app;
 }

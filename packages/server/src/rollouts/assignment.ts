@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+import { activeRollout, instanceLabels, type RolloutRow } from './store.ts';
+import { assignWave } from './waves.ts';
+
+/** The revision an instance should run under a rollout: the target once its wave has started, else the base. */
+export function revisionUnder(rollout: RolloutRow, instance?: { instanceId: string; labels: Record<string, string> }) {
+  if (rollout.state === 'completed') return rollout.targetRevision;
+  if (!instance) return rollout.baseRevision;
+  const wave = assignWave(rollout.waves, rollout.seed, instance);
+  return wave <= rollout.currentWave ? rollout.targetRevision : rollout.baseRevision;
+}
+
+/**
+ * The revision an agent should run while its environment has an active rollout; undefined when none is
+ * active (then everyone runs the current revision). An agent that does not name itself gets the base.
+ */
+export async function assignedRevision(
+  db: Kysely<Tables>,
+  environment: string,
+  instanceId?: string,
+): Promise<number | undefined> {
+  const rollout = await activeRollout(db, environment);
+  if (!rollout) return undefined;
+  if (instanceId === undefined) return rollout.baseRevision;
+  // An instance that has not reported yet has no labels: selector waves do not admit it.
+  const labels = (await instanceLabels(db, environment, instanceId)) ?? {};
+  return revisionUnder(rollout, { instanceId, labels });
+}
