@@ -1,0 +1,53 @@
+/** How to run one version of a service: the install manifest's `run`, with macros already expanded. */
+export interface RunSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Absolute; the version directory (or a directory inside it). */
+  workingDir: string;
+}
+
+export type SupervisedState = 'stopped' | 'starting' | 'running' | 'backoff' | 'failed';
+
+export interface SupervisorStatus {
+  state: SupervisedState;
+  pid: number | null;
+  /** ISO time of the current process's start. */
+  startedAt: string | null;
+  /** Unexpected exits since the last `start()`. */
+  failureCount: number;
+  lastExitCode: number | null;
+  lastSignal: string | null;
+}
+
+export interface RestartPolicy {
+  /** Restart after an unexpected exit (default true). */
+  onFault: boolean;
+  /** First restart delay; doubles per consecutive failure up to maxBackoffMs (a crash loop does not spin). */
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  /** Restart when resident memory stays above this (MiB). */
+  maxMemoryMB?: number;
+  /** Restart when CPU stays above `percents` for `durationSec`. */
+  maxCpu?: { percents: number; durationSec: number };
+  /** Stop with SIGQUIT (core dump) instead of SIGTERM when a condition forces a restart. */
+  makeCore?: boolean;
+  /** How often the conditions are checked (ms). */
+  checkIntervalMs: number;
+}
+
+/**
+ * Runs one service as a supervised child in its own process group, capturing stdout/stderr.
+ * The update transaction (`update/`) uses only this interface.
+ */
+export interface ServiceSupervisor {
+  /** Starts `spec` and keeps it running under `policy` until `stop()`. */
+  start(spec: RunSpec, policy?: Partial<RestartPolicy>): void;
+  /** SIGTERM to the process group, SIGKILL after `graceMs` (default 10 s); resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+  status(): SupervisorStatus;
+  /** Called on every exit of the child, expected or not. Returns an unsubscribe function. */
+  onExit(listener: (exit: { code: number | null; signal: string | null; expected: boolean }) => void): () => void;
+  /** The last `n` captured output lines (for failure reports). */
+  tail(n: number): string[];
+}
