@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './api-client.ts';
+
+const cliVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
 import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
@@ -13,6 +16,7 @@ import { registerServerCommand } from './commands/server.ts';
 export function buildProgram(): Command {
   const program = new Command('flotilla')
     .description('Flotilla: a self-hosted control plane for software that runs on many machines')
+    .version(cliVersion, '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride();
   registerServerCommand(program);
