@@ -18,7 +18,14 @@ export interface SupervisorStatus {
   failureCount: number;
   lastExitCode: number | null;
   lastSignal: string | null;
+  /** Why the last unexpected exit happened (optional: added compatibly). */
+  lastFaultReason?: FaultReason | null;
+  /** A readable message for the last failure, e.g. a command that cannot be spawned. */
+  lastError?: string | null;
 }
+
+/** `exit`: the service exited on its own; `spawn`: it could not be started; `memory`/`cpu`: a restart condition. */
+export type FaultReason = 'exit' | 'spawn' | 'memory' | 'cpu';
 
 export interface RestartPolicy {
   /** Restart after an unexpected exit (default true). */

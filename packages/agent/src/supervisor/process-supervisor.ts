@@ -1,0 +1,354 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { LogCapture } from '../logs/log-capture.ts';
+import type { LogLine } from '../logs/log-line.ts';
+import { isGroupAlive, readGroupUsage } from './proc-stats.ts';
+import { ConditionTracker } from './restart-conditions.ts';
+import type {
+  FaultReason,
+  RestartPolicy,
+  RunSpec,
+  ServiceSupervisor,
+  SupervisedState,
+  SupervisorStatus,
+} from './types.ts';
+
+export interface SupervisorLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface SupervisorOptions {
+  name: string;
+  logDir: string;
+  logger?: SupervisorLogger;
+  now?: () => number;
+  /** Log file rotation (defaults 10 MB, 5 files). */
+  maxFileSizeMB?: number;
+  maxFilesCount?: number;
+  /** Every captured line, parsed; for the log uploader. */
+  onLine?: (line: LogLine) => void;
+  /** Uptime after which the backoff starts again from `initialBackoffMs` (default 60 s). */
+  stableUptimeMs?: number;
+  /** Grace between SIGTERM/SIGQUIT and SIGKILL when a restart condition fires (default 10 s). */
+  conditionGraceMs?: number;
+}
+
+export interface BackoffEvent {
+  delayMs: number;
+  failureCount: number;
+  reason: FaultReason;
+}
+
+export interface AgentSupervisor extends ServiceSupervisor {
+  /** Called each time a restart is scheduled. Returns an unsubscribe function. */
+  onBackoff(listener: (event: BackoffEvent) => void): () => void;
+}
+
+export const defaultPolicy: RestartPolicy = {
+  onFault: true,
+  initialBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+  checkIntervalMs: 5000,
+};
+
+/** Inherited by the service; everything else in the agent's environment (e.g. its token) stays private. */
+const inheritedEnv = ['PATH', 'HOME', 'LANG', 'TZ'];
+const pollMs = 25;
+const killWaitMs = 5000;
+
+type ExitInfo = { code: number | null; signal: string | null; expected: boolean };
+
+interface Run {
+  proc: ChildProcess;
+  pid: number | null;
+  spawned: boolean;
+  exited: boolean;
+}
+
+export function serviceEnv(specEnv: Record<string, string>, parent: NodeJS.ProcessEnv = process.env) {
+  const env: Record<string, string> = {};
+  for (const key of inheritedEnv) {
+    const value = parent[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...specEnv };
+}
+
+export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
+  const now = opts.now ?? Date.now;
+  const log = opts.logger ?? { info() {}, warn() {}, error() {} };
+  const stableUptimeMs = opts.stableUptimeMs ?? 60_000;
+  const conditionGraceMs = opts.conditionGraceMs ?? 10_000;
+  const capture = new LogCapture({
+    name: opts.name,
+    logDir: opts.logDir,
+    maxFileSizeMB: opts.maxFileSizeMB,
+    maxFilesCount: opts.maxFilesCount,
+    onLine: opts.onLine,
+    onError: (message) => log.warn(`${opts.name}: ${message}`),
+    now,
+  });
+  const exitListeners = new Set<(exit: ExitInfo) => void>();
+  const backoffListeners = new Set<(event: BackoffEvent) => void>();
+
+  let state: SupervisedState = 'stopped';
+  let spec: RunSpec | null = null;
+  let policy: RestartPolicy = defaultPolicy;
+  let run: Run | null = null;
+  let startedAtMs: number | null = null;
+  let failureCount = 0;
+  let consecutive = 0;
+  let lastExitCode: number | null = null;
+  let lastSignal: string | null = null;
+  let lastFaultReason: FaultReason | null = null;
+  let lastError: string | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let checkTimer: NodeJS.Timeout | null = null;
+  let stopRequested = false;
+  let stopping: Promise<void> | null = null;
+  let conditionFault: FaultReason | null = null;
+
+  function launch(): void {
+    if (!spec) return;
+    const current = spec;
+    state = 'starting';
+    startedAtMs = null;
+    conditionFault = null;
+    let proc: ChildProcess;
+    try {
+      proc = spawn(current.command, current.args, {
+        cwd: current.workingDir,
+        env: serviceEnv(current.env),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      const message = spawnMessage(current, err as NodeJS.ErrnoException);
+      queueMicrotask(() => onFailedSpawn(message));
+      return;
+    }
+    // The pid is known synchronously when the fork worked, so a stop() right away can still signal the group.
+    const self: Run = { proc, pid: proc.pid ?? null, spawned: false, exited: false };
+    run = self;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = capture.splitter(stream);
+      proc[stream]?.on('data', (chunk: Buffer) => splitter.write(chunk));
+      proc[stream]?.on('end', () => splitter.end());
+      proc[stream]?.on('error', () => splitter.end());
+    }
+    proc.once('spawn', () => {
+      self.spawned = true;
+      if (run !== self || self.exited || stopRequested) return;
+      state = 'running';
+      startedAtMs = now();
+      log.info(`${opts.name}: started pid ${self.pid}`);
+      startChecks(self);
+    });
+    proc.on('error', (err: NodeJS.ErrnoException) => {
+      if (!self.spawned && !self.exited) {
+        self.exited = true;
+        onFailedSpawn(spawnMessage(current, err));
+      } else {
+        log.warn(`${opts.name}: ${err.message}`);
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      if (self.exited) return;
+      self.exited = true;
+      onExit(self, code, signal);
+    });
+  }
+
+  function onFailedSpawn(message: string): void {
+    run = null;
+    lastError = message;
+    log.error(`${opts.name}: ${message}`);
+    fault('spawn', { code: null, signal: null, expected: false });
+  }
+
+  function onExit(self: Run, code: number | null, signal: string | null): void {
+    stopChecks();
+    if (run === self) run = null;
+    lastExitCode = code;
+    lastSignal = signal;
+    const info = { code, signal, expected: stopRequested };
+    if (stopRequested) {
+      emitExit(info);
+      return; // stop() finishes the group and the state.
+    }
+    // The leader is gone: whatever it left in its group is orphaned service code.
+    if (self.pid !== null) signalGroup(self.pid, 'SIGKILL');
+    const reason = conditionFault ?? 'exit';
+    lastError = reason === 'exit' ? `exited with ${signal ? `signal ${signal}` : `code ${code}`}` : lastError;
+    log.warn(`${opts.name}: pid ${self.pid} ${lastError}`);
+    fault(reason, info);
+  }
+
+  function fault(reason: FaultReason, info: ExitInfo): void {
+    failureCount++;
+    lastFaultReason = reason;
+    const uptime = startedAtMs === null ? 0 : now() - startedAtMs;
+    if (uptime >= stableUptimeMs) consecutive = 0;
+    consecutive++;
+    emitExit(info);
+    if (stopRequested || state === 'stopped') return; // a listener stopped us
+    if (!policy.onFault) {
+      state = 'failed';
+      log.error(`${opts.name}: not restarted (restart on fault is off)`);
+      return;
+    }
+    const delayMs = Math.min(policy.initialBackoffMs * 2 ** Math.min(consecutive - 1, 40), policy.maxBackoffMs);
+    state = 'backoff';
+    log.info(`${opts.name}: restarting in ${delayMs} ms (failure ${failureCount}, ${reason})`);
+    restartTimer = setTimeout(() => {
+      restartTimer = null;
+      if (state === 'backoff') launch();
+    }, delayMs);
+    for (const listener of backoffListeners) listener({ delayMs, failureCount, reason });
+  }
+
+  function emitExit(info: ExitInfo): void {
+    for (const listener of exitListeners) {
+      try {
+        listener(info);
+      } catch (err) {
+        log.warn(`${opts.name}: exit listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  function startChecks(self: Run): void {
+    const tracker = new ConditionTracker({ maxMemoryMB: policy.maxMemoryMB, maxCpu: policy.maxCpu });
+    if (!tracker.active || self.pid === null) return;
+    if (process.platform !== 'linux') {
+      log.warn(`${opts.name}: memory/CPU restart conditions need Linux /proc; not checked`);
+      return;
+    }
+    const pgid = self.pid;
+    checkTimer = setInterval(() => {
+      if (run !== self || self.exited || conditionFault || stopRequested) return;
+      const usage = readGroupUsage(pgid);
+      if (usage.pids.length === 0) return;
+      const reason = tracker.evaluate({ atMs: Date.now(), rssBytes: usage.rssBytes, cpuTicks: usage.cpuTicks });
+      if (!reason) return;
+      conditionFault = reason;
+      lastError =
+        reason === 'memory'
+          ? `memory ${Math.round(usage.rssBytes / 1048576)} MB above ${policy.maxMemoryMB} MB`
+          : `CPU above ${policy.maxCpu?.percents}% for ${policy.maxCpu?.durationSec} s`;
+      log.warn(`${opts.name}: restarting pid ${pgid}: ${lastError}`);
+      void terminate(self, pgid, policy.makeCore ? 'SIGQUIT' : 'SIGTERM', conditionGraceMs);
+    }, policy.checkIntervalMs);
+    checkTimer.unref();
+  }
+
+  function stopChecks(): void {
+    if (checkTimer) clearInterval(checkTimer);
+    checkTimer = null;
+  }
+
+  /** Signals the group, escalates to SIGKILL after `graceMs`, resolves once the leader and the group are gone. */
+  async function terminate(self: Run, pgid: number, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    signalGroup(pgid, signal);
+    const deadline = Date.now() + graceMs;
+    let killDeadline: number | null = null;
+    for (;;) {
+      if (self.exited && !isGroupAlive(pgid)) return;
+      const t = Date.now();
+      if (killDeadline === null && t >= deadline) {
+        log.warn(`${opts.name}: process group ${pgid} still running after ${graceMs} ms; sending SIGKILL`);
+        signalGroup(pgid, 'SIGKILL');
+        killDeadline = t + killWaitMs;
+      } else if (killDeadline !== null && t >= killDeadline) {
+        log.error(`${opts.name}: process group ${pgid} did not exit after SIGKILL`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+    try {
+      process.kill(-pgid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') log.warn(`${opts.name}: kill ${signal}: ${String(err)}`);
+    }
+  }
+
+  return {
+    start(nextSpec, nextPolicy) {
+      if (stopping || (state !== 'stopped' && state !== 'failed')) {
+        throw new Error(`${opts.name} is already ${stopping ? 'stopping' : state}; stop it first`);
+      }
+      spec = nextSpec;
+      policy = { ...defaultPolicy, ...nextPolicy };
+      failureCount = 0;
+      consecutive = 0;
+      lastFaultReason = null;
+      lastError = null;
+      stopRequested = false;
+      launch();
+    },
+
+    stop(graceMs = 10_000) {
+      if (stopping) return stopping;
+      stopRequested = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      restartTimer = null;
+      stopChecks();
+      const current = run;
+      if (!current || current.pid === null) {
+        // Not started yet (spawn pending) is handled by killing once spawned; nothing else to wait for.
+        if (current) current.proc.kill('SIGKILL');
+        state = 'stopped';
+        capture.close();
+        return Promise.resolve();
+      }
+      log.info(`${opts.name}: stopping pid ${current.pid}`);
+      stopping = terminate(current, current.pid, 'SIGTERM', graceMs).finally(() => {
+        stopping = null;
+        state = 'stopped';
+        capture.close();
+      });
+      return stopping;
+    },
+
+    status(): SupervisorStatus {
+      return {
+        state,
+        pid: run?.pid ?? null,
+        startedAt: startedAtMs === null || !run ? null : new Date(startedAtMs).toISOString(),
+        failureCount,
+        lastExitCode,
+        lastSignal,
+        lastFaultReason,
+        lastError,
+      };
+    },
+
+    onExit(listener) {
+      exitListeners.add(listener);
+      return () => exitListeners.delete(listener);
+    },
+
+    onBackoff(listener) {
+      backoffListeners.add(listener);
+      return () => backoffListeners.delete(listener);
+    },
+
+    tail(n) {
+      return capture.tail(n);
+    },
+  };
+}
+
+function spawnMessage(spec: RunSpec, err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT' && !existsSync(spec.workingDir)) {
+    return `cannot start ${spec.command}: working directory ${spec.workingDir} does not exist`;
+  }
+  if (err.code === 'ENOENT') return `cannot start ${spec.command}: command not found (ENOENT)`;
+  if (err.code === 'EACCES') return `cannot start ${spec.command}: permission denied (EACCES)`;
+  return `cannot start ${spec.command}: ${err.message}`;
+}

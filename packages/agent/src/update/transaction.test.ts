@@ -1,0 +1,172 @@
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readJournal } from '../journal/journal.ts';
+import { agentLayout } from '../layout.ts';
+import { createSupervisor } from '../supervisor/process-supervisor.ts';
+import {
+  type BuiltVersion,
+  buildVersion,
+  freePort,
+  keys,
+  served,
+  startArtifactServer,
+  token,
+} from './fixtures.test.helper.ts';
+import { readFailedVersion } from './state.ts';
+import { runUpdate } from './transaction.ts';
+import { VerificationError } from './verify.ts';
+
+const service = 'web';
+let work: string;
+let port: number;
+let server: Server;
+let url: string;
+const files = new Map<string, string>();
+const key = keys();
+const versions: Record<string, BuiltVersion> = {};
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'flotilla-tx-'));
+  port = await freePort();
+  for (const [v, mode] of [
+    ['1.0.0', 'good'],
+    ['2.0.0', 'good'],
+    ['3.0.0-crash', 'crash'],
+    ['3.0.0-sick', 'unhealthy'],
+  ] as const) {
+    versions[v] = await buildVersion(work, key.privateKey, service, v, port, mode);
+    files.set(`${service}/${v}`, versions[v].file);
+  }
+  ({ server, url } = await startArtifactServer(files));
+});
+
+const dir = () => join(work, 'agent');
+const layout = () => agentLayout(dir());
+const supervisor = createSupervisor({ name: service, logDir: join(tmpdir(), `flotilla-tx-logs-${process.pid}`) });
+
+afterAll(async () => {
+  await supervisor.stop(2000);
+  server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function update(from: string | null, to: BuiltVersion, extra: { signature?: string } = {}) {
+  return runUpdate({
+    layout: layout(),
+    service,
+    role: 'edge',
+    from: from ? { version: from, dir: layout().service(service).versionDir(from) } : null,
+    to: {
+      version: to.version,
+      signedManifest: to.signedManifest,
+      signature: extra.signature ?? to.signature,
+      manifest: to.manifest,
+    },
+    supervisor,
+    trust: { publicKeyPem: key.publicKeyPem },
+    server: { url, token },
+    gateIntervalMs: 50,
+  });
+}
+
+/** Polls the service while `fn` runs; returns the longest gap without an answer (ms). */
+async function measureGap<T>(fn: () => Promise<T>): Promise<{ result: T; gapMs: number; seen: Set<string> }> {
+  let running = true;
+  let last = Date.now();
+  let gapMs = 0;
+  const seen = new Set<string>();
+  const poller = (async () => {
+    while (running) {
+      const body = await served(port);
+      const now = Date.now();
+      if (body !== null) {
+        seen.add(body);
+        gapMs = Math.max(gapMs, now - last);
+        last = now;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const result = await fn();
+  running = false;
+  await poller;
+  gapMs = Math.max(gapMs, Date.now() - last);
+  return { result, gapMs, seen };
+}
+
+describe('runUpdate', () => {
+  it('installs a first version', async () => {
+    const r = await update(null, versions['1.0.0'] as BuiltVersion);
+    expect(r).toMatchObject({ outcome: 'committed', version: '1.0.0' });
+    expect(await served(port)).toBe('1.0.0');
+    const s = layout().service(service);
+    expect(readlinkSync(s.current)).toBe(join('versions', '1.0.0'));
+    expect(readFileSync(join(s.versionDir('1.0.0'), 'installed.txt'), 'utf8')).toBe('1.0.0 edge');
+    const steps = readJournal(s.journal).map((rec) => `${rec.step}:${rec.phase}`);
+    expect(steps).toContain('unpack:begin');
+    expect(steps.at(-1)).toBe('committed:done');
+    expect(steps).not.toContain('stop-old:begin');
+  });
+
+  it('updates to a good version', async () => {
+    const { result, gapMs } = await measureGap(() => update('1.0.0', versions['2.0.0'] as BuiltVersion));
+    expect(result.outcome).toBe('committed');
+    expect(await served(port)).toBe('2.0.0');
+    expect(readlinkSync(layout().service(service).current)).toBe(join('versions', '2.0.0'));
+    console.log(`unavailability during a good update: ${gapMs} ms`);
+    expect(gapMs).toBeLessThan(3000);
+  });
+
+  for (const bad of ['3.0.0-crash', '3.0.0-sick']) {
+    it(`rolls back ${bad} and keeps the old version serving`, async () => {
+      const { result, gapMs, seen } = await measureGap(() => update('2.0.0', versions[bad] as BuiltVersion));
+      expect(result.outcome).toBe('rolled-back');
+      expect(result.reason).toContain('not healthy');
+      expect(await served(port)).toBe('2.0.0');
+      const s = layout().service(service);
+      expect(readlinkSync(s.current)).toBe(join('versions', '2.0.0'));
+      expect(existsSync(s.versionDir(bad))).toBe(false);
+      expect(readFailedVersion(s)?.version).toBe(bad);
+      expect(readJournal(s.journal).at(-1)).toMatchObject({ step: 'rolled-back', phase: 'done' });
+      console.log(`unavailability while rolling back ${bad}: ${gapMs} ms (served: ${[...seen].join(', ')})`);
+      // Old stops, new fails its gate (≤ window + timeout), old restarts and binds.
+      expect(gapMs).toBeLessThan(8000);
+      // Not retried while it stays the desired version.
+      expect((await update('2.0.0', versions[bad] as BuiltVersion)).outcome).toBe('skipped');
+    });
+  }
+
+  it('refuses a bad signature before changing anything', async () => {
+    const s = layout().service(service);
+    const before = readFileSync(s.journal, 'utf8');
+    const v = versions['3.0.0-crash'] as BuiltVersion;
+    const forged = Buffer.from(v.signature, 'base64');
+    forged[0] = (forged[0] ?? 0) ^ 1;
+    await expect(update('2.0.0', v, { signature: forged.toString('base64') })).rejects.toThrow(VerificationError);
+    await expect(update('2.0.0', { ...v, signature: '' })).rejects.toThrow(/not signed/);
+    expect(readFileSync(s.journal, 'utf8')).toBe(before);
+    expect(await served(port)).toBe('2.0.0');
+  });
+
+  it('refuses a tampered artifact without touching the running version', async () => {
+    const v = versions['1.0.0'] as BuiltVersion;
+    const tampered = join(work, 'tampered.tar.gz');
+    const bytes = readFileSync(v.file);
+    bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0xff;
+    writeFileSync(tampered, bytes);
+    files.set(`${service}/1.0.0`, tampered);
+    rmSync(join(dir(), 'downloads'), { recursive: true, force: true });
+    const r = await update('2.0.0', v);
+    expect(r.outcome).toBe('rolled-back');
+    expect(r.reason).toMatch(/digest/);
+    expect(await served(port)).toBe('2.0.0');
+    expect(existsSync(join(dir(), 'downloads', `${service}-1.0.0.tar.gz`))).toBe(false);
+    const steps = readJournal(layout().service(service).journal)
+      .slice(-4)
+      .map((rec) => `${rec.step}:${rec.phase}`);
+    expect(steps).toEqual(['download:begin', 'undo:download:begin', 'undo:download:done', 'rolled-back:done']);
+  });
+});
