@@ -1,4 +1,5 @@
 export * from './accounts.ts';
+export * from './canonical-json.ts';
 export * from './catalog.ts';
 export * from './checkin.ts';
 export * from './desired.ts';

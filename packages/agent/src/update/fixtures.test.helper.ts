@@ -34,7 +34,12 @@ export function manifestFor(port: number, mode: Mode): InstallManifest {
     postInstall: [{ command: process.execPath, args: ['-e', "require('fs').writeFileSync('post.txt', 'ok')"] }],
     run: { command: process.execPath, args: ['server.mjs', String(port), '%%version%%', mode] },
     restart: { onFault: true },
-    health: { http: { url: `http://127.0.0.1:${port}/healthz` }, startupWindowSec: 1, timeoutSec: 2 },
+    // A generous probe timeout: under a loaded CI machine a node process can take seconds to listen.
+    health: {
+      http: { url: `http://127.0.0.1:${port}/healthz` },
+      startupWindowSec: 1,
+      timeoutSec: mode === 'unhealthy' ? 2 : 15,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 // Verification of the server's signed version manifests against a pinned Ed25519 key.
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { InstallManifest } from '@flotilla/protocol';
+import { canonicalJson } from '@flotilla/protocol';
 
 /** The signed payload; see docs/releases.md. */
 export interface VerifiedManifest {
@@ -21,22 +22,6 @@ export interface TrustedKey {
 
 export class VerificationError extends Error {
   override name = 'VerificationError';
-}
-
-/** JSON with object keys sorted at every level and no spaces (the bytes the server signs). */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError('canonicalJson: value is not representable in JSON');
-    return text;
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const entries = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`);
-  return `{${entries.join(',')}}`;
 }
 
 export function keyIdOf(key: KeyObject): string {
@@ -100,3 +85,5 @@ export function checkArtifact(verified: VerifiedManifest, actual: { size: number
     throw new VerificationError(`artifact digest sha256:${actual.sha256} differs from the signed ${verified.digest}`);
   }
 }
+
+export { canonicalJson };

@@ -1,3 +1,4 @@
+import { canonicalJson } from '@flotilla/protocol';
 // Ed25519 signing of version manifests. Only node built-ins here, so agents can reuse the verification.
 
 import {
@@ -28,21 +29,6 @@ export interface SignedManifest {
   signedManifest: string;
   /** Base64 Ed25519 signature. */
   signature: string;
-}
-
-/** JSON with object keys sorted at every level and no spaces: the same value always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError('canonicalJson: value is not representable in JSON');
-    return text;
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.keys(value)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
 }
 
 export function signManifest(privateKey: KeyObject, payload: ManifestPayload): SignedManifest {
@@ -100,3 +86,5 @@ export function loadOrCreateSigningKey(dataDir: string): SigningKeyPair {
     keyId: keyIdOf(publicKey),
   };
 }
+
+export { canonicalJson };
