@@ -56,6 +56,8 @@ export function parseRange(
 
 export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
   const catalog = createCatalogService({ db: deps.db, dataDir: deps.dataDir, logger: deps.logger });
+  // The signing key is made (or loaded) at start, so agents can pin it before anything is published.
+  catalog.signingKey();
   const viewer = authorize(deps.tokens, 'viewer');
   const developer = authorize(deps.tokens, 'developer');
   const agentOk = viewerOrAgent(deps.tokens);
