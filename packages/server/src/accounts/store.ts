@@ -2,6 +2,7 @@ import type { TokenInfo, UserInfo, UserRole } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { TokenKind } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
+import { isUniqueViolation } from '../db/unique.ts';
 import { Conflict } from '../errors.ts';
 
 type Db = Kysely<Tables>;
@@ -13,11 +14,6 @@ export interface UserRow {
   passwordHash: string;
   createdAt: string;
   disabledAt: string | null;
-}
-
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
 }
 
 export function publicUser(u: UserRow): UserInfo {

@@ -1,22 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
-import { Conflict } from '../errors.ts';
+import { uniqueOr } from '../db/unique.ts';
 import type { ServicesTable, ServiceVersionsTable } from './tables.ts';
 
 export type ServiceRow = ServicesTable;
 export type VersionRow = ServiceVersionsTable;
 export type VersionSummaryRow = Omit<VersionRow, 'manifest' | 'signed_manifest' | 'signature' | 'key_id'>;
-
-/** Runs `fn` and turns a unique-constraint violation into Conflict(message). */
-export async function uniqueOr<T>(message: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === '23505' || e.message?.includes('UNIQUE constraint failed')) throw new Conflict(message);
-    throw err;
-  }
-}
 
 export async function insertService(db: Kysely<Tables>, row: ServiceRow): Promise<void> {
   await uniqueOr(`service "${row.name}" already exists`, () => db.insertInto('services').values(row).execute());

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
+import { isUniqueViolation } from '../db/unique.ts';
 import { Conflict } from '../errors.ts';
 import type { VersionMap } from './diff.ts';
 
@@ -21,12 +22,6 @@ export interface RevisionRow {
 
 /** A concurrent writer took this revision number first. */
 export class RevisionTaken extends Conflict {}
-
-/** True for a unique or primary-key violation on either engine. */
-export function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed|PRIMARY KEY constraint failed/.test(e?.message ?? '');
-}
 
 function toRevision(row: Tables['desired_revisions']): RevisionRow {
   return {
