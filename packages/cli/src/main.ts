@@ -9,6 +9,8 @@ const cliVersion: string = JSON.parse(readFileSync(new URL('../package.json', im
 import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
+import { registerFaultsCommands } from './commands/faults.ts';
+import { registerLogsCommands } from './commands/logs.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
 
@@ -24,6 +26,8 @@ export function buildProgram(): Command {
   registerCatalogCommands(program);
   registerDesiredCommands(program);
   registerRolloutCommands(program);
+  registerLogsCommands(program);
+  registerFaultsCommands(program);
   return program;
 }
 

@@ -4,5 +4,8 @@ export * from './catalog.ts';
 export * from './checkin.ts';
 export * from './desired.ts';
 export * from './errors.ts';
+export * from './faults.ts';
+export * from './fleet.ts';
+export * from './logs.ts';
 export * from './rollouts.ts';
 export * from './usage.ts';

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { Forbidden } from '../errors.ts';
 import type { Principal, Role, TokenStore } from './tokens.ts';
 import { requireRole } from './tokens.ts';
 
@@ -28,4 +29,30 @@ export function authenticated(tokens: TokenStore) {
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error(`route ${request.routeOptions.url} has no authorize preHandler`);
   return request.principal;
+}
+
+/** What an agent token is bound to. */
+export interface AgentScope {
+  environment: string;
+  profile: string | null;
+}
+
+/** A preHandler that admits only agent tokens bound to an environment; sets `request.principal`. */
+export function authorizeAgent(tokens: TokenStore) {
+  return async (request: FastifyRequest) => {
+    const principal = await tokens.authenticate(request.headers.authorization);
+    if (principal.role !== 'agent') {
+      throw new Forbidden(`agent routes take agent tokens; the token "${principal.name}" has ${principal.role}`);
+    }
+    if (!principal.environment)
+      throw new Forbidden(`the agent token "${principal.name}" is not bound to an environment`);
+    request.principal = principal;
+  };
+}
+
+/** The environment and profile of the agent admitted by `authorizeAgent`. */
+export function agentScopeOf(request: FastifyRequest): AgentScope {
+  const principal = principalOf(request);
+  if (principal.role !== 'agent' || !principal.environment) throw new Error('route has no authorizeAgent preHandler');
+  return { environment: principal.environment, profile: principal.profile ?? null };
 }

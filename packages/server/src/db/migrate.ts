@@ -4,6 +4,8 @@ import * as m0002 from './migrations/0002-accounts.ts';
 import * as m0003 from './migrations/0003-catalog.ts';
 import * as m0004 from './migrations/0004-desired.ts';
 import * as m0005 from './migrations/0005-rollouts.ts';
+import * as m0006 from './migrations/0006-logs.ts';
+import * as m0007 from './migrations/0007-faults.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -12,6 +14,8 @@ export const migrations: Record<string, Migration> = {
   '0003-catalog': m0003,
   '0004-desired': m0004,
   '0005-rollouts': m0005,
+  '0006-logs': m0006,
+  '0007-faults': m0007,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -1,6 +1,8 @@
 import type { AccountTables } from '../accounts/tables.ts';
 import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
+import type { FaultTables } from '../faults/tables.ts';
+import type { LogTables } from '../logs/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
 
 export interface CheckinsTable {
@@ -57,4 +59,10 @@ interface CheckinTables {
 }
 
 /** Every table; each feature declares its own in `<feature>/tables.ts`. */
-export type Tables = CheckinTables & AccountTables & CatalogTables & DesiredTables & RolloutTables;
+export type Tables = CheckinTables &
+  AccountTables &
+  CatalogTables &
+  DesiredTables &
+  RolloutTables &
+  LogTables &
+  FaultTables;

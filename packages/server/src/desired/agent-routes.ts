@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import { AgentDesired, AgentDesiredInstanceQuery, AgentStateReport, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { agentScopeOf, authorizeAgent } from '../auth/hook.ts';
 import type { TokenStore } from '../auth/tokens.ts';
-import { Forbidden, Invalid, NotFound } from '../errors.ts';
+import { Invalid, NotFound } from '../errors.ts';
 import type { InstanceService } from './instances-service.ts';
 import { type DesiredNotifier, parseWait } from './long-poll.ts';
 import type { DesiredService } from './service.ts';
@@ -40,17 +41,11 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
   const { service, notifier } = deps;
   notifiers.set(app.server, notifier);
 
+  const admitAgent = authorizeAgent(deps.tokens);
   /** Admits only agent tokens, and learns which environment (and profile) the token is bound to. */
   const agentOnly = async (request: FastifyRequest) => {
-    const principal = await deps.tokens.authenticate(request.headers.authorization);
-    if (principal.role !== 'agent') {
-      throw new Forbidden(`agent routes take agent tokens; the token "${principal.name}" has ${principal.role}`);
-    }
-    request.principal = principal;
-    const environment = principal.environment ?? null;
-    const profile = principal.profile ?? null;
-    if (!environment) throw new Forbidden(`the agent token "${principal.name}" is not bound to an environment`);
-    request.agent = { environment, profile };
+    await admitAgent(request);
+    request.agent = agentScopeOf(request);
   };
 
   const security = [{ bearer: [] }];

@@ -15,6 +15,9 @@ import { catalogRoutes } from '../catalog/routes.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { desiredRoutes } from '../desired/routes.ts';
+import { faultsRoutes } from '../faults/routes.ts';
+import { fleetRoutes } from '../fleet/routes.ts';
+import { logsRoutes } from '../logs/routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { rolloutRoutes } from '../rollouts/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
@@ -98,5 +101,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(catalogRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);
+  await app.register(logsRoutes, deps.features);
+  await app.register(faultsRoutes, deps.features);
+  await app.register(fleetRoutes, deps.features);
   return app;
 }

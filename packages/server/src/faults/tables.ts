@@ -1,0 +1,3 @@
+/** Tables of fault reports. */
+// biome-ignore lint/complexity/noBannedTypes: filled in by the faults feature
+export type FaultTables = {};
