@@ -26,6 +26,9 @@ export interface ServerConfig {
   trustedProxies: string[];
   geodb: string;
   rawRetentionMs: number;
+  logRetentionMs: number;
+  faultRetentionMs: number;
+  faultMaxCount: number;
   rateLimitPerMinute: number;
   logLevel: string;
   influxdb: { url: string; user?: string; pass?: string } | null;
@@ -72,6 +75,12 @@ export function resolveServerConfig(
     trustedProxies,
     geodb: opts.geodb ?? (file.geodb ? resolveGeodb(file.geodb, base) : 'embedded'),
     rawRetentionMs: durationOption(opts.rawRetention ?? file.rawRetention ?? '30d', where('rawRetention')),
+    logRetentionMs: durationOption(opts.logRetention ?? file.logRetention ?? '14d', where('logRetention')),
+    faultRetentionMs: durationOption(opts.faultRetention ?? file.faultRetention ?? '30d', where('faultRetention')),
+    faultMaxCount:
+      opts.faultMaxCount !== undefined
+        ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))
+        : (file.faultMaxCount ?? 100),
     rateLimitPerMinute:
       opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
     logLevel: opts.logLevel ?? file.logLevel ?? 'info',

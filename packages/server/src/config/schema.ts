@@ -33,6 +33,9 @@ export const FileConfig = Type.Object(
     trustedProxies: Type.Optional(Type.Array(Type.String())),
     geodb: Type.Optional(Type.String()),
     rawRetention: Type.Optional(Type.String()),
+    logRetention: Type.Optional(Type.String()),
+    faultRetention: Type.Optional(Type.String()),
+    faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
     rateLimit: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),
     ),
@@ -62,6 +65,9 @@ export interface ServerOptions {
   trustedProxies?: string;
   geodb?: string;
   rawRetention?: string;
+  logRetention?: string;
+  faultRetention?: string;
+  faultMaxCount?: string;
   rateLimit?: string;
   logLevel?: string;
   applicationName?: string;
@@ -115,6 +121,24 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--raw-retention <duration>',
     env: 'FLOTILLA_RAW_RETENTION',
     help: 'how long raw check-in records are kept (default 30d); rollups stay',
+  },
+  {
+    key: 'logRetention',
+    flag: '--log-retention <duration>',
+    env: 'FLOTILLA_LOG_RETENTION',
+    help: 'how long uploaded service log lines are kept (default 14d)',
+  },
+  {
+    key: 'faultRetention',
+    flag: '--fault-retention <duration>',
+    env: 'FLOTILLA_FAULT_RETENTION',
+    help: 'how long fault reports are kept (default 30d)',
+  },
+  {
+    key: 'faultMaxCount',
+    flag: '--fault-max-count <n>',
+    env: 'FLOTILLA_FAULT_MAX_COUNT',
+    help: 'fault reports kept per service; the oldest go first (default 100)',
   },
   {
     key: 'rateLimit',

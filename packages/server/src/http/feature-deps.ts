@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
+import type { ServerConfig } from '../config/config.ts';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 
@@ -12,4 +13,6 @@ export interface FeatureDeps {
   /** The server's data directory (artifacts, signing key). */
   dataDir: string;
   logger: Logger;
+  /** The validated configuration (retention settings and the like). */
+  config: ServerConfig;
 }
