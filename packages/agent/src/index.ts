@@ -2,6 +2,16 @@ export * from './journal/journal.ts';
 export * from './layout.ts';
 export * from './logs/line-buffer.ts';
 export * from './logs/log-line.ts';
+export { type AgentHooks, type AgentLogger, type RunningAgent, startAgent } from './runtime/agent.ts';
+export { AgentApi, ApiError } from './runtime/api.ts';
+export {
+  type AgentConfig,
+  AgentConfigError,
+  type AgentOptions,
+  agentOptionTable,
+  resolveAgentConfig,
+} from './runtime/config.ts';
+export { installService, type ServiceInstallOptions, unitText } from './runtime/systemd.ts';
 export * from './supervisor/process-supervisor.ts';
 export * from './supervisor/types.ts';
 export { downloadArtifact, type ServerAccess } from './update/download.ts';

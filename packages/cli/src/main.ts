@@ -7,6 +7,7 @@ import { CliError } from './api-client.ts';
 const cliVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 import { registerAccountsCommands } from './commands/accounts.ts';
+import { registerAgentCommands } from './commands/agent.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServerCommand(program);
+  registerAgentCommands(program);
   registerAccountsCommands(program);
   registerCatalogCommands(program);
   registerDesiredCommands(program);

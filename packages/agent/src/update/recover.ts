@@ -77,10 +77,16 @@ export async function recoverService(options: {
     return rollBack(ctx, begun, `${data.to.version} is not healthy after recovery: ${gate.reason}`);
   }
   const last = [...tx.records].reverse().find((r) => r.phase === 'begin')?.step ?? 'transaction';
-  return rollBack(ctx, begun, `the agent stopped during ${last}`);
+  // The version is not at fault when the agent stopped: it stays eligible, so the next pass retries it.
+  return rollBack(ctx, begun, `the agent stopped during ${last}`, false);
 }
 
-async function rollBack(ctx: TxContext, begun: Set<string>, reason: string): Promise<RecoveryResult> {
+async function rollBack(
+  ctx: TxContext,
+  begun: Set<string>,
+  reason: string,
+  versionAtFault = true,
+): Promise<RecoveryResult> {
   let gate = await undoSteps(ctx, begun);
   // The old version was killed with the crashed agent's leftovers; bring it back under this supervisor.
   if (!gate && ctx.from) {
@@ -90,7 +96,7 @@ async function rollBack(ctx: TxContext, begun: Set<string>, reason: string): Pro
   }
   const healthy = gate?.ok ?? ctx.from === null;
   const full = gate && !gate.ok ? `${reason}; the old version is not healthy either: ${gate.reason}` : reason;
-  if (ctx.toVersion) recordFailedVersion(ctx.layout, ctx.toVersion, reason);
+  if (ctx.toVersion && versionAtFault) recordFailedVersion(ctx.layout, ctx.toVersion, reason);
   ctx.journal.append({
     txId: ctx.txId,
     step: 'rolled-back',

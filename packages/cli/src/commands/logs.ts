@@ -1,3 +1,194 @@
+import type { LogPage, LogRecord } from '@flotilla/protocol';
+import { parseDuration } from '@flotilla/server';
 import type { Command } from 'commander';
+import { CliError, resolveLogin } from '../api-client.ts';
+import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 
-export function registerLogsCommands(_program: Command): void {}
+const levels = ['trace', 'debug', 'info', 'warn', 'error'];
+// `--follow` shows this many recent lines first unless --limit says otherwise, like `tail -f`.
+const followBacklog = 20;
+
+interface LogFlags extends ApiFlags {
+  instance?: string;
+  environment?: string;
+  level?: string;
+  since?: string;
+  from?: string;
+  to?: string;
+  grep?: string;
+  limit?: string;
+  follow?: boolean;
+}
+
+/** The search filters as a query string (without `limit`, `cursor` and `follow`). */
+export function logQuery(service: string | undefined, flags: LogFlags, now = Date.now()): URLSearchParams {
+  const q = new URLSearchParams();
+  if (service) q.set('service', service);
+  if (flags.instance) q.set('instance', flags.instance);
+  if (flags.environment) q.set('environment', flags.environment);
+  if (flags.level) {
+    if (!levels.includes(flags.level)) throw new CliError(`--level must be one of ${levels.join(', ')}`, 2);
+    q.set('level', flags.level);
+  }
+  if (flags.since && flags.from) throw new CliError('give --since or --from, not both', 2);
+  if (flags.since) {
+    let ms: number;
+    try {
+      ms = parseDuration(flags.since);
+    } catch (err) {
+      throw new CliError(`--since: ${(err as Error).message}`, 2);
+    }
+    q.set('from', new Date(now - ms).toISOString());
+  }
+  for (const name of ['from', 'to'] as const) {
+    const text = flags[name];
+    if (text === undefined) continue;
+    const t = Date.parse(text);
+    if (Number.isNaN(t)) throw new CliError(`--${name}: "${text}" is not an ISO-8601 time`, 2);
+    q.set(name, new Date(t).toISOString());
+  }
+  if (flags.grep) q.set('q', flags.grep);
+  return q;
+}
+
+function parseLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new CliError('--limit must be a whole number from 1 to 1000', 2);
+  return n;
+}
+
+/** `time level instance service unit message`, one line; `--json` prints the record. */
+export function formatLine(line: LogRecord, json = false): string {
+  if (json) return `${JSON.stringify(line)}\n`;
+  return `${line.time} ${line.level.padEnd(5)} ${line.instanceId} ${line.service} ${line.unit || '-'} ${line.message}\n`;
+}
+
+export interface SseFrame {
+  event: string;
+  data: string;
+}
+
+/** Splits complete server-sent-event frames off `buffer`; comments (`: …`) come back as event ':'. */
+export function parseSse(buffer: string): { frames: SseFrame[]; rest: string } {
+  const frames: SseFrame[] = [];
+  const parts = buffer.replace(/\r\n/g, '\n').split('\n\n');
+  const rest = parts.pop() ?? '';
+  for (const part of parts) {
+    if (!part) continue;
+    let event = 'message';
+    const data: string[] = [];
+    for (const row of part.split('\n')) {
+      if (row.startsWith(':')) event = ':';
+      else if (row.startsWith('event:')) event = row.slice(6).trim();
+      else if (row.startsWith('data:')) data.push(row.slice(5).replace(/^ /, ''));
+    }
+    frames.push({ event, data: data.join('\n') });
+  }
+  return { frames, rest };
+}
+
+export function registerLogsCommands(program: Command): void {
+  withApiOptions(
+    program
+      .command('logs [service]')
+      .description("Search services' log lines (oldest first), or follow new ones")
+      .option('--instance <id>', 'only this instance')
+      .option('--environment <env>', 'only this environment')
+      .option('--level <level>', `this level and above (${levels.join(', ')})`)
+      .option('--since <duration>', 'lines of the last duration, e.g. 15m, 1h, 2d')
+      .option('--from <time>', 'lines at or after this ISO-8601 time')
+      .option('--to <time>', 'lines at or before this ISO-8601 time')
+      .option('--grep <text>', 'lines whose message contains this text (any case)')
+      .option('--limit <n>', 'how many of the newest matching lines (default 200; 20 with --follow; max 1000)')
+      .option('--follow', 'after the recent lines, print new ones as they arrive, until Ctrl-C'),
+  ).action(async (service: string | undefined, flags: LogFlags) => {
+    const query = logQuery(service, flags);
+    const limit = parseLimit(flags.limit);
+    if (flags.follow) return follow(query, limit ?? followBacklog, flags);
+    if (limit !== undefined) query.set('limit', String(limit));
+    const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${query}`);
+    process.stdout.write(
+      page.lines
+        .toReversed()
+        .map((l) => formatLine(l, flags.json))
+        .join(''),
+    );
+  });
+}
+
+/**
+ * Opens the event stream first and only then reads the recent lines, so nothing stored in between is
+ * missed; streamed lines already in that page are skipped.
+ */
+async function follow(query: URLSearchParams, backlog: number, flags: LogFlags): Promise<void> {
+  const login = resolveLogin(flags);
+  const streamQuery = new URLSearchParams(query);
+  streamQuery.set('follow', '1');
+  let res: Response;
+  try {
+    res = await fetch(`${login.server}/api/v1/logs?${streamQuery}`, {
+      headers: { authorization: `Bearer ${login.token}`, accept: 'text/event-stream' },
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: Error };
+    throw new CliError(`cannot reach ${login.server}: ${e.cause?.message ?? e.message}`);
+  }
+  if (!res.ok || !res.body) {
+    const text = await res.text();
+    let message = text || res.statusText;
+    try {
+      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+    } catch {
+      // Not JSON: show the text.
+    }
+    throw new CliError(`GET /api/v1/logs: ${res.status} ${message}`);
+  }
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let seen: Set<string> | null = null;
+  const held: LogRecord[] = [];
+  const print = (line: LogRecord) => {
+    if (seen?.has(line.id)) return;
+    process.stdout.write(formatLine(line, flags.json));
+  };
+  const handle = (frame: SseFrame) => {
+    if (frame.event === 'line') {
+      const line = JSON.parse(frame.data) as LogRecord;
+      if (seen) print(line);
+      else held.push(line);
+    } else if (frame.event === 'dropped') {
+      const { dropped } = JSON.parse(frame.data) as { dropped: number };
+      process.stderr.write(`flotilla: ${dropped} lines were skipped because the output did not keep up\n`);
+    }
+  };
+  let connected = false;
+  let pageRead: Promise<void> | null = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    const parsed = parseSse(buffer);
+    buffer = parsed.rest;
+    for (const frame of parsed.frames) {
+      handle(frame);
+      if (!connected && frame.event === ':') {
+        connected = true;
+        pageRead = (async () => {
+          const pageQuery = new URLSearchParams(query);
+          pageQuery.set('limit', String(backlog));
+          const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${pageQuery}`);
+          const recent = page.lines.toReversed();
+          for (const line of recent) process.stdout.write(formatLine(line, flags.json));
+          seen = new Set(recent.map((l) => l.id));
+          for (const line of held.splice(0)) print(line);
+        })();
+        // A failed page read ends the command with its message.
+        pageRead.catch(() => reader.cancel());
+      }
+    }
+  }
+  if (pageRead) await pageRead;
+  throw new CliError('the server ended the log stream');
+}

@@ -1,0 +1,276 @@
+// The agent's main loop: recover interrupted updates, start what is installed, then long-poll the
+// desired list and converge each service to it, reporting state on change and as a heartbeat.
+import { existsSync, readdirSync } from 'node:fs';
+import type { AgentDesired, AgentDesiredService, AgentStateReport } from '@flotilla/protocol';
+import { type AgentLayout, agentLayout } from '../layout.ts';
+import type { SupervisorLogger } from '../supervisor/process-supervisor.ts';
+import { killOrphans } from '../update/orphans.ts';
+import { recoverAll } from '../update/recover.ts';
+import type { UpdateHooks } from '../update/undo.ts';
+import type { TrustedKey } from '../update/verify.ts';
+import { AgentApi, ApiError, isTransient } from './api.ts';
+import { backoffDelay, sleep } from './backoff.ts';
+import type { AgentConfig } from './config.ts';
+import { packFaultReport, uploadPendingFaults } from './fault-reporter.ts';
+import { instanceIdFor, trustedKey } from './identity.ts';
+import { LogUploader } from './log-uploader.ts';
+import { type ExitEvent, ServiceRunner } from './service-runner.ts';
+
+export interface AgentLogger extends SupervisorLogger {
+  debug(message: string): void;
+}
+
+export interface RunningAgent {
+  instanceId: string;
+  layout: AgentLayout;
+  /** Resolves once the first desired list has been converged (tests and benchmarks wait on it). */
+  firstSync: Promise<void>;
+  /** Resolves after each converge pass, with the revision it converged to. */
+  onConverged(listener: (revision: number) => void): () => void;
+  services(): AgentStateReport;
+  /** Stops polling, flushes logs and reports, and stops the services. */
+  stop(): Promise<void>;
+  /** Resolves when the agent has stopped, or rejects on a fatal error (e.g. a revoked token). */
+  done: Promise<void>;
+}
+
+export interface AgentHooks {
+  logger?: AgentLogger;
+  gateIntervalMs?: number;
+  /** Called after each journal record of an update (failure injection in tests). */
+  updateHooks?: UpdateHooks;
+  /** Called when the agent gives up for good (401/403); the CLI exits non-zero. */
+  onFatal?: (err: Error) => void;
+}
+
+const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): Promise<RunningAgent> {
+  const log = hooks.logger ?? quietLogger;
+  const layout = agentLayout(config.dir);
+  const instanceId = instanceIdFor(layout.root, config.instanceId);
+  const api = new AgentApi(config.server, config.token);
+  const stopping = new AbortController();
+  const runners = new Map<string, ServiceRunner>();
+  const convergedListeners = new Set<(revision: number) => void>();
+  const uploader = new LogUploader({
+    api,
+    instanceId,
+    onError: (err) => log.debug(`log upload failed; retrying: ${(err as Error).message}`),
+  });
+  let reportTimer: NodeJS.Timeout | null = null;
+  let faultWork: Promise<unknown> = Promise.resolve();
+
+  const runnerFor = (name: string): ServiceRunner => {
+    let runner = runners.get(name);
+    if (!runner) {
+      runner = new ServiceRunner(name, {
+        layout,
+        role: config.roles[name] ?? '',
+        logger: log,
+        keepVersions: config.keepVersions,
+        ...(hooks.gateIntervalMs !== undefined ? { gateIntervalMs: hooks.gateIntervalMs } : {}),
+        ...(hooks.updateHooks ? { updateHooks: hooks.updateHooks } : {}),
+        onUploadLine: (service, version, pid, line) =>
+          uploader.push({
+            service,
+            ...(version ? { version } : {}),
+            ...(pid !== null ? { pid } : {}),
+            time: line.time,
+            level: line.level,
+            unit: line.unit,
+            stream: line.stream,
+            message: line.message,
+          }),
+        onFault: (event) => {
+          faultWork = faultWork.then(() => reportFault(event)).catch(() => {});
+        },
+        onChange: () => scheduleReport(),
+      });
+      runners.set(name, runner);
+    }
+    return runner;
+  };
+
+  const reportFault = async (event: ExitEvent) => {
+    const archive = await packFaultReport(layout.faults, {
+      instanceId,
+      service: event.service,
+      version: event.version,
+      reason: event.reason,
+      exitCode: event.code,
+      signal: event.signal,
+      state: event.state,
+      logTail: event.tail,
+      searchDir: event.workingDir,
+      patterns: event.manifest?.faultFilesMatch ?? [],
+    });
+    log.warn(`${event.service} exited unexpectedly (${event.reason}); fault report ${archive}`);
+    await uploadPendingFaults(layout.faults, api, (err) => log.debug(`fault upload: ${(err as Error).message}`));
+  };
+
+  const stateReport = (): AgentStateReport => ({
+    instanceId,
+    labels: config.labels,
+    services: [...runners.values()].filter((r) => r.desired || r.version).map((r) => r.report()),
+  });
+
+  let reporting: Promise<void> | null = null;
+  let reportAgain = false;
+  const sendReport = async () => {
+    if (reporting) {
+      reportAgain = true;
+      return reporting;
+    }
+    reporting = (async () => {
+      do {
+        reportAgain = false;
+        try {
+          await api.reportState(stateReport(), AbortSignal.timeout(15_000));
+        } catch (err) {
+          log.debug(`state report failed: ${(err as Error).message}`);
+          break;
+        }
+      } while (reportAgain);
+    })().finally(() => {
+      reporting = null;
+    });
+    return reporting;
+  };
+  const scheduleReport = () => {
+    if (reportTimer || stopping.signal.aborted) return;
+    // Coalesce bursts of changes (a transaction changes state several times) into one report.
+    reportTimer = setTimeout(() => {
+      reportTimer = null;
+      void sendReport();
+    }, 100);
+  };
+
+  // 1. Finish or roll back updates a crash interrupted, then start what is installed: all before any
+  //    network call, so a host whose server is down still runs its services.
+  const recovered = await recoverAll({
+    layout,
+    supervisorFor: (name) => runnerFor(name).supervisor,
+    ...(hooks.gateIntervalMs !== undefined ? { gateIntervalMs: hooks.gateIntervalMs } : {}),
+  });
+  for (const r of recovered) log.warn(`recovered ${r.service}: ${r.action} (${r.version ?? 'nothing'} running)`);
+  for (const name of installedServices(layout)) {
+    // Recovery already started (and owns) the services it touched; only the others can have orphans.
+    if (runnerFor(name).supervisor.status().state !== 'stopped') continue;
+    // A killed agent's services lost their output pipes (and would hold their ports): end them first.
+    const orphans = await killOrphans(layout.service(name).root);
+    if (orphans.length > 0) log.warn(`${name}: ended ${orphans.length} process(es) left by a previous agent`);
+    runnerFor(name).startInstalled();
+  }
+  uploader.start();
+
+  let resolveFirst!: () => void;
+  const firstSync = new Promise<void>((resolve) => {
+    resolveFirst = resolve;
+  });
+
+  const converge = async (desired: AgentDesired, trust: TrustedKey) => {
+    const wanted = new Map<string, AgentDesiredService>(desired.services.map((s) => [s.service, s]));
+    for (const target of wanted.values()) {
+      if (stopping.signal.aborted) return;
+      try {
+        const result = await runnerFor(target.service).converge(target, trust, {
+          url: config.server,
+          token: config.token,
+        });
+        if (result) log.info(`${target.service}: ${result.outcome} ${result.version ?? ''} ${result.reason ?? ''}`);
+      } catch (err) {
+        log.error(`${target.service}: update failed: ${(err as Error).message}`);
+      }
+    }
+    for (const runner of runners.values()) {
+      if (!wanted.has(runner.name) && runner.desired) await runner.retire();
+    }
+    await sendReport();
+    for (const listener of convergedListeners) listener(desired.revision);
+  };
+
+  const loop = async () => {
+    let trust: TrustedKey | null = null;
+    let etag: string | null = null;
+    let last: AgentDesired | null = null;
+    let failures = 0;
+    while (!stopping.signal.aborted) {
+      try {
+        trust ??= await trustedKey(layout.root, config.signingKey, api);
+        const answer = await api.desired(instanceId, etag, config.waitSec, stopping.signal);
+        failures = 0;
+        if (answer.changed) {
+          etag = answer.etag;
+          last = answer.desired;
+          await converge(answer.desired, trust);
+          resolveFirst();
+        } else if (last) {
+          // Nothing new: still retry services whose last attempt failed for a transient reason.
+          resolveFirst();
+        }
+      } catch (err) {
+        if (stopping.signal.aborted) break;
+        if (err instanceof ApiError && !isTransient(err) && (err.status === 401 || err.status === 403)) {
+          throw new Error(`the server refused this agent's token: ${err.message}`);
+        }
+        const delay = backoffDelay(failures++, 1000, 60_000);
+        log.warn(`cannot reach the server (${(err as Error).message}); retrying in ${Math.round(delay / 1000)} s`);
+        await sleep(delay, stopping.signal);
+      }
+    }
+  };
+
+  const heartbeat = setInterval(() => {
+    void sendReport();
+    faultWork = faultWork.then(() => uploadPendingFaults(layout.faults, api)).catch(() => {});
+  }, config.heartbeatMs);
+  heartbeat.unref();
+
+  const shutdown = async () => {
+    stopping.abort();
+    clearInterval(heartbeat);
+    if (reportTimer) clearTimeout(reportTimer);
+    await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
+    await faultWork;
+    await uploader.stop();
+    try {
+      await api.reportState(stateReport(), AbortSignal.timeout(3000));
+    } catch {}
+  };
+
+  let stopped: Promise<void> | null = null;
+  const done = loop().then(
+    () => stopped ?? undefined,
+    async (err: Error) => {
+      await shutdown();
+      hooks.onFatal?.(err);
+      throw err;
+    },
+  );
+  done.catch(() => {});
+
+  return {
+    instanceId,
+    layout,
+    firstSync,
+    onConverged(listener) {
+      convergedListeners.add(listener);
+      return () => convergedListeners.delete(listener);
+    },
+    services: stateReport,
+    stop() {
+      stopped ??= shutdown();
+      return stopped;
+    },
+    done,
+  };
+}
+
+function installedServices(layout: AgentLayout): string[] {
+  try {
+    return readdirSync(layout.services).filter((name) => existsSync(layout.service(name).current));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,106 @@
+// The agent's side of the agent API; every call has a timeout so a hung server never stalls the agent.
+import { readFileSync } from 'node:fs';
+import type { AgentDesired, AgentLogBatch, AgentStateReport, SigningKey } from '@flotilla/protocol';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export type DesiredAnswer = { changed: true; desired: AgentDesired; etag: string | null } | { changed: false };
+
+async function errorOf(res: Response, what: string): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: { message?: string } };
+    if (body.error?.message) message = `${res.status}: ${body.error.message}`;
+  } catch {}
+  return new ApiError(res.status, `${what}: ${message}`);
+}
+
+export class AgentApi {
+  readonly url: string;
+  readonly token: string;
+
+  constructor(url: string, token: string) {
+    this.url = url;
+    this.token = token;
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.token}`, ...extra };
+  }
+
+  async signingKey(signal?: AbortSignal): Promise<SigningKey> {
+    const res = await fetch(`${this.url}/api/v1/signing-key`, { signal: withTimeout(signal, 10_000) });
+    if (!res.ok) throw await errorOf(res, 'signing key');
+    return (await res.json()) as SigningKey;
+  }
+
+  /** Long-polls the desired list: `changed: false` when the ETag still matches after `waitSec`. */
+  async desired(
+    instanceId: string,
+    etag: string | null,
+    waitSec: number,
+    signal?: AbortSignal,
+  ): Promise<DesiredAnswer> {
+    const query = new URLSearchParams({ instance: instanceId });
+    if (etag && waitSec > 0) query.set('wait', `${waitSec}s`);
+    const headers = this.#headers(etag ? { 'if-none-match': etag } : {});
+    const res = await fetch(`${this.url}/api/v1/agent/desired?${query}`, {
+      headers,
+      signal: withTimeout(signal, (waitSec + 15) * 1000),
+    });
+    if (res.status === 304) {
+      await res.body?.cancel();
+      return { changed: false };
+    }
+    if (!res.ok) throw await errorOf(res, 'desired versions');
+    return { changed: true, desired: (await res.json()) as AgentDesired, etag: res.headers.get('etag') };
+  }
+
+  async reportState(report: AgentStateReport, signal?: AbortSignal): Promise<void> {
+    await this.#post('/api/v1/agent/state', JSON.stringify(report), 'application/json', 'state report', signal);
+  }
+
+  async uploadLogs(batch: AgentLogBatch, signal?: AbortSignal): Promise<void> {
+    await this.#post('/api/v1/agent/logs', JSON.stringify(batch), 'application/json', 'log upload', signal);
+  }
+
+  async uploadFault(archive: string, signal?: AbortSignal): Promise<string> {
+    const res = await this.#post(
+      '/api/v1/agent/faults',
+      readFileSync(archive),
+      'application/gzip',
+      'fault report',
+      signal,
+    );
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async #post(path: string, body: string | Buffer, type: string, what: string, signal?: AbortSignal) {
+    const res = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: this.#headers({ 'content-type': type }),
+      body,
+      signal: withTimeout(signal, 60_000),
+    });
+    if (!res.ok) throw await errorOf(res, what);
+    return res;
+  }
+}
+
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/** Whether retrying can help: network failures and 5xx/429, not refusals like 401/403/400. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 408;
+  return true;
+}

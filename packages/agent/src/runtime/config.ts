@@ -1,0 +1,157 @@
+// The agent's configuration: flags first, then FLOTILLA_AGENT_* env vars, then defaults; validated once at start.
+import { resolve } from 'node:path';
+
+export interface AgentOptions {
+  server?: string;
+  token?: string;
+  dir?: string;
+  labels?: string;
+  instanceId?: string;
+  signingKey?: string;
+  roles?: string;
+  wait?: string;
+  heartbeat?: string;
+  keepVersions?: string;
+}
+
+export interface AgentConfig {
+  /** Base URL of the control plane, without a trailing slash. */
+  server: string;
+  token: string;
+  dir: string;
+  labels: Record<string, string>;
+  /** Null: generated once and kept in `<dir>/instance-id`. */
+  instanceId: string | null;
+  /** A PEM file or PEM text to trust instead of pinning the server's key on first contact. */
+  signingKey: string | null;
+  /** `%%role%%` per service. */
+  roles: Record<string, string>;
+  /** How long each long poll of the desired list is held by the server. */
+  waitSec: number;
+  heartbeatMs: number;
+  keepVersions: number;
+}
+
+export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: string; help: string }[] = [
+  {
+    key: 'server',
+    flag: '--server <url>',
+    env: 'FLOTILLA_AGENT_SERVER',
+    help: 'the control plane, e.g. https://flotilla.example.com',
+  },
+  {
+    key: 'token',
+    flag: '--token <token>',
+    env: 'FLOTILLA_AGENT_TOKEN',
+    help: 'an agent token (flotilla token create --agent --env <env>)',
+  },
+  {
+    key: 'dir',
+    flag: '--dir <path>',
+    env: 'FLOTILLA_AGENT_DIR',
+    help: 'where services, journals, logs and faults live (default /var/lib/flotilla-agent)',
+  },
+  {
+    key: 'labels',
+    flag: '--labels <k=v,...>',
+    env: 'FLOTILLA_AGENT_LABELS',
+    help: 'labels of this host, for rollout selectors and the fleet view',
+  },
+  {
+    key: 'instanceId',
+    flag: '--instance-id <id>',
+    env: 'FLOTILLA_AGENT_INSTANCE_ID',
+    help: "this host's id (default: generated once, kept in <dir>/instance-id)",
+  },
+  {
+    key: 'signingKey',
+    flag: '--signing-key <pem-file>',
+    env: 'FLOTILLA_AGENT_SIGNING_KEY',
+    help: "trust this public key instead of pinning the server's on first contact",
+  },
+  {
+    key: 'roles',
+    flag: '--roles <service=role,...>',
+    env: 'FLOTILLA_AGENT_ROLES',
+    help: 'the %%role%% macro per service',
+  },
+  {
+    key: 'wait',
+    flag: '--wait <seconds>',
+    env: 'FLOTILLA_AGENT_WAIT',
+    help: 'long-poll hold of the desired list (default 60, at most 120)',
+  },
+  {
+    key: 'heartbeat',
+    flag: '--heartbeat <seconds>',
+    env: 'FLOTILLA_AGENT_HEARTBEAT',
+    help: 'state report interval when nothing changes (default 10)',
+  },
+  {
+    key: 'keepVersions',
+    flag: '--keep-versions <n>',
+    env: 'FLOTILLA_AGENT_KEEP_VERSIONS',
+    help: 'version directories kept per service for fast rollback (default 3)',
+  },
+];
+
+export class AgentConfigError extends Error {
+  override name = 'AgentConfigError';
+}
+
+function pairs(text: string | undefined, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!text) return out;
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (!item) continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new AgentConfigError(`${what}: "${item}" is not key=value`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function integer(text: string | undefined, what: string, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new AgentConfigError(`${what}: "${text}" is not a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function resolveAgentConfig(
+  flags: AgentOptions,
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): AgentConfig {
+  const opts: AgentOptions = {};
+  for (const { key, env: name } of agentOptionTable) {
+    const value = flags[key] ?? env[name];
+    if (value !== undefined && value !== '') opts[key] = value;
+  }
+  if (!opts.server) throw new AgentConfigError('server: missing (--server or FLOTILLA_AGENT_SERVER)');
+  let url: URL;
+  try {
+    url = new URL(opts.server);
+  } catch {
+    throw new AgentConfigError(`server: "${opts.server}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AgentConfigError(`server: "${opts.server}" must be an http:// or https:// URL`);
+  }
+  if (!opts.token) throw new AgentConfigError('token: missing (--token or FLOTILLA_AGENT_TOKEN)');
+  return Object.freeze({
+    server: url.toString().replace(/\/+$/, ''),
+    token: opts.token,
+    dir: resolve(cwd, opts.dir ?? '/var/lib/flotilla-agent'),
+    labels: pairs(opts.labels, 'labels'),
+    instanceId: opts.instanceId ?? null,
+    signingKey: opts.signingKey ?? null,
+    roles: pairs(opts.roles, 'roles'),
+    waitSec: integer(opts.wait, 'wait', 60, 1, 120),
+    heartbeatMs: integer(opts.heartbeat, 'heartbeat', 10, 1, 3600) * 1000,
+    keepVersions: integer(opts.keepVersions, 'keep-versions', 3, 1, 100),
+  });
+}

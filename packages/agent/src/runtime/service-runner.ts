@@ -1,0 +1,216 @@
+// One service on this host: its supervisor, its updates, and what the agent reports about it.
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentDesiredService, AgentServiceReport, InstallManifest } from '@flotilla/protocol';
+import { type AgentLayout, currentVersion, type ServiceLayout } from '../layout.ts';
+import type { LogLine } from '../logs/log-line.ts';
+import { type AgentSupervisor, createSupervisor, type SupervisorLogger } from '../supervisor/process-supervisor.ts';
+import { type Macros, runSpecOf } from '../update/commands.ts';
+import type { ServerAccess } from '../update/download.ts';
+import { loadManifest, readFailedVersion } from '../update/state.ts';
+import { runUpdate, UpdateRefused, type UpdateResult } from '../update/transaction.ts';
+import { policyOf, type UpdateHooks } from '../update/undo.ts';
+import type { TrustedKey } from '../update/verify.ts';
+import { VerificationError } from '../update/verify.ts';
+
+export interface ExitEvent {
+  service: string;
+  version: string | null;
+  code: number | null;
+  signal: string | null;
+  reason: string;
+  tail: string[];
+  workingDir: string | null;
+  manifest: InstallManifest | null;
+  state: Record<string, unknown>;
+}
+
+export interface ServiceRunnerDeps {
+  layout: AgentLayout;
+  role: string;
+  logger: SupervisorLogger;
+  /** Every captured line, with the version and process that wrote it, for services with `uploadLogs`. */
+  onUploadLine: (service: string, version: string | null, pid: number | null, line: LogLine) => void;
+  /** An unexpected exit of the service (crash, or a restart condition). */
+  onFault: (event: ExitEvent) => void;
+  /** Anything that changes the report. */
+  onChange: () => void;
+  keepVersions: number;
+  gateIntervalMs?: number;
+  updateHooks?: UpdateHooks;
+}
+
+export class ServiceRunner {
+  readonly name: string;
+  readonly supervisor: AgentSupervisor;
+  readonly #deps: ServiceRunnerDeps;
+  readonly #layout: ServiceLayout;
+  #targetVersion: string | null = null;
+  #updateError: string | null = null;
+  /** A version refused before any change (bad signature or digest) is not retried until the target changes. */
+  #refused: { version: string; signature: string } | null = null;
+  #installedAt: string | null = null;
+  #uploadLogs = false;
+  #desired = true;
+
+  constructor(name: string, deps: ServiceRunnerDeps) {
+    this.name = name;
+    this.#deps = deps;
+    this.#layout = deps.layout.service(name);
+    const manifest = this.#currentManifest();
+    this.#uploadLogs = manifest?.logs?.uploadLogs === true;
+    const logs = manifest?.logs ?? {};
+    this.supervisor = createSupervisor({
+      name,
+      logDir: join(deps.layout.root, 'logs', name),
+      logger: deps.logger,
+      ...(logs.maxFileSizeMB ? { maxFileSizeMB: logs.maxFileSizeMB } : {}),
+      ...(logs.maxFilesCount ? { maxFilesCount: logs.maxFilesCount } : {}),
+      onLine: (line) => {
+        if (this.#uploadLogs) deps.onUploadLine(name, this.version, this.supervisor.status().pid, line);
+      },
+    });
+    this.supervisor.onExit((exit) => {
+      deps.onChange();
+      if (exit.expected) return;
+      const status = this.supervisor.status();
+      const manifest = this.#currentManifest();
+      deps.onFault({
+        service: name,
+        version: this.version,
+        code: exit.code,
+        signal: exit.signal,
+        reason: status.lastFaultReason ?? 'exit',
+        tail: this.supervisor.tail(500),
+        workingDir: this.#workingDir(manifest),
+        manifest,
+        state: { ...status, role: deps.role, targetVersion: this.#targetVersion, serviceDir: this.#layout.root },
+      });
+    });
+    this.supervisor.onBackoff(() => deps.onChange());
+  }
+
+  get version(): string | null {
+    return currentVersion(this.#layout);
+  }
+
+  #currentManifest(): InstallManifest | null {
+    const version = currentVersion(this.#layout);
+    if (!version) return null;
+    try {
+      return loadManifest(this.#layout, version);
+    } catch {
+      return null;
+    }
+  }
+
+  #workingDir(manifest: InstallManifest | null): string | null {
+    if (!existsSync(this.#layout.current)) return null;
+    const dir = realpathSync(this.#layout.current);
+    return manifest?.run?.workingDir ? join(dir, manifest.run.workingDir) : dir;
+  }
+
+  #macros(version: string): Macros {
+    return { version, role: this.#deps.role };
+  }
+
+  /** Starts the installed version if it is not running (after an agent restart). */
+  startInstalled(): void {
+    const version = this.version;
+    if (!version || this.supervisor.status().state !== 'stopped') return;
+    const manifest = this.#currentManifest();
+    if (!manifest) return;
+    const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
+    if (spec) this.supervisor.start(spec, policyOf(manifest));
+    this.#deps.onChange();
+  }
+
+  /** Brings the service to `target`: an update transaction when the version differs. */
+  async converge(target: AgentDesiredService, trust: TrustedKey, server: ServerAccess): Promise<UpdateResult | null> {
+    this.#desired = true;
+    const running = this.version;
+    if (running === target.version) {
+      this.#targetVersion = null;
+      this.#updateError = null;
+      this.startInstalled();
+      return null;
+    }
+    if (this.#refused?.version === target.version && this.#refused.signature === target.signature) return null;
+    const failed = readFailedVersion(this.#layout);
+    if (failed?.version === target.version) {
+      this.#updateError = `update to ${target.version} rolled back: ${failed.reason}`;
+      this.#targetVersion = null;
+      return null;
+    }
+    this.#targetVersion = target.version;
+    this.#updateError = null;
+    this.#deps.onChange();
+    try {
+      const result = await runUpdate({
+        layout: this.#deps.layout,
+        service: this.name,
+        role: this.#deps.role,
+        from: running ? { version: running, dir: this.#layout.versionDir(running) } : null,
+        to: { version: target.version, signedManifest: target.signedManifest, signature: target.signature },
+        supervisor: this.supervisor,
+        trust,
+        server,
+        keepVersions: this.#deps.keepVersions,
+        ...(this.#deps.gateIntervalMs !== undefined ? { gateIntervalMs: this.#deps.gateIntervalMs } : {}),
+        ...(this.#deps.updateHooks ? { hooks: this.#deps.updateHooks } : {}),
+      });
+      if (result.outcome === 'committed') {
+        this.#installedAt = new Date().toISOString();
+        const manifest = this.#currentManifest();
+        this.#uploadLogs = manifest?.logs?.uploadLogs === true;
+      } else if (result.outcome === 'rolled-back') {
+        this.#updateError = `update to ${target.version} rolled back: ${result.reason}`;
+      }
+      return result;
+    } catch (err) {
+      if (err instanceof VerificationError || err instanceof UpdateRefused) {
+        this.#refused = { version: target.version, signature: target.signature };
+        this.#updateError = `update to ${target.version} refused: ${err.message}`;
+        return null;
+      }
+      this.#updateError = `update to ${target.version} failed: ${(err as Error).message}`;
+      throw err;
+    } finally {
+      this.#targetVersion = null;
+      this.#deps.onChange();
+    }
+  }
+
+  /** The service left the desired list: stop it, keep its files for a quick return. */
+  async retire(): Promise<void> {
+    this.#desired = false;
+    this.#targetVersion = null;
+    if (this.supervisor.status().state !== 'stopped') await this.supervisor.stop();
+    this.#deps.onChange();
+  }
+
+  get desired(): boolean {
+    return this.#desired;
+  }
+
+  report(): AgentServiceReport {
+    const status = this.supervisor.status();
+    const version = this.version;
+    const state = this.#targetVersion
+      ? 'updating'
+      : status.state === 'failed' || (status.state === 'backoff' && status.failureCount > 0)
+        ? 'failed'
+        : status.state === 'stopped'
+          ? 'stopped'
+          : 'running';
+    const report: AgentServiceReport = { service: this.name, state, failureCount: status.failureCount };
+    if (version) report.version = version;
+    if (this.#targetVersion) report.targetVersion = this.#targetVersion;
+    const error = this.#updateError ?? status.lastError ?? null;
+    if (error) report.updateError = error.slice(0, 1024);
+    if (this.#installedAt) report.installedAt = this.#installedAt;
+    if (status.startedAt) report.startedAt = status.startedAt;
+    if (status.lastExitCode !== null) report.lastExitCode = status.lastExitCode;
+    return report;
+  }
+}

@@ -1,0 +1,108 @@
+import { fileURLToPath } from 'node:url';
+import {
+  AgentConfigError,
+  type AgentLogger,
+  type AgentOptions,
+  agentOptionTable,
+  installService,
+  resolveAgentConfig,
+  startAgent,
+} from '@flotilla/agent';
+import { type Command, Option } from 'commander';
+import { CliError } from '../api-client.ts';
+
+/** Plain lines on stderr; `--log-level debug` shows retries and uploads too. */
+function stderrLogger(level: string): AgentLogger {
+  const rank = { debug: 0, info: 1, warn: 2, error: 3 }[level] ?? 1;
+  const line = (lvl: string, r: number) => (message: string) => {
+    if (r >= rank) process.stderr.write(`${new Date().toISOString()} ${lvl} agent ${message}\n`);
+  };
+  return { debug: line('DEBUG', 0), info: line('INFO', 1), warn: line('WARN', 2), error: line('ERROR', 3) };
+}
+
+/**
+ * `FLOTILLA_AGENT_FAILPOINT=<step>:<begin|done>` kills the agent with SIGKILL right after that journal
+ * record of an update: how the crash-recovery tests stop it at an exact step. Unset in normal use.
+ */
+function failpoint(spec: string | undefined) {
+  if (!spec) return {};
+  const [step, phase] = spec.split(':');
+  return {
+    updateHooks: {
+      afterJournal(s: string, p: string) {
+        if (s === step && p === (phase ?? 'begin')) process.kill(process.pid, 'SIGKILL');
+      },
+    },
+  };
+}
+
+function configOf(flags: AgentOptions) {
+  try {
+    return resolveAgentConfig(flags, process.env);
+  } catch (err) {
+    if (err instanceof AgentConfigError) throw new CliError(`invalid agent configuration: ${err.message}`, 2);
+    throw err;
+  }
+}
+
+function addAgentOptions(cmd: Command): Command {
+  for (const opt of agentOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
+  return cmd;
+}
+
+export function registerAgentCommands(program: Command): void {
+  const agent = addAgentOptions(
+    program
+      .command('agent')
+      .description('run the host agent: installs, supervises and safely updates the services this host should run')
+      .option('--log-level <level>', 'debug, info, warn or error', 'info'),
+  );
+  agent.action(async (flags: AgentOptions & { logLevel: string }) => {
+    const config = configOf(flags);
+    const logger = stderrLogger(flags.logLevel);
+    const running = await startAgent(config, { logger, ...failpoint(process.env.FLOTILLA_AGENT_FAILPOINT) });
+    logger.info(`instance ${running.instanceId}, server ${config.server}, dir ${config.dir}`);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      logger.info(`${signal}: stopping services and flushing logs`);
+      await running.stop();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    try {
+      await running.done;
+    } catch (err) {
+      throw new CliError((err as Error).message, 1);
+    }
+  });
+
+  addAgentOptions(
+    agent
+      .command('install-service')
+      .description('write a systemd unit (and a private env file with the settings) and enable it')
+      .option('--unit-dir <dir>', 'where the unit goes', '/etc/systemd/system')
+      .option('--env-file <file>', 'where the settings go (mode 0600)', '/etc/flotilla/agent.env')
+      .option('--unit-name <name>', 'the unit name', 'flotilla-agent')
+      .option('--no-enable', 'only write the files; do not run systemctl'),
+  ).action((flags: AgentOptions & { unitDir: string; envFile: string; unitName: string; enable: boolean }) => {
+    const config = configOf({ ...agent.opts(), ...flags });
+    const fromSource = import.meta.url.endsWith('.ts');
+    const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
+    const exec = fromSource
+      ? [process.execPath, '--conditions=@flotilla/source', main, 'agent']
+      : [process.execPath, main, 'agent'];
+    const result = installService(config, {
+      exec,
+      unitDir: flags.unitDir,
+      envFile: flags.envFile,
+      unitName: flags.unitName,
+      enable: flags.enable,
+    });
+    process.stdout.write(`wrote ${result.unitFile}\nwrote ${result.envFile} (mode 0600)\n`);
+    if (!flags.enable)
+      process.stdout.write(`enable it with: systemctl daemon-reload && systemctl enable --now ${flags.unitName}\n`);
+  });
+}

@@ -1,0 +1,253 @@
+// End to end: a real server and a real `flotilla agent` process on loopback, updating small real services.
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenStore } from '../../server/src/auth/tokens.ts';
+import { openDatabase } from '../../server/src/db/connection.ts';
+import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import {
+  type AgentProcess,
+  api,
+  eventually,
+  freePort,
+  instanceService,
+  publish,
+  served,
+  setDesired,
+  spawnAgent,
+  watchAvailability,
+} from './agent-e2e.test.helper.ts';
+
+describe('flotilla agent against a real server', () => {
+  let server: TestServer;
+  let agentToken: string;
+  let agent: AgentProcess;
+  const ports = { web: 0, flaky: 0, hog: 0 };
+
+  beforeAll(async () => {
+    server = await startTestServer('sqlite');
+    ports.web = await freePort();
+    ports.flaky = await freePort();
+    ports.hog = await freePort();
+    const call = api(server);
+    expect((await call('POST', '/api/v1/environments', { name: 'test' })).status).toBe(201);
+    for (const name of ['web', 'flaky', 'hog'])
+      expect((await call('POST', '/api/v1/services', { name })).status).toBe(201);
+    const db = openDatabase(server.database);
+    agentToken = (
+      await new TokenStore(db.db).create('host-1', 'agent', undefined, { kind: 'agent', environment: 'test' })
+    ).token;
+    await db.close();
+    agent = spawnAgent(server, agentToken, undefined, [
+      '--instance-id',
+      'host-1',
+      '--roles',
+      'web=frontend',
+      '--labels',
+      'zone=a',
+    ]);
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await server?.stop();
+  });
+
+  const report = (service: string, instance = 'host-1') => instanceService(server, instance, service);
+
+  it('installs the first version, with %%version%% and %%role%% expanded', async () => {
+    await publish(server, 'web', '1.0.0', ports.web, 'good');
+    await setDesired(server, 'test', { web: '1.0.0' });
+    await eventually('web 1.0.0 to serve', async () => ((await served(ports.web)) === '1.0.0' ? true : undefined));
+    const state = await eventually('the report of web 1.0.0', async () => {
+      const s = await report('web');
+      return s?.version === '1.0.0' && s.state === 'running' ? s : undefined;
+    });
+    expect(state.updateError).toBeNull();
+    expect(readFileSync(join(agent.dir, 'services/web/versions/1.0.0/installed.txt'), 'utf8')).toBe('1.0.0 frontend');
+    // The signing key was pinned on first contact.
+    expect(readFileSync(join(agent.dir, 'signing-key.pem'), 'utf8')).toContain('BEGIN PUBLIC KEY');
+  });
+
+  it('updates to a good version; the service is unavailable only for the restart', async () => {
+    await publish(server, 'web', '2.0.0', ports.web, 'good');
+    const watch = watchAvailability(ports.web);
+    const changedAt = Date.now();
+    await setDesired(server, 'test', { web: '2.0.0' });
+    await eventually('web 2.0.0 to serve', async () => ((await served(ports.web)) === '2.0.0' ? true : undefined));
+    const servingAfterMs = Date.now() - changedAt;
+    const gap = await watch.stop();
+    await eventually('the report of web 2.0.0', async () =>
+      (await report('web'))?.version === '2.0.0' ? true : undefined,
+    );
+    console.info(`desired change → 2.0.0 serving: ${servingAfterMs} ms; longest unavailability: ${gap} ms`);
+    expect(gap).toBeLessThan(5000);
+  });
+
+  it('rolls back a version that crashes at start, and reports why', async () => {
+    await publish(server, 'web', '3.0.0', ports.web, 'crash');
+    await setDesired(server, 'test', { web: '3.0.0' });
+    const state = await eventually('the rollback of 3.0.0', async () => {
+      const s = await report('web');
+      return s?.updateError?.includes('3.0.0') ? s : undefined;
+    });
+    expect(state.version).toBe('2.0.0');
+    expect(state.updateError).toMatch(/rolled back/);
+    expect(await served(ports.web)).toBe('2.0.0');
+  });
+
+  it('rolls back a version that fails its health probe', async () => {
+    await publish(server, 'web', '3.0.1', ports.web, 'unhealthy');
+    const watch = watchAvailability(ports.web);
+    await setDesired(server, 'test', { web: '3.0.1' });
+    const state = await eventually('the rollback of 3.0.1', async () => {
+      const s = await report('web');
+      return s?.updateError?.includes('3.0.1') ? s : undefined;
+    });
+    await eventually('2.0.0 to serve again', async () => ((await served(ports.web)) === '2.0.0' ? true : undefined));
+    const gap = await watch.stop();
+    expect(state.version).toBe('2.0.0');
+    expect(state.updateError).toMatch(/not healthy/);
+    // Two restarts (to 3.0.1, back to 2.0.0) and a failed probe window, but never a long outage.
+    expect(gap).toBeLessThan(10_000);
+  });
+
+  it('refuses an artifact whose bytes were changed on the server', async () => {
+    const { digest } = await publish(server, 'web', '4.0.0', ports.web, 'good');
+    const hex = digest.replace(/^sha256:/, '');
+    const blob = join(server.dir, 'artifacts', 'sha256', hex.slice(0, 2), hex);
+    expect(existsSync(blob)).toBe(true);
+    const bytes = readFileSync(blob);
+    const at = bytes.length - 5;
+    bytes.writeUInt8((bytes.readUInt8(at) ^ 0xff) & 0xff, at);
+    writeFileSync(blob, bytes);
+    await setDesired(server, 'test', { web: '4.0.0' });
+    const state = await eventually('the refusal of 4.0.0', async () => {
+      const s = await report('web');
+      return s?.updateError?.includes('4.0.0') ? s : undefined;
+    });
+    expect(state.updateError).toMatch(/sha256|digest/i);
+    expect(state.version).toBe('2.0.0');
+    expect(existsSync(join(agent.dir, 'services/web/versions/4.0.0'))).toBe(false);
+    expect(await served(ports.web)).toBe('2.0.0');
+  });
+
+  it('an agent that trusts another key refuses every manifest and changes nothing', async () => {
+    const foreign = generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const other = spawnAgent(server, agentToken, undefined, ['--instance-id', 'host-2', '--signing-key', foreign]);
+    try {
+      const state = await eventually('host-2 to report the refusal', async () => {
+        const s = await report('web', 'host-2');
+        return s?.updateError ? s : undefined;
+      });
+      expect(state.updateError).toMatch(/refused: .*(signature|key)/i);
+      expect(state.version).toBeNull();
+      expect(existsSync(join(other.dir, 'services/web/versions'))).toBe(false);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('restarts a crash loop with growing delays and uploads a fault report with its files', async () => {
+    await publish(server, 'flaky', '1.0.0', ports.flaky, 'flaky');
+    const started = Date.now();
+    await setDesired(server, 'test', { web: '2.0.0', flaky: '1.0.0' });
+    const state = await eventually(
+      'two crashes of flaky',
+      async () => {
+        const s = await report('flaky');
+        return s && s.failureCount >= 2 ? s : undefined;
+      },
+      60_000,
+    );
+    // Each run lives 2.5 s; restarts wait 1 s then 2 s: a spinning loop would crash far more often.
+    expect(Date.now() - started).toBeGreaterThan(5000);
+    expect(state.lastExitCode).toBe(4);
+    const call = api(server);
+    const faults = await eventually('a fault report of flaky', async () => {
+      const res = await call('GET', '/api/v1/faults?service=flaky');
+      const list = (res.json?.faults ?? []) as { id: string; files: string[] }[];
+      return list.length > 0 ? list : undefined;
+    });
+    const detail = await call('GET', `/api/v1/faults/${faults[0]?.id}`);
+    expect(detail.status).toBe(200);
+    expect((detail.json.files as string[]).some((f) => f.startsWith('core.'))).toBe(true);
+    expect((detail.json.logTail as string[]).join('\n')).toContain('giving up');
+    expect(detail.json.exitCode).toBe(4);
+    expect(readdirSync(join(agent.dir, 'faults')).some((n) => n.endsWith('.tar.gz'))).toBe(true);
+  });
+
+  it('restarts a service whose memory exceeds maxMemoryMB', async () => {
+    await publish(server, 'hog', '1.0.0', ports.hog, 'hog');
+    await setDesired(server, 'test', { web: '2.0.0', flaky: '1.0.0', hog: '1.0.0' });
+    const call = api(server);
+    const fault = await eventually(
+      'a memory fault of hog',
+      async () => {
+        const res = await call('GET', '/api/v1/faults?service=hog');
+        const list = (res.json?.faults ?? []) as { reason: string }[];
+        return list.find((f) => f.reason === 'memory');
+      },
+      60_000,
+    );
+    expect(fault.reason).toBe('memory');
+    await setDesired(server, 'test', { web: '2.0.0' });
+  });
+
+  it('uploads logs that can be searched and followed', async () => {
+    const call = api(server);
+    const found = await eventually('the startup line of web in the log store', async () => {
+      const res = await call('GET', '/api/v1/logs?service=web&q=listening&instance=host-1');
+      const lines = (res.json?.lines ?? []) as { message: string; level: string; unit: string }[];
+      return lines.find((l) => l.message.includes('as 2.0.0'));
+    });
+    expect(found.level).toBe('info');
+    expect(found.unit).toBe('http');
+
+    const abort = new AbortController();
+    const res = await fetch(`${server.url}/api/v1/logs?service=web&level=warn&follow=1`, {
+      headers: { authorization: `Bearer ${(await import('../../server/test/support/server.ts')).adminToken}` },
+      signal: abort.signal,
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body?.getReader();
+    if (!reader) throw new Error('no body');
+    const marker = `asked to log at 2.0.0`;
+    await served(ports.web, '/log');
+    let text = '';
+    const until = Date.now() + 15_000;
+    while (!text.includes(marker) && Date.now() < until) {
+      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
+      if (chunk && !chunk.done) text += new TextDecoder().decode(chunk.value);
+      else if (!chunk) await served(ports.web, '/log');
+    }
+    abort.abort();
+    expect(text).toContain('event: line');
+    expect(text).toContain(marker);
+  });
+
+  it('after kill -9 in the middle of an update, a new agent ends on a healthy version', async () => {
+    await publish(server, 'web', '5.0.0', ports.web, 'good');
+    await setDesired(server, 'test', { web: '5.0.0' });
+    const journal = join(agent.dir, 'services/web/journal.log');
+    await eventually('the update to 5.0.0 to reach start-new', async () =>
+      existsSync(journal) && /"step":"start-new"/.test(readFileSync(journal, 'utf8').split('\n').slice(-3).join('\n'))
+        ? true
+        : undefined,
+    );
+    await agent.stop('SIGKILL');
+    agent = spawnAgent(server, agentToken, agent.dir, ['--instance-id', 'host-1', '--roles', 'web=frontend']);
+    await eventually('web 5.0.0 to serve after recovery', async () =>
+      (await served(ports.web)) === '5.0.0' ? true : undefined,
+    );
+    const state = await eventually('the report of 5.0.0', async () => {
+      const s = await report('web');
+      return s?.version === '5.0.0' && s.state === 'running' ? s : undefined;
+    });
+    expect(state.version).toBe('5.0.0');
+    const versions = readdirSync(join(agent.dir, 'services/web/versions'));
+    expect(versions).toContain('5.0.0');
+    expect(versions.length).toBeLessThanOrEqual(3);
+  });
+});

@@ -1,0 +1,98 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { LogHub } from './follow.ts';
+import { levelRanks, lineId } from './lines.ts';
+import type { LogLinesTable } from './tables.ts';
+
+function row(over: Partial<LogLinesTable> = {}): LogLinesTable {
+  const time = Date.parse('2030-01-01T00:00:00Z');
+  return {
+    id: lineId(time),
+    received_at: time,
+    time,
+    environment: 'prod',
+    instance_id: 'h1',
+    service: 'web',
+    version: null,
+    pid: null,
+    level: 'info',
+    level_rank: levelRanks.info,
+    unit: 'u',
+    stream: 'stdout',
+    message: 'hello',
+    ...over,
+  };
+}
+
+/** A socket stand-in: collects what is written; `stall` makes it stop draining until `release`. */
+class Sink extends Writable {
+  text = '';
+  #held: Array<() => void> = [];
+  stalled = false;
+  constructor() {
+    super({ highWaterMark: 1, decodeStrings: false });
+  }
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, cb: () => void) {
+    this.text += chunk.toString();
+    if (this.stalled) this.#held.push(cb);
+    else cb();
+  }
+  release() {
+    this.stalled = false;
+    for (const cb of this.#held.splice(0)) cb();
+  }
+}
+
+const events = (text: string, name: string) =>
+  text
+    .split('\n\n')
+    .filter((f) => f.startsWith(`event: ${name}\n`))
+    .map((f) => JSON.parse(f.slice(f.indexOf('data: ') + 6)));
+
+describe('log follow hub', () => {
+  it('sends matching lines only, as server-sent events', () => {
+    const hub = new LogHub();
+    const out = new Sink();
+    hub.follow({ service: 'web', minRank: levelRanks.warn, q: 'DISK' }, out);
+    hub.publish([
+      row({ message: 'disk full', level: 'error', level_rank: 4 }),
+      row({ message: 'disk full', service: 'api', level: 'error', level_rank: 4 }),
+      row({ message: 'disk ok', level: 'info', level_rank: 2 }),
+      row({ message: 'cpu hot', level: 'warn', level_rank: 3 }),
+    ]);
+    expect(out.text.startsWith(': connected\n\n')).toBe(true);
+    const lines = events(out.text, 'line');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ service: 'web', level: 'error', message: 'disk full', instanceId: 'h1' });
+    hub.closeAll();
+    expect(out.writableEnded).toBe(true);
+    expect(hub.size).toBe(0);
+  });
+
+  it('holds a bounded backlog for a stalled socket, then reports what it dropped', async () => {
+    const hub = new LogHub({ maxPending: 3 });
+    const out = new Sink();
+    hub.follow({}, out);
+    out.stalled = true;
+    hub.publish([row({ message: 'first' })]);
+    // The socket now refuses more; the next lines wait, beyond 3 they are dropped.
+    hub.publish(Array.from({ length: 10 }, (_, i) => row({ message: `m${i}` })));
+    expect(events(out.text, 'line').map((l) => l.message)).toEqual(['first']);
+    out.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events(out.text, 'line').map((l) => l.message)).toEqual(['first', 'm0', 'm1', 'm2']);
+    expect(events(out.text, 'dropped')).toEqual([{ dropped: 7 }]);
+    hub.closeAll();
+  });
+
+  it('sends keepalive comments and forgets followers whose client left', async () => {
+    const hub = new LogHub({ keepaliveMs: 10 });
+    const out = new Sink();
+    hub.follow({}, out);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(out.text).toContain(': keepalive\n\n');
+    out.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(hub.size).toBe(0);
+  });
+});
