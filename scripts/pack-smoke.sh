@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs the four workspaces and installs the tarballs in an empty directory, as a user would,
+# Packs the workspaces and installs the tarballs in an empty directory, as a user would,
 # then runs the CLI, the server and the SDK from there.
 #
 #   scripts/pack-smoke.sh
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PACKAGES=(protocol sdk server cli)
+PACKAGES=(protocol sdk dashboard server agent cli)
 ADMIN_TOKEN=smoke-token
 
 # Node 24 from the `node` devDependency; the system node may be older than the engines range.
@@ -87,8 +87,21 @@ for p in "${PACKAGES[@]}"; do
   [[ -f ${TARBALL[$p]} ]] || fail "npm pack did not write ${TARBALL[$p]}"
 done
 
+# The dashboard publishes only its built static files: index.html and hashed assets.
+check_dashboard_tarball() {
+  local tgz=$1 listing problems="" bad
+  listing=$(tar tzf "$tgz")
+  grep -qx 'package/dist/index.html' <<<"$listing" || problems+=$'\n  no dist/index.html'
+  grep -qE '^package/dist/assets/index-[^/]+\.js$' <<<"$listing" || problems+=$'\n  no dist/assets/index-*.js'
+  bad=$(grep -vE '^package/(package\.json|README\.md|LICENSE|dist/.+)$' <<<"$listing" || true)
+  bad+=$(grep -E '\.map$|\.test\.' <<<"$listing" || true)
+  [[ -z $bad ]] || problems+=$'\n  files that must not be published:\n'"$(sed 's/^/    /' <<<"$bad")"
+  [[ -z $problems ]] || fail "$(basename "$tgz"):$problems"
+}
+
 check_tarball() {
   local p=$1 tgz=$2 listing problems=""
+  if [[ $p == dashboard ]]; then check_dashboard_tarball "$tgz"; return; fi
   listing=$(tar tzf "$tgz")
   # Required: package.json, README, dist JS and declarations.
   grep -qx 'package/package.json' <<<"$listing" || problems+=$'\n  no package.json'
@@ -135,7 +148,7 @@ for p in "${PACKAGES[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# 3. Install all four tarballs in an empty project, so @flotilla/* resolve to each other.
+# 3. Install all the tarballs in an empty project, so @flotilla/* resolve to each other.
 cd "$APP_DIR"
 npm init -y >/dev/null
 log "npm install ${PACKAGES[*]/#/@flotilla/} from tarballs into $APP_DIR"
@@ -215,6 +228,20 @@ code=$(curl -s -o "$WORK/apps.json" -w '%{http_code}' --max-time 10 -H "Authoriz
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/api/v1/apps")
 [[ $code == 401 ]] || fail "GET /api/v1/apps without a token answered $code, not 401"
 log "GET /api/v1/apps: 200 with the token, 401 without"
+
+# The dashboard comes from the installed @flotilla/dashboard package, with its index.html as fallback.
+code=$(curl -s -o "$WORK/index.html" -D "$WORK/index.headers" -w '%{http_code}' --max-time 10 "$BASE/")
+[[ $code == 200 ]] || fail "GET / answered $code: $(head -c 300 "$WORK/index.html")"
+grep -qi '^content-type: text/html' "$WORK/index.headers" || fail "GET / is not text/html"
+grep -q '<div id="root">' "$WORK/index.html" || fail "GET / is not the dashboard's index.html"
+asset=$(grep -oE '/assets/index-[^"]+\.js' "$WORK/index.html" | head -n 1)
+code=$(curl -s -o /dev/null -D "$WORK/asset.headers" -w '%{http_code}' --max-time 10 "$BASE$asset")
+[[ $code == 200 ]] || fail "GET $asset answered $code"
+grep -qi '^cache-control: public, max-age=31536000, immutable' "$WORK/asset.headers" ||
+  fail "GET $asset is not cached as immutable"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/usage?app=x")
+[[ $code == 200 ]] || fail "GET /usage (a client route) answered $code"
+log "GET /: the dashboard's index.html; $asset immutable; client routes fall back to index.html"
 
 # ---------------------------------------------------------------------------------------------
 # 6. The installed packages load under the default conditions, and the SDK talks to the server.

@@ -11,6 +11,8 @@ export {
   agentOptionTable,
   resolveAgentConfig,
 } from './runtime/config.ts';
+export { type LauncherOptions, type RunningLauncher, startLauncher } from './runtime/launcher.ts';
+export { agentServiceName } from './runtime/self-update.ts';
 export { installService, type ServiceInstallOptions, unitText } from './runtime/systemd.ts';
 export * from './supervisor/process-supervisor.ts';
 export * from './supervisor/types.ts';

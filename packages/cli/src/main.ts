@@ -11,6 +11,7 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
+import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerRolloutCommands(program);
   registerLogsCommands(program);
   registerFaultsCommands(program);
+  registerFleetCommands(program);
   return program;
 }
 

@@ -1,5 +1,5 @@
-// `kill -9` of a real `flotilla agent` right after it journals each step of an update: a new agent
-// must finish or roll back, then converge, leaving one healthy process on the desired version.
+// `kill -9` of a real agent right after it journals each step of an update: the restarted agent must
+// finish or roll back, then converge, leaving one healthy process on the desired version.
 import { existsSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,17 +59,13 @@ describe('kill -9 of the agent at every step of an update', () => {
       const version = `1.1.${i}`;
       await publish(server, 'web', version, port, 'good');
       await setDesired(server, 'test', { web: version });
-      const doomed = spawnAgent(server, token, dir, ['--instance-id', 'crash-host'], {
+      // The worker kills itself with SIGKILL right after journaling `step`; the launcher restarts it.
+      agent = spawnAgent(server, token, dir, ['--instance-id', 'crash-host'], {
         FLOTILLA_AGENT_FAILPOINT: `${step}:begin`,
       });
-      const code = await Promise.race([
-        doomed.exited,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 40_000)),
-      ]);
-      if (code === 'timeout') await doomed.stop('SIGKILL');
-      expect(doomed.proc.signalCode, doomed.output()).toBe('SIGKILL');
-
-      agent = spawnAgent(server, token, dir, ['--instance-id', 'crash-host']);
+      await eventually(`the worker to be killed at ${step}`, async () =>
+        existsSync(join(dir, `failpoint-fired-${step}-begin`)) ? true : undefined,
+      );
       await eventually(`${version} to serve after recovery`, async () =>
         (await served(port)) === version ? true : undefined,
       );

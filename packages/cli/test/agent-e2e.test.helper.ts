@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InstallManifest, Instance } from '@flotilla/protocol';
+import { markedProcesses } from '../../agent/src/update/orphans.ts';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, type TestServer } from '../../server/test/support/server.ts';
 
@@ -92,8 +93,8 @@ export async function publish(server: TestServer, service: string, version: stri
   return res.json as { digest: string };
 }
 
-export async function setDesired(server: TestServer, env: string, set: Record<string, string>) {
-  const res = await api(server)('PATCH', `/api/v1/environments/${env}/desired`, { set });
+export async function setDesired(server: TestServer, env: string, set: Record<string, string>, remove: string[] = []) {
+  const res = await api(server)('PATCH', `/api/v1/environments/${env}/desired`, { set, remove });
   if (res.status !== 200) throw new Error(`desired: ${res.status} ${res.text}`);
 }
 
@@ -103,6 +104,8 @@ export interface AgentProcess {
   output: () => string;
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGKILL to the launcher and its worker at once, as a power loss would. */
+  killAll(): Promise<void>;
 }
 
 export function spawnAgent(
@@ -147,6 +150,16 @@ export function spawnAgent(
     dir,
     output: () => out,
     exited,
+    async killAll() {
+      const workers = markedProcesses(join(dir, 'services', 'flotilla-agent'));
+      proc.kill('SIGKILL');
+      for (const pid of workers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      await exited;
+    },
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
@@ -215,4 +228,23 @@ export function watchAvailability(port: number, everyMs = 10) {
       return longestGap;
     },
   };
+}
+
+/**
+ * A version of the agent itself: `good` runs this repository's agent; `silent` starts a process that
+ * never reports healthy, so the launcher must roll it back.
+ */
+export async function publishAgent(server: TestServer, version: string, kind: 'good' | 'silent') {
+  const { readFileSync } = await import('node:fs');
+  const run =
+    kind === 'good'
+      ? { command: process.execPath, args: ['--conditions=@flotilla/source', main, 'agent'] }
+      : { command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] };
+  const manifest: InstallManifest = {
+    run,
+    health: { statusFile: { path: 'status.json' }, startupWindowSec: 1, timeoutSec: kind === 'good' ? 60 : 3 },
+  };
+  const file = await makeArtifact(manifest, { 'README.txt': `agent ${version}` });
+  const res = await api(server)('PUT', `/api/v1/services/flotilla-agent/versions/${version}`, readFileSync(file));
+  if (res.status !== 201) throw new Error(`publish agent ${version}: ${res.status} ${res.text}`);
 }

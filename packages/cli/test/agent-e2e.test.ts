@@ -2,7 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../server/src/auth/tokens.ts';
 import { openDatabase } from '../../server/src/db/connection.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
@@ -13,6 +13,7 @@ import {
   freePort,
   instanceService,
   publish,
+  publishAgent,
   served,
   setDesired,
   spawnAgent,
@@ -47,6 +48,10 @@ describe('flotilla agent against a real server', () => {
       '--labels',
       'zone=a',
     ]);
+  });
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') console.error(agent?.output().split('\n').slice(-80).join('\n'));
   });
 
   afterAll(async () => {
@@ -192,7 +197,10 @@ describe('flotilla agent against a real server', () => {
       60_000,
     );
     expect(fault.reason).toBe('memory');
-    await setDesired(server, 'test', { web: '2.0.0' });
+    await setDesired(server, 'test', {}, ['flaky', 'hog']);
+    await eventually('flaky and hog to be stopped', async () =>
+      (await report('hog'))?.state === 'stopped' && (await report('flaky'))?.state === 'stopped' ? true : undefined,
+    );
   });
 
   it('uploads logs that can be searched and followed', async () => {
@@ -227,6 +235,38 @@ describe('flotilla agent against a real server', () => {
     expect(text).toContain(marker);
   });
 
+  it('updates itself through the same transaction, and rolls back an agent that does not come up', async () => {
+    const call = api(server);
+    expect((await call('POST', '/api/v1/services', { name: 'flotilla-agent' })).status).toBe(201);
+    await publishAgent(server, '9.0.0', 'good');
+    await setDesired(server, 'test', { web: '2.0.0', 'flotilla-agent': '9.0.0' });
+    const updated = await eventually('the agent to run 9.0.0', async () => {
+      const s = await report('flotilla-agent');
+      return s?.version === '9.0.0' ? s : undefined;
+    });
+    expect(updated.updateError).toBeNull();
+    expect(readFileSync(join(agent.dir, 'services/flotilla-agent/versions/9.0.0/status.json'), 'utf8')).toContain('ok');
+    await eventually('web to serve under the new agent', async () =>
+      (await served(ports.web)) === '2.0.0' ? true : undefined,
+    );
+
+    await publishAgent(server, '9.1.0', 'silent');
+    await setDesired(server, 'test', { web: '2.0.0', 'flotilla-agent': '9.1.0' });
+    const rolledBack = await eventually(
+      'the rollback of agent 9.1.0',
+      async () => {
+        const s = await report('flotilla-agent');
+        return s?.updateError?.includes('9.1.0') ? s : undefined;
+      },
+      90_000,
+    );
+    expect(rolledBack.version).toBe('9.0.0');
+    expect(rolledBack.updateError).toMatch(/rolled back/);
+    await eventually('web to serve after the rollback', async () =>
+      (await served(ports.web)) === '2.0.0' ? true : undefined,
+    );
+  }, 150_000);
+
   it('after kill -9 in the middle of an update, a new agent ends on a healthy version', async () => {
     await publish(server, 'web', '5.0.0', ports.web, 'good');
     await setDesired(server, 'test', { web: '5.0.0' });
@@ -236,7 +276,7 @@ describe('flotilla agent against a real server', () => {
         ? true
         : undefined,
     );
-    await agent.stop('SIGKILL');
+    await agent.killAll();
     agent = spawnAgent(server, agentToken, agent.dir, ['--instance-id', 'host-1', '--roles', 'web=frontend']);
     await eventually('web 5.0.0 to serve after recovery', async () =>
       (await served(ports.web)) === '5.0.0' ? true : undefined,

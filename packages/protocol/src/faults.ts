@@ -18,6 +18,8 @@ export const FaultReportMeta = Type.Object(
     state: Type.Record(Type.String(), Type.Unknown()),
     /** Names (relative to `files/`) of the files packed with the report. */
     files: Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 1000 }),
+    /** Accepted for convenience and ignored: the server takes the environment from the agent's token. */
+    environment: Type.Optional(Type.String({ maxLength: 200 })),
   },
   { additionalProperties: false },
 );

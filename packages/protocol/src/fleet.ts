@@ -4,10 +4,11 @@ import { type Static, Type } from 'typebox';
 // with the first break in the distribution path named.
 
 /**
- * `ok`: runs the desired version. The rest are alerts, in the order the path breaks:
- * `not-desired-yet` (a rollout has not reached the instance), `stale` (the agent stopped reporting),
- * `not-reported` (the agent never reported the service), `updating`, `failed` (the update was refused
- * or rolled back), `stopped`, `behind` (an older version runs and no update is under way).
+ * `ok`: runs the desired version. The rest are alerts; the first that holds wins, in this order:
+ * `stale` (the agent stopped reporting), `not-reported` (the agent never reported the service),
+ * `failed` (the service failed, or the update was refused or rolled back), `updating`, `stopped`,
+ * `not-desired-yet` (a rollout has not reached the instance), `behind` (another version runs and no
+ * update is under way).
  */
 export const FleetVerdict = Type.Union([
   Type.Literal('ok'),

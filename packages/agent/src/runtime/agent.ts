@@ -14,6 +14,7 @@ import type { AgentConfig } from './config.ts';
 import { packFaultReport, uploadPendingFaults } from './fault-reporter.ts';
 import { instanceIdFor, trustedKey } from './identity.ts';
 import { LogUploader } from './log-uploader.ts';
+import { agentServiceName, SelfUpdateClient } from './self-update.ts';
 import { type ExitEvent, ServiceRunner } from './service-runner.ts';
 
 export interface AgentLogger extends SupervisorLogger {
@@ -39,6 +40,8 @@ export interface AgentHooks {
   gateIntervalMs?: number;
   /** Called after each journal record of an update (failure injection in tests). */
   updateHooks?: UpdateHooks;
+  /** Set when run by the launcher: the worker's own version and status file (see self-update.ts). */
+  selfUpdate?: { runningVersion: string; statusFile?: string };
   /** Called when the agent gives up for good (401/403); the CLI exits non-zero. */
   onFatal?: (err: Error) => void;
 }
@@ -59,6 +62,9 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     onError: (err) => log.debug(`log upload failed; retrying: ${(err as Error).message}`),
   });
   let reportTimer: NodeJS.Timeout | null = null;
+  const self = hooks.selfUpdate ? new SelfUpdateClient(layout, hooks.selfUpdate.runningVersion) : null;
+  let desiredAgentVersion: string | null = null;
+  let lastSelfTarget: AgentDesiredService | null = null;
   let faultWork: Promise<unknown> = Promise.resolve();
 
   const runnerFor = (name: string): ServiceRunner => {
@@ -112,7 +118,10 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const stateReport = (): AgentStateReport => ({
     instanceId,
     labels: config.labels,
-    services: [...runners.values()].filter((r) => r.desired || r.version).map((r) => r.report()),
+    services: [
+      ...[...runners.values()].filter((r) => r.desired || r.version).map((r) => r.report()),
+      ...(self ? [self.report(desiredAgentVersion)] : []),
+    ],
   });
 
   let reporting: Promise<void> | null = null;
@@ -151,6 +160,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const recovered = await recoverAll({
     layout,
     supervisorFor: (name) => runnerFor(name).supervisor,
+    exclude: [agentServiceName],
     ...(hooks.gateIntervalMs !== undefined ? { gateIntervalMs: hooks.gateIntervalMs } : {}),
   });
   for (const r of recovered) log.warn(`recovered ${r.service}: ${r.action} (${r.version ?? 'nothing'} running)`);
@@ -171,6 +181,11 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
 
   const converge = async (desired: AgentDesired, trust: TrustedKey) => {
     const wanted = new Map<string, AgentDesiredService>(desired.services.map((s) => [s.service, s]));
+    // The agent's own service is updated by the launcher, after everything else has converged.
+    const selfTarget = wanted.get(agentServiceName);
+    wanted.delete(agentServiceName);
+    desiredAgentVersion = selfTarget?.version ?? null;
+    lastSelfTarget = selfTarget ?? null;
     for (const target of wanted.values()) {
       if (stopping.signal.aborted) return;
       try {
@@ -186,6 +201,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     for (const runner of runners.values()) {
       if (!wanted.has(runner.name) && runner.desired) await runner.retire();
     }
+    if (self && selfTarget && self.request(selfTarget))
+      log.info(`asked the launcher to update the agent to ${selfTarget.version}`);
     await sendReport();
     for (const listener of convergedListeners) listener(desired.revision);
   };
@@ -195,19 +212,25 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     let etag: string | null = null;
     let last: AgentDesired | null = null;
     let failures = 0;
+    let markedHealthy = false;
     while (!stopping.signal.aborted) {
       try {
         trust ??= await trustedKey(layout.root, config.signingKey, api);
         const answer = await api.desired(instanceId, etag, config.waitSec, stopping.signal);
         failures = 0;
+        if (self && hooks.selfUpdate && !markedHealthy) {
+          self.markHealthy(hooks.selfUpdate.statusFile);
+          markedHealthy = true;
+        }
         if (answer.changed) {
           etag = answer.etag;
           last = answer.desired;
           await converge(answer.desired, trust);
           resolveFirst();
         } else if (last) {
-          // Nothing new: still retry services whose last attempt failed for a transient reason.
           resolveFirst();
+          // Asking again is idempotent, and covers a request the launcher never saw (it was restarting).
+          if (self && lastSelfTarget) self.request(lastSelfTarget);
         }
       } catch (err) {
         if (stopping.signal.aborted) break;
@@ -269,7 +292,9 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
 
 function installedServices(layout: AgentLayout): string[] {
   try {
-    return readdirSync(layout.services).filter((name) => existsSync(layout.service(name).current));
+    return readdirSync(layout.services).filter(
+      (name) => name !== agentServiceName && existsSync(layout.service(name).current),
+    );
   } catch {
     return [];
   }

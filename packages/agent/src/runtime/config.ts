@@ -155,3 +155,24 @@ export function resolveAgentConfig(
     keepVersions: integer(opts.keepVersions, 'keep-versions', 3, 1, 100),
   });
 }
+
+/** The settings as FLOTILLA_AGENT_* variables: for the env file of the systemd unit and for the worker. */
+export function configEnv(config: AgentConfig, instanceId = config.instanceId): Record<string, string> {
+  const list = (map: Record<string, string>) =>
+    Object.entries(map)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  const env: Record<string, string> = {
+    FLOTILLA_AGENT_SERVER: config.server,
+    FLOTILLA_AGENT_TOKEN: config.token,
+    FLOTILLA_AGENT_DIR: config.dir,
+    FLOTILLA_AGENT_WAIT: String(config.waitSec),
+    FLOTILLA_AGENT_HEARTBEAT: String(config.heartbeatMs / 1000),
+    FLOTILLA_AGENT_KEEP_VERSIONS: String(config.keepVersions),
+  };
+  if (Object.keys(config.labels).length > 0) env.FLOTILLA_AGENT_LABELS = list(config.labels);
+  if (Object.keys(config.roles).length > 0) env.FLOTILLA_AGENT_ROLES = list(config.roles);
+  if (instanceId) env.FLOTILLA_AGENT_INSTANCE_ID = instanceId;
+  if (config.signingKey) env.FLOTILLA_AGENT_SIGNING_KEY = config.signingKey;
+  return env;
+}

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type AgentConfig, agentOptionTable } from './config.ts';
+import { type AgentConfig, configEnv } from './config.ts';
 
 export interface ServiceInstallOptions {
   /** The command that starts the agent, e.g. [process.execPath, '/usr/lib/.../main.js', 'agent']. */
@@ -39,28 +39,8 @@ WantedBy=multi-user.target
 
 /** The env file holds every setting, the token included, so it never shows in `ps` or the unit. */
 export function envFileText(config: AgentConfig): string {
-  const values: Record<string, string> = {
-    FLOTILLA_AGENT_SERVER: config.server,
-    FLOTILLA_AGENT_TOKEN: config.token,
-    FLOTILLA_AGENT_DIR: config.dir,
-  };
-  if (Object.keys(config.labels).length > 0) {
-    values.FLOTILLA_AGENT_LABELS = Object.entries(config.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-  }
-  if (Object.keys(config.roles).length > 0) {
-    values.FLOTILLA_AGENT_ROLES = Object.entries(config.roles)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-  }
-  if (config.instanceId) values.FLOTILLA_AGENT_INSTANCE_ID = config.instanceId;
-  if (config.signingKey) values.FLOTILLA_AGENT_SIGNING_KEY = config.signingKey;
-  const known = new Set(agentOptionTable.map((o) => o.env));
-  const lines = Object.entries(values)
-    .filter(([k]) => known.has(k))
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return `# Settings of the Flotilla agent (read by ${'systemd'}); keep this file private.\n${lines.join('\n')}\n`;
+  const lines = Object.entries(configEnv(config)).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return `# Settings of the Flotilla agent; keep this file private.\n${lines.join('\n')}\n`;
 }
 
 export function installService(

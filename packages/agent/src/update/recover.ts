@@ -118,10 +118,12 @@ export async function recoverAll(options: {
   layout: AgentLayout;
   supervisorFor: (service: string) => ServiceSupervisor;
   gateIntervalMs?: number;
+  /** Services recovered by someone else (the agent's own service, by its launcher). */
+  exclude?: string[];
 }): Promise<RecoveryResult[]> {
   let names: string[] = [];
   try {
-    names = readdirSync(options.layout.services);
+    names = readdirSync(options.layout.services).filter((n) => !options.exclude?.includes(n));
   } catch {}
   const results: RecoveryResult[] = [];
   for (const service of names) {

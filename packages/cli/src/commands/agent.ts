@@ -1,3 +1,5 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   AgentConfigError,
@@ -7,6 +9,7 @@ import {
   installService,
   resolveAgentConfig,
   startAgent,
+  startLauncher,
 } from '@flotilla/agent';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
@@ -20,17 +23,63 @@ function stderrLogger(level: string): AgentLogger {
   return { debug: line('DEBUG', 0), info: line('INFO', 1), warn: line('WARN', 2), error: line('ERROR', 3) };
 }
 
+async function runWorker(config: ReturnType<typeof configOf>, logger: AgentLogger): Promise<void> {
+  const running = await startAgent(config, {
+    logger,
+    selfUpdate: {
+      runningVersion: process.env.FLOTILLA_AGENT_VERSION ?? 'builtin',
+      ...(process.env.FLOTILLA_AGENT_STATUS_FILE ? { statusFile: process.env.FLOTILLA_AGENT_STATUS_FILE } : {}),
+    },
+    ...failpoint(process.env.FLOTILLA_AGENT_FAILPOINT, config.dir),
+  });
+  logger.info(`instance ${running.instanceId}, server ${config.server}, dir ${config.dir}`);
+  const stopped = untilSignal(logger, () => running.stop());
+  try {
+    await Promise.race([running.done, stopped]);
+  } catch (err) {
+    throw new CliError((err as Error).message, 1);
+  }
+}
+
+/** Resolves never; on SIGTERM/SIGINT runs `stop` and exits 0 (a second signal exits at once). */
+function untilSignal(logger: AgentLogger, stop: () => Promise<void>): Promise<void> {
+  let stopping = false;
+  const onSignal = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info(`${signal}: stopping services and flushing logs`);
+    await stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void onSignal('SIGTERM'));
+  process.on('SIGINT', () => void onSignal('SIGINT'));
+  return new Promise(() => {});
+}
+
+/** This very command, as the launcher's built-in worker. */
+function workerCommand(): string[] {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
+  return fromSource
+    ? [process.execPath, '--conditions=@flotilla/source', main, 'agent']
+    : [process.execPath, main, 'agent'];
+}
+
 /**
  * `FLOTILLA_AGENT_FAILPOINT=<step>:<begin|done>` kills the agent with SIGKILL right after that journal
  * record of an update: how the crash-recovery tests stop it at an exact step. Unset in normal use.
  */
-function failpoint(spec: string | undefined) {
+function failpoint(spec: string | undefined, dir: string) {
   if (!spec) return {};
   const [step, phase] = spec.split(':');
+  // Fires once per agent directory, so the restarted worker can recover.
+  const marker = join(dir, `failpoint-fired-${step}-${phase ?? 'begin'}`);
   return {
     updateHooks: {
       afterJournal(s: string, p: string) {
-        if (s === step && p === (phase ?? 'begin')) process.kill(process.pid, 'SIGKILL');
+        if (s !== step || p !== (phase ?? 'begin') || existsSync(marker)) return;
+        writeFileSync(marker, '');
+        process.kill(process.pid, 'SIGKILL');
       },
     },
   };
@@ -60,23 +109,18 @@ export function registerAgentCommands(program: Command): void {
   agent.action(async (flags: AgentOptions & { logLevel: string }) => {
     const config = configOf(flags);
     const logger = stderrLogger(flags.logLevel);
-    const running = await startAgent(config, { logger, ...failpoint(process.env.FLOTILLA_AGENT_FAILPOINT) });
-    logger.info(`instance ${running.instanceId}, server ${config.server}, dir ${config.dir}`);
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) process.exit(1);
-      stopping = true;
-      logger.info(`${signal}: stopping services and flushing logs`);
-      await running.stop();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-    try {
-      await running.done;
-    } catch (err) {
-      throw new CliError((err as Error).message, 1);
-    }
+    // Run by the launcher (below) as the supervised service flotilla-agent: the agent proper.
+    if (process.env.FLOTILLA_AGENT_WORKER === '1') return runWorker(config, logger);
+    const launcher = await startLauncher(config, {
+      workerCommand: workerCommand(),
+      logger,
+      onWorkerLine: (text) => process.stderr.write(`${text}\n`),
+      ...(process.env.FLOTILLA_AGENT_FAILPOINT
+        ? { workerEnv: { FLOTILLA_AGENT_FAILPOINT: process.env.FLOTILLA_AGENT_FAILPOINT } }
+        : {}),
+    });
+    logger.info(`launcher for instance ${launcher.instanceId}, server ${config.server}, dir ${config.dir}`);
+    await untilSignal(logger, () => launcher.stop());
   });
 
   addAgentOptions(
@@ -89,11 +133,7 @@ export function registerAgentCommands(program: Command): void {
       .option('--no-enable', 'only write the files; do not run systemctl'),
   ).action((flags: AgentOptions & { unitDir: string; envFile: string; unitName: string; enable: boolean }) => {
     const config = configOf({ ...agent.opts(), ...flags });
-    const fromSource = import.meta.url.endsWith('.ts');
-    const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
-    const exec = fromSource
-      ? [process.execPath, '--conditions=@flotilla/source', main, 'agent']
-      : [process.execPath, main, 'agent'];
+    const exec = workerCommand();
     const result = installService(config, {
       exec,
       unitDir: flags.unitDir,

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { Forbidden } from '../errors.ts';
+import { Forbidden, Unauthorized } from '../errors.ts';
+import { applySessionCookie } from './session.ts';
 import type { Principal, Role, TokenStore } from './tokens.ts';
 import { requireRole } from './tokens.ts';
 
@@ -9,9 +10,13 @@ declare module 'fastify' {
   }
 }
 
-/** A preHandler that admits a bearer token with at least `role`. */
+/**
+ * A preHandler that admits a bearer token, or the dashboard's session cookie when there is no
+ * Authorization header (unsafe methods then need the CSRF header), with at least `role`.
+ */
 export function authorize(tokens: TokenStore, role: Exclude<Role, 'agent'>) {
   return async (request: FastifyRequest) => {
+    applySessionCookie(request);
     const principal = await tokens.authenticate(request.headers.authorization);
     requireRole(principal, role);
     request.principal = principal;
@@ -21,6 +26,7 @@ export function authorize(tokens: TokenStore, role: Exclude<Role, 'agent'>) {
 /** A preHandler that admits any valid token, agents included (for `whoami`-like routes). */
 export function authenticated(tokens: TokenStore) {
   return async (request: FastifyRequest) => {
+    applySessionCookie(request);
     request.principal = await tokens.authenticate(request.headers.authorization);
   };
 }
@@ -37,9 +43,10 @@ export interface AgentScope {
   profile: string | null;
 }
 
-/** A preHandler that admits only agent tokens bound to an environment; sets `request.principal`. */
+/** A preHandler that admits only agent bearer tokens bound to an environment; sets `request.principal`. */
 export function authorizeAgent(tokens: TokenStore) {
   return async (request: FastifyRequest) => {
+    if (request.viaSession) throw new Unauthorized('agent routes take an agent token in "Authorization: Bearer"');
     const principal = await tokens.authenticate(request.headers.authorization);
     if (principal.role !== 'agent') {
       throw new Forbidden(`agent routes take agent tokens; the token "${principal.name}" has ${principal.role}`);

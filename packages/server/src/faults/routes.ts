@@ -1,4 +1,144 @@
+import { createReadStream } from 'node:fs';
+import { ErrorBody, FaultAccepted, FaultDetail, FaultIdParams, FaultList, FaultQuery } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
+import { agentScopeOf, authorize, authorizeAgent } from '../auth/hook.ts';
+import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { createFaultService, defaultMaxArchiveBytes } from './service.ts';
 
-export async function faultsRoutes(_app: FastifyInstance, _deps: FeatureDeps): Promise<void> {}
+export const retentionIntervalMs = 10 * 60_000;
+
+export interface FaultRouteOptions {
+  /** Upload limit; tests pass a small one. */
+  maxArchiveBytes?: number;
+  now?: () => number;
+}
+
+export async function faultsRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
+  await registerFaultRoutes(app, deps, {});
+}
+
+/** The routes with their limits injectable (the plugin above uses the defaults). */
+export function faultsRoutesWith(opts: FaultRouteOptions) {
+  return (app: FastifyInstance, deps: FeatureDeps) => registerFaultRoutes(app, deps, opts);
+}
+
+async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts: FaultRouteOptions): Promise<void> {
+  const maxArchiveBytes = opts.maxArchiveBytes ?? defaultMaxArchiveBytes;
+  const faults = createFaultService({
+    db: deps.db,
+    dataDir: deps.dataDir,
+    retentionMs: deps.config.faultRetentionMs,
+    maxCount: deps.config.faultMaxCount,
+    maxArchiveBytes,
+    now: opts.now,
+  });
+
+  // One retention run at a time; close waits for the one under way so the store is not closed under it.
+  let running: Promise<unknown> = Promise.resolve();
+  const retain = (service?: string) => {
+    running = running
+      .then(() => faults.applyRetention(service))
+      .catch((err: Error) => deps.logger.warn({ err }, 'fault report retention failed'));
+    return running;
+  };
+  const timer = setInterval(() => void retain(), retentionIntervalMs);
+  timer.unref();
+  app.addHook('onReady', async () => {
+    void retain();
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    await running;
+  });
+
+  // Fault archives arrive as raw streams; this parser is scoped to this plugin's routes.
+  app.addContentTypeParser(['application/gzip', 'application/x-gzip'], (_request, payload, done) =>
+    done(null, payload),
+  );
+
+  const viewer = authorize(deps.tokens, 'viewer');
+  const security = [{ bearer: [] }];
+  const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+  const tags = ['faults'];
+
+  app.post(
+    '/api/v1/agent/faults',
+    {
+      preHandler: authorizeAgent(deps.tokens),
+      bodyLimit: maxArchiveBytes,
+      schema: {
+        tags,
+        summary: 'Upload a fault report: the .tar.gz is the raw body (Content-Type: application/gzip)',
+        security,
+        response: { 201: FaultAccepted, ...errors, 413: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as NodeJS.ReadableStream | undefined;
+      if (!body || typeof (body as { pipe?: unknown }).pipe !== 'function') {
+        return reply
+          .status(415)
+          .send(errorBody('invalid', 'send the fault archive as the body with Content-Type: application/gzip'));
+      }
+      const length = request.headers['content-length'];
+      const accepted = await faults.receive(agentScopeOf(request), body, length ? Number(length) : undefined);
+      // Trimmed before answering, so a list right after the upload already keeps the per-service limit.
+      await retain(accepted.service);
+      return reply.status(201).send({ id: accepted.id });
+    },
+  );
+
+  app.get<{ Querystring: FaultQuery }>(
+    '/api/v1/faults',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'Fault reports, newest first',
+        security,
+        querystring: FaultQuery,
+        response: { 200: FaultList, ...errors },
+      },
+    },
+    async (request) => faults.list(request.query),
+  );
+
+  app.get<{ Params: FaultIdParams }>(
+    '/api/v1/faults/:id',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'One fault report with the state and log tail',
+        security,
+        params: FaultIdParams,
+        response: { 200: FaultDetail, ...errors },
+      },
+    },
+    async (request) => faults.get(request.params.id),
+  );
+
+  app.get<{ Params: FaultIdParams }>(
+    '/api/v1/faults/:id/archive',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'Download the fault archive (.tar.gz)',
+        security,
+        params: FaultIdParams,
+        response: errors,
+      },
+    },
+    async (request, reply) => {
+      const archive = await faults.archive(request.params.id);
+      reply.headers({
+        'content-type': 'application/gzip',
+        'content-length': archive.size,
+        'content-disposition': `attachment; filename="${archive.fileName}"`,
+      });
+      return reply.send(createReadStream(archive.path));
+    },
+  );
+}

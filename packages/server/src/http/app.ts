@@ -10,10 +10,13 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { accountsRoutes } from '../accounts/routes.ts';
+import { sessionCookieHook } from '../auth/session.ts';
+import { sessionRoutes } from '../auth/session-routes.ts';
 import type { TokenStore } from '../auth/tokens.ts';
 import { catalogRoutes } from '../catalog/routes.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
+import { dashboardRoutes } from '../dashboard/routes.ts';
 import { desiredRoutes } from '../desired/routes.ts';
 import { faultsRoutes } from '../faults/routes.ts';
 import { fleetRoutes } from '../fleet/routes.ts';
@@ -78,6 +81,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   app.addHook('onResponse', recordHttpMetrics(deps.metrics));
+  // The dashboard's session cookie becomes a bearer credential for every API route (CSRF-checked).
+  app.addHook('onRequest', sessionCookieHook);
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) => ({
@@ -98,11 +103,13 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(checkinRoutes, { service: deps.checkins, rateLimitPerMinute: deps.rateLimitPerMinute });
   await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
   await app.register(accountsRoutes, deps.features);
+  await app.register(sessionRoutes, deps.features);
   await app.register(catalogRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);
   await app.register(logsRoutes, deps.features);
   await app.register(faultsRoutes, deps.features);
   await app.register(fleetRoutes, deps.features);
+  await app.register(dashboardRoutes, deps.features);
   return app;
 }

@@ -1,0 +1,144 @@
+import type { Kysely } from 'kysely';
+import type { Tables } from '../db/tables.ts';
+import type { FaultReportsTable } from './tables.ts';
+
+export interface FaultRow {
+  id: string;
+  receivedAt: number;
+  time: number;
+  environment: string;
+  instanceId: string;
+  service: string;
+  version: string | null;
+  reason: string;
+  exitCode: number | null;
+  signal: string | null;
+  size: number;
+  digest: string;
+  files: string[];
+  state: Record<string, unknown>;
+  logTail: string[];
+}
+
+export interface FaultFilter {
+  service?: string;
+  instanceId?: string;
+  environment?: string;
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+  /** Keyset paging: only reports older than this (time, id). */
+  before?: { time: number; id: string };
+  limit: number;
+}
+
+function toRow(r: FaultReportsTable): FaultRow {
+  return {
+    id: r.id,
+    receivedAt: Number(r.received_at),
+    time: Number(r.time),
+    environment: r.environment,
+    instanceId: r.instance_id,
+    service: r.service,
+    version: r.version,
+    reason: r.reason,
+    exitCode: r.exit_code === null ? null : Number(r.exit_code),
+    signal: r.signal,
+    size: Number(r.size),
+    digest: r.digest,
+    files: JSON.parse(r.files) as string[],
+    state: JSON.parse(r.state) as Record<string, unknown>,
+    logTail: r.log_tail === '' ? [] : r.log_tail.split('\n'),
+  };
+}
+
+export async function insertFault(db: Kysely<Tables>, row: FaultRow): Promise<void> {
+  await db
+    .insertInto('fault_reports')
+    .values({
+      id: row.id,
+      received_at: row.receivedAt,
+      time: row.time,
+      environment: row.environment,
+      instance_id: row.instanceId,
+      service: row.service,
+      version: row.version,
+      reason: row.reason,
+      exit_code: row.exitCode,
+      signal: row.signal,
+      size: row.size,
+      digest: row.digest,
+      files: JSON.stringify(row.files),
+      state: JSON.stringify(row.state),
+      log_tail: row.logTail.join('\n'),
+    })
+    .execute();
+}
+
+/** Newest first (time, then id, both descending), without the state and log tail. */
+export async function listFaults(db: Kysely<Tables>, f: FaultFilter): Promise<FaultRow[]> {
+  let q = db.selectFrom('fault_reports').selectAll();
+  if (f.service !== undefined) q = q.where('service', '=', f.service);
+  if (f.instanceId !== undefined) q = q.where('instance_id', '=', f.instanceId);
+  if (f.environment !== undefined) q = q.where('environment', '=', f.environment);
+  if (f.from !== undefined) q = q.where('time', '>=', f.from);
+  if (f.to !== undefined) q = q.where('time', '<', f.to);
+  if (f.before !== undefined) {
+    const { time, id } = f.before;
+    q = q.where((eb) => eb.or([eb('time', '<', time), eb.and([eb('time', '=', time), eb('id', '<', id)])]));
+  }
+  const rows = await q.orderBy('time', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
+  return rows.map(toRow);
+}
+
+export async function getFault(db: Kysely<Tables>, id: string): Promise<FaultRow | undefined> {
+  const row = await db.selectFrom('fault_reports').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toRow(row) : undefined;
+}
+
+/** Ids of reports received before `cutoff` (epoch ms). */
+export async function faultsReceivedBefore(db: Kysely<Tables>, cutoff: number): Promise<string[]> {
+  const rows = await db.selectFrom('fault_reports').select('id').where('received_at', '<', cutoff).execute();
+  return rows.map((r) => r.id);
+}
+
+/** Services holding more than `keep` reports. */
+export async function servicesOverCount(db: Kysely<Tables>, keep: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('fault_reports')
+    .select('service')
+    .groupBy('service')
+    .having((eb) => eb.fn.countAll(), '>', keep)
+    .execute();
+  return rows.map((r) => r.service);
+}
+
+/** Ids of a service's reports beyond the newest `keep`, oldest last. */
+export async function faultsBeyondCount(db: Kysely<Tables>, service: string, keep: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('fault_reports')
+    .select('id')
+    .where('service', '=', service)
+    .orderBy('time', 'desc')
+    .orderBy('id', 'desc')
+    .offset(keep)
+    // SQLite accepts OFFSET only after a LIMIT; this bound is never reached.
+    .limit(1_000_000)
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Deletes rows by id (pass a transaction); returns how many went. */
+export async function deleteFaults(db: Kysely<Tables>, ids: string[]): Promise<number> {
+  let deleted = 0;
+  // Chunks keep each statement under both engines' bound-parameter limits.
+  for (let i = 0; i < ids.length; i += 500) {
+    const result = await db
+      .deleteFrom('fault_reports')
+      .where('id', 'in', ids.slice(i, i + 500))
+      .executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
+}
