@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { AgentConfigError, configEnv, resolveAgentConfig } from './config.ts';
+
+describe('resolveAgentConfig', () => {
+  it('takes flags over env vars, and applies defaults', () => {
+    const config = resolveAgentConfig(
+      { server: 'http://a:1/', labels: 'zone=a, rack=12' },
+      { FLOTILLA_AGENT_SERVER: 'http://b:2', FLOTILLA_AGENT_TOKEN: 't', FLOTILLA_AGENT_ROLES: 'web=frontend' },
+      '/srv',
+    );
+    expect(config.server).toBe('http://a:1');
+    expect(config.token).toBe('t');
+    expect(config.dir).toBe('/var/lib/flotilla-agent');
+    expect(config.labels).toEqual({ zone: 'a', rack: '12' });
+    expect(config.roles).toEqual({ web: 'frontend' });
+    expect(config.waitSec).toBe(60);
+    expect(config.heartbeatMs).toBe(10_000);
+    expect(config.keepVersions).toBe(3);
+    expect(
+      resolveAgentConfig({ dir: 'data' }, { FLOTILLA_AGENT_SERVER: 'http://x', FLOTILLA_AGENT_TOKEN: 't' }, '/srv').dir,
+    ).toBe('/srv/data');
+  });
+
+  it.each([
+    [{}, /server: missing/],
+    [{ server: 'ftp://x', token: 't' }, /must be an http/],
+    [{ server: 'not a url', token: 't' }, /is not a URL/],
+    [{ server: 'http://x' }, /token: missing/],
+    [{ server: 'http://x', token: 't', labels: 'novalue' }, /labels: "novalue" is not key=value/],
+    [{ server: 'http://x', token: 't', wait: '500' }, /wait: "500" is not a whole number from 1 to 120/],
+    [{ server: 'http://x', token: 't', keepVersions: '0' }, /keep-versions/],
+  ])('refuses %j with a message naming the setting', (flags, message) => {
+    expect(() => resolveAgentConfig(flags, {})).toThrow(AgentConfigError);
+    expect(() => resolveAgentConfig(flags, {})).toThrow(message);
+  });
+
+  it('round-trips through its env vars (the launcher hands its settings to the worker this way)', () => {
+    const config = resolveAgentConfig(
+      { server: 'http://x:9', token: 'secret', dir: '/d', labels: 'a=1', roles: 'web=fe', wait: '30', heartbeat: '2' },
+      {},
+    );
+    const again = resolveAgentConfig({}, configEnv(config, 'host-7'));
+    expect(again).toEqual({ ...config, instanceId: 'host-7' });
+  });
+});
