@@ -91,7 +91,7 @@ describe.each(storeKinds)('catalog API on %s', (kind) => {
       digest: `sha256:${sha}`,
       size: bytes.length,
       notes: 'first',
-      author: 'FLOTILLA_ADMIN_TOKEN',
+      author: 'token:FLOTILLA_ADMIN_TOKEN',
       manifest,
     });
     expect(existsSync(join(server.dir, 'artifacts', 'sha256', sha.slice(0, 2), sha))).toBe(true);
