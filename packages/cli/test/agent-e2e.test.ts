@@ -25,6 +25,7 @@ describe('flotilla agent against a real server', () => {
   let agentToken: string;
   let agent: AgentProcess;
   const ports = { web: 0, flaky: 0, hog: 0 };
+  const restarted: TestServer[] = [];
 
   beforeAll(async () => {
     server = await startTestServer('sqlite');
@@ -57,6 +58,8 @@ describe('flotilla agent against a real server', () => {
   afterAll(async () => {
     await agent?.stop();
     await server?.stop();
+    // The first server's store outlives it when the test restarts the server on the same store.
+    for (const old of restarted) await old.stop().catch(() => {});
   });
 
   const report = (service: string, instance = 'host-1') => instanceService(server, instance, service);
@@ -266,6 +269,22 @@ describe('flotilla agent against a real server', () => {
       (await served(ports.web)) === '2.0.0' ? true : undefined,
     );
   }, 150_000);
+
+  it('keeps services running while the server is down, and catches up when it is back', async () => {
+    const first = server;
+    const port = new URL(first.url).port;
+    await first.close();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await served(ports.web)).toBe('2.0.0');
+    expect(agent.output()).toMatch(/cannot reach the server .*retrying in \d+ s/);
+    server = await startTestServer('sqlite', { database: first.database, port }, { dir: first.dir });
+    restarted.push(first);
+    await publish(server, 'web', '2.1.0', ports.web, 'good');
+    await setDesired(server, 'test', { web: '2.1.0' });
+    await eventually('web 2.1.0 to serve after the outage', async () =>
+      (await served(ports.web)) === '2.1.0' ? true : undefined,
+    );
+  }, 90_000);
 
   it('after kill -9 in the middle of an update, a new agent ends on a healthy version', async () => {
     await publish(server, 'web', '5.0.0', ports.web, 'good');
