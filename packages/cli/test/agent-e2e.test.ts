@@ -1,9 +1,12 @@
 // End to end: a real server and a real `flotilla agent` process on loopback, updating small real services.
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { canonicalJson } from '@flotilla/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../../server/src/auth/tokens.ts';
+import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
+import { keyIdOf } from '../../server/src/catalog/signing.ts';
 import { openDatabase } from '../../server/src/db/connection.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import {
@@ -12,9 +15,11 @@ import {
   eventually,
   freePort,
   instanceService,
+  manifestFor,
   publish,
   publishAgent,
   served,
+  serviceScript,
   setDesired,
   spawnAgent,
   watchAvailability,
@@ -138,6 +143,56 @@ describe('flotilla agent against a real server', () => {
     expect(state.updateError).toMatch(/sha256|digest/i);
     expect(state.version).toBe('2.0.0');
     expect(existsSync(join(agent.dir, 'services/web/versions/4.0.0'))).toBe(false);
+    expect(await served(ports.web)).toBe('2.0.0');
+  });
+
+  it('refuses a signed archive whose paths escape its directory (a catalog written behind the server)', async () => {
+    // The server refuses such archives at publish; here one is signed with the server's own key and
+    // put straight into its store, so only the agent's own extraction checks stand in the way.
+    const manifest = manifestFor(ports.web, 'good');
+    const file = await makeArtifact(manifest, { 'server.mjs': serviceScript }, ['../escaped.txt']);
+    const bytes = readFileSync(file);
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    mkdirSync(join(server.dir, 'artifacts', 'sha256', hex.slice(0, 2)), { recursive: true });
+    writeFileSync(join(server.dir, 'artifacts', 'sha256', hex.slice(0, 2), hex), bytes);
+    const key = createPrivateKey(readFileSync(join(server.dir, 'signing', 'ed25519.pem'), 'utf8'));
+    const publishedAt = new Date().toISOString();
+    const signedManifest = canonicalJson({
+      service: 'web',
+      version: '4.1.0',
+      digest: `sha256:${hex}`,
+      size: bytes.length,
+      manifest,
+      publishedAt,
+    });
+    const db = openDatabase(server.database);
+    await db.db
+      .insertInto('service_versions')
+      .values({
+        service: 'web',
+        version: '4.1.0',
+        digest: `sha256:${hex}`,
+        size: bytes.length,
+        manifest: JSON.stringify(manifest),
+        signed_manifest: signedManifest,
+        signature: sign(null, Buffer.from(signedManifest), key).toString('base64'),
+        key_id: keyIdOf(createPublicKey(key)),
+        notes: null,
+        author: 'intruder',
+        created_at: publishedAt,
+      })
+      .execute();
+    await db.close();
+    await setDesired(server, 'test', { web: '4.1.0' });
+    const state = await eventually('the refusal of 4.1.0', async () => {
+      const s = await report('web');
+      return s?.updateError?.includes('4.1.0') ? s : undefined;
+    });
+    expect(state.updateError).toMatch(/escape|outside|\.\./i);
+    expect(state.version).toBe('2.0.0');
+    expect(existsSync(join(agent.dir, 'services/web/escaped.txt'))).toBe(false);
+    expect(existsSync(join(agent.dir, 'services/web/versions/escaped.txt'))).toBe(false);
+    expect(existsSync(join(agent.dir, 'services/web/versions/4.1.0'))).toBe(false);
     expect(await served(ports.web)).toBe('2.0.0');
   });
 

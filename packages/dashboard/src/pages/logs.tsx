@@ -1,0 +1,217 @@
+import type { LogRecord } from '@flotilla/protocol';
+import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
+import { useSearchParams } from 'react-router';
+import { api, type LogSearch } from '../api/client.ts';
+import { isoToLocal, localToIso } from '../components/local-time.ts';
+import { Command, EmptyState, ErrorNote, Loading } from '../components/ui.tsx';
+import { type FollowState, maxLines, mergeLines, useLogFollow } from './logs-follow.ts';
+
+const pageSize = 200;
+const levels = ['trace', 'debug', 'info', 'warn', 'error'];
+const fields = ['service', 'instance', 'level', 'from', 'to', 'q'] as const;
+
+export function LogsPage() {
+  const [params, setParams] = useSearchParams();
+  const fromUrl: LogSearch = {};
+  for (const f of fields) {
+    const v = params.get(f);
+    if (v) fromUrl[f] = v;
+  }
+  const key = JSON.stringify(fromUrl);
+  const search = useMemo(() => JSON.parse(key) as LogSearch, [key]);
+  const [lines, setLines] = useState<LogRecord[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [trimmed, setTrimmed] = useState(false);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<unknown>();
+  const [follow, setFollow] = useState(false);
+
+  const add = useCallback((more: LogRecord[]) => {
+    setLines((current) => {
+      const merged = mergeLines(current, more);
+      if (merged.trimmed) setTrimmed(true);
+      return merged.lines;
+    });
+  }, []);
+
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    setError(undefined);
+    setTrimmed(false);
+    api.logs({ ...search, limit: pageSize }).then(
+      (page) => {
+        if (!live) return;
+        setLines(page.lines);
+        setCursor(page.nextCursor);
+        setLoading(false);
+      },
+      (err: Error) => {
+        if (!live) return;
+        setLines([]);
+        setError(err);
+        setLoading(false);
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [search]);
+
+  // After a reconnection, a search fills in what was stored while the stream was down.
+  const refill = useCallback(() => {
+    api.logs({ ...search, limit: pageSize }).then((page) => add(page.lines), setError);
+  }, [search, add]);
+  const { state, dropped } = useLogFollow(follow, search, add, refill);
+
+  async function older() {
+    if (!cursor) return;
+    setError(undefined);
+    try {
+      const page = await api.logs({ ...search, limit: pageSize, cursor });
+      add(page.lines);
+      setCursor(page.nextCursor);
+    } catch (err) {
+      setError(err);
+    }
+  }
+
+  const filtered = Object.keys(search).length > 0;
+  return (
+    <>
+      <h2>Logs</h2>
+      <SearchForm key={key} search={search} onSearch={(s) => setParams(s as Record<string, string>)} />
+      <div className="pager">
+        <button
+          type="button"
+          aria-pressed={follow}
+          className={follow ? 'primary' : undefined}
+          onClick={() => setFollow(!follow)}
+        >
+          {follow ? 'Stop following' : 'Follow'}
+        </button>
+        <FollowStatus state={state} dropped={dropped} />
+      </div>
+      <ErrorNote error={error} title="Logs could not be loaded" />
+      {loading && lines.length === 0 ? <Loading what="log lines" /> : null}
+      {!loading && !error && lines.length === 0 ? (
+        filtered ? (
+          <EmptyState title="No matching lines">
+            <p>
+              Nothing matches this search. Widen it (another level, a longer time range, less text), or turn on Follow
+              to see new lines as they arrive.
+            </p>
+          </EmptyState>
+        ) : (
+          <EmptyState title="No log lines yet">
+            <p>
+              Agents upload what their services write to stdout and stderr. Run an agent on a host with an agent token
+              of its environment, and its services' lines appear here:
+            </p>
+            <Command>{`flotilla agent --server ${location.origin} --token <agent token>`}</Command>
+          </EmptyState>
+        )
+      ) : null}
+      {lines.length > 0 ? (
+        <ol className="log" aria-label="Log lines, newest first">
+          {lines.map((l) => (
+            <li key={l.id} className={`lvl-${l.level}`}>
+              <time dateTime={l.time}>{l.time.replace('T', ' ').replace('Z', '')}</time>{' '}
+              <span className="lvl">{l.level.toUpperCase().padEnd(5)}</span> <span className="src">{l.instanceId}</span>{' '}
+              <span className="src">
+                {l.service}
+                {l.unit && l.unit !== l.service ? `/${l.unit}` : ''}
+              </span>{' '}
+              <span className="msg">{l.message}</span>
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      <div className="pager">
+        {cursor && !trimmed ? (
+          <button type="button" onClick={older}>
+            Older lines
+          </button>
+        ) : null}
+        {trimmed ? (
+          <span className="muted">
+            Showing the newest {maxLines} lines; search again (or narrow the time range) for older ones.
+          </span>
+        ) : null}
+      </div>
+    </>
+  );
+}
+
+const stateText: Record<FollowState, string> = {
+  off: '',
+  connecting: 'Connecting…',
+  live: 'Following: new lines appear at the top.',
+  reconnecting: 'The stream dropped; reconnecting…',
+  stopped: 'The stream stopped. Turn Follow off and on to try again.',
+};
+
+function FollowStatus({ state, dropped }: { state: FollowState; dropped: number }) {
+  return (
+    <span
+      role="status"
+      className={state === 'reconnecting' || state === 'stopped' ? 'bad' : 'muted'}
+      data-follow={state}
+    >
+      {stateText[state]}
+      {dropped > 0 ? ` The server skipped ${dropped} line(s) while this page read too slowly.` : ''}
+    </span>
+  );
+}
+
+function SearchForm({ search, onSearch }: { search: LogSearch; onSearch: (s: LogSearch) => void }) {
+  const [draft, setDraft] = useState({
+    ...search,
+    from: isoToLocal(search.from ?? ''),
+    to: isoToLocal(search.to ?? ''),
+  });
+  const set = (patch: Partial<LogSearch>) => setDraft({ ...draft, ...patch });
+  function submit(e: FormEvent) {
+    e.preventDefault();
+    const out: LogSearch = {};
+    for (const f of fields) {
+      const v = (draft[f] ?? '').trim();
+      if (v) out[f] = f === 'from' || f === 'to' ? localToIso(v) : v;
+    }
+    onSearch(out);
+  }
+  return (
+    <form className="filters" onSubmit={submit} aria-label="Search logs">
+      <label>
+        Service
+        <input value={draft.service ?? ''} onChange={(e) => set({ service: e.target.value })} placeholder="any" />
+      </label>
+      <label>
+        Instance
+        <input value={draft.instance ?? ''} onChange={(e) => set({ instance: e.target.value })} placeholder="any" />
+      </label>
+      <label>
+        Level and above
+        <select value={draft.level ?? ''} onChange={(e) => set({ level: e.target.value })}>
+          <option value="">any</option>
+          {levels.map((l) => (
+            <option key={l}>{l}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        From
+        <input type="datetime-local" value={draft.from ?? ''} onChange={(e) => set({ from: e.target.value })} />
+      </label>
+      <label>
+        To
+        <input type="datetime-local" value={draft.to ?? ''} onChange={(e) => set({ to: e.target.value })} />
+      </label>
+      <label>
+        Text
+        <input type="search" value={draft.q ?? ''} onChange={(e) => set({ q: e.target.value })} />
+      </label>
+      <button type="submit">Search</button>
+    </form>
+  );
+}
