@@ -184,7 +184,12 @@ grep -q 'server' "$WORK/help.txt" || { cat "$WORK/help.txt" >&2; fail "flotilla 
 npx flotilla server --help >"$WORK/server-help.txt" 2>&1 ||
   { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help exited non-zero"; }
 grep -q -- '--port' "$WORK/server-help.txt" || { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help does not mention --port"; }
-log "flotilla --help and flotilla server --help: OK"
+npx flotilla agent install-service --server http://127.0.0.1:1 --token t --dir "$WORK/agent" \
+  --unit-dir "$WORK/units" --settings-file "$WORK/agent.env" --no-enable >"$WORK/agent-unit.txt" 2>&1 ||
+  { cat "$WORK/agent-unit.txt" >&2; fail "flotilla agent install-service exited non-zero"; }
+grep -q "^ExecStart=.*node_modules/@flotilla/cli/dist/main.js agent$" "$WORK/units/flotilla-agent.service" ||
+  { cat "$WORK/units/flotilla-agent.service" >&2; fail "the agent unit does not run the installed flotilla"; }
+log "flotilla --help, flotilla server --help and flotilla agent install-service: OK"
 
 # ---------------------------------------------------------------------------------------------
 # 5. The server starts, answers check-ins and the admin API, and stops cleanly on SIGTERM.

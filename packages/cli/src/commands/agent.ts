@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -56,13 +56,12 @@ function untilSignal(logger: AgentLogger, stop: () => Promise<void>): Promise<vo
   return new Promise(() => {});
 }
 
-/** This very command, as the launcher's built-in worker. */
+/** This very command (same Node, same Node options, same script), as the launcher's built-in worker. */
 function workerCommand(): string[] {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const main = fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url));
-  return fromSource
-    ? [process.execPath, '--conditions=@flotilla/source', main, 'agent']
-    : [process.execPath, main, 'agent'];
+  const script = process.argv[1]
+    ? realpathSync(process.argv[1])
+    : fileURLToPath(new URL('../main.js', import.meta.url));
+  return [process.execPath, ...process.execArgv, script, 'agent'];
 }
 
 /**
@@ -128,16 +127,16 @@ export function registerAgentCommands(program: Command): void {
       .command('install-service')
       .description('write a systemd unit (and a private env file with the settings) and enable it')
       .option('--unit-dir <dir>', 'where the unit goes', '/etc/systemd/system')
-      .option('--env-file <file>', 'where the settings go (mode 0600)', '/etc/flotilla/agent.env')
+      .option('--settings-file <file>', 'where the settings go, token included (mode 0600)', '/etc/flotilla/agent.env')
       .option('--unit-name <name>', 'the unit name', 'flotilla-agent')
       .option('--no-enable', 'only write the files; do not run systemctl'),
-  ).action((flags: AgentOptions & { unitDir: string; envFile: string; unitName: string; enable: boolean }) => {
+  ).action((flags: AgentOptions & { unitDir: string; settingsFile: string; unitName: string; enable: boolean }) => {
     const config = configOf({ ...agent.opts(), ...flags });
     const exec = workerCommand();
     const result = installService(config, {
       exec,
       unitDir: flags.unitDir,
-      envFile: flags.envFile,
+      envFile: flags.settingsFile,
       unitName: flags.unitName,
       enable: flags.enable,
     });
