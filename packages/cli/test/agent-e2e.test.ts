@@ -122,6 +122,16 @@ describe('flotilla agent against a real server', () => {
     const gap = await watch.stop();
     expect(state.version).toBe('2.0.0');
     expect(state.updateError).toMatch(/not healthy/);
+    // The failed update is also a fault report: its reason and the output of the failed version.
+    const call = api(server);
+    const failedUpdate = await eventually('the fault report of the failed update', async () => {
+      const res = await call('GET', '/api/v1/faults?service=web');
+      const list = (res.json?.faults ?? []) as { id: string; reason: string; version: string | null }[];
+      return list.find((f) => f.reason === 'update-rolled-back' && f.version === '3.0.1');
+    });
+    const detail = await call('GET', `/api/v1/faults/${failedUpdate.id}`);
+    expect(detail.json.state).toMatchObject({ from: '2.0.0', to: '3.0.1', rolledBackTo: '2.0.0' });
+    expect((detail.json.logTail as string[]).join('\n')).toContain('listening on');
     // Two restarts (to 3.0.1, back to 2.0.0) and a failed probe window, but never a long outage.
     expect(gap).toBeLessThan(10_000);
   });

@@ -10,7 +10,7 @@ export const FaultReportMeta = Type.Object(
     version: Type.Union([Type.String({ maxLength: 200 }), Type.Null()]),
     /** ISO time of the fault. */
     time: Type.String({ format: 'date-time', maxLength: 64 }),
-    /** `exit`, `spawn`, `memory`, `cpu`, `health`. */
+    /** `exit`, `spawn`, `memory`, `cpu` (restart conditions), or `update-rolled-back`. */
     reason: Type.String({ maxLength: 64 }),
     exitCode: Type.Union([Type.Integer(), Type.Null()]),
     signal: Type.Union([Type.String({ maxLength: 32 }), Type.Null()]),

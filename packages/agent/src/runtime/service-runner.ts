@@ -165,6 +165,18 @@ export class ServiceRunner {
         this.#uploadLogs = manifest?.logs?.uploadLogs === true;
       } else if (result.outcome === 'rolled-back') {
         this.#updateError = `update to ${target.version} rolled back: ${result.reason}`;
+        // A failed update is reported like a crash: its reason and the output of the failed step.
+        this.#deps.onFault({
+          service: this.name,
+          version: target.version,
+          code: null,
+          signal: null,
+          reason: 'update-rolled-back',
+          tail: result.output ?? [],
+          workingDir: null,
+          manifest: null,
+          state: { from: running, to: target.version, error: result.reason ?? null, rolledBackTo: result.version },
+        });
       }
       return result;
     } catch (err) {
