@@ -143,7 +143,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       usage: createUsageService({ db: database.db, apps }),
       tokens,
       readiness: { check: () => database.ping() },
-      features: { db: database.db, dialect: database.dialect, tokens, dataDir: config.dataDir, logger, config },
+      features: {
+        db: database.db,
+        dialect: database.dialect,
+        tokens,
+        dataDir: config.dataDir,
+        logger,
+        config,
+        metrics,
+      },
       version: serverVersion,
     });
     cleanups.push(() => closeHttp(app, opts.shutdownGraceMs ?? 10_000));

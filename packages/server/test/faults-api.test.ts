@@ -10,6 +10,7 @@ import { type Database, openDatabase } from '../src/db/connection.ts';
 import { faultMeta, makeFaultArchive } from '../src/faults/archive.test.helper.ts';
 import { faultsRoutesWith } from '../src/faults/routes.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
+import { createMetrics } from '../src/metrics/metrics.ts';
 import { storeKinds } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
@@ -240,6 +241,7 @@ describe.each(storeKinds)('fault reports API on %s', (kind) => {
         dataDir: server.dir,
         logger,
         config,
+        metrics: createMetrics(),
       });
       base = await small.listen({ host: '127.0.0.1', port: 0 });
     });

@@ -116,6 +116,9 @@ describe.each(storeKinds)('logs API on %s', (kind) => {
       },
     });
     expect(accepted).toEqual({ status: 200, body: { accepted: 3 } });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('flotilla_agent_log_lines_total{result="stored"} 3');
+    expect(metrics).toContain('flotilla_agent_log_lines_total{result="dropped_by_agent"} 3');
     const all = await call('GET', `/api/v1/logs?${range}`, {
       token: viewerToken,
     });

@@ -85,6 +85,7 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
       const accepted = await faults.receive(agentScopeOf(request), body, length ? Number(length) : undefined);
       // Trimmed before answering, so a list right after the upload already keeps the per-service limit.
       await retain(accepted.service);
+      deps.metrics.faultReports.inc({ service: accepted.service });
       return reply.status(201).send({ id: accepted.id });
     },
   );

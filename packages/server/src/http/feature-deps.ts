@@ -4,6 +4,7 @@ import type { TokenStore } from '../auth/tokens.ts';
 import type { ServerConfig } from '../config/config.ts';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 /** What every API feature plugin receives from the composition root. */
 export interface FeatureDeps {
@@ -15,4 +16,5 @@ export interface FeatureDeps {
   logger: Logger;
   /** The validated configuration (retention settings and the like). */
   config: ServerConfig;
+  metrics: Metrics;
 }

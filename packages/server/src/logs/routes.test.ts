@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
 import { TokenStore } from '../auth/tokens.ts';
 import type { ServerConfig } from '../config/config.ts';
+import { createMetrics } from '../metrics/metrics.ts';
 import { logsRoutes } from './routes.ts';
 import { createLogService } from './service.ts';
 
@@ -33,6 +34,7 @@ describe.each(storeKinds)('logs plugin retention on %s', (kind) => {
       tokens: new TokenStore(db),
       dataDir: '/nonexistent',
       logger: pino({ level: 'silent' }),
+      metrics: createMetrics(),
       config: { logRetentionMs: day } as ServerConfig,
     });
     await app.ready();

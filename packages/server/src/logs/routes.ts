@@ -74,7 +74,12 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
         response: { 200: AgentLogAccepted, 413: ErrorBody, ...errors },
       },
     },
-    async (request) => service.ingest(agentScopeOf(request), request.body),
+    async (request) => {
+      const result = await service.ingest(agentScopeOf(request), request.body);
+      deps.metrics.agentLogLines.inc({ result: 'stored' }, result.accepted);
+      if (request.body.dropped) deps.metrics.agentLogLines.inc({ result: 'dropped_by_agent' }, request.body.dropped);
+      return result;
+    },
   );
 
   app.get<{ Querystring: LogQuery }>(

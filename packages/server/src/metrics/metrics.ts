@@ -83,6 +83,18 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['sink'] as const,
       registers: [registry],
     }),
+    agentLogLines: new Counter({
+      name: 'flotilla_agent_log_lines_total',
+      help: 'Service log lines from agents: stored, or dropped by agents whose buffer filled during an outage',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    faultReports: new Counter({
+      name: 'flotilla_fault_reports_total',
+      help: 'Fault reports received from agents, by service',
+      labelNames: ['service'] as const,
+      registers: [registry],
+    }),
     configReloads: new Counter({
       name: 'flotilla_config_reloads_total',
       help: 'Response config reloads by app and result',
