@@ -1,6 +1,6 @@
-import { useState } from 'react';
+import { Suspense, useState } from 'react';
 import { NavLink, Outlet } from 'react-router';
-import { ErrorNote } from './components/ui.tsx';
+import { ErrorNote, Loading } from './components/ui.tsx';
 import { pages } from './routes.tsx';
 import { useSession } from './session.tsx';
 
@@ -36,7 +36,9 @@ export function Layout() {
       </header>
       <ErrorNote error={error} title="Sign-out failed" />
       <main id="main" tabIndex={-1}>
-        <Outlet />
+        <Suspense fallback={<Loading what="the page" />}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );

@@ -1,14 +1,4 @@
-import type { ReactNode } from 'react';
-import { DesiredPage } from './pages/desired.tsx';
-import { FaultPage } from './pages/fault-detail.tsx';
-import { FaultsPage } from './pages/faults.tsx';
-import { FleetPage } from './pages/fleet.tsx';
-import { InstancePage } from './pages/fleet-instance.tsx';
-import { LogsPage } from './pages/logs.tsx';
-import { ReleasesPage } from './pages/releases.tsx';
-import { RolloutsPage } from './pages/rollouts.tsx';
-import { SettingsPage } from './pages/settings.tsx';
-import { UsagePage } from './pages/usage/index.tsx';
+import { type ComponentType, lazy, type ReactNode } from 'react';
 
 export interface PageRoute {
   path: string;
@@ -17,16 +7,25 @@ export interface PageRoute {
   element: ReactNode;
 }
 
+/**
+ * A page loaded on first visit, in a chunk of its own: the first paint does not wait for code
+ * (the Usage page's charts and world map above all) that another page needs.
+ */
+function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K): ReactNode {
+  const Page = lazy<ComponentType>(async () => ({ default: (await load())[name] }));
+  return <Page />;
+}
+
 /** One line per page: its path, its label in the navigation, and what it renders. */
 export const pages: PageRoute[] = [
-  { path: 'usage', label: 'Usage', element: <UsagePage /> },
-  { path: 'releases', label: 'Releases', element: <ReleasesPage /> },
-  { path: 'desired', label: 'Desired versions', element: <DesiredPage /> },
-  { path: 'rollouts', label: 'Rollouts', element: <RolloutsPage /> },
-  { path: 'fleet', label: 'Fleet', element: <FleetPage /> },
-  { path: 'fleet/instances/:id', element: <InstancePage /> },
-  { path: 'logs', label: 'Logs', element: <LogsPage /> },
-  { path: 'faults', label: 'Faults', element: <FaultsPage /> },
-  { path: 'faults/:id', element: <FaultPage /> },
-  { path: 'settings', label: 'Settings', element: <SettingsPage /> },
+  { path: 'usage', label: 'Usage', element: page(() => import('./pages/usage/index.tsx'), 'UsagePage') },
+  { path: 'releases', label: 'Releases', element: page(() => import('./pages/releases.tsx'), 'ReleasesPage') },
+  { path: 'desired', label: 'Desired versions', element: page(() => import('./pages/desired.tsx'), 'DesiredPage') },
+  { path: 'rollouts', label: 'Rollouts', element: page(() => import('./pages/rollouts.tsx'), 'RolloutsPage') },
+  { path: 'fleet', label: 'Fleet', element: page(() => import('./pages/fleet.tsx'), 'FleetPage') },
+  { path: 'fleet/instances/:id', element: page(() => import('./pages/fleet-instance.tsx'), 'InstancePage') },
+  { path: 'logs', label: 'Logs', element: page(() => import('./pages/logs.tsx'), 'LogsPage') },
+  { path: 'faults', label: 'Faults', element: page(() => import('./pages/faults.tsx'), 'FaultsPage') },
+  { path: 'faults/:id', element: page(() => import('./pages/fault-detail.tsx'), 'FaultPage') },
+  { path: 'settings', label: 'Settings', element: page(() => import('./pages/settings.tsx'), 'SettingsPage') },
 ];

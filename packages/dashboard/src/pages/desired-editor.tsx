@@ -1,7 +1,9 @@
 import type { DesiredRevision } from '@flotilla/protocol';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { ErrorNote } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { editOf } from './desired-diff.ts';
 
@@ -20,19 +22,16 @@ export function DesiredEditor({
   const [draft, setDraft] = useState<Record<string, string>>({ ...current.versions });
   const [comment, setComment] = useState('');
   const [adding, setAdding] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const services = useApi(() => api.services(), []);
   const names = Object.keys(draft).sort();
   const addable = (services.data?.services ?? []).map((s) => s.name).filter((n) => !(n in draft));
   const { set, remove } = editOf(current.versions, draft);
   const changes = Object.keys(set).length + remove.length;
 
-  async function save(e: FormEvent) {
+  function save(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    run(async () =>
       onSaved(
         await api.editDesired(env, {
           set,
@@ -40,78 +39,63 @@ export function DesiredEditor({
           ...(comment ? { comment } : {}),
           expectedRevision: current.revision,
         }),
-      );
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+      ),
+    );
   }
 
   return (
     <form onSubmit={save} aria-label={`Edit desired versions of ${env}`}>
-      <div className="table-wrap">
-        <table aria-label="Desired versions being edited">
-          <thead>
-            <tr>
-              <th scope="col">Service</th>
-              <th scope="col">Version</th>
-              <th scope="col">Remove</th>
-            </tr>
-          </thead>
-          <tbody>
-            {names.map((service) => (
-              <tr
-                key={service}
-                className={
-                  !(service in current.versions)
-                    ? 'added'
-                    : draft[service] !== current.versions[service]
-                      ? 'changed'
-                      : undefined
-                }
+      <DataTable label="Desired versions being edited" columns={['Service', 'Version', 'Remove']}>
+        {names.map((service) => (
+          <tr
+            key={service}
+            className={
+              !(service in current.versions)
+                ? 'added'
+                : draft[service] !== current.versions[service]
+                  ? 'changed'
+                  : undefined
+            }
+          >
+            <th scope="row">{service}</th>
+            <td>
+              <VersionPicker
+                service={service}
+                value={draft[service] ?? ''}
+                onChange={(v) => setDraft({ ...draft, [service]: v })}
+              />
+            </td>
+            <td>
+              <button
+                type="button"
+                className="danger"
+                aria-label={`Remove ${service}`}
+                onClick={() => {
+                  const { [service]: _gone, ...rest } = draft;
+                  setDraft(rest);
+                }}
               >
-                <th scope="row">{service}</th>
-                <td>
-                  <VersionPicker
-                    service={service}
-                    value={draft[service] ?? ''}
-                    onChange={(v) => setDraft({ ...draft, [service]: v })}
-                  />
-                </td>
-                <td>
-                  <button
-                    type="button"
-                    className="danger"
-                    aria-label={`Remove ${service}`}
-                    onClick={() => {
-                      const { [service]: _gone, ...rest } = draft;
-                      setDraft(rest);
-                    }}
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {remove.map((service) => (
-              <tr key={`removed-${service}`} className="removed">
-                <th scope="row">{service}</th>
-                <td>{current.versions[service]}</td>
-                <td>
-                  <button
-                    type="button"
-                    onClick={() => setDraft({ ...draft, [service]: current.versions[service] ?? '' })}
-                    aria-label={`Keep ${service}`}
-                  >
-                    Keep
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+        {remove.map((service) => (
+          <tr key={`removed-${service}`} className="removed">
+            <th scope="row">{service}</th>
+            <td>{current.versions[service]}</td>
+            <td>
+              <button
+                type="button"
+                onClick={() => setDraft({ ...draft, [service]: current.versions[service] ?? '' })}
+                aria-label={`Keep ${service}`}
+              >
+                Keep
+              </button>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       <div className="inline-form">
         <label>
           Add a service

@@ -2,7 +2,11 @@ import type { DesiredRevision } from '@flotilla/protocol';
 import { useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
+import { EnvironmentPicker, useEnvironmentChoice } from '../components/environment-picker.tsx';
+import { NewestOlderPager } from '../components/pager.tsx';
 import { Command, EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { useCan } from '../session.tsx';
 import { diffAgainstNewest } from './desired-diff.ts';
@@ -11,36 +15,15 @@ import { DesiredEditor } from './desired-editor.tsx';
 const historyPage = 20;
 
 export function DesiredPage() {
-  const [params, setParams] = useSearchParams();
-  const envs = useApi(() => api.environments(), []);
-  const list = envs.data?.environments ?? [];
-  const env = params.get('env') ?? list[0]?.name ?? '';
+  const choice = useEnvironmentChoice();
+  const { env } = choice;
   return (
     <>
       <h2>Desired versions</h2>
-      <ErrorNote error={envs.error} title="Environments could not be loaded" />
-      {envs.loading && !envs.data ? <Loading what="environments" /> : null}
-      {envs.data && list.length === 0 ? (
-        <EmptyState title="No environments yet">
-          <p>
-            An environment (say <code>staging</code> or <code>production</code>) has one list of desired versions.
-            Create one in <Link to="/settings?tab=environments">Settings</Link> or with
-          </p>
-          <Command>flotilla env create staging</Command>
-        </EmptyState>
-      ) : null}
-      {list.length > 0 ? (
-        <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Environment">
-          <label>
-            Environment
-            <select value={env} onChange={(e) => setParams({ env: e.target.value })}>
-              {list.map((e) => (
-                <option key={e.name}>{e.name}</option>
-              ))}
-            </select>
-          </label>
-        </form>
-      ) : null}
+      <EnvironmentPicker choice={choice} formLabel="Environment">
+        An environment (say <code>staging</code> or <code>production</code>) has one list of desired versions. Create
+        one in <Link to="/settings?tab=environments">Settings</Link> or with
+      </EnvironmentPicker>
       {env ? <EnvironmentDesired key={env} env={env} /> : null}
     </>
   );
@@ -58,7 +41,7 @@ function EnvironmentDesired({ env }: { env: string }) {
   );
   const [before, setBefore] = useState<number | undefined>();
   const history = useApi(() => api.history(env, { limit: historyPage, before }), [env, before, newest]);
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
   const [notice, setNotice] = useState<string>();
   const [editing, setEditing] = useState(false);
 
@@ -68,15 +51,12 @@ function EnvironmentDesired({ env }: { env: string }) {
     else p.set('rev', String(revision));
     setParams(p);
   }
-  async function act(what: () => Promise<string>) {
-    setError(undefined);
+  function act(what: () => Promise<string>) {
     setNotice(undefined);
-    try {
+    action.run(async () => {
       setNotice(await what());
       current.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   }
   function saved(r: DesiredRevision) {
     setEditing(false);
@@ -115,7 +95,7 @@ function EnvironmentDesired({ env }: { env: string }) {
           ) : null}
         </div>
         <ErrorNote error={viewed.error} title="That revision could not be loaded" />
-        <ErrorNote error={error} />
+        <ErrorNote error={action.error} />
         {notice ? (
           <p className="notice" role="status">
             {notice}
@@ -164,44 +144,29 @@ function EnvironmentDesired({ env }: { env: string }) {
       <section aria-labelledby="history-title">
         <h3 id="history-title">History</h3>
         <ErrorNote error={history.error} title="The history could not be loaded" />
-        <div className="table-wrap">
-          <table aria-label="Revision history">
-            <thead>
-              <tr>
-                <th scope="col">Revision</th>
-                <th scope="col">Author</th>
-                <th scope="col">Time</th>
-                <th scope="col">Comment</th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.data?.revisions.map((r) => (
-                <tr key={r.revision} className={r.revision === rev ? 'selected' : undefined}>
-                  <th scope="row">
-                    <button type="button" onClick={() => view(r.revision === newest.revision ? null : r.revision)}>
-                      {r.revision}
-                    </button>
-                  </th>
-                  <td>{r.author}</td>
-                  <td>{formatTime(r.createdAt)}</td>
-                  <td>{r.comment ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <div className="pager">
-          {before !== undefined ? (
-            <button type="button" onClick={() => setBefore(undefined)}>
-              Newest revisions
-            </button>
-          ) : null}
-          {history.data && history.data.revisions.length === historyPage ? (
-            <button type="button" onClick={() => setBefore(history.data?.revisions.at(-1)?.revision)}>
-              Older revisions
-            </button>
-          ) : null}
-        </div>
+        <DataTable label="Revision history" columns={['Revision', 'Author', 'Time', 'Comment']}>
+          {history.data?.revisions.map((r) => (
+            <tr key={r.revision} className={r.revision === rev ? 'selected' : undefined}>
+              <th scope="row">
+                <button type="button" onClick={() => view(r.revision === newest.revision ? null : r.revision)}>
+                  {r.revision}
+                </button>
+              </th>
+              <td>{r.author}</td>
+              <td>{formatTime(r.createdAt)}</td>
+              <td>{r.comment ?? ''}</td>
+            </tr>
+          ))}
+        </DataTable>
+        <NewestOlderPager
+          what="revisions"
+          onNewest={before !== undefined ? () => setBefore(undefined) : undefined}
+          onOlder={
+            history.data?.revisions.length === historyPage
+              ? () => setBefore(history.data?.revisions.at(-1)?.revision)
+              : undefined
+          }
+        />
       </section>
     </>
   );

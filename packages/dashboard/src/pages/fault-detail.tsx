@@ -2,7 +2,7 @@ import { Link, useParams } from 'react-router';
 import { ApiError, api, faultArchiveUrl } from '../api/client.ts';
 import { EmptyState, ErrorNote, formatBytes, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
-import { describe } from './faults.tsx';
+import { describe } from './fault-reason.ts';
 
 export function FaultPage() {
   const id = useParams().id ?? '';

@@ -1,5 +1,6 @@
 import { Link, useParams } from 'react-router';
 import { ApiError, api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
@@ -61,46 +62,34 @@ export function InstancePage() {
           {i.services.length === 0 ? (
             <p className="muted">The agent reported no services yet: the environment's desired list may be empty.</p>
           ) : (
-            <div className="table-wrap">
-              <table aria-label={`Services of ${id}`}>
-                <thead>
-                  <tr>
-                    <th scope="col">Service</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Installing</th>
-                    <th scope="col" className="num">
-                      Failures
-                    </th>
-                    <th scope="col" className="num">
-                      Last exit
-                    </th>
-                    <th scope="col">Update error</th>
-                    <th scope="col" className="hide-narrow">
-                      Started
-                    </th>
-                    <th scope="col" className="hide-narrow">
-                      Reported
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {i.services.map((s) => (
-                    <tr key={s.service} className={s.state === 'failed' || s.updateError ? 'alert' : undefined}>
-                      <th scope="row">{s.service}</th>
-                      <td className={s.state === 'failed' ? 'bad' : undefined}>{s.state ?? '—'}</td>
-                      <td className="mono">{s.version ?? '—'}</td>
-                      <td className="mono">{s.targetVersion ?? ''}</td>
-                      <td className="num">{s.failureCount}</td>
-                      <td className="num">{s.lastExitCode ?? '—'}</td>
-                      <td className={s.updateError ? 'bad' : undefined}>{s.updateError ?? ''}</td>
-                      <td className="hide-narrow">{formatTime(s.startedAt)}</td>
-                      <td className="hide-narrow">{formatTime(s.updatedAt)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              label={`Services of ${id}`}
+              columns={[
+                'Service',
+                'State',
+                'Version',
+                'Installing',
+                { label: 'Failures', className: 'num' },
+                { label: 'Last exit', className: 'num' },
+                'Update error',
+                { label: 'Started', className: 'hide-narrow' },
+                { label: 'Reported', className: 'hide-narrow' },
+              ]}
+            >
+              {i.services.map((s) => (
+                <tr key={s.service} className={s.state === 'failed' || s.updateError ? 'alert' : undefined}>
+                  <th scope="row">{s.service}</th>
+                  <td className={s.state === 'failed' ? 'bad' : undefined}>{s.state ?? '—'}</td>
+                  <td className="mono">{s.version ?? '—'}</td>
+                  <td className="mono">{s.targetVersion ?? ''}</td>
+                  <td className="num">{s.failureCount}</td>
+                  <td className="num">{s.lastExitCode ?? '—'}</td>
+                  <td className={s.updateError ? 'bad' : undefined}>{s.updateError ?? ''}</td>
+                  <td className="hide-narrow">{formatTime(s.startedAt)}</td>
+                  <td className="hide-narrow">{formatTime(s.updatedAt)}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </>
       ) : null}

@@ -1,9 +1,11 @@
 import type { FleetService } from '@flotilla/protocol';
 import { useEffect, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { Command, EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
+import { useSearchPatch } from '../components/use-search-patch.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
 
 /** Verdicts in the order the fleet view decides them; `ok` last. */
@@ -24,7 +26,7 @@ export const agentCommand = (env: string) =>
   `flotilla agent --server ${location.origin} --token <the agent token>`;
 
 export function FleetPage() {
-  const [params, setParams] = useSearchParams();
+  const [params, go] = useSearchPatch();
   const envs = useApi(() => api.environments(), []);
   const env = params.get('env') ?? '';
   const service = params.get('service') ?? '';
@@ -44,12 +46,6 @@ export function FleetPage() {
     [env, service, alerts, limit],
   );
   useVisibleInterval(fleet.reload, 15_000);
-
-  function go(next: Record<string, string | null>) {
-    const p = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(next)) v === null || v === '' ? p.delete(k) : p.set(k, v);
-    setParams(p);
-  }
 
   const services = fleet.data?.services ?? [];
   const totals: Record<string, number> = {};
@@ -152,42 +148,32 @@ function ServiceVersions({ fleet: s, alerts }: { fleet: FleetService; alerts: bo
       {s.instances.length === 0 ? (
         <p className="muted">{alerts ? 'No alerts: every instance runs what it should.' : 'No instances.'}</p>
       ) : (
-        <div className="table-wrap">
-          <table aria-label={`Instances of ${title}`}>
-            <thead>
-              <tr>
-                <th scope="col">Instance</th>
-                <th scope="col">Verdict</th>
-                <th scope="col">Runs</th>
-                <th scope="col" className="hide-narrow">
-                  Served
-                </th>
-                <th scope="col" className="hide-narrow">
-                  State
-                </th>
-                <th scope="col">First break</th>
-                <th scope="col" className="hide-narrow">
-                  Last seen
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {s.instances.map((i) => (
-                <tr key={i.instanceId} data-verdict={i.verdict} className={i.verdict === 'ok' ? undefined : 'alert'}>
-                  <th scope="row">
-                    <Link to={`/fleet/instances/${encodeURIComponent(i.instanceId)}`}>{i.instanceId}</Link>
-                  </th>
-                  <td className={i.verdict === 'ok' ? 'good' : 'bad'}>{i.verdict}</td>
-                  <td className="mono">{i.version ?? '—'}</td>
-                  <td className="mono hide-narrow">{i.desiredVersion ?? '—'}</td>
-                  <td className="hide-narrow">{i.state ?? '—'}</td>
-                  <td className={i.reason ? 'bad' : undefined}>{i.reason ?? ''}</td>
-                  <td className="hide-narrow">{formatTime(i.lastSeenAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label={`Instances of ${title}`}
+          columns={[
+            'Instance',
+            'Verdict',
+            'Runs',
+            { label: 'Served', className: 'hide-narrow' },
+            { label: 'State', className: 'hide-narrow' },
+            'First break',
+            { label: 'Last seen', className: 'hide-narrow' },
+          ]}
+        >
+          {s.instances.map((i) => (
+            <tr key={i.instanceId} data-verdict={i.verdict} className={i.verdict === 'ok' ? undefined : 'alert'}>
+              <th scope="row">
+                <Link to={`/fleet/instances/${encodeURIComponent(i.instanceId)}`}>{i.instanceId}</Link>
+              </th>
+              <td className={i.verdict === 'ok' ? 'good' : 'bad'}>{i.verdict}</td>
+              <td className="mono">{i.version ?? '—'}</td>
+              <td className="mono hide-narrow">{i.desiredVersion ?? '—'}</td>
+              <td className="hide-narrow">{i.state ?? '—'}</td>
+              <td className={i.reason ? 'bad' : undefined}>{i.reason ?? ''}</td>
+              <td className="hide-narrow">{formatTime(i.lastSeenAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -1,8 +1,8 @@
 import type { LogRecord } from '@flotilla/protocol';
-import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { useSearchParams } from 'react-router';
+import { useCallback, useEffect, useState } from 'react';
 import { api, type LogSearch } from '../api/client.ts';
-import { isoToLocal, localToIso } from '../components/local-time.ts';
+import { ServiceInstanceFields, TimeRangeFields, useFilterDraft, useUrlFilters } from '../components/filter-form.tsx';
+import { NewestOlderPager } from '../components/pager.tsx';
 import { Command, EmptyState, ErrorNote, Loading } from '../components/ui.tsx';
 import { type FollowState, maxLines, mergeLines, useLogFollow } from './logs-follow.ts';
 
@@ -11,14 +11,7 @@ const levels = ['trace', 'debug', 'info', 'warn', 'error'];
 const fields = ['service', 'instance', 'level', 'from', 'to', 'q'] as const;
 
 export function LogsPage() {
-  const [params, setParams] = useSearchParams();
-  const fromUrl: LogSearch = {};
-  for (const f of fields) {
-    const v = params.get(f);
-    if (v) fromUrl[f] = v;
-  }
-  const key = JSON.stringify(fromUrl);
-  const search = useMemo(() => JSON.parse(key) as LogSearch, [key]);
+  const { filters: search, key, search: setSearch } = useUrlFilters(fields);
   const [lines, setLines] = useState<LogRecord[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [trimmed, setTrimmed] = useState(false);
@@ -80,7 +73,7 @@ export function LogsPage() {
   return (
     <>
       <h2>Logs</h2>
-      <SearchForm key={key} search={search} onSearch={(s) => setParams(s as Record<string, string>)} />
+      <SearchForm key={key} search={search} onSearch={setSearch} />
       <div className="pager">
         <button
           type="button"
@@ -127,18 +120,13 @@ export function LogsPage() {
           ))}
         </ol>
       ) : null}
-      <div className="pager">
-        {cursor && !trimmed ? (
-          <button type="button" onClick={older}>
-            Older lines
-          </button>
-        ) : null}
+      <NewestOlderPager what="lines" onOlder={cursor && !trimmed ? older : undefined}>
         {trimmed ? (
           <span className="muted">
             Showing the newest {maxLines} lines; search again (or narrow the time range) for older ones.
           </span>
         ) : null}
-      </div>
+      </NewestOlderPager>
     </>
   );
 }
@@ -165,31 +153,10 @@ function FollowStatus({ state, dropped }: { state: FollowState; dropped: number 
 }
 
 function SearchForm({ search, onSearch }: { search: LogSearch; onSearch: (s: LogSearch) => void }) {
-  const [draft, setDraft] = useState({
-    ...search,
-    from: isoToLocal(search.from ?? ''),
-    to: isoToLocal(search.to ?? ''),
-  });
-  const set = (patch: Partial<LogSearch>) => setDraft({ ...draft, ...patch });
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    const out: LogSearch = {};
-    for (const f of fields) {
-      const v = (draft[f] ?? '').trim();
-      if (v) out[f] = f === 'from' || f === 'to' ? localToIso(v) : v;
-    }
-    onSearch(out);
-  }
+  const { draft, set, submit } = useFilterDraft(fields, search, onSearch);
   return (
     <form className="filters" onSubmit={submit} aria-label="Search logs">
-      <label>
-        Service
-        <input value={draft.service ?? ''} onChange={(e) => set({ service: e.target.value })} placeholder="any" />
-      </label>
-      <label>
-        Instance
-        <input value={draft.instance ?? ''} onChange={(e) => set({ instance: e.target.value })} placeholder="any" />
-      </label>
+      <ServiceInstanceFields draft={draft} set={set} />
       <label>
         Level and above
         <select value={draft.level ?? ''} onChange={(e) => set({ level: e.target.value })}>
@@ -199,14 +166,7 @@ function SearchForm({ search, onSearch }: { search: LogSearch; onSearch: (s: Log
           ))}
         </select>
       </label>
-      <label>
-        From
-        <input type="datetime-local" value={draft.from ?? ''} onChange={(e) => set({ from: e.target.value })} />
-      </label>
-      <label>
-        To
-        <input type="datetime-local" value={draft.to ?? ''} onChange={(e) => set({ to: e.target.value })} />
-      </label>
+      <TimeRangeFields draft={draft} set={set} />
       <label>
         Text
         <input type="search" value={draft.q ?? ''} onChange={(e) => set({ q: e.target.value })} />

@@ -2,8 +2,12 @@ import type { Service } from '@flotilla/protocol';
 import { type FormEvent, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
+import { NewestOlderPager } from '../components/pager.tsx';
 import { Command, EmptyState, ErrorNote, formatBytes, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
+import { useSearchPatch } from '../components/use-search-patch.ts';
 import { useCan } from '../session.tsx';
 import { PublishForm } from './publish-form.tsx';
 
@@ -81,16 +85,13 @@ export function ReleasesPage() {
 
 function CreateService({ onCreated }: { onCreated: (s: Service) => void }) {
   const [name, setName] = useState('');
-  const [error, setError] = useState<unknown>();
-  async function submit(e: FormEvent) {
+  const { error, run } = useAction();
+  function submit(e: FormEvent) {
     e.preventDefault();
-    setError(undefined);
-    try {
+    run(async () => {
       onCreated(await api.createService(name));
       setName('');
-    } catch (err) {
-      setError(err);
-    }
+    });
   }
   return (
     <form className="inline-form" onSubmit={submit} aria-label="Create a service">
@@ -105,17 +106,12 @@ function CreateService({ onCreated }: { onCreated: (s: Service) => void }) {
 }
 
 function ServiceVersions({ service, services, canEdit }: { service: string; services: Service[]; canEdit: boolean }) {
-  const [params, setParams] = useSearchParams();
+  const [params, go] = useSearchPatch();
   const cursor = params.get('cursor');
   const open = params.get('version');
   const versions = useApi(() => api.versions(service, { limit: pageSize, cursor }), [service, cursor]);
   const info = services.find((s) => s.name === service);
-
-  function go(next: Record<string, string | null>) {
-    const p = new URLSearchParams(params);
-    for (const [k, v] of Object.entries(next)) v === null ? p.delete(k) : p.set(k, v);
-    setParams(p);
-  }
+  const next = versions.data?.nextCursor;
 
   return (
     <section aria-labelledby="versions-title">
@@ -138,55 +134,40 @@ function ServiceVersions({ service, services, canEdit }: { service: string; serv
         </EmptyState>
       ) : null}
       {versions.data && versions.data.versions.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label={`Versions of ${service}`}>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">Digest</th>
-                <th scope="col" className="num">
-                  Size
-                </th>
-                <th scope="col">Author</th>
-                <th scope="col">Time</th>
-                <th scope="col" className="hide-narrow">
-                  Notes
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {versions.data.versions.map((v) => (
-                <tr key={v.version} className={v.version === open ? 'selected' : undefined}>
-                  <th scope="row">
-                    <button type="button" onClick={() => go({ version: v.version === open ? null : v.version })}>
-                      {v.version}
-                    </button>
-                  </th>
-                  <td className="mono" title={v.digest}>
-                    {v.digest.slice(0, 19)}…
-                  </td>
-                  <td className="num">{formatBytes(v.size)}</td>
-                  <td>{v.author}</td>
-                  <td>{formatTime(v.createdAt)}</td>
-                  <td className="hide-narrow">{v.notes ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label={`Versions of ${service}`}
+          columns={[
+            'Version',
+            'Digest',
+            { label: 'Size', className: 'num' },
+            'Author',
+            'Time',
+            { label: 'Notes', className: 'hide-narrow' },
+          ]}
+        >
+          {versions.data.versions.map((v) => (
+            <tr key={v.version} className={v.version === open ? 'selected' : undefined}>
+              <th scope="row">
+                <button type="button" onClick={() => go({ version: v.version === open ? null : v.version })}>
+                  {v.version}
+                </button>
+              </th>
+              <td className="mono" title={v.digest}>
+                {v.digest.slice(0, 19)}…
+              </td>
+              <td className="num">{formatBytes(v.size)}</td>
+              <td>{v.author}</td>
+              <td>{formatTime(v.createdAt)}</td>
+              <td className="hide-narrow">{v.notes ?? ''}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
-      <div className="pager">
-        {cursor ? (
-          <button type="button" onClick={() => go({ cursor: null })}>
-            Newest versions
-          </button>
-        ) : null}
-        {versions.data?.nextCursor ? (
-          <button type="button" onClick={() => go({ cursor: versions.data?.nextCursor ?? null })}>
-            Older versions
-          </button>
-        ) : null}
-      </div>
+      <NewestOlderPager
+        what="versions"
+        onNewest={cursor ? () => go({ cursor: null }) : undefined}
+        onOlder={next ? () => go({ cursor: next }) : undefined}
+      />
       {open ? <VersionDetailView service={service} version={open} /> : null}
     </section>
   );

@@ -2,6 +2,7 @@ import type { Environment, Rollout, RolloutStart } from '@flotilla/protocol';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
 import { ErrorNote } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { parsePairs, parseWaves } from './rollout-plan.ts';
 
 const initial = {
@@ -26,15 +27,12 @@ export function RolloutStartForm({
   onStarted: (r: Rollout) => void;
 }) {
   const [form, setForm] = useState({ ...initial, environment: env });
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const set = (patch: Partial<typeof form>) => setForm({ ...form, ...patch });
 
-  async function submit(e: FormEvent) {
+  function submit(e: FormEvent) {
     e.preventDefault();
-    setError(undefined);
-    setBusy(true);
-    try {
+    run(async () => {
       const versions = parsePairs(form.versions, 'Versions');
       if (Object.keys(versions).length === 0) throw new Error('Versions: name at least one service=version');
       const body: RolloutStart = {
@@ -49,11 +47,7 @@ export function RolloutStartForm({
       };
       onStarted(await api.startRollout(form.environment, body));
       setForm({ ...initial, environment: form.environment });
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

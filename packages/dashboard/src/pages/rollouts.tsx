@@ -1,8 +1,11 @@
 import type { Rollout } from '@flotilla/protocol';
 import { useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
+import { EnvironmentPicker, useEnvironmentChoice } from '../components/environment-picker.tsx';
 import { Command, EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
 import { useCan } from '../session.tsx';
@@ -12,11 +15,9 @@ const active = new Set(['running', 'waiting_approval', 'paused']);
 const shownFinished = 10;
 
 export function RolloutsPage() {
-  const [params, setParams] = useSearchParams();
-  const envs = useApi(() => api.environments(), []);
+  const choice = useEnvironmentChoice();
+  const { list, env, choose } = choice;
   const canEdit = useCan('developer');
-  const list = envs.data?.environments ?? [];
-  const env = params.get('env') ?? list[0]?.name ?? '';
   const rollouts = useApi(() => (env ? api.rollouts(env) : Promise.resolve({ rollouts: [] })), [env]);
   const anyActive = rollouts.data?.rollouts.some((r) => active.has(r.state)) ?? false;
   // Live while visible: every 5 s while a rollout moves, every 30 s otherwise.
@@ -25,29 +26,10 @@ export function RolloutsPage() {
   return (
     <>
       <h2>Rollouts</h2>
-      <ErrorNote error={envs.error} title="Environments could not be loaded" />
-      {envs.loading && !envs.data ? <Loading what="environments" /> : null}
-      {envs.data && list.length === 0 ? (
-        <EmptyState title="No environments yet">
-          <p>
-            A rollout moves one environment to a new list of desired versions, a few machines at a time. Create an
-            environment in <Link to="/settings?tab=environments">Settings</Link> or with
-          </p>
-          <Command>flotilla env create staging</Command>
-        </EmptyState>
-      ) : null}
-      {list.length > 0 ? (
-        <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Choose an environment">
-          <label>
-            Environment
-            <select value={env} onChange={(e) => setParams({ env: e.target.value })}>
-              {list.map((e) => (
-                <option key={e.name}>{e.name}</option>
-              ))}
-            </select>
-          </label>
-        </form>
-      ) : null}
+      <EnvironmentPicker choice={choice} formLabel="Choose an environment">
+        A rollout moves one environment to a new list of desired versions, a few machines at a time. Create an
+        environment in <Link to="/settings?tab=environments">Settings</Link> or with
+      </EnvironmentPicker>
       {canEdit && list.length > 0 ? (
         <RolloutStartForm
           key={env}
@@ -55,7 +37,7 @@ export function RolloutsPage() {
           env={env}
           onStarted={(r) => {
             if (r.environment === env) rollouts.reload();
-            else setParams({ env: r.environment });
+            else choose(r.environment);
           }}
         />
       ) : null}
@@ -115,23 +97,16 @@ function RolloutCard({
   canEdit: boolean;
   onChanged: () => void;
 }) {
-  const [error, setError] = useState<unknown>();
+  const { error, busy, run } = useAction();
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
   const isActive = active.has(r.state);
 
-  async function act(action: 'pause' | 'resume' | 'approve' | 'abort') {
-    setError(undefined);
-    setBusy(true);
-    try {
+  function act(action: 'pause' | 'resume' | 'approve' | 'abort') {
+    run(async () => {
       await api.rolloutAction(r.id, action);
       setConfirming(false);
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const title = `Rollout to revision ${r.targetRevision}`;
@@ -147,56 +122,44 @@ function RolloutCard({
         {r.minWaveSeconds ? `; waves last at least ${r.minWaveSeconds} s` : ''}.
         {r.finishedAt ? ` Finished ${formatTime(r.finishedAt)}.` : ''}
       </p>
-      <div className="table-wrap">
-        <table aria-label={`Waves of ${title}`}>
-          <thead>
-            <tr>
-              <th scope="col">Wave</th>
-              <th scope="col">Plan</th>
-              <th scope="col" className="num hide-narrow">
-                Instances
+      <DataTable
+        label={`Waves of ${title}`}
+        columns={[
+          'Wave',
+          'Plan',
+          { label: 'Instances', className: 'num hide-narrow' },
+          'Succeeded',
+          'Failed',
+          { label: 'Pending', className: 'num hide-narrow' },
+        ]}
+      >
+        {r.waves.map((w) => {
+          const current = w.index === r.currentWave && isActive;
+          return (
+            <tr key={w.index} className={current ? 'selected' : undefined} aria-current={current ? 'step' : undefined}>
+              <th scope="row">
+                {w.index + 1}
+                {current ? <span className="muted"> (current)</span> : null}
               </th>
-              <th scope="col">Succeeded</th>
-              <th scope="col">Failed</th>
-              <th scope="col" className="num hide-narrow">
-                Pending
-              </th>
+              <td>
+                {'percent' in w.wave
+                  ? `${w.wave.percent}%`
+                  : Object.entries(w.wave.selector)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join(', ')}
+              </td>
+              <td className="num hide-narrow">{w.instances}</td>
+              <td>
+                <ThresholdBar kind="success" count={w.succeeded} of={w.instances} threshold={r.successThreshold} />
+              </td>
+              <td>
+                <ThresholdBar kind="error" count={w.failed} of={w.instances} threshold={r.errorThreshold} />
+              </td>
+              <td className="num hide-narrow">{w.pending}</td>
             </tr>
-          </thead>
-          <tbody>
-            {r.waves.map((w) => {
-              const current = w.index === r.currentWave && isActive;
-              return (
-                <tr
-                  key={w.index}
-                  className={current ? 'selected' : undefined}
-                  aria-current={current ? 'step' : undefined}
-                >
-                  <th scope="row">
-                    {w.index + 1}
-                    {current ? <span className="muted"> (current)</span> : null}
-                  </th>
-                  <td>
-                    {'percent' in w.wave
-                      ? `${w.wave.percent}%`
-                      : Object.entries(w.wave.selector)
-                          .map(([k, v]) => `${k}=${v}`)
-                          .join(', ')}
-                  </td>
-                  <td className="num hide-narrow">{w.instances}</td>
-                  <td>
-                    <ThresholdBar kind="success" count={w.succeeded} of={w.instances} threshold={r.successThreshold} />
-                  </td>
-                  <td>
-                    <ThresholdBar kind="error" count={w.failed} of={w.instances} threshold={r.errorThreshold} />
-                  </td>
-                  <td className="num hide-narrow">{w.pending}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </DataTable>
       <ErrorNote error={error} title="The action failed" />
       {canEdit && isActive ? (
         <div className="pager">

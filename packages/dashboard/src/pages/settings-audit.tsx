@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
 
@@ -44,35 +45,23 @@ export function AuditTab() {
       {audit.loading && !audit.data ? <Loading what="the audit log" /> : null}
       {audit.data?.entries.length === 0 ? <p className="muted">No entries match.</p> : null}
       {audit.data && audit.data.entries.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Audit log">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col" className="hide-narrow">
-                  Change
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {audit.data.entries.map((e) => (
-                <tr key={e.id}>
-                  <td>{formatTime(e.at)}</td>
-                  <td>{e.actor}</td>
-                  <td>{e.action}</td>
-                  <td className="mono">{e.target}</td>
-                  <td className="mono hide-narrow">
-                    {e.before ? `${JSON.stringify(e.before)} → ` : ''}
-                    {e.after ? JSON.stringify(e.after) : ''}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Audit log"
+          columns={['Time', 'Actor', 'Action', 'Target', { label: 'Change', className: 'hide-narrow' }]}
+        >
+          {audit.data.entries.map((e) => (
+            <tr key={e.id}>
+              <td>{formatTime(e.at)}</td>
+              <td>{e.actor}</td>
+              <td>{e.action}</td>
+              <td className="mono">{e.target}</td>
+              <td className="mono hide-narrow">
+                {e.before ? `${JSON.stringify(e.before)} → ` : ''}
+                {e.after ? JSON.stringify(e.after) : ''}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       <div className="pager">
         <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>

@@ -1,26 +1,20 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { useCan } from '../session.tsx';
 
 export function EnvironmentsTab() {
   const envs = useApi(() => api.environments(), []);
   const canEdit = useCan('developer');
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
   const [name, setName] = useState('');
   const [gate, setGate] = useState('');
   const list = envs.data?.environments ?? [];
 
-  async function run(what: () => Promise<unknown>) {
-    setError(undefined);
-    try {
-      await what();
-      envs.reload();
-    } catch (err) {
-      setError(err);
-    }
-  }
+  const run = (what: () => Promise<unknown>) => action.run(what).then((ok) => ok && envs.reload());
   function create(e: FormEvent) {
     e.preventDefault();
     run(async () => {
@@ -54,7 +48,7 @@ export function EnvironmentsTab() {
           <button type="submit">Create environment</button>
         </form>
       ) : null}
-      <ErrorNote error={error} />
+      <ErrorNote error={action.error} />
       <ErrorNote error={envs.error} title="Environments could not be loaded" />
       {envs.loading && !envs.data ? <Loading what="environments" /> : null}
       {envs.data && list.length === 0 ? (
@@ -63,45 +57,33 @@ export function EnvironmentsTab() {
         </EmptyState>
       ) : null}
       {list.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Environments">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Requires tested in</th>
-                <th scope="col">Revision</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((env) => (
-                <tr key={env.name}>
-                  <th scope="row">{env.name}</th>
-                  <td>
-                    {canEdit ? (
-                      <select
-                        aria-label={`Tested gate of ${env.name}`}
-                        value={env.requiresTestedIn ?? ''}
-                        onChange={(e) => run(() => api.setTestedGate(env.name, e.target.value || null))}
-                      >
-                        <option value="">(no gate)</option>
-                        {list
-                          .filter((o) => o.name !== env.name)
-                          .map((o) => (
-                            <option key={o.name}>{o.name}</option>
-                          ))}
-                      </select>
-                    ) : (
-                      (env.requiresTestedIn ?? '—')
-                    )}
-                  </td>
-                  <td>{env.revision}</td>
-                  <td>{formatTime(env.createdAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable label="Environments" columns={['Name', 'Requires tested in', 'Revision', 'Created']}>
+          {list.map((env) => (
+            <tr key={env.name}>
+              <th scope="row">{env.name}</th>
+              <td>
+                {canEdit ? (
+                  <select
+                    aria-label={`Tested gate of ${env.name}`}
+                    value={env.requiresTestedIn ?? ''}
+                    onChange={(e) => run(() => api.setTestedGate(env.name, e.target.value || null))}
+                  >
+                    <option value="">(no gate)</option>
+                    {list
+                      .filter((o) => o.name !== env.name)
+                      .map((o) => (
+                        <option key={o.name}>{o.name}</option>
+                      ))}
+                  </select>
+                ) : (
+                  (env.requiresTestedIn ?? '—')
+                )}
+              </td>
+              <td>{env.revision}</td>
+              <td>{formatTime(env.createdAt)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </section>
   );

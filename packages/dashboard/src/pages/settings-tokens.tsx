@@ -1,7 +1,9 @@
 import type { CreatedToken } from '@flotilla/protocol';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { useCan } from '../session.tsx';
 
@@ -11,16 +13,15 @@ export function TokensTab() {
   const tokens = useApi(() => api.tokens(), []);
   const canAgent = useCan('developer');
   const [page, setPage] = useState(0);
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
   const [created, setCreated] = useState<CreatedToken | null>(null);
   const [form, setForm] = useState({ kind: 'personal' as 'personal' | 'agent', name: '', environment: '', days: '' });
   const list = tokens.data?.tokens ?? [];
   const shown = list.slice(page * pageSize, (page + 1) * pageSize);
 
-  async function create(e: FormEvent) {
+  function create(e: FormEvent) {
     e.preventDefault();
-    setError(undefined);
-    try {
+    action.run(async () => {
       setCreated(
         await api.createToken({
           kind: form.kind,
@@ -31,18 +32,13 @@ export function TokensTab() {
       );
       setForm({ ...form, name: '' });
       tokens.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   }
-  async function revoke(id: string) {
-    setError(undefined);
-    try {
+  function revoke(id: string) {
+    action.run(async () => {
       await api.revokeToken(id);
       tokens.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   }
 
   return (
@@ -98,7 +94,7 @@ export function TokensTab() {
           </button>
         </div>
       ) : null}
-      <ErrorNote error={error} />
+      <ErrorNote error={action.error} />
       <ErrorNote error={tokens.error} title="Tokens could not be loaded" />
       {tokens.loading && !tokens.data ? <Loading what="tokens" /> : null}
       {tokens.data && list.length === 0 ? (
@@ -107,42 +103,30 @@ export function TokensTab() {
         </EmptyState>
       ) : null}
       {shown.length > 0 ? (
-        <div className="table-wrap">
-          <table aria-label="Tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Role</th>
-                <th scope="col">User / environment</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((t) => (
-                <tr key={t.id}>
-                  <th scope="row">{t.name}</th>
-                  <td>{t.kind}</td>
-                  <td>{t.role}</td>
-                  <td>{t.user ?? t.environment ?? '—'}</td>
-                  <td>{formatTime(t.lastUsedAt)}</td>
-                  <td>{t.expiresAt ? formatTime(t.expiresAt) : 'never'}</td>
-                  <td>
-                    {t.revokedAt ? (
-                      `revoked ${formatTime(t.revokedAt)}`
-                    ) : (
-                      <button type="button" className="danger" onClick={() => revoke(t.id)}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Tokens"
+          columns={['Name', 'Kind', 'Role', 'User / environment', 'Last used', 'Expires', 'State']}
+        >
+          {shown.map((t) => (
+            <tr key={t.id}>
+              <th scope="row">{t.name}</th>
+              <td>{t.kind}</td>
+              <td>{t.role}</td>
+              <td>{t.user ?? t.environment ?? '—'}</td>
+              <td>{formatTime(t.lastUsedAt)}</td>
+              <td>{t.expiresAt ? formatTime(t.expiresAt) : 'never'}</td>
+              <td>
+                {t.revokedAt ? (
+                  `revoked ${formatTime(t.revokedAt)}`
+                ) : (
+                  <button type="button" className="danger" onClick={() => revoke(t.id)}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {list.length > pageSize ? (
         <div className="pager">

@@ -1,25 +1,19 @@
 import type { UserRole } from '@flotilla/protocol';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { ErrorNote, formatTime, Loading } from '../components/ui.tsx';
+import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 
 const roles: UserRole[] = ['viewer', 'developer', 'admin'];
 
 export function UsersTab() {
   const users = useApi(() => api.users(), []);
-  const [error, setError] = useState<unknown>();
+  const action = useAction();
   const [form, setForm] = useState({ name: '', role: 'developer' as UserRole, password: '' });
 
-  async function run(what: () => Promise<unknown>) {
-    setError(undefined);
-    try {
-      await what();
-      users.reload();
-    } catch (err) {
-      setError(err);
-    }
-  }
+  const run = (what: () => Promise<unknown>) => action.run(what).then((ok) => ok && users.reload());
   function create(e: FormEvent) {
     e.preventDefault();
     run(async () => {
@@ -57,46 +51,34 @@ export function UsersTab() {
         </label>
         <button type="submit">Add user</button>
       </form>
-      <ErrorNote error={error} />
+      <ErrorNote error={action.error} />
       <ErrorNote error={users.error} title="Users could not be loaded" />
       {users.loading && !users.data ? <Loading what="users" /> : null}
-      <div className="table-wrap">
-        <table aria-label="Users">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data?.users.map((u) => (
-              <tr key={u.id}>
-                <th scope="row">{u.name}</th>
-                <td>
-                  <select
-                    aria-label={`Role of ${u.name}`}
-                    value={u.role}
-                    onChange={(e) => run(() => api.updateUser(u.name, { role: e.target.value as UserRole }))}
-                  >
-                    {roles.map((r) => (
-                      <option key={r}>{r}</option>
-                    ))}
-                  </select>
-                </td>
-                <td>{formatTime(u.createdAt)}</td>
-                <td>
-                  {u.disabled ? `disabled ${formatTime(u.disabledAt)} ` : 'active '}
-                  <button type="button" onClick={() => run(() => api.updateUser(u.name, { disabled: !u.disabled }))}>
-                    {u.disabled ? 'Enable' : 'Disable'}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable label="Users" columns={['Name', 'Role', 'Created', 'State']}>
+        {users.data?.users.map((u) => (
+          <tr key={u.id}>
+            <th scope="row">{u.name}</th>
+            <td>
+              <select
+                aria-label={`Role of ${u.name}`}
+                value={u.role}
+                onChange={(e) => run(() => api.updateUser(u.name, { role: e.target.value as UserRole }))}
+              >
+                {roles.map((r) => (
+                  <option key={r}>{r}</option>
+                ))}
+              </select>
+            </td>
+            <td>{formatTime(u.createdAt)}</td>
+            <td>
+              {u.disabled ? `disabled ${formatTime(u.disabledAt)} ` : 'active '}
+              <button type="button" onClick={() => run(() => api.updateUser(u.name, { disabled: !u.disabled }))}>
+                {u.disabled ? 'Enable' : 'Disable'}
+              </button>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </section>
   );
 }
