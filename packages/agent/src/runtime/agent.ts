@@ -16,6 +16,7 @@ import { instanceIdFor, trustedKey } from './identity.ts';
 import { LogUploader } from './log-uploader.ts';
 import { agentServiceName, SelfUpdateClient } from './self-update.ts';
 import { type ExitEvent, ServiceRunner } from './service-runner.ts';
+import { StateReporter } from './state-reporter.ts';
 
 export interface AgentLogger extends SupervisorLogger {
   debug(message: string): void;
@@ -61,7 +62,6 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     instanceId,
     onError: (err) => log.debug(`log upload failed; retrying: ${(err as Error).message}`),
   });
-  let reportTimer: NodeJS.Timeout | null = null;
   const self = hooks.selfUpdate ? new SelfUpdateClient(layout, hooks.selfUpdate.runningVersion) : null;
   let desiredAgentVersion: string | null = null;
   let lastSelfTarget: AgentDesiredService | null = null;
@@ -124,36 +124,11 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     ],
   });
 
-  let reporting: Promise<void> | null = null;
-  let reportAgain = false;
-  const sendReport = async () => {
-    if (reporting) {
-      reportAgain = true;
-      return reporting;
-    }
-    reporting = (async () => {
-      do {
-        reportAgain = false;
-        try {
-          await api.reportState(stateReport(), AbortSignal.timeout(15_000));
-        } catch (err) {
-          log.debug(`state report failed: ${(err as Error).message}`);
-          break;
-        }
-      } while (reportAgain);
-    })().finally(() => {
-      reporting = null;
-    });
-    return reporting;
-  };
-  const scheduleReport = () => {
-    if (reportTimer || stopping.signal.aborted) return;
-    // Coalesce bursts of changes (a transaction changes state several times) into one report.
-    reportTimer = setTimeout(() => {
-      reportTimer = null;
-      void sendReport();
-    }, 100);
-  };
+  const reporter = new StateReporter(api, stateReport, (err) =>
+    log.debug(`state report failed: ${(err as Error).message}`),
+  );
+  const sendReport = () => reporter.send();
+  const scheduleReport = () => reporter.schedule();
 
   // 1. Finish or roll back updates a crash interrupted, then start what is installed: all before any
   //    network call, so a host whose server is down still runs its services.
@@ -253,13 +228,10 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const shutdown = async () => {
     stopping.abort();
     clearInterval(heartbeat);
-    if (reportTimer) clearTimeout(reportTimer);
     await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
     await faultWork;
     await uploader.stop();
-    try {
-      await api.reportState(stateReport(), AbortSignal.timeout(3000));
-    } catch {}
+    await reporter.close();
   };
 
   let stopped: Promise<void> | null = null;
