@@ -2,7 +2,7 @@
 // latency and, for Flotilla, whether every acknowledged check-in was stored.
 // Without --url it starts a Flotilla server of its own on a loopback port and stops it afterwards.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -75,6 +75,18 @@ async function startOwnServer(): Promise<{ url: string; token: string; child: Ch
   return { url, token, child };
 }
 
+/** User + system CPU time (ms) of a process, from /proc (Linux; clock ticks are 10 ms). */
+function serverCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /** Check-ins the server has stored since `from`, from its usage API (null when it has none). */
 async function storedCount(url: string, token: string, from: string): Promise<number | null> {
   const to = new Date(Date.now() + 3_600_000).toISOString();
@@ -101,7 +113,9 @@ const from = new Date(Date.now() - 3_600_000).toISOString();
 try {
   if (Number(args.warmup) > 0) await drive(Number(args.warmup));
   const before = token ? await storedCount(base, token, from) : null;
+  const cpuBefore = serverCpuMs(own?.child.pid);
   const result = await drive(Number(args.duration));
+  const cpuAfter = serverCpuMs(own?.child.pid);
   // Requests still in flight when the run ends may be stored a moment later.
   await new Promise((r) => setTimeout(r, 500));
   const after = token ? await storedCount(base, token, from) : null;
@@ -120,6 +134,11 @@ try {
         acknowledged: result.acknowledged,
         errors: result.errors,
         stored: stored ?? 'unknown (pass --token for a Flotilla server)',
+        // Less noisy than requests/s on a shared machine: what each check-in cost the server process.
+        serverCpuMicrosPerCheckin:
+          cpuBefore !== null && cpuAfter !== null && result.acknowledged > 0
+            ? Math.round(((cpuAfter - cpuBefore) * 1000) / result.acknowledged)
+            : 'unknown (only for a server this script starts, on Linux)',
       },
       null,
       2,
