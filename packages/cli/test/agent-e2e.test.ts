@@ -1,6 +1,6 @@
 // End to end: a real server and a real `flotilla agent` process on loopback, updating small real services.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '@flotilla/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -349,6 +349,30 @@ describe('flotilla agent against a real server', () => {
     await eventually('web 2.1.0 to serve after the outage', async () =>
       (await served(ports.web)) === '2.1.0' ? true : undefined,
     );
+  }, 90_000);
+
+  it('retries an update whose artifact the server cannot serve yet, without blaming the version', async () => {
+    const { digest } = await publish(server, 'web', '2.2.0', ports.web, 'good');
+    const hex = digest.replace(/^sha256:/, '');
+    const blob = join(server.dir, 'artifacts', 'sha256', hex.slice(0, 2), hex);
+    renameSync(blob, `${blob}.away`);
+    await setDesired(server, 'test', { web: '2.2.0' });
+    const waiting = await eventually('the agent to wait for the artifact', async () => {
+      const s = await report('web');
+      return s?.updateError?.includes('waits for the server') ? s : undefined;
+    });
+    expect(waiting.version).toBe('2.1.0');
+    const failed = join(agent.dir, 'services/web/failed-versions.json');
+    expect(existsSync(failed) ? readFileSync(failed, 'utf8') : '').not.toContain('2.2.0');
+    renameSync(`${blob}.away`, blob);
+    await eventually('web 2.2.0 to serve once the artifact is back', async () =>
+      (await served(ports.web)) === '2.2.0' ? true : undefined,
+    );
+    const done = await eventually('a clean report of 2.2.0', async () => {
+      const s = await report('web');
+      return s?.version === '2.2.0' && s.state === 'running' ? s : undefined;
+    });
+    expect(done.updateError).toBeNull();
   }, 90_000);
 
   it('after kill -9 in the middle of an update, a new agent ends on a healthy version', async () => {

@@ -111,7 +111,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
       searchDir: event.workingDir,
       patterns: event.manifest?.faultFilesMatch ?? [],
     });
-    log.warn(`${event.service} exited unexpectedly (${event.reason}); fault report ${archive}`);
+    const what = event.reason === 'update-rolled-back' ? 'update rolled back' : `exited unexpectedly (${event.reason})`;
+    log.warn(`${event.service}: ${what}; fault report ${archive}`);
     await uploadPendingFaults(layout.faults, api, (err) => log.debug(`fault upload: ${(err as Error).message}`));
   };
 
@@ -191,7 +192,10 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     while (!stopping.signal.aborted) {
       try {
         trust ??= await trustedKey(layout.root, config.signingKey, api);
-        const answer = await api.desired(instanceId, etag, config.waitSec, stopping.signal);
+        // Updates waiting for the server to serve their artifact are retried between short polls.
+        const retrying = [...runners.values()].some((r) => r.retryPending);
+        const wait = retrying ? Math.min(config.waitSec, 5) : config.waitSec;
+        const answer = await api.desired(instanceId, etag, wait, stopping.signal);
         failures = 0;
         if (self && hooks.selfUpdate && !markedHealthy) {
           self.markHealthy(hooks.selfUpdate.statusFile);
@@ -204,6 +208,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
           resolveFirst();
         } else if (last) {
           resolveFirst();
+          if ([...runners.values()].some((r) => r.retryDue())) await converge(last, trust);
           // Asking again is idempotent, and covers a request the launcher never saw (it was restarting).
           if (self && lastSelfTarget) self.request(lastSelfTarget);
         }

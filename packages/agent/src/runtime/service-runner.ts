@@ -12,6 +12,7 @@ import { runUpdate, UpdateRefused, type UpdateResult } from '../update/transacti
 import { policyOf, type UpdateHooks } from '../update/undo.ts';
 import type { TrustedKey } from '../update/verify.ts';
 import { VerificationError } from '../update/verify.ts';
+import { backoffDelay } from './backoff.ts';
 
 export interface ExitEvent {
   service: string;
@@ -52,6 +53,9 @@ export class ServiceRunner {
   #installedAt: string | null = null;
   #uploadLogs = false;
   #desired = true;
+  /** When the server was unreachable for the artifact: when to try again, and how often it failed. */
+  #retryAt: number | null = null;
+  #retries = 0;
 
   constructor(name: string, deps: ServiceRunnerDeps) {
     this.name = name;
@@ -132,6 +136,7 @@ export class ServiceRunner {
     if (running === target.version) {
       this.#targetVersion = null;
       this.#updateError = null;
+      this.#retryAt = null;
       this.startInstalled();
       return null;
     }
@@ -159,6 +164,13 @@ export class ServiceRunner {
         ...(this.#deps.gateIntervalMs !== undefined ? { gateIntervalMs: this.#deps.gateIntervalMs } : {}),
         ...(this.#deps.updateHooks ? { hooks: this.#deps.updateHooks } : {}),
       });
+      if (result.retryable) {
+        this.#retryAt = Date.now() + backoffDelay(this.#retries++, 5000, 300_000);
+        this.#updateError = `update to ${target.version} waits for the server: ${result.reason}`;
+        return result;
+      }
+      this.#retryAt = null;
+      this.#retries = 0;
       if (result.outcome === 'committed') {
         this.#installedAt = new Date().toISOString();
         const manifest = this.#currentManifest();
@@ -197,8 +209,18 @@ export class ServiceRunner {
   async retire(): Promise<void> {
     this.#desired = false;
     this.#targetVersion = null;
+    this.#retryAt = null;
     if (this.supervisor.status().state !== 'stopped') await this.supervisor.stop();
     this.#deps.onChange();
+  }
+
+  /** An update that failed only because the server was unreachable, and is due to be tried again. */
+  retryDue(now = Date.now()): boolean {
+    return this.#retryAt !== null && now >= this.#retryAt;
+  }
+
+  get retryPending(): boolean {
+    return this.#retryAt !== null;
   }
 
   get desired(): boolean {

@@ -16,6 +16,11 @@ import {
 import { dirname } from 'node:path';
 import { checkArtifact, VerificationError, type VerifiedManifest } from './verify.ts';
 
+/** The server could not be reached or answered 5xx/429: the version is not at fault, try again later. */
+export class DownloadUnavailable extends Error {
+  override name = 'DownloadUnavailable';
+}
+
 export interface ServerAccess {
   /** e.g. `http://127.0.0.1:8080` */
   url: string;
@@ -66,24 +71,39 @@ export async function downloadArtifact(options: {
   if (have > 0) headers.range = `bytes=${have}-`;
   const init: RequestInit = { headers };
   if (options.signal) init.signal = options.signal;
-  const res = await fetch(artifactUrl(server, verified.service, verified.version), init);
+  let res: Response;
+  try {
+    res = await fetch(artifactUrl(server, verified.service, verified.version), init);
+  } catch (err) {
+    throw new DownloadUnavailable(`artifact download failed: ${(err as Error).message}`);
+  }
   let append: boolean;
   if (res.status === 206 && have > 0) append = true;
   else if (res.status === 200) append = false;
   else if (res.status === 416 && have === verified.size) append = true;
   else {
     await res.body?.cancel();
-    throw new Error(`artifact download failed: HTTP ${res.status}`);
+    const message = `artifact download failed: HTTP ${res.status}`;
+    throw res.status >= 500 || res.status === 429 || res.status === 408
+      ? new DownloadUnavailable(message)
+      : new Error(message);
   }
   const fd = openSync(part, append ? 'a' : 'w');
   let written = append ? have : 0;
   try {
     if (res.status !== 416 && res.body) {
-      for await (const chunk of res.body) {
-        written += chunk.length;
-        if (written > verified.size)
-          throw new VerificationError(`artifact is larger than the signed size ${verified.size}`);
-        writeSync(fd, chunk);
+      try {
+        for await (const chunk of res.body) {
+          written += chunk.length;
+          if (written > verified.size)
+            throw new VerificationError(`artifact is larger than the signed size ${verified.size}`);
+          writeSync(fd, chunk);
+        }
+      } catch (err) {
+        if (err instanceof VerificationError) throw err;
+        // The bytes so far stay in the .part file: the next attempt resumes from them.
+        fsyncSync(fd);
+        throw new DownloadUnavailable(`artifact download interrupted: ${(err as Error).message}`);
       }
     }
     fsyncSync(fd);
@@ -94,6 +114,8 @@ export async function downloadArtifact(options: {
     checkArtifact(verified, await sha256File(part));
   } catch (err) {
     rmSync(part, { force: true });
+    // Resumed bytes from an earlier attempt may be what is wrong: one clean attempt decides.
+    if (have > 0) return downloadArtifact(options);
     throw err;
   }
   renameSync(part, file);

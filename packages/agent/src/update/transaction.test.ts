@@ -170,3 +170,64 @@ describe('runUpdate', () => {
     expect(steps).toEqual(['download:begin', 'undo:download:begin', 'undo:download:done', 'rolled-back:done']);
   });
 });
+
+describe('an unreachable artifact server', () => {
+  it('rolls back without blaming the version, keeps the partial download, and a later attempt resumes', async () => {
+    const { createServer } = await import('node:http');
+    await supervisor.stop(2000); // the service port is needed again below
+    const v = versions['2.0.0'] as BuiltVersion;
+    const bytes = readFileSync(v.file);
+    let mode: 'cut' | 'ok' = 'cut';
+    const ranges: (string | undefined)[] = [];
+    // First answer: half the bytes, then the connection drops; later answers honour Range.
+    const flaky = createServer((req, res) => {
+      ranges.push(req.headers.range);
+      const r = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const start = r ? Number(r[1]) : 0;
+      if (mode === 'cut') {
+        res.writeHead(200, { 'content-length': bytes.length });
+        res.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+        setTimeout(() => res.destroy(), 50);
+        return;
+      }
+      res.writeHead(start > 0 ? 206 : 200, {
+        'content-length': bytes.length - start,
+        ...(start > 0 ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+      });
+      res.end(bytes.subarray(start));
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const addr = flaky.address();
+    if (!addr || typeof addr === 'string') throw new Error('no address');
+    const other = agentLayout(join(work, 'agent-flaky'));
+    const own = createSupervisor({ name: service, logDir: join(work, 'flaky-logs') });
+    const run = () =>
+      runUpdate({
+        layout: other,
+        service,
+        from: null,
+        to: { version: '2.0.0', signedManifest: v.signedManifest, signature: v.signature },
+        supervisor: own,
+        trust: { publicKeyPem: key.publicKeyPem },
+        server: { url: `http://127.0.0.1:${addr.port}`, token },
+      });
+    try {
+      const first = await run();
+      expect(first.outcome).toBe('rolled-back');
+      expect(first.retryable).toBe(true);
+      expect(first.reason).toMatch(/download/);
+      expect(readFailedVersion(other.service(service))).toBeNull();
+      const part = join(other.downloads, `${service}-2.0.0.tar.gz.part`);
+      expect(existsSync(part)).toBe(true);
+      mode = 'ok';
+      const second = await run();
+      expect(second.outcome).toBe('committed');
+      expect(ranges[0]).toBeUndefined();
+      expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+      expect(await served(port)).toBe('2.0.0');
+    } finally {
+      await own.stop(2000);
+      flaky.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { Journal } from '../journal/journal.ts';
 import { type AgentLayout, pruneVersions } from '../layout.ts';
 import type { ServiceSupervisor } from '../supervisor/types.ts';
 import { CommandFailed, type Macros, runCommands } from './commands.ts';
-import { downloadArtifact, type ServerAccess, sha256File } from './download.ts';
+import { DownloadUnavailable, downloadArtifact, type ServerAccess, sha256File } from './download.ts';
 import { clearFailedVersion, recordFailedVersion, saveManifest, setCurrent, shouldAttempt } from './state.ts';
 import { journaled, startVersion, type TxContext, type UpdateHooks, undoSteps } from './undo.ts';
 import { type UnpackLimits, unpackArchive } from './unpack.ts';
@@ -49,6 +49,8 @@ export interface UpdateResult {
   reason?: string;
   /** Last output lines of the failed process or command. */
   output?: string[];
+  /** The server could not be reached for the artifact: not the version's fault, so try again later. */
+  retryable?: boolean;
 }
 
 export class UpdateRefused extends Error {
@@ -134,10 +136,12 @@ export async function runUpdate(options: RunUpdateOptions): Promise<UpdateResult
     const reason = err instanceof Error ? err.message : String(err);
     if (err instanceof CommandFailed) output = err.output;
     else if (begun.has('start-new')) output = supervisor.tail(50);
+    const retryable = err instanceof DownloadUnavailable;
+    ctx.keepPartialDownload = retryable;
     const oldGate = await undoSteps(ctx, begun);
     const fullReason =
       oldGate && !oldGate.ok ? `${reason}; the old version is not healthy either: ${oldGate.reason}` : reason;
-    recordFailedVersion(layout, to.version, reason);
+    if (!retryable) recordFailedVersion(layout, to.version, reason);
     journal.append({
       txId: ctx.txId,
       step: 'rolled-back',
@@ -150,6 +154,7 @@ export async function runUpdate(options: RunUpdateOptions): Promise<UpdateResult
       version: options.from?.version ?? null,
       reason: fullReason,
       output: output.slice(-50),
+      ...(retryable ? { retryable } : {}),
     };
   }
 }

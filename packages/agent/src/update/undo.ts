@@ -40,6 +40,8 @@ export interface TxContext {
   journal: Journal;
   hooks: UpdateHooks;
   gateIntervalMs?: number;
+  /** Keep `<download>.part` on undo, so the next attempt resumes (the server was unreachable). */
+  keepPartialDownload?: boolean;
 }
 
 /** Journals `begin`, runs `fn`, journals `done`. */
@@ -115,7 +117,7 @@ export async function undoSteps(ctx: TxContext, begun: Set<string>): Promise<Gat
       case 'download':
         await journaled(ctx, 'undo:download', () => {
           rmSync(ctx.downloadFile, { force: true });
-          rmSync(`${ctx.downloadFile}.part`, { force: true });
+          if (!ctx.keepPartialDownload) rmSync(`${ctx.downloadFile}.part`, { force: true });
         });
         break;
       default:
