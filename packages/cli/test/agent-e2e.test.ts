@@ -83,6 +83,24 @@ describe('flotilla agent against a real server', () => {
     expect(readFileSync(join(agent.dir, 'signing-key.pem'), 'utf8')).toContain('BEGIN PUBLIC KEY');
   });
 
+  it('installs a library-only version (no process to run) and reports it running', async () => {
+    const call = api(server);
+    expect((await call('POST', '/api/v1/services', { name: 'lib' })).status).toBe(201);
+    const file = await makeArtifact(
+      { install: [{ command: process.execPath, args: ['-e', "require('fs').writeFileSync('ready', '%%version%%')"] }] },
+      { 'data.txt': 'shared files' },
+    );
+    expect((await call('PUT', '/api/v1/services/lib/versions/1.0.0', readFileSync(file))).status).toBe(201);
+    await setDesired(server, 'test', { web: '1.0.0', lib: '1.0.0' });
+    const state = await eventually('lib 1.0.0 to be reported', async () => {
+      const s = await report('lib');
+      return s?.version === '1.0.0' && s.state === 'running' ? s : undefined;
+    });
+    expect(state.updateError).toBeNull();
+    expect(readFileSync(join(agent.dir, 'services/lib/current/ready'), 'utf8')).toBe('1.0.0');
+    await setDesired(server, 'test', {}, ['lib']);
+  });
+
   it('updates to a good version; the service is unavailable only for the restart', async () => {
     await publish(server, 'web', '2.0.0', ports.web, 'good');
     const watch = watchAvailability(ports.web);

@@ -230,11 +230,13 @@ export class ServiceRunner {
   report(): AgentServiceReport {
     const status = this.supervisor.status();
     const version = this.version;
+    // A library-only version (no `run`) has no process: installed and desired counts as running.
+    const libraryOnly = version !== null && this.#desired && !this.#currentManifest()?.run;
     const state = this.#targetVersion
       ? 'updating'
       : status.state === 'failed' || (status.state === 'backoff' && status.failureCount > 0)
         ? 'failed'
-        : status.state === 'stopped'
+        : status.state === 'stopped' && !libraryOnly
           ? 'stopped'
           : 'running';
     const report: AgentServiceReport = { service: this.name, state, failureCount: status.failureCount };
