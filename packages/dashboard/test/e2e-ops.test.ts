@@ -86,12 +86,14 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
     ]);
     const form = page.getByRole('form', { name: 'Search logs' });
     await form.getByLabel('Service').fill('web');
+    await form.getByLabel('Environment').fill('staging');
     await form.getByLabel('Level and above').selectOption('warn');
     await form.getByRole('button', { name: 'Search' }).click();
     const lines = page.getByRole('list', { name: 'Log lines, newest first' });
     await expect.poll(() => lines.locator('li').count()).toBe(2);
     expect(page.url()).toContain('service=web');
     expect(page.url()).toContain('level=warn');
+    expect(page.url()).toContain('environment=staging');
     expect(await lines.locator('li').first().getAttribute('class')).toBe('lvl-error');
     expect(await lines.textContent()).not.toContain('listening on');
 

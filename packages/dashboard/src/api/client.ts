@@ -177,6 +177,7 @@ export const api = {
 export type LogSearch = {
   service?: string;
   instance?: string;
+  environment?: string;
   level?: string;
   from?: string;
   to?: string;

@@ -8,7 +8,7 @@ import { type FollowState, maxLines, mergeLines, useLogFollow } from './logs-fol
 
 const pageSize = 200;
 const levels = ['trace', 'debug', 'info', 'warn', 'error'];
-const fields = ['service', 'instance', 'level', 'from', 'to', 'q'] as const;
+const fields = ['service', 'instance', 'environment', 'level', 'from', 'to', 'q'] as const;
 
 export function LogsPage() {
   const { filters: search, key, search: setSearch } = useUrlFilters(fields);
@@ -157,6 +157,14 @@ function SearchForm({ search, onSearch }: { search: LogSearch; onSearch: (s: Log
   return (
     <form className="filters" onSubmit={submit} aria-label="Search logs">
       <ServiceInstanceFields draft={draft} set={set} />
+      <label>
+        Environment
+        <input
+          value={draft.environment ?? ''}
+          onChange={(e) => set({ environment: e.target.value })}
+          placeholder="any"
+        />
+      </label>
       <label>
         Level and above
         <select value={draft.level ?? ''} onChange={(e) => set({ level: e.target.value })}>
