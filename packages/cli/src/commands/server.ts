@@ -17,7 +17,7 @@ export function registerServerCommand(program: Command): void {
       server = await startServer(resolveServerConfig(flags, process.env), {
         onAdminTokenCreated: (token) => {
           process.stdout.write(
-            `\nCreated the first admin API token. It is shown only this once and stored only as a hash:\n\n  ${token}\n\nUse it as "Authorization: Bearer <token>" or FLOTILLA_TOKEN.\n\n`,
+            `\nCreated the first admin API token. It is shown only this once and stored only as a hash:\n\n  ${token}\n\nUse it as "Authorization: Bearer <token>" or FLOTILLA_TOKEN.\nThe dashboard is served at / on this port; to sign in there, create a user:\n  flotilla user add <name> --role admin --server <this server's URL> --token <the token above>\n\n`,
           );
         },
       });
