@@ -138,6 +138,24 @@ describe.each(storeKinds)('catalog API on %s', (kind) => {
     expect((await call('GET', '/api/v1/services/web/versions/9.0.0/artifact', agentToken)).status).toBe(404);
   });
 
+  it("keeps an agent token bound to a profile to that profile's services", async () => {
+    expect((await call('POST', '/api/v1/services', adminToken, { body: '{"name":"billing"}' })).status).toBe(201);
+    expect((await call('PUT', '/api/v1/profiles/edge', adminToken, { body: '{"services":["web"]}' })).status).toBe(200);
+    const db = openDatabase(server.database);
+    const edge = (await new TokenStore(db.db).create('edge-1', 'agent', undefined, { kind: 'agent', profile: 'edge' }))
+      .token;
+    await db.close();
+    expect((await call('GET', '/api/v1/services/web/versions/1.0.0/artifact', edge)).status).toBe(200);
+    const denied = await call('GET', '/api/v1/services/billing/versions/1.0.0/artifact', edge);
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { error: { message: string } }).error.message).toContain(
+      'profile "edge", which does not include billing',
+    );
+    expect((await call('GET', '/api/v1/services/billing/versions/1.0.0', edge)).status).toBe(403);
+    // Tokens without a profile are unaffected.
+    expect((await call('GET', '/api/v1/services/billing/versions/1.0.0/artifact', agentToken)).status).toBe(404);
+  });
+
   it('refuses a digest mismatch, a bad manifest, an escaping archive and a bad name', async () => {
     const mismatch = await upload('web', '2.0.0', bytes, `?sha256=${'0'.repeat(64)}`);
     expect(mismatch.status).toBe(400);

@@ -15,20 +15,35 @@ import {
   VersionListQuery,
 } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
 import { type Principal, requireRole, type TokenStore } from '../auth/tokens.ts';
+import type { Tables } from '../db/tables.ts';
+import { Forbidden } from '../errors.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { hexOf } from './artifacts.ts';
 import { createCatalogService, maxArtifactBytes } from './service.ts';
+import { listProfiles } from './store.ts';
 
-/** Admits viewer and stronger roles, and agent tokens (which fetch what they install). */
-function viewerOrAgent(tokens: TokenStore) {
-  return async (request: FastifyRequest) => {
+/**
+ * Admits viewer and stronger roles, and agent tokens (which fetch what they install); an agent token
+ * bound to a profile only reaches the services of that profile.
+ */
+function viewerOrAgent(tokens: TokenStore, db: Kysely<Tables>) {
+  return async (request: FastifyRequest<{ Params: { service: string } }>) => {
     const principal = await tokens.authenticate(request.headers.authorization);
     if (principal.role !== 'agent') requireRole(principal, 'viewer');
     request.principal = principal;
+    if (principal.role === 'agent' && principal.profile) {
+      const services = (await listProfiles(db, principal.profile))[0]?.services ?? [];
+      if (!services.includes(request.params.service)) {
+        throw new Forbidden(
+          `the agent token "${principal.name}" is bound to the profile "${principal.profile}", which does not include ${request.params.service}`,
+        );
+      }
+    }
   };
 }
 
@@ -60,7 +75,7 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
   catalog.signingKey();
   const viewer = authorize(deps.tokens, 'viewer');
   const developer = authorize(deps.tokens, 'developer');
-  const agentOk = viewerOrAgent(deps.tokens);
+  const agentOk = viewerOrAgent(deps.tokens, deps.db);
   const security = [{ bearer: [] }];
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
   const tags = ['catalog'];
