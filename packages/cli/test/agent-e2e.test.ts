@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { canonicalJson } from '@flotilla/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { markedProcesses } from '../../agent/src/update/orphans.ts';
 import { TokenStore } from '../../server/src/auth/tokens.ts';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { keyIdOf } from '../../server/src/catalog/signing.ts';
@@ -324,6 +325,8 @@ describe('flotilla agent against a real server', () => {
   it('updates itself through the same transaction, and rolls back an agent that does not come up', async () => {
     const call = api(server);
     expect((await call('POST', '/api/v1/services', { name: 'flotilla-agent' })).status).toBe(201);
+    const webPids = markedProcesses(join(agent.dir, 'services/web'));
+    expect(webPids).toHaveLength(1);
     await publishAgent(server, '9.0.0', 'good');
     await setDesired(server, 'test', { web: '2.0.0', 'flotilla-agent': '9.0.0' });
     const updated = await eventually('the agent to run 9.0.0', async () => {
@@ -335,6 +338,8 @@ describe('flotilla agent against a real server', () => {
     await eventually('web to serve under the new agent', async () =>
       (await served(ports.web)) === '2.0.0' ? true : undefined,
     );
+    // The new worker adopted the service instead of restarting it.
+    expect(markedProcesses(join(agent.dir, 'services/web'))).toEqual(webPids);
 
     await publishAgent(server, '9.1.0', 'silent');
     await setDesired(server, 'test', { web: '2.0.0', 'flotilla-agent': '9.1.0' });
@@ -391,6 +396,28 @@ describe('flotilla agent against a real server', () => {
       return s?.version === '2.2.0' && s.state === 'running' ? s : undefined;
     });
     expect(done.updateError).toBeNull();
+  }, 90_000);
+
+  it('after kill -9 of the agent, its services keep running and the next agent adopts them', async () => {
+    const web = join(agent.dir, 'services/web');
+    const [pid] = markedProcesses(web);
+    expect(pid).toBeGreaterThan(0);
+    await agent.killAll();
+    expect(await served(ports.web)).toBe('2.2.0');
+    agent = spawnAgent(server, agentToken, agent.dir, ['--instance-id', 'host-1', '--roles', 'web=frontend']);
+    await eventually('the new agent to report web', async () => {
+      const s = await report('web');
+      return s?.state === 'running' && agent.output().includes(`adopted pid ${pid}`) ? s : undefined;
+    });
+    expect(markedProcesses(web)).toEqual([pid]);
+    expect((await report('web'))?.failureCount).toBe(0);
+    // Its output is still captured and uploaded by the new agent.
+    await served(ports.web, '/log');
+    const call = api(server);
+    await eventually('a line logged after the adoption', async () => {
+      const res = await call('GET', `/api/v1/logs?service=web&q=${encodeURIComponent('asked to log at 2.2.0')}`);
+      return ((res.json?.lines ?? []) as unknown[]).length > 0 ? true : undefined;
+    });
   }, 90_000);
 
   it('after kill -9 in the middle of an update, a new agent ends on a healthy version', async () => {

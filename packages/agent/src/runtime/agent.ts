@@ -32,6 +32,8 @@ export interface RunningAgent {
   services(): AgentStateReport;
   /** Stops polling, flushes logs and reports, and stops the services. */
   stop(): Promise<void>;
+  /** Like `stop`, but leaves the services running for the next agent to adopt. */
+  detach(): Promise<void>;
   /** Resolves when the agent has stopped, or rejects on a fatal error (e.g. a revoked token). */
   done: Promise<void>;
 }
@@ -141,9 +143,11 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   });
   for (const r of recovered) log.warn(`recovered ${r.service}: ${r.action} (${r.version ?? 'nothing'} running)`);
   for (const name of installedServices(layout)) {
-    // Recovery already started (and owns) the services it touched; only the others can have orphans.
-    if (runnerFor(name).supervisor.status().state !== 'stopped') continue;
-    // A killed agent's services lost their output pipes (and would hold their ports): end them first.
+    // Recovery already started (and owns) the services it touched; the others may still be running.
+    const runner = runnerFor(name);
+    if (runner.supervisor.status().state !== 'stopped') continue;
+    if (runner.adoptRunning()) continue;
+    // Processes of this service that cannot be adopted (not the recorded one) would hold its ports.
     const orphans = await killOrphans(layout.service(name).root);
     if (orphans.length > 0) log.warn(`${name}: ended ${orphans.length} process(es) left by a previous agent`);
     runnerFor(name).startInstalled();
@@ -239,6 +243,16 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     await reporter.close();
   };
 
+  /** Stops the agent but leaves the services running, for the next agent (a self-update) to adopt. */
+  const detach = async () => {
+    stopping.abort();
+    clearInterval(heartbeat);
+    for (const runner of runners.values()) runner.supervisor.detach();
+    await faultWork;
+    await uploader.stop();
+    await reporter.close();
+  };
+
   let stopped: Promise<void> | null = null;
   const done = loop().then(
     () => stopped ?? undefined,
@@ -261,6 +275,10 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     services: stateReport,
     stop() {
       stopped ??= shutdown();
+      return stopped;
+    },
+    detach() {
+      stopped ??= detach();
       return stopped;
     },
     done,

@@ -7,7 +7,7 @@ import { agentLayout, currentVersion } from '../layout.ts';
 import { createSupervisor } from '../supervisor/process-supervisor.ts';
 import type { RunSpec, ServiceSupervisor } from '../supervisor/types.ts';
 import { runSpecOf } from '../update/commands.ts';
-import { killOrphans } from '../update/orphans.ts';
+import { killOrphans, markedProcesses } from '../update/orphans.ts';
 import { recoverService } from '../update/recover.ts';
 import { loadManifest, recordFailedVersion, saveManifest, setCurrent } from '../update/state.ts';
 import { runUpdate, UpdateRefused } from '../update/transaction.ts';
@@ -78,7 +78,9 @@ export async function startLauncher(config: AgentConfig, opts: LauncherOptions):
         policy,
       );
     },
-    stop: (graceMs) => inner.stop(graceMs ?? 60_000),
+    // Replacing the worker (a self-update, or its rollback): SIGUSR2 asks it to leave its services
+    // running for the next worker to adopt. Only the launcher's own shutdown stops them (SIGTERM).
+    stop: (graceMs) => inner.stop(graceMs ?? 60_000, 'SIGUSR2'),
     status: () => inner.status(),
     onExit: (listener) => inner.onExit(listener),
     tail: (n) => inner.tail(n),
@@ -95,17 +97,27 @@ export async function startLauncher(config: AgentConfig, opts: LauncherOptions):
     if (running === null) setCurrent(service, dir);
   }
   if (inner.status().state === 'stopped') {
-    await killOrphans(service.root);
-    startCurrent();
+    // A worker that outlived its launcher (kill -9 of the launcher alone) is taken over, not restarted.
+    if (!startCurrent(true)) {
+      await killOrphans(service.root);
+      startCurrent();
+    }
   }
 
-  function startCurrent(): void {
+  /** Starts the current worker version, or with `adopt` takes over its running process; false if none. */
+  function startCurrent(adopt = false): boolean {
     const version = currentVersion(service) ?? builtinVersion;
     const dir = realpathSync(service.current);
     const manifest = loadManifest(service, version, dir);
     const spec = runSpecOf(manifest, dir, { version, role: '' }, service.root);
     if (!spec) throw new Error(`the agent version ${version} has no run command`);
+    if (adopt) {
+      const adopted = inner.adopt(spec, policyOf(manifest), (pid) => markedProcesses(service.root).includes(pid));
+      if (adopted) log.info(`took over the running agent worker (${version})`);
+      return adopted;
+    }
     worker.start(spec, policyOf(manifest));
+    return true;
   }
 
   const api = new AgentApi(config.server, config.token);
@@ -155,7 +167,7 @@ export async function startLauncher(config: AgentConfig, opts: LauncherOptions):
     async stop() {
       clearInterval(timer);
       await busy;
-      await worker.stop();
+      await inner.stop(90_000, 'SIGTERM');
     },
   };
 }

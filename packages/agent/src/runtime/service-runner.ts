@@ -7,6 +7,7 @@ import type { LogLine } from '../logs/log-line.ts';
 import { type AgentSupervisor, createSupervisor, type SupervisorLogger } from '../supervisor/process-supervisor.ts';
 import { type Macros, runSpecOf } from '../update/commands.ts';
 import type { ServerAccess } from '../update/download.ts';
+import { markedProcesses } from '../update/orphans.ts';
 import { loadManifest, readFailedVersion } from '../update/state.ts';
 import { runUpdate, UpdateRefused, type UpdateResult } from '../update/transaction.ts';
 import { policyOf, type UpdateHooks } from '../update/undo.ts';
@@ -127,6 +128,24 @@ export class ServiceRunner {
     const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
     if (spec) this.supervisor.start(spec, policyOf(manifest));
     this.#deps.onChange();
+  }
+
+  /**
+   * Takes over the installed version's process that a previous agent left running (it carries this
+   * service's marker); false when there is none, and the caller starts the service afresh.
+   */
+  adoptRunning(): boolean {
+    const version = this.version;
+    if (!version || this.supervisor.status().state !== 'stopped') return false;
+    const manifest = this.#currentManifest();
+    if (!manifest) return false;
+    const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
+    if (!spec) return false;
+    const adopted = this.supervisor.adopt(spec, policyOf(manifest), (pid) =>
+      markedProcesses(this.#layout.root).includes(pid),
+    );
+    if (adopted) this.#deps.onChange();
+    return adopted;
   }
 
   /** Brings the service to `target`: an update transaction when the version differs. */

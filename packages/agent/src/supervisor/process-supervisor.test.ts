@@ -282,3 +282,50 @@ describe.runIf(process.platform === 'linux')('process supervisor: restart condit
     expect(s.status()).toMatchObject({ lastExitCode: 131, lastFaultReason: 'cpu' });
   });
 });
+
+describe('process supervisor: handing a running service to the next agent', () => {
+  it('detaches without stopping it; the next supervisor adopts it, reads on, and restarts it when it dies', async () => {
+    const script = tmp.script(
+      'tick.js',
+      `let n = 0;
+       setInterval(() => console.log('tick ' + n++), 50);`,
+    );
+    const first = supervisor();
+    first.start(run(script));
+    await waitFor(() => first.tail(5).length > 0, 5000, 'first output');
+    const pid = first.status().pid as number;
+    pids.push(pid);
+    first.detach();
+    expect(first.status().state).toBe('stopped');
+    expect(isAlive(pid)).toBe(true);
+    const saved = JSON.parse(readFileSync(join(tmp.dir, 'logs', 'process.json'), 'utf8'));
+    expect(saved.pid).toBe(pid);
+    expect(saved.offsets.stdout).toBeGreaterThan(0);
+
+    const lines: LogLine[] = [];
+    const next = supervisor({ onLine: (l) => lines.push(l) });
+    expect(next.adopt(run(script), { initialBackoffMs: 50 }, (p) => p === pid)).toBe(true);
+    expect(next.status()).toMatchObject({ state: 'running', pid });
+    // It goes on from where the first one stopped reading: no line lost, none twice.
+    await waitFor(() => lines.length >= 3, 5000, 'output after the adoption');
+    const first1 = Number(lines[0]?.message.split(' ')[1]);
+    const lastSeen = Number(first.tail(1)[0]?.split(' ')[1]);
+    expect(first1).toBe(lastSeen + 1);
+
+    const exits: { expected: boolean }[] = [];
+    next.onExit((e) => exits.push(e));
+    process.kill(-pid, 'SIGKILL');
+    await waitFor(() => exits.length > 0, 5000, 'the adopted process to be seen dead');
+    expect(exits[0]?.expected).toBe(false);
+    await waitFor(() => next.status().state === 'running' && next.status().pid !== pid, 5000, 'a restart');
+    expect(next.status().failureCount).toBe(1);
+
+    // A recorded process that the caller does not recognise (e.g. a reused pid) is not adopted.
+    const restarted = next.status().pid as number;
+    pids.push(restarted);
+    next.detach();
+    const third = supervisor();
+    expect(third.adopt(run(script), {}, () => false)).toBe(false);
+    expect(existsSync(join(tmp.dir, 'logs', 'process.json'))).toBe(false);
+  });
+});

@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileTail } from '../logs/file-tail.ts';
+import type { LineSplitter } from '../logs/line-splitter.ts';
 import { LogCapture } from '../logs/log-capture.ts';
 import type { LogLine } from '../logs/log-line.ts';
 import { isGroupAlive, readGroupUsage } from './proc-stats.ts';
+import { leaderAlive, type ProcessFile, readProcessRecord, recordProcess } from './process-file.ts';
 import { ConditionTracker } from './restart-conditions.ts';
 import type {
   FaultReason,
@@ -44,6 +48,13 @@ export interface BackoffEvent {
 export interface AgentSupervisor extends ServiceSupervisor {
   /** Called each time a restart is scheduled. Returns an unsubscribe function. */
   onBackoff(listener: (event: BackoffEvent) => void): () => void;
+  /**
+   * Takes over the process a previous agent left running (recorded in `<logDir>/process.json`), if
+   * it is still alive and `owns(pid)` agrees; returns false otherwise.
+   */
+  adopt(spec: RunSpec, policy: Partial<RestartPolicy>, owns: (pid: number) => boolean): boolean;
+  /** Lets go of the running process without stopping it, so the next agent can adopt it. */
+  detach(): void;
 }
 
 export const defaultPolicy: RestartPolicy = {
@@ -61,10 +72,15 @@ const killWaitMs = 5000;
 type ExitInfo = { code: number | null; signal: string | null; expected: boolean };
 
 interface Run {
-  proc: ChildProcess;
+  /** Null for a process adopted from an earlier agent (not this process's child). */
+  proc: ChildProcess | null;
   pid: number | null;
   spawned: boolean;
   exited: boolean;
+  tails: FileTail[];
+  splitters: LineSplitter[];
+  /** Liveness poll of an adopted process. */
+  watch: NodeJS.Timeout | null;
 }
 
 export function serviceEnv(specEnv: Record<string, string>, parent: NodeJS.ProcessEnv = process.env) {
@@ -117,38 +133,53 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     startedAtMs = null;
     conditionFault = null;
     let proc: ChildProcess;
+    // Output goes to files, not pipes: a service keeps running (and writing) if the agent dies.
+    mkdirSync(opts.logDir, { recursive: true });
+    const fds: number[] = [];
+    const starts: number[] = [];
     try {
+      for (const stream of outputStreams) {
+        fds.push(openSync(outputPath(stream), 'a'));
+        starts.push(statSync(outputPath(stream)).size);
+      }
       proc = spawn(current.command, current.args, {
         cwd: current.workingDir,
         env: serviceEnv(current.env),
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', fds[0] as number, fds[1] as number],
       });
     } catch (err) {
       const message = spawnMessage(current, err as NodeJS.ErrnoException);
       queueMicrotask(() => onFailedSpawn(message));
       return;
+    } finally {
+      for (const fd of fds) closeSync(fd);
     }
     // The pid is known synchronously when the fork worked, so a stop() right away can still signal the group.
-    const self: Run = { proc, pid: proc.pid ?? null, spawned: false, exited: false };
+    const self: Run = {
+      proc,
+      pid: proc.pid ?? null,
+      spawned: false,
+      exited: false,
+      tails: [],
+      splitters: [],
+      watch: null,
+    };
     run = self;
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const splitter = capture.splitter(stream);
-      proc[stream]?.on('data', (chunk: Buffer) => splitter.write(chunk));
-      proc[stream]?.on('end', () => splitter.end());
-      proc[stream]?.on('error', () => splitter.end());
-    }
+    followOutput(self, starts);
     proc.once('spawn', () => {
       self.spawned = true;
       if (run !== self || self.exited || stopRequested) return;
       state = 'running';
       startedAtMs = now();
+      if (self.pid !== null) writeProcessFile({ pid: self.pid, startedAt: new Date(startedAtMs).toISOString() });
       log.info(`${opts.name}: started pid ${self.pid}`);
       startChecks(self);
     });
     proc.on('error', (err: NodeJS.ErrnoException) => {
       if (!self.spawned && !self.exited) {
         self.exited = true;
+        endOutput(self);
         onFailedSpawn(spawnMessage(current, err));
       } else {
         log.warn(`${opts.name}: ${err.message}`);
@@ -157,8 +188,52 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     proc.once('exit', (code, signal) => {
       if (self.exited) return;
       self.exited = true;
+      endOutput(self);
       onExit(self, code, signal);
     });
+  }
+
+  /** A fresh supervision of `nextSpec`: counters and errors of the previous one are forgotten. */
+  function begin(nextSpec: RunSpec, nextPolicy: Partial<RestartPolicy> = {}): void {
+    spec = nextSpec;
+    policy = { ...defaultPolicy, ...nextPolicy };
+    failureCount = 0;
+    consecutive = 0;
+    lastFaultReason = null;
+    lastError = null;
+    stopRequested = false;
+    conditionFault = null;
+  }
+
+  const outputStreams = ['stdout', 'stderr'] as const;
+  const outputPath = (stream: 'stdout' | 'stderr') => join(opts.logDir, `live.${stream}`);
+  const processFile = join(opts.logDir, 'process.json');
+  const writeProcessFile = (info: ProcessFile) =>
+    recordProcess(processFile, info, (message) => log.warn(`${opts.name}: cannot record the process: ${message}`));
+  const forgetProcess = () => rmSync(processFile, { force: true });
+
+  function followOutput(self: Run, starts: (number | 'end')[]): void {
+    outputStreams.forEach((stream, i) => {
+      const splitter = capture.splitter(stream);
+      const tail = new FileTail(outputPath(stream), (chunk) => splitter.write(chunk));
+      try {
+        tail.start(starts[i] ?? 'end');
+      } catch (err) {
+        log.warn(`${opts.name}: cannot read ${stream}: ${(err as Error).message}`);
+      }
+      self.splitters.push(splitter);
+      self.tails.push(tail);
+    });
+  }
+
+  /** Reads the last of the output (the process has exited, so it is all in the files). */
+  function endOutput(self: Run): void {
+    if (self.watch) clearInterval(self.watch);
+    self.watch = null;
+    for (const tail of self.tails) tail.stop();
+    for (const splitter of self.splitters) splitter.end();
+    self.tails = [];
+    self.splitters = [];
   }
 
   function onFailedSpawn(message: string): void {
@@ -171,6 +246,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
   function onExit(self: Run, code: number | null, signal: string | null): void {
     stopChecks();
     if (run === self) run = null;
+    forgetProcess();
     lastExitCode = code;
     lastSignal = signal;
     const info = { code, signal, expected: stopRequested };
@@ -181,7 +257,8 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     // The leader is gone: whatever it left in its group is orphaned service code.
     if (self.pid !== null) signalGroup(self.pid, 'SIGKILL');
     const reason = conditionFault ?? 'exit';
-    lastError = reason === 'exit' ? `exited with ${signal ? `signal ${signal}` : `code ${code}`}` : lastError;
+    const how = signal ? `signal ${signal}` : code === null ? 'an unknown status (adopted process)' : `code ${code}`;
+    lastError = reason === 'exit' ? `exited with ${how}` : lastError;
     log.warn(`${opts.name}: pid ${self.pid} ${lastError}`);
     fault(reason, info);
   }
@@ -282,17 +359,11 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       if (stopping || (state !== 'stopped' && state !== 'failed')) {
         throw new Error(`${opts.name} is already ${stopping ? 'stopping' : state}; stop it first`);
       }
-      spec = nextSpec;
-      policy = { ...defaultPolicy, ...nextPolicy };
-      failureCount = 0;
-      consecutive = 0;
-      lastFaultReason = null;
-      lastError = null;
-      stopRequested = false;
+      begin(nextSpec, nextPolicy);
       launch();
     },
 
-    stop(graceMs = 10_000) {
+    stop(graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM') {
       if (stopping) return stopping;
       stopRequested = true;
       if (restartTimer) clearTimeout(restartTimer);
@@ -301,18 +372,81 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       const current = run;
       if (!current || current.pid === null) {
         // Not started yet (spawn pending) is handled by killing once spawned; nothing else to wait for.
-        if (current) current.proc.kill('SIGKILL');
+        if (current) current.proc?.kill('SIGKILL');
         state = 'stopped';
         capture.close();
         return Promise.resolve();
       }
       log.info(`${opts.name}: stopping pid ${current.pid}`);
-      stopping = terminate(current, current.pid, 'SIGTERM', graceMs).finally(() => {
+      stopping = terminate(current, current.pid, signal, graceMs).finally(() => {
         stopping = null;
         state = 'stopped';
+        forgetProcess();
         capture.close();
       });
       return stopping;
+    },
+
+    adopt(nextSpec, nextPolicy, owns) {
+      if (stopping || (state !== 'stopped' && state !== 'failed')) return false;
+      const saved = readProcessRecord(processFile);
+      if (!saved) return false;
+      if (!leaderAlive(saved.pid) || !owns(saved.pid)) {
+        forgetProcess();
+        return false;
+      }
+      begin(nextSpec, nextPolicy);
+      const self: Run = {
+        proc: null,
+        pid: saved.pid,
+        spawned: true,
+        exited: false,
+        tails: [],
+        splitters: [],
+        watch: null,
+      };
+      run = self;
+      state = 'running';
+      startedAtMs = Date.parse(saved.startedAt) || now();
+      followOutput(self, saved.offsets ? [saved.offsets.stdout, saved.offsets.stderr] : ['end', 'end']);
+      // Not this process's child: no exit event, so its leader is watched instead.
+      self.watch = setInterval(() => {
+        if (self.exited || leaderAlive(saved.pid)) return;
+        self.exited = true;
+        endOutput(self);
+        onExit(self, null, null);
+      }, 200);
+      self.watch.unref();
+      startChecks(self);
+      log.info(`${opts.name}: adopted pid ${saved.pid} left running by a previous agent`);
+      return true;
+    },
+
+    detach() {
+      stopRequested = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      restartTimer = null;
+      stopChecks();
+      const current = run;
+      if (current?.pid != null && !current.exited) {
+        const offsets = { stdout: 0, stderr: 0 };
+        current.tails.forEach((tail, i) => {
+          tail.stop();
+          offsets[outputStreams[i] ?? 'stdout'] = tail.offset;
+        });
+        if (current.watch) clearInterval(current.watch);
+        current.proc?.removeAllListeners('exit');
+        current.proc?.unref();
+        writeProcessFile({
+          pid: current.pid,
+          startedAt: new Date(startedAtMs ?? now()).toISOString(),
+          offsets,
+        });
+        log.info(`${opts.name}: left pid ${current.pid} running for the next agent`);
+      }
+      run = null;
+      state = 'stopped';
+      capture.close();
     },
 
     status(): SupervisorStatus {

@@ -51,7 +51,7 @@ export interface ServiceSupervisor {
   /** Starts `spec` and keeps it running under `policy` until `stop()`. */
   start(spec: RunSpec, policy?: Partial<RestartPolicy>): void;
   /** SIGTERM to the process group, SIGKILL after `graceMs` (default 10 s); resolves once it has exited. */
-  stop(graceMs?: number): Promise<void>;
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
   status(): SupervisorStatus;
   /** Called on every exit of the child, expected or not. Returns an unsubscribe function. */
   onExit(listener: (exit: { code: number | null; signal: string | null; expected: boolean }) => void): () => void;

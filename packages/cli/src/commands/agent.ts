@@ -33,6 +33,11 @@ async function runWorker(config: ReturnType<typeof configOf>, logger: AgentLogge
     ...failpoint(process.env.FLOTILLA_AGENT_FAILPOINT, config.dir),
   });
   logger.info(`instance ${running.instanceId}, server ${config.server}, dir ${config.dir}`);
+  // SIGUSR2 from the launcher: a new worker takes over, so the services keep running.
+  process.once('SIGUSR2', () => {
+    logger.info('SIGUSR2: handing the services over to the next agent');
+    void running.detach().then(() => process.exit(0));
+  });
   const stopped = untilSignal(logger, () => running.stop());
   try {
     await Promise.race([running.done, stopped]);
