@@ -81,6 +81,8 @@ interface Run {
   splitters: LineSplitter[];
   /** Liveness poll of an adopted process. */
   watch: NodeJS.Timeout | null;
+  /** Records how far the output was read, so a next agent after a crash reads on from there. */
+  checkpoint: NodeJS.Timeout | null;
 }
 
 export function serviceEnv(specEnv: Record<string, string>, parent: NodeJS.ProcessEnv = process.env) {
@@ -164,6 +166,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       tails: [],
       splitters: [],
       watch: null,
+      checkpoint: null,
     };
     run = self;
     followOutput(self, starts);
@@ -224,12 +227,25 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       self.splitters.push(splitter);
       self.tails.push(tail);
     });
+    // At most a second of output is read twice after a crash of the agent; none is skipped.
+    let recorded = '';
+    self.checkpoint = setInterval(() => {
+      if (self.pid === null || self.exited || run !== self || startedAtMs === null) return;
+      const offsets = { stdout: self.tails[0]?.offset ?? 0, stderr: self.tails[1]?.offset ?? 0 };
+      const key = `${offsets.stdout}:${offsets.stderr}`;
+      if (key === recorded) return;
+      recorded = key;
+      writeProcessFile({ pid: self.pid, startedAt: new Date(startedAtMs).toISOString(), offsets });
+    }, 1000);
+    self.checkpoint.unref();
   }
 
   /** Reads the last of the output (the process has exited, so it is all in the files). */
   function endOutput(self: Run): void {
     if (self.watch) clearInterval(self.watch);
+    if (self.checkpoint) clearInterval(self.checkpoint);
     self.watch = null;
+    self.checkpoint = null;
     for (const tail of self.tails) tail.stop();
     for (const splitter of self.splitters) splitter.end();
     self.tails = [];
@@ -404,6 +420,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
         tails: [],
         splitters: [],
         watch: null,
+        checkpoint: null,
       };
       run = self;
       state = 'running';
@@ -435,6 +452,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
           offsets[outputStreams[i] ?? 'stdout'] = tail.offset;
         });
         if (current.watch) clearInterval(current.watch);
+        if (current.checkpoint) clearInterval(current.checkpoint);
         current.proc?.removeAllListeners('exit');
         current.proc?.unref();
         writeProcessFile({
