@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileTail } from '../logs/file-tail.ts';
-import type { LineSplitter } from '../logs/line-splitter.ts';
 import { LogCapture } from '../logs/log-capture.ts';
 import type { LogLine } from '../logs/log-line.ts';
-import { isGroupAlive, readGroupUsage } from './proc-stats.ts';
+import { readGroupUsage } from './proc-stats.ts';
 import { leaderAlive, type ProcessFile, readProcessRecord, recordProcess } from './process-file.ts';
+import { signalProcessGroup, terminateGroup } from './process-group.ts';
 import { ConditionTracker } from './restart-conditions.ts';
+import { type Offsets, OutputFollower, openOutputFiles } from './service-output.ts';
 import type {
   FaultReason,
   RestartPolicy,
@@ -66,8 +66,6 @@ export const defaultPolicy: RestartPolicy = {
 
 /** Inherited by the service; everything else in the agent's environment (e.g. its token) stays private. */
 const inheritedEnv = ['PATH', 'HOME', 'LANG', 'TZ'];
-const pollMs = 25;
-const killWaitMs = 5000;
 
 type ExitInfo = { code: number | null; signal: string | null; expected: boolean };
 
@@ -77,12 +75,9 @@ interface Run {
   pid: number | null;
   spawned: boolean;
   exited: boolean;
-  tails: FileTail[];
-  splitters: LineSplitter[];
+  output: OutputFollower | null;
   /** Liveness poll of an adopted process. */
   watch: NodeJS.Timeout | null;
-  /** Records how far the output was read, so a next agent after a crash reads on from there. */
-  checkpoint: NodeJS.Timeout | null;
 }
 
 export function serviceEnv(specEnv: Record<string, string>, parent: NodeJS.ProcessEnv = process.env) {
@@ -136,26 +131,21 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     conditionFault = null;
     let proc: ChildProcess;
     // Output goes to files, not pipes: a service keeps running (and writing) if the agent dies.
-    mkdirSync(opts.logDir, { recursive: true });
-    const fds: number[] = [];
-    const starts: number[] = [];
+    let files: ReturnType<typeof openOutputFiles> | null = null;
     try {
-      for (const stream of outputStreams) {
-        fds.push(openSync(outputPath(stream), 'a'));
-        starts.push(statSync(outputPath(stream)).size);
-      }
+      files = openOutputFiles(opts.logDir);
       proc = spawn(current.command, current.args, {
         cwd: current.workingDir,
         env: serviceEnv(current.env),
         detached: true,
-        stdio: ['ignore', fds[0] as number, fds[1] as number],
+        stdio: ['ignore', files.fds[0], files.fds[1]],
       });
     } catch (err) {
       const message = spawnMessage(current, err as NodeJS.ErrnoException);
       queueMicrotask(() => onFailedSpawn(message));
       return;
     } finally {
-      for (const fd of fds) closeSync(fd);
+      for (const fd of files?.fds ?? []) closeSync(fd);
     }
     // The pid is known synchronously when the fork worked, so a stop() right away can still signal the group.
     const self: Run = {
@@ -163,13 +153,11 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       pid: proc.pid ?? null,
       spawned: false,
       exited: false,
-      tails: [],
-      splitters: [],
+      output: null,
       watch: null,
-      checkpoint: null,
     };
     run = self;
-    followOutput(self, starts);
+    followOutput(self, files.starts);
     proc.once('spawn', () => {
       self.spawned = true;
       if (run !== self || self.exited || stopRequested) return;
@@ -208,48 +196,30 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     conditionFault = null;
   }
 
-  const outputStreams = ['stdout', 'stderr'] as const;
-  const outputPath = (stream: 'stdout' | 'stderr') => join(opts.logDir, `live.${stream}`);
   const processFile = join(opts.logDir, 'process.json');
   const writeProcessFile = (info: ProcessFile) =>
     recordProcess(processFile, info, (message) => log.warn(`${opts.name}: cannot record the process: ${message}`));
   const forgetProcess = () => rmSync(processFile, { force: true });
 
-  function followOutput(self: Run, starts: (number | 'end')[]): void {
-    outputStreams.forEach((stream, i) => {
-      const splitter = capture.splitter(stream);
-      const tail = new FileTail(outputPath(stream), (chunk) => splitter.write(chunk));
-      try {
-        tail.start(starts[i] ?? 'end');
-      } catch (err) {
-        log.warn(`${opts.name}: cannot read ${stream}: ${(err as Error).message}`);
-      }
-      self.splitters.push(splitter);
-      self.tails.push(tail);
-    });
-    // At most a second of output is read twice after a crash of the agent; none is skipped.
-    let recorded = '';
-    self.checkpoint = setInterval(() => {
-      if (self.pid === null || self.exited || run !== self || startedAtMs === null) return;
-      const offsets = { stdout: self.tails[0]?.offset ?? 0, stderr: self.tails[1]?.offset ?? 0 };
-      const key = `${offsets.stdout}:${offsets.stderr}`;
-      if (key === recorded) return;
-      recorded = key;
-      writeProcessFile({ pid: self.pid, startedAt: new Date(startedAtMs).toISOString(), offsets });
-    }, 1000);
-    self.checkpoint.unref();
+  function followOutput(self: Run, from: Offsets | 'end'): void {
+    self.output = new OutputFollower(
+      opts.logDir,
+      capture,
+      from,
+      (offsets) => {
+        if (self.pid === null || self.exited || run !== self || startedAtMs === null) return;
+        writeProcessFile({ pid: self.pid, startedAt: new Date(startedAtMs).toISOString(), offsets });
+      },
+      (message) => log.warn(`${opts.name}: ${message}`),
+    );
   }
 
   /** Reads the last of the output (the process has exited, so it is all in the files). */
   function endOutput(self: Run): void {
     if (self.watch) clearInterval(self.watch);
-    if (self.checkpoint) clearInterval(self.checkpoint);
     self.watch = null;
-    self.checkpoint = null;
-    for (const tail of self.tails) tail.stop();
-    for (const splitter of self.splitters) splitter.end();
-    self.tails = [];
-    self.splitters = [];
+    self.output?.end();
+    self.output = null;
   }
 
   function onFailedSpawn(message: string): void {
@@ -342,33 +312,13 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     checkTimer = null;
   }
 
-  /** Signals the group, escalates to SIGKILL after `graceMs`, resolves once the leader and the group are gone. */
-  async function terminate(self: Run, pgid: number, signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    signalGroup(pgid, signal);
-    const deadline = Date.now() + graceMs;
-    let killDeadline: number | null = null;
-    for (;;) {
-      if (self.exited && !isGroupAlive(pgid)) return;
-      const t = Date.now();
-      if (killDeadline === null && t >= deadline) {
-        log.warn(`${opts.name}: process group ${pgid} still running after ${graceMs} ms; sending SIGKILL`);
-        signalGroup(pgid, 'SIGKILL');
-        killDeadline = t + killWaitMs;
-      } else if (killDeadline !== null && t >= killDeadline) {
-        log.error(`${opts.name}: process group ${pgid} did not exit after SIGKILL`);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-  }
-
-  function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-    try {
-      process.kill(-pgid, signal);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') log.warn(`${opts.name}: kill ${signal}: ${String(err)}`);
-    }
-  }
+  const groupLog = {
+    warn: (m: string) => log.warn(`${opts.name}: ${m}`),
+    error: (m: string) => log.error(`${opts.name}: ${m}`),
+  };
+  const terminate = (self: Run, pgid: number, signal: NodeJS.Signals, graceMs: number) =>
+    terminateGroup(pgid, signal, graceMs, () => self.exited, groupLog);
+  const signalGroup = (pgid: number, signal: NodeJS.Signals) => signalProcessGroup(pgid, signal, groupLog);
 
   return {
     start(nextSpec, nextPolicy) {
@@ -417,15 +367,13 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
         pid: saved.pid,
         spawned: true,
         exited: false,
-        tails: [],
-        splitters: [],
+        output: null,
         watch: null,
-        checkpoint: null,
       };
       run = self;
       state = 'running';
       startedAtMs = Date.parse(saved.startedAt) || now();
-      followOutput(self, saved.offsets ? [saved.offsets.stdout, saved.offsets.stderr] : ['end', 'end']);
+      followOutput(self, saved.offsets ?? 'end');
       // Not this process's child: no exit event, so its leader is watched instead.
       self.watch = setInterval(() => {
         if (self.exited || leaderAlive(saved.pid)) return;
@@ -446,13 +394,9 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       stopChecks();
       const current = run;
       if (current?.pid != null && !current.exited) {
-        const offsets = { stdout: 0, stderr: 0 };
-        current.tails.forEach((tail, i) => {
-          tail.stop();
-          offsets[outputStreams[i] ?? 'stdout'] = tail.offset;
-        });
+        const offsets = current.output?.release() ?? { stdout: 0, stderr: 0 };
+        current.output = null;
         if (current.watch) clearInterval(current.watch);
-        if (current.checkpoint) clearInterval(current.checkpoint);
         current.proc?.removeAllListeners('exit');
         current.proc?.unref();
         writeProcessFile({
