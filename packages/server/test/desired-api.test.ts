@@ -3,32 +3,16 @@ import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { longPollWaiters } from '../src/desired/routes.ts';
 import { seedCatalog } from '../src/desired/testing.test.helper.ts';
+import { type ApiCallOptions, callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
-import { adminToken, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 describe.each(storeKinds)('desired API on %s', (kind) => {
   let server: TestServer;
   let store: Database;
   const tokens: Record<string, string> = {};
 
-  const call = async (
-    method: string,
-    path: string,
-    opts: { token?: string | null; body?: unknown; headers?: Record<string, string>; signal?: AbortSignal } = {},
-  ) => {
-    const headers: Record<string, string> = { ...opts.headers };
-    const token = opts.token === undefined ? adminToken : opts.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-      signal: opts.signal,
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(server.url, method, path, opts);
 
   beforeAll(async () => {
     server = await startTestServer(kind);

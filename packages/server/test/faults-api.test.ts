@@ -11,6 +11,7 @@ import { faultMeta, makeFaultArchive } from '../src/faults/archive.test.helper.t
 import { faultsRoutesWith } from '../src/faults/routes.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
+import { type ApiCallOptions, callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
@@ -21,25 +22,8 @@ describe.each(storeKinds)('fault reports API on %s', (kind) => {
   let viewer: string;
   let developer: string;
 
-  const call = async (
-    method: string,
-    path: string,
-    opts: { token?: string | null; body?: unknown; raw?: Buffer; base?: string } = {},
-  ) => {
-    const headers: Record<string, string> = {};
-    const token = opts.token === undefined ? adminToken : opts.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    if (opts.raw !== undefined) headers['content-type'] = 'application/gzip';
-    const res = await fetch(`${opts.base ?? server.url}${path}`, {
-      method,
-      headers,
-      body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-    });
-    const bytes = Buffer.from(await res.arrayBuffer());
-    const json = res.headers.get('content-type')?.includes('json') && bytes.length > 0;
-    return { status: res.status, headers: res.headers, bytes, body: json ? JSON.parse(bytes.toString()) : undefined };
-  };
+  const call = (method: string, path: string, opts: ApiCallOptions & { base?: string } = {}) =>
+    callApi(opts.base ?? server.url, method, path, opts);
   const upload = async (file: string, token = agent, base?: string) =>
     call('POST', '/api/v1/agent/faults', { token, raw: readFileSync(file), base });
   const stored = () => {

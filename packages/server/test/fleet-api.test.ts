@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { seedCatalog } from '../src/desired/testing.test.helper.ts';
+import { type ApiCallOptions, callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
-import { adminToken, startTestServer, type TestServer } from './support/server.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
 
 interface Row {
   instanceId: string;
@@ -19,19 +20,7 @@ describe.each(storeKinds)('fleet API on %s', (kind) => {
   let agent: string;
   let viewer: string;
 
-  const call = async (method: string, path: string, opts: { token?: string | null; body?: unknown } = {}) => {
-    const headers: Record<string, string> = {};
-    const token = opts.token === undefined ? adminToken : opts.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(server.url, method, path, opts);
   const ok = async (method: string, path: string, body?: unknown, status = 200) => {
     const res = await call(method, path, { body });
     expect(res.status, JSON.stringify(res.body)).toBe(status);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { logFollowers } from '../src/logs/routes.ts';
+import { type ApiCallOptions, callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
@@ -39,19 +40,7 @@ describe.each(storeKinds)('logs API on %s', (kind) => {
   let agentToken: string;
   let viewerToken: string;
 
-  const call = async (method: string, path: string, opts: { token?: string | null; body?: unknown } = {}) => {
-    const headers: Record<string, string> = {};
-    const token = opts.token === undefined ? adminToken : opts.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(server.url, method, path, opts);
   const upload = (lines: unknown[], token = agentToken) =>
     call('POST', '/api/v1/agent/logs', { token, body: { instanceId: 'host-1', lines } });
   const logLine = (over: Record<string, unknown> = {}) => ({
@@ -115,7 +104,7 @@ describe.each(storeKinds)('logs API on %s', (kind) => {
         ],
       },
     });
-    expect(accepted).toEqual({ status: 200, body: { accepted: 3 } });
+    expect({ status: accepted.status, body: accepted.body }).toEqual({ status: 200, body: { accepted: 3 } });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toContain('flotilla_agent_log_lines_total{result="stored"} 3');
     expect(metrics).toContain('flotilla_agent_log_lines_total{result="dropped_by_agent"} 3');

@@ -5,6 +5,7 @@ import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { evaluateRollouts } from '../src/rollouts/service.ts';
 import { assignWave, type WaveSpec } from '../src/rollouts/waves.ts';
+import { type ApiCallOptions, callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
@@ -16,21 +17,7 @@ describe.each(storeKinds)('rollouts API with simulated agents on %s', (kind) => 
   let store: Database;
   let viewer: string;
 
-  const call = async (
-    method: string,
-    path: string,
-    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-  ) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${opts.token ?? adminToken}`, ...opts.headers };
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(server.url, method, path, opts);
   const ok = async (method: string, path: string, body?: unknown, status = 200) => {
     const res = await call(method, path, { body });
     expect(res.status, JSON.stringify(res.body)).toBe(status);
