@@ -234,20 +234,15 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   }, config.heartbeatMs);
   heartbeat.unref();
 
-  const shutdown = async () => {
+  /**
+   * Stops polling and flushes logs, faults and a last report. `leaveServicesRunning` (a self-update)
+   * hands the services to the next agent to adopt instead of stopping them.
+   */
+  const shutdown = async (leaveServicesRunning: boolean) => {
     stopping.abort();
     clearInterval(heartbeat);
-    await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
-    await faultWork;
-    await uploader.stop();
-    await reporter.close();
-  };
-
-  /** Stops the agent but leaves the services running, for the next agent (a self-update) to adopt. */
-  const detach = async () => {
-    stopping.abort();
-    clearInterval(heartbeat);
-    for (const runner of runners.values()) runner.supervisor.detach();
+    if (leaveServicesRunning) for (const runner of runners.values()) runner.supervisor.detach();
+    else await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
     await faultWork;
     await uploader.stop();
     await reporter.close();
@@ -257,7 +252,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const done = loop().then(
     () => stopped ?? undefined,
     async (err: Error) => {
-      await shutdown();
+      await shutdown(false);
       hooks.onFatal?.(err);
       throw err;
     },
@@ -274,11 +269,11 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     },
     services: stateReport,
     stop() {
-      stopped ??= shutdown();
+      stopped ??= shutdown(false);
       return stopped;
     },
     detach() {
-      stopped ??= detach();
+      stopped ??= shutdown(true);
       return stopped;
     },
     done,

@@ -5,6 +5,7 @@ import type { AgentDesiredService, AgentServiceReport, InstallManifest } from '@
 import { type AgentLayout, currentVersion, type ServiceLayout } from '../layout.ts';
 import type { LogLine } from '../logs/log-line.ts';
 import { type AgentSupervisor, createSupervisor, type SupervisorLogger } from '../supervisor/process-supervisor.ts';
+import type { RunSpec } from '../supervisor/types.ts';
 import { type Macros, runSpecOf } from '../update/commands.ts';
 import type { ServerAccess } from '../update/download.ts';
 import { markedProcesses } from '../update/orphans.ts';
@@ -119,14 +120,21 @@ export class ServiceRunner {
     return { version, role: this.#deps.role };
   }
 
+  /** How to run the installed version, when there is one, it is not running, and it has a `run`. */
+  #installedRun(): { spec: RunSpec; manifest: InstallManifest } | null {
+    const version = this.version;
+    if (!version || this.supervisor.status().state !== 'stopped') return null;
+    const manifest = this.#currentManifest();
+    if (!manifest) return null;
+    const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
+    return spec ? { spec, manifest } : null;
+  }
+
   /** Starts the installed version if it is not running (after an agent restart). */
   startInstalled(): void {
-    const version = this.version;
-    if (!version || this.supervisor.status().state !== 'stopped') return;
-    const manifest = this.#currentManifest();
-    if (!manifest) return;
-    const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
-    if (spec) this.supervisor.start(spec, policyOf(manifest));
+    const run = this.#installedRun();
+    if (!run) return;
+    this.supervisor.start(run.spec, policyOf(run.manifest));
     this.#deps.onChange();
   }
 
@@ -135,15 +143,10 @@ export class ServiceRunner {
    * service's marker); false when there is none, and the caller starts the service afresh.
    */
   adoptRunning(): boolean {
-    const version = this.version;
-    if (!version || this.supervisor.status().state !== 'stopped') return false;
-    const manifest = this.#currentManifest();
-    if (!manifest) return false;
-    const spec = runSpecOf(manifest, realpathSync(this.#layout.current), this.#macros(version), this.#layout.root);
-    if (!spec) return false;
-    const adopted = this.supervisor.adopt(spec, policyOf(manifest), (pid) =>
-      markedProcesses(this.#layout.root).includes(pid),
-    );
+    const run = this.#installedRun();
+    if (!run) return false;
+    const owns = (pid: number) => markedProcesses(this.#layout.root).includes(pid);
+    const adopted = this.supervisor.adopt(run.spec, policyOf(run.manifest), owns);
     if (adopted) this.#deps.onChange();
     return adopted;
   }
