@@ -2,70 +2,31 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogCapture } from '../logs/log-capture.ts';
-import type { LogLine } from '../logs/log-line.ts';
-import { readGroupUsage } from './proc-stats.ts';
 import { leaderAlive, type ProcessFile, readProcessRecord, recordProcess } from './process-file.ts';
 import { signalProcessGroup, terminateGroup } from './process-group.ts';
-import { ConditionTracker } from './restart-conditions.ts';
+import { watchConditions } from './restart-conditions.ts';
+import { serviceEnv } from './service-env.ts';
 import { type Offsets, OutputFollower, openOutputFiles } from './service-output.ts';
-import type {
-  FaultReason,
-  RestartPolicy,
-  RunSpec,
-  ServiceSupervisor,
-  SupervisedState,
-  SupervisorStatus,
+import {
+  type AgentSupervisor,
+  type BackoffEvent,
+  defaultPolicy,
+  type FaultReason,
+  type RestartPolicy,
+  type RunSpec,
+  type SupervisedState,
+  type SupervisorOptions,
+  type SupervisorStatus,
 } from './types.ts';
 
-export interface SupervisorLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export interface SupervisorOptions {
-  name: string;
-  logDir: string;
-  logger?: SupervisorLogger;
-  now?: () => number;
-  /** Log file rotation (defaults 10 MB, 5 files). */
-  maxFileSizeMB?: number;
-  maxFilesCount?: number;
-  /** Every captured line, parsed; for the log uploader. */
-  onLine?: (line: LogLine) => void;
-  /** Uptime after which the backoff starts again from `initialBackoffMs` (default 60 s). */
-  stableUptimeMs?: number;
-  /** Grace between SIGTERM/SIGQUIT and SIGKILL when a restart condition fires (default 10 s). */
-  conditionGraceMs?: number;
-}
-
-export interface BackoffEvent {
-  delayMs: number;
-  failureCount: number;
-  reason: FaultReason;
-}
-
-export interface AgentSupervisor extends ServiceSupervisor {
-  /** Called each time a restart is scheduled. Returns an unsubscribe function. */
-  onBackoff(listener: (event: BackoffEvent) => void): () => void;
-  /**
-   * Takes over the process a previous agent left running (recorded in `<logDir>/process.json`), if
-   * it is still alive and `owns(pid)` agrees; returns false otherwise.
-   */
-  adopt(spec: RunSpec, policy: Partial<RestartPolicy>, owns: (pid: number) => boolean): boolean;
-  /** Lets go of the running process without stopping it, so the next agent can adopt it. */
-  detach(): void;
-}
-
-export const defaultPolicy: RestartPolicy = {
-  onFault: true,
-  initialBackoffMs: 1000,
-  maxBackoffMs: 60_000,
-  checkIntervalMs: 5000,
-};
-
-/** Inherited by the service; everything else in the agent's environment (e.g. its token) stays private. */
-const inheritedEnv = ['PATH', 'HOME', 'LANG', 'TZ'];
+export { serviceEnv } from './service-env.ts';
+export {
+  type AgentSupervisor,
+  type BackoffEvent,
+  defaultPolicy,
+  type SupervisorLogger,
+  type SupervisorOptions,
+} from './types.ts';
 
 type ExitInfo = { code: number | null; signal: string | null; expected: boolean };
 
@@ -78,15 +39,6 @@ interface Run {
   output: OutputFollower | null;
   /** Liveness poll of an adopted process. */
   watch: NodeJS.Timeout | null;
-}
-
-export function serviceEnv(specEnv: Record<string, string>, parent: NodeJS.ProcessEnv = process.env) {
-  const env: Record<string, string> = {};
-  for (const key of inheritedEnv) {
-    const value = parent[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return { ...env, ...specEnv };
 }
 
 export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
@@ -283,28 +235,19 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
   }
 
   function startChecks(self: Run): void {
-    const tracker = new ConditionTracker({ maxMemoryMB: policy.maxMemoryMB, maxCpu: policy.maxCpu });
-    if (!tracker.active || self.pid === null) return;
+    if (self.pid === null || (policy.maxMemoryMB === undefined && policy.maxCpu === undefined)) return;
     if (process.platform !== 'linux') {
       log.warn(`${opts.name}: memory/CPU restart conditions need Linux /proc; not checked`);
       return;
     }
     const pgid = self.pid;
-    checkTimer = setInterval(() => {
-      if (run !== self || self.exited || conditionFault || stopRequested) return;
-      const usage = readGroupUsage(pgid);
-      if (usage.pids.length === 0) return;
-      const reason = tracker.evaluate({ atMs: Date.now(), rssBytes: usage.rssBytes, cpuTicks: usage.cpuTicks });
-      if (!reason) return;
+    const skip = () => run !== self || self.exited || conditionFault !== null || stopRequested;
+    checkTimer = watchConditions(pgid, policy, policy.checkIntervalMs, skip, (reason, message) => {
       conditionFault = reason;
-      lastError =
-        reason === 'memory'
-          ? `memory ${Math.round(usage.rssBytes / 1048576)} MB above ${policy.maxMemoryMB} MB`
-          : `CPU above ${policy.maxCpu?.percents}% for ${policy.maxCpu?.durationSec} s`;
-      log.warn(`${opts.name}: restarting pid ${pgid}: ${lastError}`);
+      lastError = message;
+      log.warn(`${opts.name}: restarting pid ${pgid}: ${message}`);
       void terminate(self, pgid, policy.makeCore ? 'SIGQUIT' : 'SIGTERM', conditionGraceMs);
-    }, policy.checkIntervalMs);
-    checkTimer.unref();
+    });
   }
 
   function stopChecks(): void {

@@ -1,4 +1,4 @@
-import { clockTicksPerSecond } from './proc-stats.ts';
+import { clockTicksPerSecond, readGroupUsage } from './proc-stats.ts';
 
 export type ConditionReason = 'memory' | 'cpu';
 
@@ -46,4 +46,34 @@ export class ConditionTracker {
     this.#cpuHighSince ??= previous.atMs;
     return sample.atMs - this.#cpuHighSince >= this.#maxCpu.durationSec * 1000 ? 'cpu' : null;
   }
+}
+
+/**
+ * Samples a process group every `intervalMs` and calls `onBreach` with a readable message when a limit
+ * is passed (until `skip()` holds). Returns the timer to clear, or null when no limit is set.
+ */
+export function watchConditions(
+  pgid: number,
+  limits: { maxMemoryMB?: number; maxCpu?: { percents: number; durationSec: number } },
+  intervalMs: number,
+  skip: () => boolean,
+  onBreach: (reason: ConditionReason, message: string) => void,
+): NodeJS.Timeout | null {
+  const tracker = new ConditionTracker(limits);
+  if (!tracker.active) return null;
+  const timer = setInterval(() => {
+    if (skip()) return;
+    const usage = readGroupUsage(pgid);
+    if (usage.pids.length === 0) return;
+    const reason = tracker.evaluate({ atMs: Date.now(), rssBytes: usage.rssBytes, cpuTicks: usage.cpuTicks });
+    if (!reason) return;
+    onBreach(
+      reason,
+      reason === 'memory'
+        ? `memory ${Math.round(usage.rssBytes / 1048576)} MB above ${limits.maxMemoryMB} MB`
+        : `CPU above ${limits.maxCpu?.percents}% for ${limits.maxCpu?.durationSec} s`,
+    );
+  }, intervalMs);
+  timer.unref();
+  return timer;
 }

@@ -1,3 +1,5 @@
+import type { LogLine } from '../logs/log-line.ts';
+
 /** How to run one version of a service: the install manifest's `run`, with macros already expanded. */
 export interface RunSpec {
   command: string;
@@ -57,4 +59,51 @@ export interface ServiceSupervisor {
   onExit(listener: (exit: { code: number | null; signal: string | null; expected: boolean }) => void): () => void;
   /** The last `n` captured output lines (for failure reports). */
   tail(n: number): string[];
+}
+
+export const defaultPolicy: RestartPolicy = {
+  onFault: true,
+  initialBackoffMs: 1000,
+  maxBackoffMs: 60_000,
+  checkIntervalMs: 5000,
+};
+
+export interface SupervisorLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface SupervisorOptions {
+  name: string;
+  logDir: string;
+  logger?: SupervisorLogger;
+  now?: () => number;
+  /** Log file rotation (defaults 10 MB, 5 files). */
+  maxFileSizeMB?: number;
+  maxFilesCount?: number;
+  /** Every captured line, parsed; for the log uploader. */
+  onLine?: (line: LogLine) => void;
+  /** Uptime after which the backoff starts again from `initialBackoffMs` (default 60 s). */
+  stableUptimeMs?: number;
+  /** Grace between SIGTERM/SIGQUIT and SIGKILL when a restart condition fires (default 10 s). */
+  conditionGraceMs?: number;
+}
+
+export interface BackoffEvent {
+  delayMs: number;
+  failureCount: number;
+  reason: FaultReason;
+}
+
+export interface AgentSupervisor extends ServiceSupervisor {
+  /** Called each time a restart is scheduled. Returns an unsubscribe function. */
+  onBackoff(listener: (event: BackoffEvent) => void): () => void;
+  /**
+   * Takes over the process a previous agent left running (recorded in `<logDir>/process.json`), if
+   * it is still alive and `owns(pid)` agrees; returns false otherwise.
+   */
+  adopt(spec: RunSpec, policy: Partial<RestartPolicy>, owns: (pid: number) => boolean): boolean;
+  /** Lets go of the running process without stopping it, so the next agent can adopt it. */
+  detach(): void;
 }
