@@ -20,6 +20,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     generator: { type: 'string' },
     database: { type: 'string' },
+    'checkin-threads': { type: 'string' },
+    baseline: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -31,7 +33,10 @@ if (args.help) {
   --generator    wrk (default when installed: apt-get install wrk) or autocannon
   --app          app name for Flotilla's stored-count check (default bench)
   --token        admin token of the server at --url, to compare stored and acknowledged counts
-  --database     store for the server this script starts (default SQLite in a temp dir)`);
+  --database     store for the server this script starts (default SQLite in a temp dir)
+  --checkin-threads  passed to the server this script starts (default: the server's own default)
+  --baseline     also drive a bare node:http server (no storage) on 1 and 2 threads with the same
+                 load, to show what this machine allows at the moment; printed as baseline`);
   process.exit(0);
 }
 
@@ -59,6 +64,7 @@ async function startOwnServer(): Promise<{ url: string; token: string; child: Ch
   flags.push('--upgrade-response-config', join(work, 'response.json'), '--request-schema', join(work, 'schema.json'));
   flags.push('--trusted-proxies', '127.0.0.0/8', '--rate-limit', '0');
   if (args.database) flags.push('--database', args.database);
+  if (args['checkin-threads']) flags.push('--checkin-threads', args['checkin-threads']);
   const child = spawn(process.execPath, ['--conditions=@flotilla/source', cli, ...flags], {
     env: { ...process.env, FLOTILLA_ADMIN_TOKEN: token, FLOTILLA_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -96,6 +102,31 @@ async function storedCount(url: string, token: string, from: string): Promise<nu
   if (!res?.ok) return null;
   const usage = (await res.json()) as { series: Array<{ points: Array<{ checkins: number }> }> };
   return usage.series.flatMap((s) => s.points).reduce((n, p) => n + p.checkins, 0);
+}
+
+/** Requests/s of a bare node:http server on 1 and 2 threads under the same load (no storage). */
+async function baseline(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const threads of [1, 2]) {
+    const script = new URL('./baseline-server.ts', import.meta.url).pathname;
+    const child = spawn(process.execPath, [script, String(threads)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout?.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()).url));
+      child.once('exit', (code) => reject(new Error(`baseline server exited with ${code}`)));
+    });
+    const opts = { url, connections: Number(args.connections), requests };
+    await (generator === 'wrk' ? runWrk : runAutocannon)({ ...opts, durationSeconds: Number(args.warmup) }, work);
+    const result = await (generator === 'wrk' ? runWrk : runAutocannon)(
+      { ...opts, durationSeconds: Number(args.duration) },
+      work,
+    );
+    out[`bareNodeRequestsPerSecond${threads}Thread${threads > 1 ? 's' : ''}`] = Math.round(
+      result.acknowledged / Number(args.duration),
+    );
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  return out;
 }
 
 const own = args.url ? null : await startOwnServer();
@@ -151,6 +182,7 @@ try {
         : `LOST: ${result.acknowledged - stored} acknowledged check-ins are missing`,
     );
   }
+  if (args.baseline) console.log(JSON.stringify({ baseline: await baseline() }, null, 2));
 } finally {
   if (own) {
     own.child.kill('SIGTERM');

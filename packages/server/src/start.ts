@@ -5,9 +5,11 @@ import { generateToken, TokenStore } from './auth/tokens.ts';
 import { createAppRegistry } from './checkin/apps.ts';
 import { catalogVersions } from './checkin/catalog-answer.ts';
 import { InstanceKeys } from './checkin/instance-keys.ts';
+import { checkinBodyLimit } from './checkin/routes.ts';
 import { type CheckinSink, createCheckinService } from './checkin/service.ts';
 import { appendBatch } from './checkin/store.ts';
 import { CheckinWriter } from './checkin/writer.ts';
+import { type CheckinThreads, privateSocketPath, startCheckinThreads } from './checkin-threads/pool.ts';
 import type { ServerConfig } from './config/config.ts';
 import { openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
@@ -54,6 +56,12 @@ async function closeHttp(app: FastifyInstance, graceMs: number): Promise<void> {
     clearInterval(idle);
     clearTimeout(force);
   }
+}
+
+/** How a client on this machine reaches an address the server listens on. */
+function localHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 export const serverVersion: string = JSON.parse(
@@ -120,8 +128,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       sinks.push(influx);
       cleanups.push(() => influx.close());
     }
-    // SQLite commits run on this thread: on 2 cores a worker thread measured slower (see docs/benchmarks.md).
-    const writer = new CheckinWriter({ append: (batch) => appendBatch(database.db, batch), logger, metrics });
+    // SQLite commits run on this thread; with --checkin-threads, HTTP moves off it instead (docs/benchmarks.md).
+    const writer = new CheckinWriter({
+      append: (batch) => appendBatch(database.db, batch, database.commitDurably),
+      logger,
+      metrics,
+    });
     cleanups.push(() => writer.close());
     const instanceKeys = new InstanceKeys(database.db);
     const maintenance = startMaintenance({
@@ -153,10 +165,43 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         metrics,
       },
       version: serverVersion,
+      behindCheckinThreads: config.checkinThreads > 0,
     });
-    cleanups.push(() => closeHttp(app, opts.shutdownGraceMs ?? 10_000));
-    const address = await app.listen({ host: config.host, port: config.port });
-    const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+    const graceMs = opts.shutdownGraceMs ?? 10_000;
+    let url: string;
+    if (config.checkinThreads > 0) {
+      const socket = privateSocketPath();
+      cleanups.push(socket.remove);
+      let threads: CheckinThreads | null = null;
+      // Long polls and log follows pass through the threads; they end when the main thread closes.
+      cleanups.push(async () => {
+        const threadsDone = threads?.close(graceMs);
+        await closeHttp(app, graceMs);
+        await threadsDone;
+      });
+      await app.listen({ path: socket.path });
+      threads = await startCheckinThreads(
+        {
+          count: config.checkinThreads,
+          host: config.host,
+          port: config.port,
+          checkins,
+          apps,
+          trustedProxies: config.trustedProxies,
+          rateLimitPerMinute: config.rateLimitPerMinute,
+          bodyLimit: checkinBodyLimit,
+          keepAliveTimeoutMs: app.server.keepAliveTimeout,
+          metrics,
+          logger,
+        },
+        socket.path,
+      );
+      url = `http://${localHost(config.host)}:${threads.port}`;
+    } else {
+      cleanups.push(() => closeHttp(app, graceMs));
+      const address = await app.listen({ host: config.host, port: config.port });
+      url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+    }
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
     return { app, url, metrics, createdAdminToken, close: cleanup };
   } catch (err) {

@@ -3,7 +3,7 @@ import type { GeoLocator } from '../geo/geo.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { AppRegistry, CheckinApp } from './apps.ts';
 import type { InstanceKeys } from './instance-keys.ts';
-import { parseCheckin } from './parse-request.ts';
+import { type ParsedCheckin, parseCheckin } from './parse-request.ts';
 import type { CheckinRecord } from './record.ts';
 import type { CheckinWriter } from './writer.ts';
 
@@ -33,8 +33,12 @@ export function createCheckinService(deps: CheckinServiceDeps) {
    * record is durable. The client address is used for the lookup and goes no further.
    */
   async function checkIn(app: CheckinApp, body: string, clientIp: string): Promise<string> {
+    return accept(app, parseCheckin(body, app.schema), clientIp);
+  }
+
+  /** The part after parsing, which also serves check-ins parsed on a check-in thread. */
+  async function accept(app: CheckinApp, parsed: ParsedCheckin, clientIp: string): Promise<string> {
     const name = app.config.name;
-    const parsed = parseCheckin(body, app.schema);
     for (const d of parsed.dropped) {
       deps.metrics.checkinValuesDropped.inc({ app: name, kind: d.kind, reason: d.reason });
       deps.logger.debug({ app: name, kind: d.kind, key: d.key, reason: d.reason }, 'dropped a check-in value');
@@ -67,5 +71,5 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     return response;
   }
 
-  return { checkIn, apps: deps.apps };
+  return { checkIn, accept, apps: deps.apps };
 }

@@ -3,7 +3,7 @@ import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts
 import { readRollups } from '../usage/store.ts';
 import { InstanceKeys } from './instance-keys.ts';
 import type { CheckinRecord } from './record.ts';
-import { appendBatch, expireRawCheckins, type PendingCheckin } from './store.ts';
+import { appendBatch, chunks, expireRawCheckins, type PendingCheckin } from './store.ts';
 
 const hour = 3_600_000;
 const t0 = Date.UTC(2026, 10, 23, 10, 0, 0);
@@ -124,5 +124,16 @@ describe.each(storeKinds)('check-in store on %s', (kind) => {
       to: t0 + 2 * hour,
     });
     expect(totals.map((r) => r.checkins)).toEqual([1, 1]);
+  });
+});
+
+describe('chunks', () => {
+  it('splits rows into power-of-two parts of at most 256, in order', () => {
+    const rows = Array.from({ length: 600 }, (_, i) => i);
+    const parts = chunks(rows);
+    expect(parts.map((p) => p.length)).toEqual([256, 256, 64, 16, 8]);
+    expect(parts.flat()).toEqual(rows);
+    expect(chunks([])).toEqual([]);
+    expect(chunks([1, 2, 3]).map((p) => p.length)).toEqual([2, 1]);
   });
 });

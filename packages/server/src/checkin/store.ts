@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import type { CheckinRecord } from './record.ts';
 import { RollupDeltas } from './rollup-deltas.ts';
@@ -12,16 +12,35 @@ export interface PendingCheckin {
   rollupTagKeys: readonly string[];
 }
 
-const rowsPerInsert = 500;
+/**
+ * Splits rows into chunks of power-of-two sizes (at most 256), so multi-row inserts come in a
+ * few shapes whose prepared statements stay cached instead of one new shape per batch size.
+ */
+export function chunks<T>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  let i = 0;
+  while (i < rows.length) {
+    const left = rows.length - i;
+    const size = left >= 256 ? 256 : 2 ** Math.floor(Math.log2(left));
+    out.push(rows.slice(i, i + size));
+    i += size;
+  }
+  return out;
+}
 
 /**
  * Stores a batch in one transaction: raw records, instance sightings, and the rollup deltas,
  * so the counts can never disagree with the records.
  */
-export async function appendBatch(db: Kysely<Tables>, batch: PendingCheckin[]): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    for (let i = 0; i < batch.length; i += rowsPerInsert) {
-      const rows = batch.slice(i, i + rowsPerInsert).map(({ record: r }) => ({
+export async function appendBatch(
+  db: Kysely<Tables>,
+  batch: PendingCheckin[],
+  commit: (work: (tx: Transaction<Tables>) => Promise<void>) => Promise<void> = (work) =>
+    db.transaction().execute(work),
+): Promise<void> {
+  await commit(async (tx) => {
+    for (const part of chunks(batch)) {
+      const rows = part.map(({ record: r }) => ({
         time: r.time,
         app: r.app,
         app_version: r.appVersion,
@@ -41,11 +60,10 @@ export async function appendBatch(db: Kysely<Tables>, batch: PendingCheckin[]): 
         item.instanceDigest !== null && fresh.delete(`${item.record.app}\0${item.periodStart}\0${item.instanceDigest}`);
       deltas.add(item.record, item.periodStart, item.rollupTagKeys, isNew);
     }
-    const rows = deltas.rows();
-    for (let i = 0; i < rows.length; i += rowsPerInsert) {
+    for (const rows of chunks(deltas.rows())) {
       await tx
         .insertInto('usage_rollups')
-        .values(rows.slice(i, i + rowsPerInsert))
+        .values(rows)
         .onConflict((oc) =>
           oc.columns(['app', 'dimension', 'period_start', 'value']).doUpdateSet({
             checkins: sql`usage_rollups.checkins + excluded.checkins`,
@@ -66,11 +84,10 @@ async function insertSightings(tx: Kysely<Tables>, batch: PendingCheckin[]): Pro
     unique.set(key, { app: item.record.app, period_start: item.periodStart, digest: item.instanceDigest });
   }
   const fresh = new Set<string>();
-  const rows = [...unique.values()];
-  for (let i = 0; i < rows.length; i += rowsPerInsert) {
+  for (const rows of chunks([...unique.values()])) {
     const inserted = await tx
       .insertInto('instance_sightings')
-      .values(rows.slice(i, i + rowsPerInsert))
+      .values(rows)
       .onConflict((oc) => oc.columns(['app', 'period_start', 'digest']).doNothing())
       .returning(['app', 'period_start', 'digest'])
       .execute();

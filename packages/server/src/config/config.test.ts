@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
@@ -14,6 +14,18 @@ function yamlFile(name: string, text: string): string {
 }
 
 describe('resolveServerConfig', () => {
+  it('takes a check-in thread count, "auto" (one per CPU, at most 4, none on one CPU), and refuses others', () => {
+    const cpus = availableParallelism();
+    const auto = cpus < 2 ? 0 : Math.min(4, cpus);
+    expect(resolveServerConfig({}, {}, '/srv').checkinThreads).toBe(auto);
+    expect(resolveServerConfig({ checkinThreads: 'auto' }, {}, '/srv').checkinThreads).toBe(auto);
+    expect(resolveServerConfig({}, { FLOTILLA_CHECKIN_THREADS: '3' }, '/srv').checkinThreads).toBe(3);
+    expect(resolveServerConfig({ checkinThreads: '0' }, {}, '/srv').checkinThreads).toBe(0);
+    expect(() => resolveServerConfig({ checkinThreads: 'many' }, {}, '/srv')).toThrow(
+      'checkin-threads: "many" is not a whole number',
+    );
+  });
+
   it('has working defaults: one default app, SQLite in ./flotilla-data, port 8314', () => {
     const config = resolveServerConfig({}, {}, '/srv');
     expect(config.port).toBe(8314);

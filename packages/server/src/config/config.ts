@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -30,6 +31,8 @@ export interface ServerConfig {
   faultRetentionMs: number;
   faultMaxCount: number;
   rateLimitPerMinute: number;
+  /** Threads that own the HTTP listener and answer check-ins; 0 keeps everything on the main thread. */
+  checkinThreads: number;
   logLevel: string;
   influxdb: { url: string; user?: string; pass?: string } | null;
   apps: AppConfig[];
@@ -83,6 +86,10 @@ export function resolveServerConfig(
         : (file.faultMaxCount ?? 100),
     rateLimitPerMinute:
       opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
+    checkinThreads:
+      opts.checkinThreads !== undefined && opts.checkinThreads !== 'auto'
+        ? Math.min(64, parseCount(opts.checkinThreads, 'checkin-threads'))
+        : (file.checkinThreads ?? autoCheckinThreads()),
     logLevel: opts.logLevel ?? file.logLevel ?? 'info',
     influxdb: influxUrl
       ? {
@@ -240,6 +247,12 @@ function parsePort(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`port: "${text}" is not a port number`);
   return n;
+}
+
+/** One thread per CPU, at most 4; none on a single CPU, where a second thread only adds hand-offs. */
+function autoCheckinThreads(): number {
+  const cpus = availableParallelism();
+  return cpus < 2 ? 0 : Math.min(4, cpus);
 }
 
 function parseCount(text: string, field: string): number {

@@ -39,6 +39,13 @@ export const FileConfig = Type.Object(
     rateLimit: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),
     ),
+    checkinThreads: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 64,
+        description: 'Threads that take HTTP connections; 0 is the main thread',
+      }),
+    ),
     logLevel: Type.Optional(
       Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
     ),
@@ -69,6 +76,7 @@ export interface ServerOptions {
   faultRetention?: string;
   faultMaxCount?: string;
   rateLimit?: string;
+  checkinThreads?: string;
   logLevel?: string;
   applicationName?: string;
   upgradeResponseConfig?: string;
@@ -145,6 +153,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--rate-limit <n>',
     env: 'FLOTILLA_RATE_LIMIT',
     help: 'check-ins per minute per client address (default 600, 0 is off)',
+  },
+  {
+    key: 'checkinThreads',
+    flag: '--checkin-threads <n>',
+    env: 'FLOTILLA_CHECKIN_THREADS',
+    help: 'threads that take HTTP connections and parse check-ins while the main thread stores them; 0 serves everything on the main thread (default auto: one per CPU, at most 4, none on one CPU)',
   },
   {
     key: 'logLevel',

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { nodeSqliteDatabase } from './node-sqlite.ts';
 import type { Tables } from './tables.ts';
@@ -14,6 +15,11 @@ export interface Database {
   /** Where the data lives, with any password removed; safe to log. */
   description: string;
   ping(): Promise<void>;
+  /**
+   * Runs `work` in a transaction and resolves once its commit is durable. On SQLite the fsync runs
+   * in the thread pool rather than inside COMMIT, so the event loop keeps serving while it waits.
+   */
+  commitDurably<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -31,6 +37,7 @@ function openSqlite(path: string): Database {
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
   );
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: nodeSqliteDatabase(file) }) });
+  let wal: Promise<FileHandle> | null = null;
   return {
     db,
     dialect: 'sqlite',
@@ -38,8 +45,25 @@ function openSqlite(path: string): Database {
     async ping() {
       await sql`select 1`.execute(db);
     },
+    async commitDurably(work) {
+      if (path === ':memory:') return db.transaction().execute(work);
+      // NORMAL leaves this one commit's WAL frames unsynced; the fdatasync below syncs them (and any
+      // later ones) before anyone is told the commit is done. Other writers keep FULL.
+      const result = await db.connection().execute(async (conn) => {
+        await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        try {
+          return await conn.transaction().execute(work);
+        } finally {
+          await sql`PRAGMA synchronous = FULL`.execute(conn);
+        }
+      });
+      wal ??= open(`${path}-wal`, 'r');
+      await (await wal).datasync();
+      return result;
+    },
     async close() {
       await db.destroy();
+      await (await wal)?.close();
     },
   };
 }
@@ -59,6 +83,7 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
   return {
     db,
     dialect: 'postgres',
+    commitDurably: (work) => db.transaction().execute(work),
     description: `PostgreSQL ${safe.toString()}`,
     async ping() {
       await sql`select 1`.execute(db);

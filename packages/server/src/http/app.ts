@@ -41,6 +41,18 @@ export interface HttpDeps {
   readiness: Readiness;
   features: FeatureDeps;
   version: string;
+  /** Set when check-in threads own the public listener and pass other requests over a private socket. */
+  behindCheckinThreads?: boolean;
+}
+
+/**
+ * Fastify's `trustProxy`: the configured proxies, and, behind check-in threads, the private socket's
+ * hop (a Unix socket has no peer address), whose last `X-Forwarded-For` entry is the real peer.
+ */
+function trustProxyOption(deps: HttpDeps): false | ((address: string) => boolean) {
+  const trusted = deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : null;
+  if (deps.behindCheckinThreads) return (address: string | undefined) => !address || (trusted?.(address) ?? false);
+  return trusted ?? false;
 }
 
 /** A synchronous hook with label children cached per route and status: it runs on every request. */
@@ -73,7 +85,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Client addresses are used for geolocation and rate limiting only: never logged.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : false,
+    trustProxy: trustProxyOption(deps),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,

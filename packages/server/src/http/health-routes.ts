@@ -19,6 +19,7 @@ export async function healthRoutes(app: FastifyInstance, opts: { metrics: Metric
     }
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    await Promise.all(opts.metrics.beforeScrape.map((collect) => collect()));
     reply.type(opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });

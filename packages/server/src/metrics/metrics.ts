@@ -5,6 +5,8 @@ export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'flotilla_process_' });
   return {
     registry,
+    /** Run before each scrape, so figures gathered elsewhere (check-in threads) are current. */
+    beforeScrape: [] as Array<() => Promise<void>>,
     httpRequests: new Counter({
       name: 'flotilla_http_requests_total',
       help: 'HTTP requests by route and status code',

@@ -37,7 +37,7 @@ export async function startTestServer(
   }
   const config = resolveServerConfig(
     { host: '127.0.0.1', port: '0', dataDir: dir, geodb: 'off', ...flags },
-    { FLOTILLA_ADMIN_TOKEN: adminToken },
+    { FLOTILLA_ADMIN_TOKEN: adminToken, FLOTILLA_CHECKIN_THREADS: process.env.FLOTILLA_TEST_CHECKIN_THREADS },
     dir,
   );
   const server = await startServer(config, {

@@ -1,0 +1,178 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { MessagePort } from 'node:worker_threads';
+import { parseCheckin } from '../checkin/parse-request.ts';
+import type { CompiledSchema } from '../checkin/request-schema.ts';
+import { DomainError } from '../errors.ts';
+import { compileTrustedProxies } from '../http/trusted-proxies.ts';
+import { clientAddress } from './client-address.ts';
+import { HttpSamples } from './http-samples.ts';
+import type { CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
+import { createProxy, sendJson } from './proxy.ts';
+
+const statusByDomainCode: Record<string, number> = { invalid: 400, not_found: 404 };
+
+interface CheckinRoute {
+  route: string;
+  app: string | null;
+}
+
+/** Matches the two check-in routes as the main thread's router does (trailing slash, query string). */
+function checkinRoute(req: IncomingMessage, defaultApp: string | null): CheckinRoute | null {
+  if (req.method !== 'POST') return null;
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  let path = q < 0 ? url : url.slice(0, q);
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  if (path === '/v1/checkupgrade') return { route: path, app: defaultApp };
+  const m = /^\/v1\/apps\/([^/]+)\/checkupgrade$/.exec(path);
+  if (!m) return null;
+  let app: string;
+  try {
+    app = decodeURIComponent(m[1] as string);
+  } catch {
+    return null;
+  }
+  return { route: '/v1/apps/:app/checkupgrade', app };
+}
+
+/**
+ * A check-in thread: it owns a share of the public connections (SO_REUSEPORT), parses check-ins
+ * and sends them to the main thread in one message per event-loop turn, and answers each once the
+ * main thread says it is durable. Every other request is passed on to the main thread.
+ */
+export function startFront(init: ThreadInit, port: MessagePort): Server {
+  const schemas = new Map<string, CompiledSchema>(init.apps.map((a) => [a.name, a.schema]));
+  const trusted = init.trustedProxies.length > 0 ? compileTrustedProxies(init.trustedProxies) : null;
+  const proxy = createProxy(init.upstreamSocket);
+  const samples = new HttpSamples();
+  const post = (message: ToMain) => port.postMessage(message);
+  const waiting = new Map<number, Array<(result: CheckinResult) => void>>();
+  let outgoing: CheckinItem[] = [];
+  let replies: Array<(result: CheckinResult) => void> = [];
+  let seq = 0;
+  let closing = false;
+
+  const flush = () => {
+    seq += 1;
+    waiting.set(seq, replies);
+    post({ type: 'checkins', seq, items: outgoing });
+    outgoing = [];
+    replies = [];
+  };
+  const submit = (item: CheckinItem, reply: (result: CheckinResult) => void) => {
+    if (outgoing.length === 0) setImmediate(flush);
+    outgoing.push(item);
+    replies.push(reply);
+  };
+  port.on('message', (message: ToThread) => {
+    if (message.type === 'results') {
+      const pending = waiting.get(message.seq) ?? [];
+      waiting.delete(message.seq);
+      for (let i = 0; i < pending.length; i++) pending[i]?.(message.results[i] as CheckinResult);
+    } else if (message.type === 'flush-metrics') {
+      post({ type: 'http-metrics', samples: samples.drain(), flushId: message.flushId });
+    } else if (message.type === 'close') void close(message.graceMs);
+  });
+
+  const answer = (res: ServerResponse, route: string, started: number, result: CheckinResult) => {
+    if (typeof result === 'string') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(result) });
+      res.end(result);
+    } else {
+      sendJson(res, result.status, { error: { code: result.code, message: result.message } }, result.headers);
+    }
+    samples.add(route, res.statusCode, (performance.now() - started) / 1000);
+  };
+  const fail = (res: ServerResponse, route: string, started: number, status: number, code: string, message: string) =>
+    answer(res, route, started, { status, code, message, headers: {} });
+
+  const handleCheckin = (req: IncomingMessage, res: ServerResponse, target: CheckinRoute) => {
+    const started = performance.now();
+    if (closing) {
+      res.setHeader('connection', 'close');
+      return fail(res, target.route, started, 503, 'unavailable', 'the server is shutting down');
+    }
+    const tooLarge = () => {
+      res.setHeader('connection', 'close');
+      fail(
+        res,
+        target.route,
+        started,
+        413,
+        'payload_too_large',
+        'the request body is larger than the limit for this route',
+      );
+    };
+    if (Number(req.headers['content-length']) > init.bodyLimit) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > init.bodyLimit) {
+        req.removeAllListeners('data');
+        req.removeAllListeners('end');
+        req.resume();
+        tooLarge();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const schema = target.app === null ? undefined : schemas.get(target.app);
+      if (!schema) {
+        const message = target.app === null ? 'no app is configured' : `no app named "${target.app}"`;
+        return fail(res, target.route, started, 404, 'not_found', message);
+      }
+      let item: CheckinItem;
+      try {
+        const body =
+          chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        const clientIp = clientAddress(req.socket.remoteAddress ?? '', joined(req.headers['x-forwarded-for']), trusted);
+        item = { app: target.app as string, parsed: parseCheckin(body, schema), clientIp };
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        return fail(res, target.route, started, statusByDomainCode[err.code] ?? 400, err.code, err.message);
+      }
+      submit(item, (result) => answer(res, target.route, started, result));
+    });
+  };
+
+  const server = createServer((req, res) => {
+    const target = checkinRoute(req, init.defaultApp);
+    if (target) handleCheckin(req, res, target);
+    else proxy.forward(req, res);
+  });
+  server.keepAliveTimeout = init.keepAliveTimeoutMs;
+  const metricsTimer = setInterval(() => {
+    const drained = samples.drain();
+    if (drained.length > 0) post({ type: 'http-metrics', samples: drained });
+  }, 1000);
+
+  async function close(graceMs: number): Promise<void> {
+    closing = true;
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearInterval(idle);
+    clearTimeout(force);
+    clearInterval(metricsTimer);
+    const drained = samples.drain();
+    if (drained.length > 0) post({ type: 'http-metrics', samples: drained });
+    proxy.close();
+    post({ type: 'closed' });
+    port.close();
+  }
+
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.listen({ host: init.host, port: init.port, reusePort: true }, () => {
+    const address = server.address();
+    post({ type: 'listening', port: typeof address === 'object' && address ? address.port : init.port });
+  });
+  server.once('error', (err) => post({ type: 'error', message: err.message }));
+  return server;
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}

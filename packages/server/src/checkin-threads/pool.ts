@@ -1,0 +1,185 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AppRegistry } from '../checkin/apps.ts';
+import type { CheckinService } from '../checkin/service.ts';
+import { DomainError, statusByCode } from '../errors.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
+import { RateWindow } from './rate-window.ts';
+
+export interface CheckinThreadsOptions {
+  count: number;
+  host: string;
+  port: number;
+  checkins: CheckinService;
+  apps: AppRegistry;
+  trustedProxies: string[];
+  rateLimitPerMinute: number;
+  bodyLimit: number;
+  keepAliveTimeoutMs: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** A private directory for the main thread's socket, which only this user can reach. */
+export function privateSocketPath(): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-'));
+  return { path: join(dir, 'http.sock'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const workerUrl = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/**
+ * Starts the check-in threads on the public address and serves their check-ins: each batch is
+ * stored through the same service as a check-in taken on this thread, and answered when durable.
+ * A thread that dies is replaced; `close()` lets each finish its requests first.
+ */
+export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamSocket: string) {
+  const limiter = opts.rateLimitPerMinute > 0 ? new RateWindow(opts.rateLimitPerMinute, 60_000) : null;
+  const threads = new Set<Worker>();
+  let port = opts.port;
+  let closing = false;
+
+  const init = (): ThreadInit => ({
+    // A thread binds one address; Node may resolve "localhost" to ::1 where clients try 127.0.0.1.
+    host: opts.host === 'localhost' ? '127.0.0.1' : opts.host,
+    port,
+    upstreamSocket,
+    apps: opts.apps.list().map((a) => ({ name: a.config.name, schema: a.schema })),
+    defaultApp: opts.apps.list().length > 0 ? opts.apps.getDefault().config.name : null,
+    trustedProxies: opts.trustedProxies,
+    bodyLimit: opts.bodyLimit,
+    keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+  });
+
+  const store = async (item: CheckinItem): Promise<CheckinResult> => {
+    try {
+      const app = opts.apps.get(item.app);
+      const retryAfter = limiter?.hit(item.clientIp) ?? 0;
+      if (retryAfter > 0) {
+        return {
+          status: 429,
+          code: 'rate_limited',
+          message: `too many check-ins from this address; retry in ${retryAfter} s`,
+          headers: { 'retry-after': String(retryAfter) },
+        };
+      }
+      // Structured cloning gives maps a prototype again; keys such as "constructor" must stay plain data.
+      const parsed = {
+        ...item.parsed,
+        tags: Object.assign(Object.create(null), item.parsed.tags),
+        fields: Object.assign(Object.create(null), item.parsed.fields),
+      };
+      return await opts.checkins.accept(app, parsed, item.clientIp);
+    } catch (err) {
+      if (err instanceof DomainError) {
+        return { status: statusByCode[err.code], code: err.code, message: err.message, headers: err.headers };
+      }
+      opts.logger.error({ err }, 'storing a check-in from a check-in thread failed');
+      return { status: 500, code: 'internal', message: 'internal error; the server log has details', headers: {} };
+    }
+  };
+
+  const observe = (message: Extract<ToMain, { type: 'http-metrics' }>) => {
+    for (const s of message.samples) {
+      opts.metrics.httpRequests.labels({ method: 'POST', route: s.route, status: s.status }).inc(s.durations.length);
+      const histogram = opts.metrics.httpDuration.labels({ method: 'POST', route: s.route });
+      for (const d of s.durations) histogram.observe(d);
+    }
+  };
+
+  const flushes = new Map<number, () => void>();
+  let nextFlushId = 0;
+  /** Asks one thread for the durations it holds; gives up after a moment so a scrape is never stuck. */
+  const flush = (worker: Worker) =>
+    new Promise<void>((resolve) => {
+      const flushId = ++nextFlushId;
+      const timer = setTimeout(() => flushes.delete(flushId) && resolve(), 500);
+      flushes.set(flushId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage({ type: 'flush-metrics', flushId } satisfies ToThread);
+    });
+  const collect = async () => {
+    await Promise.all([...threads].map(flush));
+  };
+  opts.metrics.beforeScrape.push(collect);
+
+  const spawn = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl, { workerData: init(), name: 'flotilla-checkin' });
+      threads.add(worker);
+      let listening = false;
+      const send = (message: ToThread) => worker.postMessage(message);
+      worker.on('message', (message: ToMain) => {
+        if (message.type === 'checkins') {
+          void Promise.all(message.items.map(store)).then((results) =>
+            send({ type: 'results', seq: message.seq, results }),
+          );
+        } else if (message.type === 'http-metrics') {
+          observe(message);
+          if (message.flushId !== undefined) {
+            flushes.get(message.flushId)?.();
+            flushes.delete(message.flushId);
+          }
+        } else if (message.type === 'listening') {
+          listening = true;
+          resolve(message.port);
+        } else if (message.type === 'error') {
+          opts.logger.error({ err: message.message }, 'a check-in thread failed');
+          if (!listening) reject(new Error(message.message));
+        }
+      });
+      worker.once('error', (err) => {
+        opts.logger.error({ err }, 'a check-in thread crashed');
+        if (!listening) reject(err);
+      });
+      worker.once('exit', (code) => {
+        threads.delete(worker);
+        if (closing || !listening) return;
+        opts.logger.error({ code }, 'a check-in thread stopped; starting another');
+        setTimeout(() => {
+          if (!closing)
+            spawn().catch((err: Error) => opts.logger.error({ err }, 'could not restart a check-in thread'));
+        }, 1000).unref();
+      });
+    });
+
+  const close = async (graceMs: number): Promise<void> => {
+    closing = true;
+    const index = opts.metrics.beforeScrape.indexOf(collect);
+    if (index >= 0) opts.metrics.beforeScrape.splice(index, 1);
+    await Promise.all(
+      [...threads].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            worker.once('exit', () => resolve());
+            worker.postMessage({ type: 'close', graceMs } satisfies ToThread);
+          }),
+      ),
+    );
+  };
+
+  try {
+    // The first thread binds the port (perhaps an ephemeral one); the others join it.
+    port = await spawn();
+    await Promise.all(Array.from({ length: opts.count - 1 }, spawn));
+  } catch (err) {
+    await close(0);
+    throw err;
+  }
+  return {
+    port,
+    /**
+     * Stops taking connections, and resolves once every thread has answered what it took. Requests
+     * passed on to the main thread end when it closes, so close both at once.
+     */
+    close,
+  };
+}
+
+export type CheckinThreads = Awaited<ReturnType<typeof startCheckinThreads>>;

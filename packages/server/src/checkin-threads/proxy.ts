@@ -1,0 +1,65 @@
+import { Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { appendForwardedFor } from './client-address.ts';
+
+// Per-connection headers are the proxy's own business on each side (RFC 9110, section 7.6.1).
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+
+function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!hopByHop.has(name)) out[name] = value;
+  return out;
+}
+
+/**
+ * Passes a request that is not a check-in to the main thread over its private socket, streaming both
+ * ways (log follows and agent long polls stay live). The peer address travels as the last hop of
+ * `X-Forwarded-For`; the main thread trusts that hop because only this socket's owner can connect.
+ */
+export function createProxy(socketPath: string) {
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const headers = forwardable(req.headers);
+    headers['x-forwarded-for'] = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress ?? '');
+    const upstream = request({ socketPath, agent, method: req.method, path: req.url, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
+      answer.pipe(res);
+      answer.once('error', () => res.destroy());
+    });
+    upstream.once('error', (err) => {
+      if (res.headersSent) res.destroy();
+      else
+        sendJson(res, 502, {
+          error: { code: 'unavailable', message: `the server could not answer: ${err.message}` },
+        });
+    });
+    // A client that goes away takes its upstream request with it, so follows and long polls end too.
+    res.once('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  };
+  return { forward, close: () => agent.destroy() };
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

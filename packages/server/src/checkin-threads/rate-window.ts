@@ -1,0 +1,29 @@
+/**
+ * A fixed-window counter per client address for check-ins taken on check-in threads. Addresses
+ * live only in memory and only until their window ends.
+ */
+export class RateWindow {
+  readonly #max: number;
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  #counts = new Map<string, number>();
+  #windowEnds = 0;
+
+  constructor(max: number, windowMs: number, now: () => number = Date.now) {
+    this.#max = max;
+    this.#windowMs = windowMs;
+    this.#now = now;
+  }
+
+  /** Counts one request; returns 0 when it is allowed, else the seconds until the window ends. */
+  hit(address: string): number {
+    const now = this.#now();
+    if (now >= this.#windowEnds) {
+      this.#counts.clear();
+      this.#windowEnds = now - (now % this.#windowMs) + this.#windowMs;
+    }
+    const count = (this.#counts.get(address) ?? 0) + 1;
+    this.#counts.set(address, count);
+    return count > this.#max ? Math.max(1, Math.ceil((this.#windowEnds - now) / 1000)) : 0;
+  }
+}

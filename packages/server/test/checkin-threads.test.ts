@@ -1,0 +1,186 @@
+import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/connection.ts';
+import { callApi } from './support/api.ts';
+import { storeKinds } from './support/databases.ts';
+import { startTestServer, type TestServer, writeTemp } from './support/server.ts';
+
+const responseConfig = {
+  versions: [{ name: 'v1.1.0', releaseDate: '2020-06-30T10:20:00Z', tags: ['latest'] }],
+};
+const requestSchema = {
+  appVersionSchema: { dataType: 'string', maxLen: 50 },
+  extraTagInfoSchema: { arch: { dataType: 'string' } },
+  extraFieldInfoSchema: { nodeCount: { dataType: 'float' } },
+};
+const body = '{"appVersion":"v1.0.0","extraTagInfo":{"arch":"amd64","extra":"x"},"extraFieldInfo":{"nodeCount":3}}';
+
+/** A raw POST whose body arrives in chunks without a Content-Length. */
+function postChunked(url: string, chunks: string[]): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    for (const c of chunks) req.write(c);
+    req.end();
+  });
+}
+
+// The same answers whether HTTP is served on the main thread or on check-in threads.
+describe.each(storeKinds.flatMap((kind) => [0, 2].map((threads) => [kind, threads] as const)))(
+  'check-ins on %s with %i check-in threads',
+  (kind, threads) => {
+    let server: TestServer;
+    const post = (path: string, text: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}${path}`, { method: 'POST', body: text, headers });
+    beforeAll(async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'flotilla-threads-'));
+      server = await startTestServer(
+        kind,
+        {
+          applicationName: 'longhorn',
+          upgradeResponseConfig: writeTemp(dir, 'response.json', responseConfig),
+          requestSchema: writeTemp(dir, 'schema.json', requestSchema),
+          rateLimit: '0',
+          checkinThreads: String(threads),
+        },
+        { dir },
+      );
+    });
+    afterAll(async () => {
+      await server?.stop();
+    });
+
+    it('answers check-ins on both routes, with a trailing slash and a query string', async () => {
+      const answers = await Promise.all(
+        ['/v1/checkupgrade', '/v1/apps/longhorn/checkupgrade', '/v1/checkupgrade/', '/v1/checkupgrade?x=1'].map(
+          (path) => post(path, body, { 'content-type': 'text/plain' }),
+        ),
+      );
+      for (const res of answers) {
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('application/json');
+        expect(await res.text()).toBe(
+          '{"versions":[{"name":"v1.1.0","releaseDate":"2020-06-30T10:20:00Z","minUpgradableVersion":"","tags":["latest"],"extraInfo":null}],"requestIntervalInMinutes":60}',
+        );
+      }
+    });
+
+    it('refuses bad check-ins with the same statuses and error bodies', async () => {
+      const bad = await post('/v1/checkupgrade', '{"appVersion":');
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid');
+      const wrongType = await post('/v1/checkupgrade', '{"appVersion":1}');
+      expect(await wrongType.json()).toEqual({ error: { code: 'invalid', message: '"appVersion" must be a string' } });
+      const unknown = await post('/v1/apps/nope/checkupgrade', body);
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toEqual({ error: { code: 'not_found', message: 'no app named "nope"' } });
+      const large = await post('/v1/checkupgrade', `{"appVersion":"${'x'.repeat(70_000)}"}`);
+      expect(large.status).toBe(413);
+      expect(((await large.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
+      const chunked = await postChunked(`${server.url}/v1/checkupgrade`, Array(70).fill('x'.repeat(1024)));
+      expect(chunked.status).toBe(413);
+      const get = await fetch(`${server.url}/v1/checkupgrade`);
+      expect(get.status).toBe(405);
+      expect(get.headers.get('allow')).toBe('POST');
+    });
+
+    it('serves the rest of the API on the same port, credentials checked', async () => {
+      expect((await callApi(server.url, 'GET', '/api/v1/apps')).body.apps[0].name).toBe('longhorn');
+      expect((await callApi(server.url, 'GET', '/api/v1/apps', { token: null })).status).toBe(401);
+      expect((await callApi(server.url, 'GET', '/healthz')).body).toEqual({ status: 'ok' });
+    });
+
+    it('counts check-ins in the metrics at once, and their dropped values', async () => {
+      await post('/v1/apps/longhorn/checkupgrade', body);
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const count = (route: string, status: number) =>
+        Number(
+          new RegExp(
+            `flotilla_http_requests_total\\{method="POST",route="${route.replace(/\//g, '\\/')}",status="${status}"\\} (\\d+)`,
+          ).exec(text)?.[1] ?? 0,
+        );
+      expect(count('/v1/apps/:app/checkupgrade', 200)).toBeGreaterThanOrEqual(2);
+      expect(count('/v1/checkupgrade', 400)).toBe(2);
+      expect(text).toMatch(
+        /flotilla_checkin_values_dropped_total\{app="longhorn",kind="tag",reason="not_in_schema"\} \d+/,
+      );
+    });
+
+    it('stores every acknowledged check-in when it closes under load', async () => {
+      const before = await storedCount(server);
+      const requests = Array.from({ length: 300 }, () =>
+        post('/v1/checkupgrade', body).then(
+          (res) => res.status,
+          () => 0,
+        ),
+      );
+      // Close once the first answers are out, with the rest still in flight.
+      await Promise.race(requests);
+      await server.close();
+      const statuses = await Promise.all(requests);
+      const acknowledged = statuses.filter((s) => s === 200).length;
+      expect(acknowledged).toBeGreaterThan(0);
+      const database = openDatabase(server.database);
+      try {
+        const row = await database.db
+          .selectFrom('checkins')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
+        expect(Number(row.n) - before).toBeGreaterThanOrEqual(acknowledged);
+      } finally {
+        await database.close();
+      }
+    });
+  },
+);
+
+async function storedCount(server: TestServer): Promise<number> {
+  const database = openDatabase(server.database);
+  try {
+    const row = await database.db
+      .selectFrom('checkins')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  } finally {
+    await database.close();
+  }
+}
+
+describe('check-in threads and rate limits', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { rateLimit: '2', checkinThreads: '2' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('limits each client address across threads and says when to retry', async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 4; i++) {
+      // A new connection each time, so the kernel may hand it to either thread.
+      const res = await fetch(`${server.url}/v1/checkupgrade`, {
+        method: 'POST',
+        body: '{"appVersion":"v1.0.0"}',
+        headers: { connection: 'close' },
+      });
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
