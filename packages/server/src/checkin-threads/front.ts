@@ -6,7 +6,7 @@ import { DomainError } from '../errors.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
 import { clientAddress } from './client-address.ts';
 import { HttpSamples } from './http-samples.ts';
-import type { CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
+import type { CheckinFailure, CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
 import { createProxy, sendJson } from './proxy.ts';
 
 const statusByDomainCode: Record<string, number> = { invalid: 400, not_found: 404 };
@@ -68,7 +68,10 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     if (message.type === 'results') {
       const pending = waiting.get(message.seq) ?? [];
       waiting.delete(message.seq);
-      for (let i = 0; i < pending.length; i++) pending[i]?.(message.results[i] as CheckinResult);
+      for (let i = 0; i < pending.length; i++) {
+        const result = message.results[i] as number | CheckinFailure;
+        pending[i]?.(typeof result === 'number' ? (message.answers[result] as string) : result);
+      }
     } else if (message.type === 'flush-metrics') {
       post({ type: 'http-metrics', samples: samples.drain(), flushId: message.flushId });
     } else if (message.type === 'close') void close(message.graceMs);

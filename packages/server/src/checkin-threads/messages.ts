@@ -36,6 +36,15 @@ export interface CheckinFailure {
 /** The answer body once the check-in is durable, or why it was refused. */
 export type CheckinResult = string | CheckinFailure;
 
+/**
+ * Results of one message: each is an index into `answers` (a stored check-in's answer body; a batch
+ * holds one or a few distinct ones, so each is copied once) or a failure.
+ */
+export interface CheckinResults {
+  answers: string[];
+  results: Array<number | CheckinFailure>;
+}
+
 export interface HttpSample {
   route: string;
   status: number;
@@ -52,6 +61,6 @@ export type ToMain =
   | { type: 'closed' };
 
 export type ToThread =
-  | { type: 'results'; seq: number; results: CheckinResult[] }
+  | ({ type: 'results'; seq: number } & CheckinResults)
   | { type: 'flush-metrics'; flushId: number }
   | { type: 'close'; graceMs: number };

@@ -7,7 +7,7 @@ import type { AppRegistry } from '../checkin/apps.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { DomainError, statusByCode } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
+import type { CheckinItem, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
 import { RateWindow } from './rate-window.ts';
 
 export interface CheckinThreadsOptions {
@@ -28,6 +28,16 @@ export interface CheckinThreadsOptions {
 export function privateSocketPath(): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-'));
   return { path: join(dir, 'http.sock'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function indexAnswers(results: CheckinResult[]): CheckinResults {
+  const answers: string[] = [];
+  const indexed = results.map((result) => {
+    if (typeof result !== 'string') return result;
+    const at = answers.indexOf(result);
+    return at >= 0 ? at : answers.push(result) - 1;
+  });
+  return { answers, results: indexed };
 }
 
 const workerUrl = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -118,7 +128,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       worker.on('message', (message: ToMain) => {
         if (message.type === 'checkins') {
           void Promise.all(message.items.map(store)).then((results) =>
-            send({ type: 'results', seq: message.seq, results }),
+            send({ type: 'results', seq: message.seq, ...indexAnswers(results) }),
           );
         } else if (message.type === 'http-metrics') {
           observe(message);
