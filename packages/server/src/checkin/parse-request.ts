@@ -27,7 +27,7 @@ const instanceIdMaxLen = 200;
  * values the schema does not allow are dropped (and reported here so the caller can count them).
  */
 export function parseCheckin(body: string, schema: CompiledSchema): ParsedCheckin {
-  if (body.trim() === '') throw new Invalid('the request body is empty; send a JSON object with "appVersion"');
+  if (!/\S/.test(body)) throw new Invalid('the request body is empty; send a JSON object with "appVersion"');
   let data: unknown;
   try {
     data = JSON.parse(body);
@@ -38,7 +38,7 @@ export function parseCheckin(body: string, schema: CompiledSchema): ParsedChecki
   // Go's decoder matches keys without regard to case; unknown keys are ignored.
   // Null-prototype maps, so a key such as __proto__ stays plain data.
   const top: Record<string, unknown> = Object.create(null);
-  for (const [key, value] of Object.entries(data)) top[key.toLowerCase()] = value;
+  for (const key of Object.keys(data)) top[key.toLowerCase()] = data[key];
 
   const appVersion = top.appversion ?? '';
   if (typeof appVersion !== 'string') throw new Invalid('"appVersion" must be a string');
@@ -49,7 +49,10 @@ export function parseCheckin(body: string, schema: CompiledSchema): ParsedChecki
 
   const dropped: DroppedValue[] = [];
   const tags: Record<string, string> = Object.create(null);
-  for (const [key, value] of Object.entries({ ...extraInfo, ...extraTags })) {
+  // Most clients send only extraTagInfo; merging (extraTagInfo winning) is for old ones.
+  const tagInput = isEmpty(extraInfo) ? extraTags : { ...extraInfo, ...extraTags };
+  for (const key of Object.keys(tagInput)) {
+    const value = tagInput[key] as string;
     const rule = schema.tags.get(key);
     if (!rule) dropped.push({ kind: 'tag', key, reason: 'not_in_schema' });
     else if (Buffer.byteLength(value) > (rule.maxLen || 200)) dropped.push({ kind: 'tag', key, reason: 'too_long' });
@@ -90,6 +93,11 @@ function stringMap(value: unknown, name: string): Record<string, string> {
     if (typeof v !== 'string') throw new Invalid(`"${name}.${key}" must be a string, got ${jsonType(v)}`);
   }
   return value as Record<string, string>;
+}
+
+function isEmpty(map: Record<string, string>): boolean {
+  for (const _ in map) return false;
+  return true;
 }
 
 function matchesType(value: unknown, dataType: string): boolean {
