@@ -2,6 +2,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import type { CheckinRecord } from './record.ts';
 import { RollupDeltas } from './rollup-deltas.ts';
+import { executeShaped } from './shaped-statements.ts';
 
 export interface PendingCheckin {
   record: CheckinRecord;
@@ -50,7 +51,7 @@ export async function appendBatch(
         tags: JSON.stringify(r.tags),
         fields: JSON.stringify(r.fields),
       }));
-      await tx.insertInto('checkins').values(rows).execute();
+      await executeShaped(tx, 'checkins', rows, (r) => tx.insertInto('checkins').values(r));
     }
     const fresh = await insertSightings(tx, batch);
     const deltas = new RollupDeltas();
@@ -61,16 +62,17 @@ export async function appendBatch(
       deltas.add(item.record, item.periodStart, item.rollupTagKeys, isNew);
     }
     for (const rows of chunks(deltas.rows())) {
-      await tx
-        .insertInto('usage_rollups')
-        .values(rows)
-        .onConflict((oc) =>
-          oc.columns(['app', 'dimension', 'period_start', 'value']).doUpdateSet({
-            checkins: sql`usage_rollups.checkins + excluded.checkins`,
-            unique_instances: sql`usage_rollups.unique_instances + excluded.unique_instances`,
-          }),
-        )
-        .execute();
+      await executeShaped(tx, 'rollups', rows, (r) =>
+        tx
+          .insertInto('usage_rollups')
+          .values(r)
+          .onConflict((oc) =>
+            oc.columns(['app', 'dimension', 'period_start', 'value']).doUpdateSet({
+              checkins: sql`usage_rollups.checkins + excluded.checkins`,
+              unique_instances: sql`usage_rollups.unique_instances + excluded.unique_instances`,
+            }),
+          ),
+      );
     }
   });
 }
