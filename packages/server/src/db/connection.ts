@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -37,7 +36,7 @@ function openSqlite(path: string): Database {
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
   );
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: nodeSqliteDatabase(file) }) });
-  let wal: Promise<FileHandle> | null = null;
+  let walFd: number | null = null;
   return {
     db,
     dialect: 'sqlite',
@@ -57,13 +56,15 @@ function openSqlite(path: string): Database {
           await sql`PRAGMA synchronous = FULL`.execute(conn);
         }
       });
-      wal ??= open(`${path}-wal`, 'r');
-      await (await wal).datasync();
+      walFd ??= openSync(`${path}-wal`, 'r');
+      // The callback form: it holds the event loop for less time than FileHandle.datasync() (measured).
+      const fd = walFd;
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
       return result;
     },
     async close() {
       await db.destroy();
-      await (await wal)?.close();
+      if (walFd !== null) closeSync(walFd);
     },
   };
 }

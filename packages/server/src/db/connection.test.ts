@@ -1,0 +1,48 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from './connection.ts';
+import { migrateToLatest } from './migrate.ts';
+
+describe('SQLite commitDurably', () => {
+  it('commits the work, answers its result, and leaves other writers on synchronous=FULL', async () => {
+    const database = openDatabase(join(mkdtempSync(join(tmpdir(), 'flotilla-conn-')), 'a.db'));
+    try {
+      await migrateToLatest(database.db);
+      const synchronous = async () =>
+        (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db)).rows[0]?.synchronous;
+      expect(await synchronous()).toBe(2);
+      const row = {
+        time: 1,
+        app: 'a',
+        app_version: 'v1',
+        country_iso_code: '',
+        country: '',
+        city: '',
+        tags: '{}',
+        fields: '{}',
+      };
+      const answer = await database.commitDurably(async (tx) => {
+        await tx.insertInto('checkins').values(row).execute();
+        return 'done';
+      });
+      expect(answer).toBe('done');
+      await expect(
+        database.commitDurably(async (tx) => {
+          await tx
+            .insertInto('checkins')
+            .values({ ...row, time: 2 })
+            .execute();
+          throw new Error('no');
+        }),
+      ).rejects.toThrow('no');
+      expect(await synchronous()).toBe(2);
+      const times = await database.db.selectFrom('checkins').select('time').execute();
+      expect(times.map((t) => Number(t.time))).toEqual([1]);
+    } finally {
+      await database.close();
+    }
+  });
+});
