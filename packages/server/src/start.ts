@@ -191,6 +191,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           rateLimitPerMinute: config.rateLimitPerMinute,
           bodyLimit: checkinBodyLimit,
           keepAliveTimeoutMs: app.server.keepAliveTimeout,
+          requestTimeoutMs: app.server.requestTimeout,
+          headersTimeoutMs: app.server.headersTimeout,
           metrics,
           logger,
         },

@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,5 +183,52 @@ describe('check-in threads and rate limits', () => {
     }
     expect(statuses).toEqual([200, 200, 429, 429]);
     expect(Number(retryAfter)).toBeGreaterThan(0);
+  });
+});
+
+/** Writes raw bytes to the server and reads until it closes the connection or `ms` pass. */
+function rawExchange(url: string, bytes: string, ms = 1000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    const done = () => resolve(text);
+    socket.once('close', done);
+    socket.once('error', done);
+    socket.write(bytes);
+    setTimeout(() => socket.destroy(), ms);
+  });
+}
+
+describe('the pass-through to the main thread', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { checkinThreads: '1' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('keeps a chunked body of a GET framed, so it cannot smuggle a request', async () => {
+    const smuggled = 'GET /api/v1/apps HTTP/1.1\r\nHost: x\r\n\r\n';
+    const chunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const answer = await rawExchange(
+      server.url,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}`,
+    );
+    expect(answer).not.toContain('unauthorized');
+    // The pooled connections to the main thread still pair each answer with its request.
+    for (let i = 0; i < 5; i++) {
+      expect((await callApi(server.url, 'GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
+    }
+  });
+
+  it('refuses to share its port with another server', async () => {
+    const port = new URL(server.url).port;
+    await expect(startTestServer('sqlite', { checkinThreads: '1', port })).rejects.toThrow(/EADDRINUSE/);
   });
 });

@@ -43,7 +43,7 @@ function checkinRoute(req: IncomingMessage, defaultApp: string | null): CheckinR
 export function startFront(init: ThreadInit, port: MessagePort): Server {
   const schemas = new Map<string, CompiledSchema>(init.apps.map((a) => [a.name, a.schema]));
   const trusted = init.trustedProxies.length > 0 ? compileTrustedProxies(init.trustedProxies) : null;
-  const proxy = createProxy(init.upstreamSocket);
+  const proxy = createProxy(init.upstreamSocket, trusted);
   const samples = new HttpSamples();
   const post = (message: ToMain) => port.postMessage(message);
   const waiting = new Map<number, Array<(result: CheckinResult) => void>>();
@@ -128,11 +128,16 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       try {
         const body =
           chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-        const clientIp = clientAddress(req.socket.remoteAddress ?? '', joined(req.headers['x-forwarded-for']), trusted);
+        const peer = req.socket.remoteAddress;
+        if (!peer) return void req.destroy();
+        const clientIp = clientAddress(peer, joined(req.headers['x-forwarded-for']), trusted);
         item = { app: target.app as string, parsed: parseCheckin(body, schema), clientIp };
       } catch (err) {
-        if (!(err instanceof DomainError)) throw err;
-        return fail(res, target.route, started, statusByDomainCode[err.code] ?? 400, err.code, err.message);
+        if (err instanceof DomainError) {
+          return fail(res, target.route, started, statusByDomainCode[err.code] ?? 400, err.code, err.message);
+        }
+        post({ type: 'error', message: `parsing a check-in failed: ${(err as Error).message}` });
+        return fail(res, target.route, started, 500, 'internal', 'internal error; the server log has details');
       }
       submit(item, (result) => answer(res, target.route, started, result));
     });
@@ -143,7 +148,10 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     if (target) handleCheckin(req, res, target);
     else proxy.forward(req, res);
   });
+  // The main thread's limits, so that a long upload is not cut here where it would not be there.
   server.keepAliveTimeout = init.keepAliveTimeoutMs;
+  server.requestTimeout = init.requestTimeoutMs;
+  server.headersTimeout = init.headersTimeoutMs;
   const metricsTimer = setInterval(() => {
     const drained = samples.drain();
     if (drained.length > 0) post({ type: 'http-metrics', samples: drained });
@@ -172,7 +180,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     const address = server.address();
     post({ type: 'listening', port: typeof address === 'object' && address ? address.port : init.port });
   });
-  server.once('error', (err) => post({ type: 'error', message: err.message }));
+  server.on('error', (err) => post({ type: 'error', message: err.message }));
   return server;
 }
 

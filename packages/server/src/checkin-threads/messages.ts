@@ -17,6 +17,8 @@ export interface ThreadInit {
   trustedProxies: string[];
   bodyLimit: number;
   keepAliveTimeoutMs: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
 }
 
 export interface CheckinItem {

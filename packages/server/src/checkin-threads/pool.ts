@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +21,8 @@ export interface CheckinThreadsOptions {
   rateLimitPerMinute: number;
   bodyLimit: number;
   keepAliveTimeoutMs: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
   metrics: Metrics;
   logger: Logger;
 }
@@ -38,6 +41,19 @@ function indexAnswers(results: CheckinResult[]): CheckinResults {
     return at >= 0 ? at : answers.push(result) - 1;
   });
   return { answers, results: indexed };
+}
+
+/**
+ * SO_REUSEPORT would let a second server on the same port share its connections silently; an
+ * exclusive bind first makes that fail with EADDRINUSE, as a server without threads does.
+ */
+function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 const workerUrl = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -63,6 +79,8 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     trustedProxies: opts.trustedProxies,
     bodyLimit: opts.bodyLimit,
     keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    headersTimeoutMs: opts.headersTimeoutMs,
   });
 
   const store = async (item: CheckinItem): Promise<CheckinResult> => {
@@ -175,6 +193,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
   };
 
   try {
+    await assertPortFree(init().host, opts.port);
     // The first thread binds the port (perhaps an ephemeral one); the others join it.
     port = await spawn();
     await Promise.all(Array.from({ length: opts.count - 1 }, spawn));

@@ -12,9 +12,16 @@ const hopByHop = new Set([
   'upgrade',
 ]);
 
+/** Headers to pass on: not the hop-by-hop ones, nor any that `Connection` names as such. */
 function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const named = (headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!hopByHop.has(name)) out[name] = value;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!hopByHop.has(name) && !named.includes(name)) out[name] = value;
+  }
   return out;
 }
 
@@ -22,23 +29,39 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
  * Passes a request that is not a check-in to the main thread over its private socket, streaming both
  * ways (log follows and agent long polls stay live). The peer address travels as the last hop of
  * `X-Forwarded-For`; the main thread trusts that hop because only this socket's owner can connect.
+ * `X-Forwarded-Proto` and `-Host` pass only from a trusted proxy, as Fastify alone would have it.
  */
-export function createProxy(socketPath: string) {
+export function createProxy(socketPath: string, trusted: ((address: string) => boolean) | null) {
   const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    const peer = req.socket.remoteAddress;
+    if (!peer) {
+      req.destroy();
+      return;
+    }
     const headers = forwardable(req.headers);
-    headers['x-forwarded-for'] = appendForwardedFor(req.headers['x-forwarded-for'], req.socket.remoteAddress ?? '');
+    headers['x-forwarded-for'] = appendForwardedFor(req.headers['x-forwarded-for'], peer);
+    if (!trusted?.(peer)) {
+      delete headers['x-forwarded-proto'];
+      delete headers['x-forwarded-host'];
+    }
+    // Keep the body's framing: a chunked body sent on as raw bytes would be read as further requests.
+    if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
     const upstream = request({ socketPath, agent, method: req.method, path: req.url, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, forwardable(answer.headers));
       answer.pipe(res);
-      answer.once('error', () => res.destroy());
+      answer.once('error', () => {
+        if (!res.writableFinished) res.destroy();
+      });
     });
-    upstream.once('error', (err) => {
-      if (res.headersSent) res.destroy();
-      else
-        sendJson(res, 502, {
-          error: { code: 'unavailable', message: `the server could not answer: ${err.message}` },
+    upstream.once('error', () => {
+      if (res.headersSent) {
+        if (!res.writableFinished) res.destroy();
+      } else {
+        sendJson(res, 503, {
+          error: { code: 'unavailable', message: 'the server is not answering; try again shortly' },
         });
+      }
     });
     // A client that goes away takes its upstream request with it, so follows and long polls end too.
     res.once('close', () => {

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
@@ -56,10 +56,14 @@ function openSqlite(path: string): Database {
           await sql`PRAGMA synchronous = FULL`.execute(conn);
         }
       });
-      walFd ??= openSync(`${path}-wal`, 'r');
-      // The callback form: it holds the event loop for less time than FileHandle.datasync() (measured).
-      const fd = walFd;
-      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      if (walFd === null) {
+        // SQLite names the WAL after the database's real path; its directory entry is synced once,
+        // as SQLite itself would on its first WAL sync.
+        const real = realpathSync(path);
+        walFd = openSync(`${real}-wal`, 'r');
+        await syncFile(openSync(dirname(real), 'r'), true);
+      }
+      await syncFile(walFd, false);
       return result;
     },
     async close() {
@@ -67,6 +71,17 @@ function openSqlite(path: string): Database {
       if (walFd !== null) closeSync(walFd);
     },
   };
+}
+
+/** fdatasync in the thread pool; the callback form holds the event loop for less time than FileHandle's (measured). */
+function syncFile(fd: number, thenClose: boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    fdatasync(fd, (err) => {
+      if (thenClose) closeSync(fd);
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
 }
 
 function openPostgres(url: string, onConnectionError: (err: Error) => void): Database {
