@@ -214,17 +214,36 @@ describe('the pass-through to the main thread', () => {
   });
 
   it('keeps a chunked body of a GET framed, so it cannot smuggle a request', async () => {
-    const smuggled = 'GET /api/v1/apps HTTP/1.1\r\nHost: x\r\n\r\n';
+    const before = await storedCount(server);
+    const body = '{"appVersion":"v9.9.9"}';
+    const smuggled = `POST /v1/checkupgrade HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const chunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
-    const answer = await rawExchange(
+    await rawExchange(
       server.url,
       `GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}`,
     );
-    expect(answer).not.toContain('unauthorized');
-    // The pooled connections to the main thread still pair each answer with its request.
+    await new Promise((r) => setTimeout(r, 300));
+    // Had the body gone on as raw bytes, the main thread would have stored a check-in nobody sent.
+    expect(await storedCount(server)).toBe(before);
     for (let i = 0; i < 5; i++) {
       expect((await callApi(server.url, 'GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
     }
+  });
+
+  it('passes X-Forwarded-Proto on only from a trusted proxy (no Secure cookie on a claim of https)', async () => {
+    const password = 'pass-through password 1';
+    const created = await callApi(server.url, 'POST', '/api/v1/users', {
+      body: { name: 'pat', role: 'developer', password },
+    });
+    expect(created.status).toBe(201);
+    const res = await fetch(`${server.url}/api/v1/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-flotilla-csrf': '1', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ name: 'pat', password }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('set-cookie')).toMatch(/^flotilla_session=/);
+    expect(res.headers.get('set-cookie')).not.toContain('Secure');
   });
 
   it('refuses to share its port with another server', async () => {
