@@ -16,6 +16,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { ConfigError } from './errors.ts';
 import { openGeoLocator } from './geo/geo.ts';
 import { buildHttpApp } from './http/app.ts';
+import { closeGracefully } from './http/graceful-close.ts';
 import { createInfluxSink } from './influx/sink.ts';
 import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
@@ -43,20 +44,8 @@ export interface StartOptions {
   shutdownGraceMs?: number;
 }
 
-/**
- * Stops taking requests and waits for in-flight ones, which wait for their commit, so nothing
- * acknowledged is lost. Connections that turn idle during the wait are closed as they do.
- */
-async function closeHttp(app: FastifyInstance, graceMs: number): Promise<void> {
-  const idle = setInterval(() => app.server.closeIdleConnections(), 50);
-  const force = setTimeout(() => app.server.closeAllConnections(), graceMs);
-  try {
-    await app.close();
-  } finally {
-    clearInterval(idle);
-    clearTimeout(force);
-  }
-}
+/** In-flight requests wait for their commit, so nothing acknowledged is lost. */
+const closeHttp = (app: FastifyInstance, graceMs: number) => closeGracefully(app.server, graceMs, () => app.close());
 
 /** How a client on this machine reaches an address the server listens on. */
 function localHost(host: string): string {

@@ -14,6 +14,7 @@ describe('clientAddress', () => {
   it('takes the right-most untrusted hop of X-Forwarded-For', () => {
     expect(clientAddress('127.0.0.1', '1.1.1.1, 198.51.100.1, 10.1.2.3', trusted)).toBe('198.51.100.1');
     expect(clientAddress('127.0.0.1', '10.0.0.1, 10.0.0.2', trusted)).toBe('10.0.0.1');
+    expect(clientAddress('127.0.0.1', ['1.1.1.1, 198.51.100.1', '10.1.2.3'], trusted)).toBe('198.51.100.1');
   });
 
   it('appends the peer as the last hop for the main thread', () => {

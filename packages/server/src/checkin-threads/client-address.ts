@@ -4,11 +4,11 @@
  */
 export function clientAddress(
   socketAddress: string,
-  forwardedFor: string | undefined,
+  forwardedFor: string | string[] | undefined,
   trusted: ((address: string) => boolean) | null,
 ): string {
   if (!trusted || forwardedFor === undefined || !trusted(socketAddress)) return socketAddress;
-  const hops = forwardedFor.split(',');
+  const hops = joinHeader(forwardedFor).split(',');
   for (let i = hops.length - 1; i > 0; i--) {
     const hop = (hops[i] as string).trim();
     if (!trusted(hop)) return hop;
@@ -18,6 +18,11 @@ export function clientAddress(
 
 /** `X-Forwarded-For` as passed on to the main thread: the peer becomes the right-most hop. */
 export function appendForwardedFor(existing: string | string[] | undefined, peer: string): string {
-  const prior = Array.isArray(existing) ? existing.join(', ') : existing;
+  const prior = existing === undefined ? '' : joinHeader(existing);
   return prior ? `${prior}, ${peer}` : peer;
+}
+
+/** Several header lines read as one comma list, as Node joins X-Forwarded-For itself. */
+function joinHeader(value: string | string[]): string {
+  return Array.isArray(value) ? value.join(', ') : value;
 }

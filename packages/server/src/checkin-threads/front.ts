@@ -2,14 +2,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { MessagePort } from 'node:worker_threads';
 import { parseCheckin } from '../checkin/parse-request.ts';
 import type { CompiledSchema } from '../checkin/request-schema.ts';
-import { DomainError } from '../errors.ts';
+import { DomainError, statusByCode } from '../errors.ts';
+import { closeGracefully } from '../http/graceful-close.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
 import { clientAddress } from './client-address.ts';
 import { HttpSamples } from './http-samples.ts';
 import type { CheckinFailure, CheckinItem, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
 import { createProxy, sendJson } from './proxy.ts';
-
-const statusByDomainCode: Record<string, number> = { invalid: 400, not_found: 404 };
 
 interface CheckinRoute {
   route: string;
@@ -130,11 +129,11 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
           chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
         const peer = req.socket.remoteAddress;
         if (!peer) return void req.destroy();
-        const clientIp = clientAddress(peer, joined(req.headers['x-forwarded-for']), trusted);
+        const clientIp = clientAddress(peer, req.headers['x-forwarded-for'], trusted);
         item = { app: target.app as string, parsed: parseCheckin(body, schema), clientIp };
       } catch (err) {
         if (err instanceof DomainError) {
-          return fail(res, target.route, started, statusByDomainCode[err.code] ?? 400, err.code, err.message);
+          return fail(res, target.route, started, statusByCode[err.code], err.code, err.message);
         }
         post({ type: 'error', message: `parsing a check-in failed: ${(err as Error).message}` });
         return fail(res, target.route, started, 500, 'internal', 'internal error; the server log has details');
@@ -159,16 +158,11 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
 
   async function close(graceMs: number): Promise<void> {
     closing = true;
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    clearInterval(idle);
-    clearTimeout(force);
+    await closeGracefully(server, graceMs, () => new Promise<void>((resolve) => server.close(() => resolve())));
     clearInterval(metricsTimer);
     const drained = samples.drain();
     if (drained.length > 0) post({ type: 'http-metrics', samples: drained });
     proxy.close();
-    post({ type: 'closed' });
     port.close();
   }
 
@@ -182,8 +176,4 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   });
   server.on('error', (err) => post({ type: 'error', message: err.message }));
   return server;
-}
-
-function joined(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }

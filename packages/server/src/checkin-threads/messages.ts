@@ -59,8 +59,7 @@ export type ToMain =
   | { type: 'checkins'; seq: number; items: CheckinItem[] }
   /** Each second, and in answer to a flush (with its id). */
   | { type: 'http-metrics'; samples: HttpSample[]; flushId?: number }
-  | { type: 'error'; message: string }
-  | { type: 'closed' };
+  | { type: 'error'; message: string };
 
 export type ToThread =
   | ({ type: 'results'; seq: number } & CheckinResults)
