@@ -211,15 +211,21 @@ ready=""
 for _ in $(seq 60); do
   kill -0 "$NPX_PID" 2>/dev/null || fail "the server exited before it was ready"
   code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/readyz" || true)
+  # /readyz is 200 only once every listener is up, after the 'listening' line is logged.
   if [[ $code == 200 ]]; then ready=1; break; fi
   sleep 0.5
 done
 [[ -n $ready ]] || fail "GET /readyz did not answer 200 within 30 s"
 # The node process that serves, from its own log line (npx runs it under npm exec and sh -c).
-SERVER_PID=$(node -e '
-  for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) {
-    try { const j = JSON.parse(line); if (j.msg === "flotilla server listening") { console.log(j.pid); break; } } catch {}
-  }' "$SERVER_LOG")
+SERVER_PID=""
+for _ in $(seq 20); do
+  SERVER_PID=$(node -e '
+    for (const line of require("fs").readFileSync(process.argv[1], "utf8").split("\n")) {
+      try { const j = JSON.parse(line); if (j.msg === "flotilla server listening") { console.log(j.pid); break; } } catch {}
+    }' "$SERVER_LOG")
+  [[ -n $SERVER_PID ]] && break
+  sleep 0.25
+done
 [[ -n $SERVER_PID ]] || fail "the server log has no 'flotilla server listening' line with a pid"
 [[ $(ps -o pgid= -p "$SERVER_PID" | tr -d ' ') == "$SERVER_PGID" ]] || fail "pid $SERVER_PID from the log is not the server started here"
 log "GET /readyz: 200 (server pid $SERVER_PID)"

@@ -67,6 +67,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   );
   const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
   let closing: Promise<void> | null = null;
+  let started = false;
   const cleanup = () => {
     closing ??= (async () => {
       for (const fn of cleanups.reverse()) await fn();
@@ -143,7 +144,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       checkins,
       usage: createUsageService({ db: database.db, apps }),
       tokens,
-      readiness: { check: () => database.ping() },
+      readiness: {
+        // Not ready until every listener is up, so a balancer never sees a half-started server.
+        check: async () => {
+          if (!started) throw new Error('starting');
+          await database.ping();
+        },
+      },
       features: {
         db: database.db,
         dialect: database.dialect,
@@ -193,6 +200,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const address = await app.listen({ host: config.host, port: config.port });
       url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     }
+    started = true;
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
     return { app, url, metrics, createdAdminToken, close: cleanup };
   } catch (err) {

@@ -1,6 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,15 @@ const requestSchema = {
   extraFieldInfoSchema: { nodeCount: { dataType: 'float' } },
 };
 const body = '{"appVersion":"v1.0.0","extraTagInfo":{"arch":"amd64","extra":"x"},"extraFieldInfo":{"nodeCount":3}}';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** A raw POST whose body arrives in chunks without a Content-Length. */
 function postChunked(url: string, chunks: string[]): Promise<{ status: number; text: string }> {
@@ -240,5 +249,33 @@ describe('the pass-through to the main thread', () => {
   it('refuses to share its port with another server', async () => {
     const port = new URL(server.url).port;
     await expect(startTestServer('sqlite', { checkinThreads: '1', port })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('is not ready until every thread listens', async () => {
+    const port = await freePort();
+    const seen: Array<{ status: number; body: string; afterStart: boolean }> = [];
+    let started = false;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+          seen.push({ status: res.status, body: await res.text(), afterStart: started });
+        } catch {
+          // Not bound yet.
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const second = await startTestServer('sqlite', { checkinThreads: '2', port: String(port) });
+    started = true;
+    await new Promise((r) => setTimeout(r, 100));
+    polling = false;
+    await poller;
+    await second.stop();
+    for (const answer of seen.filter((a) => !a.afterStart)) {
+      expect(answer).toEqual({ status: 503, body: '{"status":"not ready","reason":"starting"}', afterStart: false });
+    }
+    expect(seen.filter((a) => a.afterStart).map((a) => a.status)).toContain(200);
   });
 });
