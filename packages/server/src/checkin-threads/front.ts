@@ -54,7 +54,8 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   const flush = () => {
     seq += 1;
     waiting.set(seq, replies);
-    post({ type: 'checkins', seq, items: outgoing });
+    // One JSON string crosses threads for less than the structured clone of as many objects (measured).
+    post({ type: 'checkins', seq, items: JSON.stringify(outgoing) });
     outgoing = [];
     replies = [];
   };
@@ -78,7 +79,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
 
   const answer = (res: ServerResponse, route: string, started: number, result: CheckinResult) => {
     if (typeof result === 'string') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(result) });
+      res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(result))]);
       res.end(result);
     } else {
       sendJson(res, result.status, { error: { code: result.code, message: result.message } }, result.headers);

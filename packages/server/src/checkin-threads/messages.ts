@@ -56,7 +56,8 @@ export interface HttpSample {
 
 export type ToMain =
   | { type: 'listening'; port: number }
-  | { type: 'checkins'; seq: number; items: CheckinItem[] }
+  /** `items` is a JSON array of CheckinItem. */
+  | { type: 'checkins'; seq: number; items: string }
   /** Each second, and in answer to a flush (with its id). */
   | { type: 'http-metrics'; samples: HttpSample[]; flushId?: number }
   | { type: 'error'; message: string };

@@ -95,7 +95,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
           headers: { 'retry-after': String(retryAfter) },
         };
       }
-      // Structured cloning gives maps a prototype again; keys such as "constructor" must stay plain data.
+      // JSON.parse gives maps a prototype again; keys such as "constructor" must stay plain data.
       const parsed = {
         ...item.parsed,
         tags: Object.assign(Object.create(null), item.parsed.tags),
@@ -145,7 +145,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       const send = (message: ToThread) => worker.postMessage(message);
       worker.on('message', (message: ToMain) => {
         if (message.type === 'checkins') {
-          void Promise.all(message.items.map(store)).then((results) =>
+          void Promise.all((JSON.parse(message.items) as CheckinItem[]).map(store)).then((results) =>
             send({ type: 'results', seq: message.seq, ...indexAnswers(results) }),
           );
         } else if (message.type === 'http-metrics') {
