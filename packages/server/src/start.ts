@@ -29,6 +29,8 @@ export interface RunningServer {
   metrics: Metrics;
   /** Set when this start created the first admin token; it is shown once and stored only as a hash. */
   createdAdminToken: string | null;
+  /** The check-in threads that own the public port, or null when HTTP is served on the main thread. */
+  checkinThreads: CheckinThreads | null;
   close(): Promise<void>;
 }
 
@@ -165,10 +167,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     const graceMs = opts.shutdownGraceMs ?? 10_000;
     let url: string;
+    let threads: CheckinThreads | null = null;
     if (config.checkinThreads > 0) {
       const socket = privateSocketPath();
       cleanups.push(socket.remove);
-      let threads: CheckinThreads | null = null;
       // Long polls and log follows pass through the threads; they end when the main thread closes.
       cleanups.push(async () => {
         const threadsDone = threads?.close(graceMs);
@@ -202,7 +204,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     }
     started = true;
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
-    return { app, url, metrics, createdAdminToken, close: cleanup };
+    return { app, url, metrics, createdAdminToken, checkinThreads: threads, close: cleanup };
   } catch (err) {
     await cleanup().catch(() => {});
     throw err;

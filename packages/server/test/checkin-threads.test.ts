@@ -186,6 +186,53 @@ describe('check-in threads and rate limits', () => {
   });
 });
 
+describe('a check-in thread that stops', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer('sqlite', { checkinThreads: '2', rateLimit: '0' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  };
+  // New connections each time, so the kernel spreads them over whichever threads listen.
+  const checkIns = (n: number) =>
+    Promise.all(
+      Array.from({ length: n }, () =>
+        fetch(`${server.url}/v1/checkupgrade`, {
+          method: 'POST',
+          body: '{"appVersion":"v1.0.0"}',
+          headers: { connection: 'close' },
+        }).then(async (res) => {
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      ),
+    );
+
+  it('is replaced, and check-ins go on being answered meanwhile', async () => {
+    expect(await metric('flotilla_checkin_threads')).toBe(2);
+    const [victim] = server.checkinThreads?.workers() ?? [];
+    expect(victim).toBeDefined();
+    await victim?.terminate();
+    expect(await metric('flotilla_checkin_threads')).toBe(1);
+    // The kernel hands new connections only to the thread that still listens.
+    expect(await checkIns(20)).toEqual(Array(20).fill(200));
+    const deadline = Date.now() + 10_000;
+    while ((await metric('flotilla_checkin_threads')) < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await metric('flotilla_checkin_threads')).toBe(2);
+    expect(await metric('flotilla_checkin_thread_restarts_total')).toBe(1);
+    expect(server.checkinThreads?.workers()).not.toContain(victim);
+    expect(await checkIns(20)).toEqual(Array(20).fill(200));
+  });
+});
+
 /** Writes raw bytes to the server and reads until it closes the connection or `ms` pass. */
 function rawExchange(url: string, bytes: string, ms = 1000): Promise<string> {
   const { hostname, port } = new URL(url);

@@ -156,6 +156,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
           }
         } else if (message.type === 'listening') {
           listening = true;
+          opts.metrics.checkinThreads.set(threads.size);
           resolve(message.port);
         } else if (message.type === 'error') {
           opts.logger.error({ err: message.message }, 'a check-in thread failed');
@@ -168,7 +169,9 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       });
       worker.once('exit', (code) => {
         threads.delete(worker);
+        opts.metrics.checkinThreads.set(threads.size);
         if (closing || !listening) return;
+        opts.metrics.checkinThreadRestarts.inc();
         opts.logger.error({ code }, 'a check-in thread stopped; starting another');
         setTimeout(() => {
           if (!closing)
@@ -208,6 +211,8 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
      * passed on to the main thread end when it closes, so close both at once.
      */
     close,
+    /** The running threads, for diagnostics (and for tests that stop one). */
+    workers: (): readonly Worker[] => [...threads],
   };
 }
 

@@ -44,6 +44,16 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    checkinThreads: new Gauge({
+      name: 'flotilla_checkin_threads',
+      help: 'Check-in threads serving the public port',
+      registers: [registry],
+    }),
+    checkinThreadRestarts: new Counter({
+      name: 'flotilla_checkin_thread_restarts_total',
+      help: 'Check-in threads that stopped unexpectedly and were replaced',
+      registers: [registry],
+    }),
     storeBatchSize: new Histogram({
       name: 'flotilla_store_batch_size',
       help: 'Check-ins per group commit',
