@@ -29,8 +29,8 @@ export interface RunningServer {
   metrics: Metrics;
   /** Set when this start created the first admin token; it is shown once and stored only as a hash. */
   createdAdminToken: string | null;
-  /** The check-in threads that own the public port, or null when HTTP is served on the main thread. */
-  checkinThreads: CheckinThreads | null;
+  /** The check-in threads that own the public port (for diagnostics), or null when HTTP is on the main thread. */
+  checkinThreads: Pick<CheckinThreads, 'workers'> | null;
   close(): Promise<void>;
 }
 
@@ -202,8 +202,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const address = await app.listen({ host: config.host, port: config.port });
       url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     }
-    started = true;
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
+    started = true;
     return { app, url, metrics, createdAdminToken, checkinThreads: threads, close: cleanup };
   } catch (err) {
     await cleanup().catch(() => {});

@@ -196,7 +196,8 @@ describe('a check-in thread that stops', () => {
   });
 
   const metric = async (name: string) => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    // A new connection each time: a pooled one may belong to the thread the test stops.
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } })).text();
     return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
   };
   // New connections each time, so the kernel spreads them over whichever threads listen.
@@ -316,7 +317,10 @@ describe('the pass-through to the main thread', () => {
     })();
     const second = await startTestServer('sqlite', { checkinThreads: '2', port: String(port) });
     started = true;
-    await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + 10_000;
+    while (!seen.some((a) => a.afterStart && a.status === 200) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     polling = false;
     await poller;
     await second.stop();

@@ -156,7 +156,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
           }
         } else if (message.type === 'listening') {
           listening = true;
-          opts.metrics.checkinThreads.set(threads.size);
+          opts.metrics.checkinThreads.inc();
           resolve(message.port);
         } else if (message.type === 'error') {
           opts.logger.error({ err: message.message }, 'a check-in thread failed');
@@ -169,13 +169,15 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       });
       worker.once('exit', (code) => {
         threads.delete(worker);
-        opts.metrics.checkinThreads.set(threads.size);
+        if (listening) opts.metrics.checkinThreads.dec();
         if (closing || !listening) return;
-        opts.metrics.checkinThreadRestarts.inc();
         opts.logger.error({ code }, 'a check-in thread stopped; starting another');
         setTimeout(() => {
-          if (!closing)
-            spawn().catch((err: Error) => opts.logger.error({ err }, 'could not restart a check-in thread'));
+          if (closing) return;
+          spawn().then(
+            () => opts.metrics.checkinThreadRestarts.inc(),
+            (err: Error) => opts.logger.error({ err }, 'could not restart a check-in thread'),
+          );
         }, 1000).unref();
       });
     });
@@ -211,7 +213,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
      * passed on to the main thread end when it closes, so close both at once.
      */
     close,
-    /** The running threads, for diagnostics (and for tests that stop one). */
+    /** The running threads, for diagnostics and for tests that stop one. */
     workers: (): readonly Worker[] => [...threads],
   };
 }

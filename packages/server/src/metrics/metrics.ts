@@ -46,7 +46,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     checkinThreads: new Gauge({
       name: 'flotilla_checkin_threads',
-      help: 'Check-in threads serving the public port',
+      help: 'Check-in threads listening on the public port',
       registers: [registry],
     }),
     checkinThreadRestarts: new Counter({
