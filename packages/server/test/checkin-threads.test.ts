@@ -158,10 +158,10 @@ async function storedCount(server: TestServer): Promise<number> {
   }
 }
 
-describe('check-in threads and rate limits', () => {
+describe.each([0, 2])('rate limits with %i check-in threads', (threads) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer('sqlite', { rateLimit: '2', checkinThreads: '2' });
+    server = await startTestServer('sqlite', { rateLimit: '2', checkinThreads: String(threads) });
   });
   afterAll(async () => {
     await server?.stop();
@@ -178,6 +178,8 @@ describe('check-in threads and rate limits', () => {
         headers: { connection: 'close' },
       });
       statuses.push(res.status);
+      // The same headers whichever thread answers: Retry-After on a 429 and no x-ratelimit-*.
+      expect([...res.headers.keys()].filter((h) => h.startsWith('x-ratelimit'))).toEqual([]);
       if (res.status === 429) retryAfter = res.headers.get('retry-after');
       await res.arrayBuffer();
     }

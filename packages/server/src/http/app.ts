@@ -97,6 +97,14 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', sessionCookieHook);
   await app.register(rateLimit, {
     global: false,
+    // Only Retry-After on a 429, as check-in threads answer: the same headers whichever thread serves.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+    addHeaders: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+      'retry-after': true,
+    },
     errorResponseBuilder: (_req, ctx) => ({
       statusCode: 429,
       ...errorBody('rate_limited', `too many check-ins from this address; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
