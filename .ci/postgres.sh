@@ -25,6 +25,8 @@ DO $$ BEGIN
     CREATE ROLE flotilla LOGIN CREATEDB PASSWORD 'flotilla';
   END IF;
 END $$;
+-- DROP DATABASE … WITH (FORCE) in the tests may have to stop an autovacuum worker on that database.
+GRANT pg_signal_backend TO flotilla;
 SQL
 su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = 'flotilla'\"" | grep -q 1 ||
   su postgres -c "createdb -O flotilla flotilla"

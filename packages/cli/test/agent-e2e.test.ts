@@ -334,7 +334,11 @@ describe('flotilla agent against a real server', () => {
       return s?.version === '9.0.0' ? s : undefined;
     });
     expect(updated.updateError).toBeNull();
-    expect(readFileSync(join(agent.dir, 'services/flotilla-agent/versions/9.0.0/status.json'), 'utf8')).toContain('ok');
+    // A heartbeat can report the new worker's version a moment before it has reached the server.
+    const status = join(agent.dir, 'services/flotilla-agent/versions/9.0.0/status.json');
+    await eventually('the new worker to say it is healthy', async () =>
+      existsSync(status) && readFileSync(status, 'utf8').includes('"ok"') ? true : undefined,
+    );
     await eventually('web to serve under the new agent', async () =>
       (await served(ports.web)) === '2.0.0' ? true : undefined,
     );

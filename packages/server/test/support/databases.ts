@@ -45,8 +45,21 @@ export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase>
     drop: async () => {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+      try {
+        // Without pg_signal_backend (see .ci/postgres.sh) an autovacuum worker on the database blocks
+        // the drop (42501) until it finishes, which takes moments.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '42501' || attempt === 20) throw err;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      } finally {
+        await client.end();
+      }
     },
   };
 }
