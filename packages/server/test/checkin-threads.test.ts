@@ -104,6 +104,19 @@ describe.each(storeKinds.flatMap((kind) => [0, 2].map((threads) => [kind, thread
       expect(get.headers.get('allow')).toBe('POST');
     });
 
+    it('answers requests Node cannot read in the error format: 431 for huge headers, 400 otherwise', async () => {
+      const huge = await rawExchange(
+        server.url,
+        `POST /v1/checkupgrade HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nContent-Length: 2\r\n\r\n{}`,
+        5000,
+      );
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(huge).toContain('{"error":{"code":"headers_too_large"');
+      const garbage = await rawExchange(server.url, 'NOT HTTP AT ALL\r\n\r\n', 5000);
+      expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+      expect(garbage).toContain('{"error":{"code":"invalid","message":"the request is not valid HTTP/1.1"}}');
+    });
+
     it('serves the rest of the API on the same port, credentials checked', async () => {
       expect((await callApi(server.url, 'GET', '/api/v1/apps')).body.apps[0].name).toBe('longhorn');
       expect((await callApi(server.url, 'GET', '/api/v1/apps', { token: null })).status).toBe(401);

@@ -3,6 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { parseCheckin } from '../checkin/parse-request.ts';
 import type { CompiledSchema } from '../checkin/request-schema.ts';
 import { DomainError, statusByCode } from '../errors.ts';
+import { answerClientError } from '../http/client-error.ts';
 import { closeGracefully } from '../http/graceful-close.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
 import { clientAddress } from './client-address.ts';
@@ -167,10 +168,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     port.close();
   }
 
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  server.on('clientError', answerClientError);
   server.listen({ host: init.host, port: init.port, reusePort: true }, () => {
     const address = server.address();
     post({ type: 'listening', port: typeof address === 'object' && address ? address.port : init.port });

@@ -25,6 +25,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import { rolloutRoutes } from '../rollouts/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
+import { answerClientError } from './client-error.ts';
 import { errorBody, installErrorHandling } from './error-handler.ts';
 import type { FeatureDeps } from './feature-deps.ts';
 import { healthRoutes, type Readiness } from './health-routes.ts';
@@ -90,6 +91,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: answerClientError,
   });
   installErrorHandling(app);
   app.addHook('onResponse', recordHttpMetrics(deps.metrics));

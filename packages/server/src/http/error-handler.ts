@@ -8,10 +8,12 @@ const codeByStatus: Record<number, ErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   405: 'invalid',
+  408: 'timeout',
   409: 'conflict',
   413: 'payload_too_large',
   415: 'invalid',
   429: 'rate_limited',
+  431: 'headers_too_large',
   503: 'unavailable',
 };
 
