@@ -2,7 +2,6 @@
 // small real services: a script that listens on a port and answers its version.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,8 @@ import type { InstallManifest, Instance } from '@flotilla/protocol';
 import { markedProcesses } from '../../agent/src/update/orphans.ts';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, type TestServer } from '../../server/test/support/server.ts';
+
+export { freePort } from '../../server/test/support/ports.ts';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -54,15 +55,6 @@ export function manifestFor(port: number, mode: Mode): InstallManifest {
       timeoutSec: mode === 'unhealthy' ? 2 : 15,
     },
   };
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const addr = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  if (!addr || typeof addr === 'string') throw new Error('no address');
-  return addr.port;
 }
 
 export function api(server: TestServer, token = adminToken) {

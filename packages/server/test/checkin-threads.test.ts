@@ -1,12 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.ts';
 import { callApi } from './support/api.ts';
 import { storeKinds } from './support/databases.ts';
+import { freePort } from './support/ports.ts';
 import { startTestServer, type TestServer, writeTemp } from './support/server.ts';
 
 const responseConfig = {
@@ -18,15 +19,6 @@ const requestSchema = {
   extraFieldInfoSchema: { nodeCount: { dataType: 'float' } },
 };
 const body = '{"appVersion":"v1.0.0","extraTagInfo":{"arch":"amd64","extra":"x"},"extraFieldInfo":{"nodeCount":3}}';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** A raw POST whose body arrives in chunks without a Content-Length. */
 function postChunked(url: string, chunks: string[]): Promise<{ status: number; text: string }> {

@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from './support/ports.ts';
 import { startTestServer, writeTemp } from './support/server.ts';
 
 const influxUrl = process.env.FLOTILLA_TEST_INFLUXDB_URL;
@@ -81,13 +81,8 @@ describe.skipIf(!influxUrl)('check-ins reach a real InfluxDB the way upgrade-res
 
 describe('a down InfluxDB never slows check-ins', () => {
   it('answers check-ins at once while every write to InfluxDB fails', async () => {
-    // A port that refuses connections: bind, read the number, close.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-    });
+    // A port that refuses connections.
+    const port = await freePort();
     const server = await startTestServer('sqlite', { influxdbUrl: `http://127.0.0.1:${port}`, rateLimit: '0' });
     try {
       const started = performance.now();
