@@ -1,18 +1,8 @@
-import type { ParsedCheckin } from '../checkin/parse-request.ts';
-import type { CompiledSchema } from '../checkin/request-schema.ts';
-
-/** What a check-in thread needs to parse requests itself: request schemas do not change while running. */
-export interface ThreadApp {
-  name: string;
-  schema: CompiledSchema;
-}
-
 export interface ThreadInit {
   host: string;
   port: number;
   /** The main thread's private socket, where every request that is not a check-in is passed on. */
   upstreamSocket: string;
-  apps: ThreadApp[];
   defaultApp: string | null;
   trustedProxies: string[];
   bodyLimit: number;
@@ -21,11 +11,16 @@ export interface ThreadInit {
   headersTimeoutMs: number;
 }
 
-export interface CheckinItem {
-  app: string;
-  parsed: ParsedCheckin;
+/**
+ * The check-ins a thread read in one event-loop turn, as parallel lists: flat lists of strings
+ * cross threads for a fifth of what the same data costs as JSON (measured). The main thread
+ * parses each body once, as it does for a check-in it takes itself.
+ */
+export interface CheckinBatch {
+  apps: string[];
   /** Used for geolocation and rate limiting on the main thread, then dropped like any other. */
-  clientIp: string;
+  clientIps: string[];
+  bodies: string[];
 }
 
 export interface CheckinFailure {
@@ -56,8 +51,7 @@ export interface HttpSample {
 
 export type ToMain =
   | { type: 'listening'; port: number }
-  /** `items` is a JSON array of CheckinItem. */
-  | { type: 'checkins'; seq: number; items: string }
+  | ({ type: 'checkins'; seq: number } & CheckinBatch)
   /** Each second, and in answer to a flush (with its id). */
   | { type: 'http-metrics'; samples: HttpSample[]; flushId?: number }
   | { type: 'error'; message: string };

@@ -8,7 +8,7 @@ import type { AppRegistry } from '../checkin/apps.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { DomainError, statusByCode } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { CheckinItem, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
+import type { CheckinBatch, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
 import { RateWindow } from './rate-window.ts';
 
 export interface CheckinThreadsOptions {
@@ -74,7 +74,6 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     host: opts.host === 'localhost' ? '127.0.0.1' : opts.host,
     port,
     upstreamSocket,
-    apps: opts.apps.list().map((a) => ({ name: a.config.name, schema: a.schema })),
     defaultApp: opts.apps.list().length > 0 ? opts.apps.getDefault().config.name : null,
     trustedProxies: opts.trustedProxies,
     bodyLimit: opts.bodyLimit,
@@ -83,10 +82,10 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     headersTimeoutMs: opts.headersTimeoutMs,
   });
 
-  const store = async (item: CheckinItem): Promise<CheckinResult> => {
+  const store = async (appName: string, clientIp: string, body: string): Promise<CheckinResult> => {
     try {
-      const app = opts.apps.get(item.app);
-      const retryAfter = limiter?.hit(item.clientIp) ?? 0;
+      const app = opts.apps.get(appName);
+      const retryAfter = limiter?.hit(clientIp) ?? 0;
       if (retryAfter > 0) {
         return {
           status: 429,
@@ -95,13 +94,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
           headers: { 'retry-after': String(retryAfter) },
         };
       }
-      // JSON.parse gives maps a prototype again; keys such as "constructor" must stay plain data.
-      const parsed = {
-        ...item.parsed,
-        tags: Object.assign(Object.create(null), item.parsed.tags),
-        fields: Object.assign(Object.create(null), item.parsed.fields),
-      };
-      return await opts.checkins.accept(app, parsed, item.clientIp);
+      return await opts.checkins.checkIn(app, body, clientIp);
     } catch (err) {
       if (err instanceof DomainError) {
         return { status: statusByCode[err.code], code: err.code, message: err.message, headers: err.headers };
@@ -110,6 +103,9 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       return { status: 500, code: 'internal', message: 'internal error; the server log has details', headers: {} };
     }
   };
+
+  const storeBatch = (batch: CheckinBatch): Promise<CheckinResult[]> =>
+    Promise.all(batch.bodies.map((body, i) => store(batch.apps[i] as string, batch.clientIps[i] as string, body)));
 
   const observe = (message: Extract<ToMain, { type: 'http-metrics' }>) => {
     for (const s of message.samples) {
@@ -145,7 +141,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       const send = (message: ToThread) => worker.postMessage(message);
       worker.on('message', (message: ToMain) => {
         if (message.type === 'checkins') {
-          void Promise.all((JSON.parse(message.items) as CheckinItem[]).map(store)).then((results) =>
+          void storeBatch(message).then((results) =>
             send({ type: 'results', seq: message.seq, ...indexAnswers(results) }),
           );
         } else if (message.type === 'http-metrics') {

@@ -36,7 +36,6 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     return accept(app, parseCheckin(body, app.schema), clientIp);
   }
 
-  /** The part after parsing, which also serves check-ins parsed on a check-in thread. */
   async function accept(app: CheckinApp, parsed: ParsedCheckin, clientIp: string): Promise<string> {
     const name = app.config.name;
     for (const d of parsed.dropped) {
@@ -71,5 +70,5 @@ export function createCheckinService(deps: CheckinServiceDeps) {
     return response;
   }
 
-  return { checkIn, accept, apps: deps.apps };
+  return { checkIn, apps: deps.apps };
 }
