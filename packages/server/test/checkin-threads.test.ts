@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -221,6 +221,20 @@ describe('a check-in thread that stops', () => {
         }),
       ),
     );
+
+  it.runIf(process.platform === 'linux')('runs below the main thread in CPU priority', () => {
+    const nice = (statPath: string) => {
+      const stat = readFileSync(statPath, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Field 19 of proc_pid_stat(5); the fields after the name start at field 3.
+      return { name, nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+    };
+    const threads = readdirSync('/proc/self/task').map((tid) => nice(`/proc/self/task/${tid}/stat`));
+    const checkinThreads = threads.filter((t) => t.name.startsWith('flotilla-check'));
+    expect(checkinThreads).toHaveLength(2);
+    const mainNice = nice('/proc/self/stat').nice;
+    for (const t of checkinThreads) expect(t.nice).toBe(Math.min(19, mainNice + 5));
+  });
 
   it('is replaced, and check-ins go on being answered meanwhile', async () => {
     expect(await metric('flotilla_checkin_threads')).toBe(2);
