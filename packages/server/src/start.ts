@@ -64,9 +64,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const logger =
     opts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'influxdb.pass'] });
   const metrics = createMetrics();
-  const database = openDatabase(config.database, (err) =>
-    logger.warn({ err: err.message }, 'lost an idle database connection; it will be replaced'),
-  );
+  const database = openDatabase(config.database, {
+    onConnectionError: (err) =>
+      logger.warn({ err: err.message }, 'lost an idle database connection; it will be replaced'),
+  });
   const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
   let closing: Promise<void> | null = null;
   let started = false;

@@ -45,4 +45,26 @@ describe('SQLite commitDurably', () => {
       await database.close();
     }
   });
+
+  it('acknowledges nothing more after a failed WAL sync, and says the server needs a restart', async () => {
+    let syncs = 0;
+    const database = openDatabase(join(mkdtempSync(join(tmpdir(), 'flotilla-conn-')), 'b.db'), {
+      syncWal: async () => {
+        syncs += 1;
+        if (syncs === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      },
+    });
+    try {
+      await migrateToLatest(database.db);
+      const commit = () => database.commitDurably(async () => 'done');
+      expect(await commit()).toBe('done');
+      await expect(commit()).rejects.toThrow('EIO');
+      await expect(commit()).rejects.toThrow(/could not be synced \(EIO.*restart the server/);
+      await expect(database.ping()).rejects.toThrow('restart the server');
+      // The refused commit never reached the disk sync.
+      expect(syncs).toBe(2);
+    } finally {
+      await database.close();
+    }
+  });
 });

@@ -17,18 +17,26 @@ export interface Database {
   /**
    * Runs `work` in a transaction and resolves once its commit is durable. On SQLite the fsync runs
    * in the thread pool rather than inside COMMIT, so the event loop keeps serving while it waits.
+   * Once a sync has failed, this and `ping` refuse until the server restarts.
    */
   commitDurably<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-/** Opens `postgres://…` URLs on PostgreSQL and anything else as an SQLite file path. */
-export function openDatabase(location: string, onConnectionError: (err: Error) => void = () => {}): Database {
-  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, onConnectionError);
-  return openSqlite(location);
+export interface OpenOptions {
+  /** Told when the pool loses an idle PostgreSQL connection (it opens another). */
+  onConnectionError?: (err: Error) => void;
+  /** Syncs SQLite's WAL after a check-in commit (`fdatasync`); tests replace it to make it fail. */
+  syncWal?: (fd: number) => Promise<void>;
 }
 
-function openSqlite(path: string): Database {
+/** Opens `postgres://…` URLs on PostgreSQL and anything else as an SQLite file path. */
+export function openDatabase(location: string, options: OpenOptions = {}): Database {
+  if (/^postgres(ql)?:\/\//.test(location)) return openPostgres(location, options.onConnectionError ?? (() => {}));
+  return openSqlite(location, options.syncWal ?? ((fd) => syncFile(fd, false)));
+}
+
+function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const file = new DatabaseSync(path);
   // FULL makes each commit fsync the WAL, so an acknowledged check-in survives power loss too.
@@ -37,15 +45,25 @@ function openSqlite(path: string): Database {
   );
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: nodeSqliteDatabase(file) }) });
   let walFd: number | null = null;
+  // After a failed fsync the kernel may have dropped those WAL frames while reporting later syncs
+  // as fine, and recovery stops at the first bad frame: nothing more may be acknowledged.
+  let syncFailure: Error | null = null;
+  const assertSyncable = () => {
+    if (syncFailure) {
+      throw new Error(`the SQLite WAL could not be synced (${syncFailure.message}); restart the server`);
+    }
+  };
   return {
     db,
     dialect: 'sqlite',
     description: `SQLite ${path}`,
     async ping() {
+      assertSyncable();
       await sql`select 1`.execute(db);
     },
     async commitDurably(work) {
       if (path === ':memory:') return db.transaction().execute(work);
+      assertSyncable();
       // NORMAL leaves this one commit's WAL frames unsynced; the fdatasync below syncs them (and any
       // later ones) before anyone is told the commit is done. Other writers keep FULL.
       const result = await db.connection().execute(async (conn) => {
@@ -63,7 +81,12 @@ function openSqlite(path: string): Database {
         walFd = openSync(`${real}-wal`, 'r');
         await syncFile(openSync(dirname(real), 'r'), true);
       }
-      await syncFile(walFd, false);
+      try {
+        await syncWal(walFd);
+      } catch (err) {
+        syncFailure ??= err as Error;
+        throw err;
+      }
       return result;
     },
     async close() {
