@@ -311,11 +311,20 @@ describe('flotilla agent against a real server', () => {
     const marker = `asked to log at 2.0.0`;
     await served(ports.web, '/log');
     let text = '';
+    const decoder = new TextDecoder();
     const until = Date.now() + 15_000;
+    // One read stays pending across the timeouts: a read abandoned at a timeout would swallow its chunk.
+    let pending: ReturnType<typeof reader.read> | null = null;
     while (!text.includes(marker) && Date.now() < until) {
-      const chunk = await Promise.race([reader.read(), new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
-      if (chunk && !chunk.done) text += new TextDecoder().decode(chunk.value);
-      else if (!chunk) await served(ports.web, '/log');
+      pending ??= reader.read();
+      const chunk = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 1000))]);
+      if (!chunk) {
+        await served(ports.web, '/log');
+        continue;
+      }
+      pending = null;
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
     }
     abort.abort();
     expect(text).toContain('event: line');
