@@ -1,14 +1,13 @@
 // A real server (in this process) and a real `flotilla agent` (a child process) on loopback, with
 // small real services: a script that listens on a port and answers its version.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InstallManifest, Instance } from '@flotilla/protocol';
 import { markedProcesses } from '../../agent/src/update/orphans.ts';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 
 export { freePort } from '../../server/test/support/ports.ts';
 
@@ -24,12 +23,14 @@ const log = (level, message) => {
   const ts = d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) + '.' + p(d.getMilliseconds(), 3);
   console.log(ts + ' ' + level + ' http ' + message);
 };
-if (mode === 'crash') setTimeout(() => process.exit(3), 50);
+if (mode === 'crash') setTimeout(() => { console.error('fatal: no database for ' + version); process.exit(3); }, 50);
 if (mode === 'flaky') setTimeout(() => { writeFileSync('core.' + process.pid, 'not really a core'); log('ERROR', 'giving up'); process.exit(4); }, 2500);
 const hog = [];
 if (mode === 'hog') setTimeout(() => { for (let i = 0; i < 40; i++) hog.push(Buffer.alloc(8 * 1024 * 1024, 1)); }, 1500);
 createServer((req, res) => {
   if (req.url === '/log') log('WARN', 'asked to log at ' + version);
+  // Lines without a timestamp of their own, each carrying the time it was written.
+  if (req.url === '/stamp') for (let i = 0; i < 5; i++) setTimeout(() => console.log('stamped ' + version + ' at ' + Date.now()), i * 20);
   res.statusCode = mode === 'unhealthy' && req.url === '/healthz' ? 500 : 200;
   res.end(version);
 }).listen(Number(port), '127.0.0.1', () => log('INFO', 'listening on ' + port + ' as ' + version));
@@ -45,8 +46,8 @@ export function manifestFor(port: number, mode: Mode): InstallManifest {
         args: ['-e', "require('fs').writeFileSync('installed.txt', '%%version%% %%role%%')"],
       },
     ],
+    // No `logs` section: lines are uploaded by default.
     run: { command: process.execPath, args: ['server.mjs', String(port), '%%version%%', mode] },
-    logs: { uploadLogs: true },
     faultFilesMatch: ['core.*'],
     restart: mode === 'hog' ? { maxMemoryMB: 150, checkTimeoutMs: 200 } : {},
     health: {
@@ -103,7 +104,7 @@ export interface AgentProcess {
 export function spawnAgent(
   server: TestServer,
   token: string,
-  dir = mkdtempSync(join(tmpdir(), 'flotilla-agent-')),
+  dir = makeTempDir('flotilla-agent-'),
   extra: string[] = [],
   env: Record<string, string> = {},
 ): AgentProcess {

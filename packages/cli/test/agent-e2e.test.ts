@@ -30,7 +30,7 @@ describe('flotilla agent against a real server', () => {
   let server: TestServer;
   let agentToken: string;
   let agent: AgentProcess;
-  const ports = { web: 0, flaky: 0, hog: 0 };
+  const ports = { web: 0, flaky: 0, hog: 0, broken: 0 };
   const restarted: TestServer[] = [];
 
   beforeAll(async () => {
@@ -38,9 +38,10 @@ describe('flotilla agent against a real server', () => {
     ports.web = await freePort();
     ports.flaky = await freePort();
     ports.hog = await freePort();
+    ports.broken = await freePort();
     const call = api(server);
     expect((await call('POST', '/api/v1/environments', { name: 'test' })).status).toBe(201);
-    for (const name of ['web', 'flaky', 'hog'])
+    for (const name of ['web', 'flaky', 'hog', 'broken'])
       expect((await call('POST', '/api/v1/services', { name })).status).toBe(201);
     const db = openDatabase(server.database);
     agentToken = (
@@ -69,6 +70,24 @@ describe('flotilla agent against a real server', () => {
   });
 
   const report = (service: string, instance = 'host-1') => instanceService(server, instance, service);
+  /** The fleet view's reason for host-1 and `service` in the test environment. */
+  const fleetReason = async (service: string) => {
+    const res = await api(server)('GET', `/api/v1/fleet?environment=test&service=${service}`);
+    const rows = ((res.json?.services ?? []) as { instances: { instanceId: string; reason: string | null }[] }[])[0];
+    return rows?.instances.find((i) => i.instanceId === 'host-1')?.reason;
+  };
+  /** Stored log lines of `service` (and `version`) whose message contains `text`. */
+  const logLines = async (service: string, text: string, version?: string) => {
+    const only = version ? `&version=${encodeURIComponent(version)}` : '';
+    const res = await api(server)('GET', `/api/v1/logs?service=${service}&q=${encodeURIComponent(text)}${only}`);
+    return (res.json?.lines ?? []) as {
+      message: string;
+      version: string | null;
+      stream: string;
+      level: string;
+      time: string;
+    }[];
+  };
 
   it('installs the first version, with %%version%% and %%role%% expanded', async () => {
     await publish(server, 'web', '1.0.0', ports.web, 'good');
@@ -117,7 +136,7 @@ describe('flotilla agent against a real server', () => {
     expect(gap).toBeLessThan(5000);
   });
 
-  it('rolls back a version that crashes at start, and reports why', async () => {
+  it('rolls back a version that crashes at start, and reports why, once, with its start-up error in the logs', async () => {
     await publish(server, 'web', '3.0.0', ports.web, 'crash');
     await setDesired(server, 'test', { web: '3.0.0' });
     const state = await eventually('the rollback of 3.0.0', async () => {
@@ -125,8 +144,39 @@ describe('flotilla agent against a real server', () => {
       return s?.updateError?.includes('3.0.0') ? s : undefined;
     });
     expect(state.version).toBe('2.0.0');
-    expect(state.updateError).toMatch(/rolled back/);
+    const said = 'update to 3.0.0 failed: exited with code 3 during the startup window; rolled back to 2.0.0';
+    expect(state.updateError).toBe(said);
+    expect(await fleetReason('web')).toBe(said);
     expect(await served(ports.web)).toBe('2.0.0');
+    // What the failed version wrote before it died reaches the log store, marked with its version.
+    const [line] = await eventually('the start-up error of 3.0.0 in the log store', async () => {
+      const lines = await logLines('web', 'fatal: no database for 3.0.0');
+      return lines.length > 0 ? lines : undefined;
+    });
+    expect(line).toMatchObject({ version: '3.0.0', stream: 'stderr', level: 'error' });
+    // The failed version's lines can be asked for by version; the version serving has none of them.
+    const ofFailed = await logLines('web', 'fatal: no database', '3.0.0');
+    expect(ofFailed.length).toBeGreaterThan(0);
+    expect(ofFailed.every((l) => l.version === '3.0.0')).toBe(true);
+    expect(await logLines('web', 'fatal: no database', '2.0.0')).toHaveLength(0);
+  });
+
+  it('says a failed first install failed, with its cause, and uploads its output', async () => {
+    await publish(server, 'broken', '1.0.0', ports.broken, 'crash');
+    await setDesired(server, 'test', { web: '2.0.0', broken: '1.0.0' });
+    const state = await eventually('the failed install of broken', async () => {
+      const s = await report('broken');
+      return s?.updateError ? s : undefined;
+    });
+    const said = 'install of broken 1.0.0 failed: exited with code 3 during the startup window';
+    expect(state).toMatchObject({ version: null, updateError: said });
+    expect(await fleetReason('broken')).toBe(said);
+    const [line] = await eventually('the start-up error of broken 1.0.0 in the log store', async () => {
+      const lines = await logLines('broken', 'fatal: no database for 1.0.0');
+      return lines.length > 0 ? lines : undefined;
+    });
+    expect(line).toMatchObject({ version: '1.0.0', stream: 'stderr' });
+    await setDesired(server, 'test', {}, ['broken']);
   });
 
   it('rolls back a version that fails its health probe', async () => {
@@ -140,7 +190,9 @@ describe('flotilla agent against a real server', () => {
     await eventually('2.0.0 to serve again', async () => ((await served(ports.web)) === '2.0.0' ? true : undefined));
     const gap = await watch.stop();
     expect(state.version).toBe('2.0.0');
-    expect(state.updateError).toMatch(/not healthy/);
+    expect(state.updateError).toMatch(
+      /^update to 3\.0\.1 failed its health check \(GET http:\/\/127\.0\.0\.1:\d+\/healthz answered 500, not 200\); rolled back to 2\.0\.0$/,
+    );
     // The failed update is also a fault report: its reason and the output of the failed version.
     const call = api(server);
     const failedUpdate = await eventually('the fault report of the failed update', async () => {
@@ -300,6 +352,16 @@ describe('flotilla agent against a real server', () => {
     expect(found.level).toBe('info');
     expect(found.unit).toBe('http');
 
+    // A line without its own timestamp is stamped when the agent reads it: as it is written.
+    await served(ports.web, '/stamp');
+    const stamped = await eventually('the five stamped lines of web', async () => {
+      const lines = await logLines('web', 'stamped 2.0.0 at');
+      return lines.length >= 5 ? lines : undefined;
+    });
+    const lags = stamped.map((l) => Date.parse(l.time) - Number(l.message.split(' at ')[1])).sort((a, b) => a - b);
+    expect(lags[0]).toBeGreaterThanOrEqual(0);
+    expect(lags[2]).toBeLessThanOrEqual(30);
+
     const abort = new AbortController();
     const res = await fetch(`${server.url}/api/v1/logs?service=web&level=warn&follow=1`, {
       headers: { authorization: `Bearer ${(await import('../../server/test/support/server.ts')).adminToken}` },
@@ -365,7 +427,9 @@ describe('flotilla agent against a real server', () => {
       90_000,
     );
     expect(rolledBack.version).toBe('9.0.0');
-    expect(rolledBack.updateError).toMatch(/rolled back/);
+    expect(rolledBack.updateError).toMatch(
+      /^update to 9\.1\.0 failed its health check \(no status file status\.json\); rolled back to 9\.0\.0$/,
+    );
     await eventually('web to serve after the rollback', async () =>
       (await served(ports.web)) === '2.0.0' ? true : undefined,
     );

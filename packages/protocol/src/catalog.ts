@@ -74,9 +74,13 @@ export const ManifestRun = Type.Object(
 
 export const ManifestLogs = Type.Object(
   {
-    maxFileSizeMB: Type.Optional(Type.Integer({ minimum: 1 })),
-    maxFilesCount: Type.Optional(Type.Integer({ minimum: 1 })),
-    uploadLogs: Type.Optional(Type.Boolean()),
+    maxFileSizeMB: Type.Optional(Type.Integer({ minimum: 1, description: 'Size of each local log file (default 10)' })),
+    maxFilesCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Local log files kept (default 5)' })),
+    uploadLogs: Type.Optional(
+      Type.Boolean({
+        description: "Send the service's output lines to the server (default true); false keeps them on the host",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

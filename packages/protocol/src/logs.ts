@@ -65,6 +65,8 @@ export const LogQuery = Type.Object({
   service: Type.Optional(Type.String()),
   instance: Type.Optional(Type.String()),
   environment: Type.Optional(Type.String()),
+  /** Only lines written by this version (e.g. one that failed its health gate and was rolled back). */
+  version: Type.Optional(Type.String({ maxLength: 200 })),
   /** This level and above. */
   level: Type.Optional(LogLevel),
   from: Type.Optional(Type.String({ format: 'date-time' })),

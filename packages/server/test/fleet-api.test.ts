@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { seedCatalog } from '../src/desired/testing.test.helper.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 interface Row {
@@ -14,7 +14,7 @@ interface Row {
   version: string | null;
 }
 
-describe.each(storeKinds)('fleet API on %s', (kind) => {
+describeEachStore(allStoreKinds)('fleet API on %s', (kind) => {
   let server: TestServer;
   let store: Database;
   let agent: string;
@@ -96,7 +96,7 @@ describe.each(storeKinds)('fleet API on %s', (kind) => {
     expect(byId['c-silent']).toMatchObject({ verdict: 'not-reported', reason: 'the agent has never reported web' });
     expect(byId['c-failed']).toMatchObject({
       verdict: 'failed',
-      reason: 'update to 1.2.0 rolled back (runs 1.0.0): not healthy: exit code 3',
+      reason: 'update to 1.2.0 failed (runs 1.0.0): not healthy: exit code 3',
     });
     expect(byId['c-updating']).toMatchObject({ verdict: 'updating', reason: 'updating from 1.0.0 to 1.2.0' });
     expect(byId['c-stopped']).toMatchObject({ verdict: 'stopped', reason: 'web 1.2.0 is stopped' });

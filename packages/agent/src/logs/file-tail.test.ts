@@ -1,16 +1,51 @@
-import { appendFileSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 import { FileTail } from './file-tail.ts';
+
+let dir: string;
+let tails: FileTail[];
+beforeEach(() => {
+  dir = makeTempDir('flotilla-tail-');
+  tails = [];
+});
+afterEach(() => {
+  for (const tail of tails) tail.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function follow(file: string, onChunk: (chunk: Buffer) => void, opts: ConstructorParameters<typeof FileTail>[2]) {
+  const tail = new FileTail(file, onChunk, opts);
+  tails.push(tail);
+  return tail;
+}
+
+/** Appends `text` and resolves with how long it took until the tail delivered it. */
+function delivery(file: string, text: string, chunks: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const seen = chunks.join('').length;
+    const began = performance.now();
+    appendFileSync(file, text);
+    const check = () => {
+      if (chunks.join('').length >= seen + text.length) resolve(performance.now() - began);
+      else setImmediate(check);
+    };
+    check();
+  });
+}
 
 describe('FileTail', () => {
   it('reads what is appended after its start, and empties the file once it is large and read', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'flotilla-tail-')), 'live.stdout');
+    const file = join(dir, 'live.stdout');
     writeFileSync(file, 'before start\n');
     const chunks: string[] = [];
-    const tail = new FileTail(file, (c) => chunks.push(c.toString()), { truncateAboveBytes: 64 });
-    tail.start('end', 60_000);
+    const tail = follow(file, (c) => chunks.push(c.toString()), {
+      truncateAboveBytes: 64,
+      watch: false,
+      pollMs: 60_000,
+    });
+    tail.start('end');
     appendFileSync(file, 'one\ntwo\n');
     tail.drain();
     expect(chunks.join('')).toBe('one\ntwo\n');
@@ -21,5 +56,33 @@ describe('FileTail', () => {
     appendFileSync(file, 'after truncation\n');
     tail.stop();
     expect(chunks.join('')).toBe(`one\ntwo\n${'x'.repeat(80)}\nafter truncation\n`);
+  });
+
+  it.runIf(process.platform === 'linux')('delivers each write as it lands, not at the next poll', async () => {
+    const file = join(dir, 'live.stdout');
+    writeFileSync(file, '');
+    const chunks: string[] = [];
+    // Polling once a minute: only the file system's change events can deliver within the bound.
+    const tail = follow(file, (c) => chunks.push(c.toString()), { watchedPollMs: 60_000, pollMs: 60_000 });
+    tail.start('end');
+    expect(tail.watching).toBe(true);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) delays.push(await delivery(file, `line ${i}\n`, chunks));
+    expect(chunks.join('')).toBe('line 0\nline 1\nline 2\nline 3\nline 4\n');
+    delays.sort((a, b) => a - b);
+    expect(delays[2]).toBeLessThan(30);
+  });
+
+  it('polls when it does not watch, and reads what was written before the first poll', async () => {
+    const file = join(dir, 'live.stderr');
+    writeFileSync(file, 'old\n');
+    const chunks: string[] = [];
+    const tail = follow(file, (c) => chunks.push(c.toString()), { watch: false, pollMs: 20 });
+    tail.start(0);
+    expect(tail.watching).toBe(false);
+    appendFileSync(file, 'new\n');
+    const waited = await delivery(file, 'newer\n', chunks);
+    expect(waited).toBeLessThan(10_000);
+    expect(chunks.join('')).toBe('old\nnew\nnewer\n');
   });
 });

@@ -5,6 +5,14 @@ import { RotatingFile } from './rotating-file.ts';
 
 export const tailCapacity = 500;
 
+/** The process that wrote a line, and the version it runs. */
+export interface LineOrigin {
+  pid: number | null;
+  version: string | null;
+}
+
+const unknownOrigin: LineOrigin = { pid: null, version: null };
+
 export interface LogCaptureOptions {
   name: string;
   logDir: string;
@@ -12,7 +20,7 @@ export interface LogCaptureOptions {
   maxFileSizeMB?: number;
   /** Files kept including the current one (default 5). */
   maxFilesCount?: number;
-  onLine?: (line: LogLine) => void;
+  onLine?: (line: LogLine, origin: LineOrigin) => void;
   onError?: (message: string) => void;
   now?: () => number;
 }
@@ -37,11 +45,11 @@ export class LogCapture {
   }
 
   /** A splitter for one stream of one process; call `end()` on it when the stream closes. */
-  splitter(stream: LogStream): LineSplitter {
-    return new LineSplitter((line) => this.add(line, stream));
+  splitter(stream: LogStream, origin: LineOrigin = unknownOrigin): LineSplitter {
+    return new LineSplitter((line) => this.add(line, stream, origin));
   }
 
-  add(raw: string, stream: LogStream): void {
+  add(raw: string, stream: LogStream, origin: LineOrigin = unknownOrigin): void {
     const parsed = parseLogLine(raw, stream, (this.#opts.now ?? Date.now)());
     this.#remember(raw);
     try {
@@ -53,7 +61,7 @@ export class LogCapture {
       this.#fileFailed = true;
     }
     try {
-      this.#opts.onLine?.(parsed);
+      this.#opts.onLine?.(parsed, origin);
     } catch (err) {
       this.#opts.onError?.(`log line listener failed: ${(err as Error).message}`);
     }

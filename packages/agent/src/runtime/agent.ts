@@ -113,7 +113,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
       searchDir: event.workingDir,
       patterns: event.manifest?.faultFilesMatch ?? [],
     });
-    const what = event.reason === 'update-rolled-back' ? 'update rolled back' : `exited unexpectedly (${event.reason})`;
+    const what = event.reason === 'update-rolled-back' ? 'update failed' : `exited unexpectedly (${event.reason})`;
     log.warn(`${event.service}: ${what}; fault report ${archive}`);
     await uploadPendingFaults(layout.faults, api, (err) => log.debug(`fault upload: ${(err as Error).message}`));
   };
@@ -141,7 +141,9 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     exclude: [agentServiceName],
     ...(hooks.gateIntervalMs !== undefined ? { gateIntervalMs: hooks.gateIntervalMs } : {}),
   });
-  for (const r of recovered) log.warn(`recovered ${r.service}: ${r.action} (${r.version ?? 'nothing'} running)`);
+  for (const r of recovered) {
+    log.warn(`recovered ${r.service}: ${r.summary ?? `${r.action} (${r.version ?? 'nothing'} running)`}`);
+  }
   for (const name of installedServices(layout)) {
     // Recovery already started (and owns) the services it touched; the others may still be running.
     const runner = runnerFor(name);
@@ -173,7 +175,9 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
           url: config.server,
           token: config.token,
         });
-        if (result) log.info(`${target.service}: ${result.outcome} ${result.version ?? ''} ${result.reason ?? ''}`);
+        if (result?.summary && !result.retryable) log.warn(`${target.service}: ${result.summary}`);
+        else if (result)
+          log.info(`${target.service}: ${result.outcome} ${result.version ?? ''} ${result.reason ?? ''}`);
       } catch (err) {
         log.error(`${target.service}: update failed: ${(err as Error).message}`);
       }

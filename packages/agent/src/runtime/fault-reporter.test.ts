@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { x as extract } from 'tar';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 import { matchCrashFiles, packFaultReport } from './fault-reporter.ts';
 
 const input = (searchDir: string | null) => ({
@@ -20,7 +20,7 @@ const input = (searchDir: string | null) => ({
 
 describe('fault reports', () => {
   it('packs fault.json, the last 500 log lines and the crash files, which leave the service directory', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'flotilla-fault-'));
+    const root = makeTempDir('flotilla-fault-');
     const svc = join(root, 'svc');
     mkdirSync(join(svc, 'dumps'), { recursive: true });
     writeFileSync(join(svc, 'core.123'), 'core bytes');
@@ -46,7 +46,7 @@ describe('fault reports', () => {
   });
 
   it('keeps the newest 20 reports', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'flotilla-fault-'));
+    const root = makeTempDir('flotilla-fault-');
     for (let i = 0; i < 23; i++) {
       await packFaultReport(join(root, 'faults'), input(null), new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
     }
@@ -58,7 +58,7 @@ describe('fault reports', () => {
   });
 
   it('never matches files outside the directory', () => {
-    const root = mkdtempSync(join(tmpdir(), 'flotilla-fault-'));
+    const root = makeTempDir('flotilla-fault-');
     mkdirSync(join(root, 'svc'));
     writeFileSync(join(root, 'core.1'), 'x');
     expect(matchCrashFiles(join(root, 'svc'), ['../core.*', '/etc/passwd', 'core.*'])).toEqual([]);

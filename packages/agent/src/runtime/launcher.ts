@@ -141,10 +141,12 @@ export async function startLauncher(config: AgentConfig, opts: LauncherOptions):
         keepVersions: config.keepVersions,
         ...(opts.gateIntervalMs !== undefined ? { gateIntervalMs: opts.gateIntervalMs } : {}),
       });
-      log.info(`self-update to ${request.version}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+      if (result.outcome === 'committed') log.info(`self-update to ${request.version}: committed`);
+      else log.warn(`self-update: ${result.summary ?? `${result.outcome} ${result.reason ?? ''}`}`);
     } catch (err) {
       if (err instanceof VerificationError || err instanceof UpdateRefused) {
-        recordFailedVersion(service, request.version, `refused: ${err.message}`);
+        const reason = `refused: ${err.message}`;
+        recordFailedVersion(service, request.version, reason, `update to ${request.version} ${reason}`);
       }
       log.error(`self-update to ${request.version} failed: ${(err as Error).message}`);
     } finally {

@@ -1,5 +1,6 @@
-// Streams captured lines of services with `uploadLogs` to the server in batches. A bounded buffer holds
-// lines through a server outage; when it is full the oldest are dropped, counted and reported.
+// Streams captured lines of services (all but those whose manifest says `uploadLogs: false`) to the
+// server in batches. A bounded buffer holds lines through a server outage; when it is full the oldest
+// are dropped, counted and reported.
 import type { AgentLogLine } from '@flotilla/protocol';
 import { LineBuffer } from '../logs/line-buffer.ts';
 import type { AgentApi } from './api.ts';

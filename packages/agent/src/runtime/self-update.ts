@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentDesiredService, AgentServiceReport, InstallManifest } from '@flotilla/protocol';
 import type { AgentLayout } from '../layout.ts';
-import { readFailedVersion, writeFileAtomic } from '../update/state.ts';
+import { failedVersionMessage, readFailedVersion, writeFileAtomic } from '../update/state.ts';
 
 export const agentServiceName = 'flotilla-agent';
 /** The version directory of the agent that came with the installed `flotilla` command. */
@@ -66,8 +66,7 @@ export class SelfUpdateClient {
       failureCount: 0,
     };
     const failed = readFailedVersion(this.#layout.service(agentServiceName));
-    if (failed && failed.version === desired)
-      report.updateError = `update to ${failed.version} rolled back: ${failed.reason}`.slice(0, 1024);
+    if (failed && failed.version === desired) report.updateError = failedVersionMessage(failed).slice(0, 1024);
     else if (desired && desired !== this.#running && existsSync(selfUpdatePaths(this.#layout).request)) {
       report.state = 'updating';
       report.targetVersion = desired;

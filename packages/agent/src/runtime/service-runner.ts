@@ -9,7 +9,7 @@ import type { RunSpec } from '../supervisor/types.ts';
 import { type Macros, runSpecOf } from '../update/commands.ts';
 import type { ServerAccess } from '../update/download.ts';
 import { markedProcesses } from '../update/orphans.ts';
-import { loadManifest, readFailedVersion } from '../update/state.ts';
+import { failedVersionMessage, loadManifest, readFailedVersion } from '../update/state.ts';
 import { runUpdate, UpdateRefused, type UpdateResult } from '../update/transaction.ts';
 import { policyOf, type UpdateHooks } from '../update/undo.ts';
 import type { TrustedKey } from '../update/verify.ts';
@@ -32,7 +32,7 @@ export interface ServiceRunnerDeps {
   layout: AgentLayout;
   role: string;
   logger: SupervisorLogger;
-  /** Every captured line, with the version and process that wrote it, for services with `uploadLogs`. */
+  /** Every captured line, with the version and process that wrote it, unless its manifest says `uploadLogs: false`. */
   onUploadLine: (service: string, version: string | null, pid: number | null, line: LogLine) => void;
   /** An unexpected exit of the service (crash, or a restart condition). */
   onFault: (event: ExitEvent) => void;
@@ -53,7 +53,8 @@ export class ServiceRunner {
   /** A version refused before any change (bad signature or digest) is not retried until the target changes. */
   #refused: { version: string; signature: string } | null = null;
   #installedAt: string | null = null;
-  #uploadLogs = false;
+  /** Whether each version's lines are uploaded (its manifest's `logs.uploadLogs`, default true). */
+  readonly #uploadByVersion = new Map<string, boolean>();
   #desired = true;
   /** When the server was unreachable for the artifact: when to try again, and how often it failed. */
   #retryAt: number | null = null;
@@ -63,17 +64,16 @@ export class ServiceRunner {
     this.name = name;
     this.#deps = deps;
     this.#layout = deps.layout.service(name);
-    const manifest = this.#currentManifest();
-    this.#uploadLogs = manifest?.logs?.uploadLogs === true;
-    const logs = manifest?.logs ?? {};
+    const logs = this.#currentManifest()?.logs ?? {};
     this.supervisor = createSupervisor({
       name,
       logDir: join(deps.layout.root, 'logs', name),
       logger: deps.logger,
       ...(logs.maxFileSizeMB ? { maxFileSizeMB: logs.maxFileSizeMB } : {}),
       ...(logs.maxFilesCount ? { maxFilesCount: logs.maxFilesCount } : {}),
-      onLine: (line) => {
-        if (this.#uploadLogs) deps.onUploadLine(name, this.version, this.supervisor.status().pid, line);
+      // Lines of a version under its health gate go too, so a version that fails at start shows why.
+      onLine: (line, origin) => {
+        if (this.#uploadsLinesOf(origin.version)) deps.onUploadLine(name, origin.version, origin.pid, line);
       },
     });
     this.supervisor.onExit((exit) => {
@@ -98,6 +98,20 @@ export class ServiceRunner {
 
   get version(): string | null {
     return currentVersion(this.#layout);
+  }
+
+  #uploadsLinesOf(version: string | null): boolean {
+    if (version === null) return true;
+    let upload = this.#uploadByVersion.get(version);
+    if (upload === undefined) {
+      try {
+        upload = loadManifest(this.#layout, version).logs?.uploadLogs !== false;
+      } catch {
+        upload = true;
+      }
+      this.#uploadByVersion.set(version, upload);
+    }
+    return upload;
   }
 
   #currentManifest(): InstallManifest | null {
@@ -165,13 +179,15 @@ export class ServiceRunner {
     if (this.#refused?.version === target.version && this.#refused.signature === target.signature) return null;
     const failed = readFailedVersion(this.#layout);
     if (failed?.version === target.version) {
-      this.#updateError = `update to ${target.version} rolled back: ${failed.reason}`;
+      this.#updateError = failedVersionMessage(failed);
       this.#targetVersion = null;
       return null;
     }
     this.#targetVersion = target.version;
     this.#updateError = null;
     this.#deps.onChange();
+    // A first install is not an update: nothing runs that could be kept or rolled back to.
+    const what = running === null ? `install of ${this.name} ${target.version}` : `update to ${target.version}`;
     try {
       const result = await runUpdate({
         layout: this.#deps.layout,
@@ -188,17 +204,15 @@ export class ServiceRunner {
       });
       if (result.retryable) {
         this.#retryAt = Date.now() + backoffDelay(this.#retries++, 5000, 300_000);
-        this.#updateError = `update to ${target.version} waits for the server: ${result.reason}`;
+        this.#updateError = `${what} waits for the server: ${result.reason}`;
         return result;
       }
       this.#retryAt = null;
       this.#retries = 0;
       if (result.outcome === 'committed') {
         this.#installedAt = new Date().toISOString();
-        const manifest = this.#currentManifest();
-        this.#uploadLogs = manifest?.logs?.uploadLogs === true;
       } else if (result.outcome === 'rolled-back') {
-        this.#updateError = `update to ${target.version} rolled back: ${result.reason}`;
+        this.#updateError = result.summary ?? `${what} failed: ${result.reason}`;
         // A failed update is reported like a crash: its reason and the output of the failed step.
         this.#deps.onFault({
           service: this.name,
@@ -209,17 +223,23 @@ export class ServiceRunner {
           tail: result.output ?? [],
           workingDir: null,
           manifest: null,
-          state: { from: running, to: target.version, error: result.reason ?? null, rolledBackTo: result.version },
+          state: {
+            from: running,
+            to: target.version,
+            error: result.reason ?? null,
+            summary: result.summary ?? null,
+            rolledBackTo: result.version,
+          },
         });
       }
       return result;
     } catch (err) {
       if (err instanceof VerificationError || err instanceof UpdateRefused) {
         this.#refused = { version: target.version, signature: target.signature };
-        this.#updateError = `update to ${target.version} refused: ${err.message}`;
+        this.#updateError = `${what} refused: ${err.message}`;
         return null;
       }
-      this.#updateError = `update to ${target.version} failed: ${(err as Error).message}`;
+      this.#updateError = `${what} failed: ${(err as Error).message}`;
       throw err;
     } finally {
       this.#targetVersion = null;

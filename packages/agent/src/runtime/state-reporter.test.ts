@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AgentStateReport } from '@flotilla/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../supervisor/fixtures.test.helper.ts';
 import { AgentApi } from './api.ts';
 import { StateReporter } from './state-reporter.ts';
 
@@ -33,12 +34,12 @@ describe('StateReporter', () => {
       () => {},
       30,
     );
+    // Waits on arrivals, not on time; the counter in each report tells how many were built.
     for (let i = 0; i < 10; i++) reporter.schedule();
-    await new Promise((r) => setTimeout(r, 150));
-    expect(received).toHaveLength(1);
+    await waitFor(() => received.length === 1, 10_000, 'the report of the burst');
 
     const first = reporter.send(); // held by the server
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => release !== null, 10_000, 'the held report to arrive');
     void reporter.send();
     void reporter.send();
     (release as (() => void) | null)?.();

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 import { resolveAgentConfig } from './config.ts';
 import { installService, unitText } from './systemd.ts';
 
@@ -12,7 +12,7 @@ describe('install-service', () => {
   );
 
   it('writes a unit without secrets and a 0600 env file with every setting', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-unit-'));
+    const dir = makeTempDir('flotilla-unit-');
     const result = installService(config, {
       exec: ['/usr/bin/node', '/opt/flotilla cli/main.js', 'agent'],
       unitDir: join(dir, 'units'),

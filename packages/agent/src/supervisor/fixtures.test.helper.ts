@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 
-/** A temp dir for scripts and logs; `cleanup()` removes it. */
+/** A temp dir for scripts and logs; `cleanup()` removes it, or the end of the test file does. */
 export function tempDir(prefix: string) {
-  const dir = mkdtempSync(join(tmpdir(), `flotilla-${prefix}-`));
+  const dir = makeTempDir(`flotilla-${prefix}-`);
   return {
     dir,
     /** Writes a node script and returns its path. */

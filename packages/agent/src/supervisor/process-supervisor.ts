@@ -109,7 +109,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       watch: null,
     };
     run = self;
-    followOutput(self, files.starts);
+    followOutput(self, current, files.starts);
     proc.once('spawn', () => {
       self.spawned = true;
       if (run !== self || self.exited || stopRequested) return;
@@ -153,10 +153,11 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
     recordProcess(processFile, info, (message) => log.warn(`${opts.name}: cannot record the process: ${message}`));
   const forgetProcess = () => rmSync(processFile, { force: true });
 
-  function followOutput(self: Run, from: Offsets | 'end'): void {
+  function followOutput(self: Run, ran: RunSpec, from: Offsets | 'end'): void {
     self.output = new OutputFollower(
       opts.logDir,
       capture,
+      { pid: self.pid, version: ran.version ?? null },
       from,
       (offsets) => {
         if (self.pid === null || self.exited || run !== self || startedAtMs === null) return;
@@ -316,7 +317,7 @@ export function createSupervisor(opts: SupervisorOptions): AgentSupervisor {
       run = self;
       state = 'running';
       startedAtMs = Date.parse(saved.startedAt) || now();
-      followOutput(self, saved.offsets ?? 'end');
+      followOutput(self, nextSpec, saved.offsets ?? 'end');
       // Not this process's child: no exit event, so its leader is watched instead.
       self.watch = setInterval(() => {
         if (self.exited || leaderAlive(saved.pid)) return;

@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileTail } from '../logs/file-tail.ts';
 import type { LineSplitter } from '../logs/line-splitter.ts';
-import type { LogCapture } from '../logs/log-capture.ts';
+import type { LineOrigin, LogCapture } from '../logs/log-capture.ts';
 
 export type Offsets = { stdout: number; stderr: number };
 const streams = ['stdout', 'stderr'] as const;
@@ -32,12 +32,13 @@ export class OutputFollower {
   constructor(
     logDir: string,
     capture: LogCapture,
+    origin: LineOrigin,
     from: Offsets | 'end',
     onCheckpoint: (offsets: Offsets) => void,
     onError: (message: string) => void,
   ) {
     for (const stream of streams) {
-      const splitter = capture.splitter(stream);
+      const splitter = capture.splitter(stream, origin);
       const tail = new FileTail(join(logDir, `live.${stream}`), (chunk) => splitter.write(chunk));
       try {
         tail.start(from === 'end' ? 'end' : from[stream]);

@@ -1,3 +1,4 @@
+import type { LineOrigin } from '../logs/log-capture.ts';
 import type { LogLine } from '../logs/log-line.ts';
 
 /** How to run one version of a service: the install manifest's `run`, with macros already expanded. */
@@ -7,6 +8,8 @@ export interface RunSpec {
   env: Record<string, string>;
   /** Absolute; the version directory (or a directory inside it). */
   workingDir: string;
+  /** The version this runs; its output lines carry it. */
+  version?: string;
 }
 
 export type SupervisedState = 'stopped' | 'starting' | 'running' | 'backoff' | 'failed';
@@ -82,8 +85,8 @@ export interface SupervisorOptions {
   /** Log file rotation (defaults 10 MB, 5 files). */
   maxFileSizeMB?: number;
   maxFilesCount?: number;
-  /** Every captured line, parsed; for the log uploader. */
-  onLine?: (line: LogLine) => void;
+  /** Every captured line, parsed, with the process (and version) that wrote it; for the log uploader. */
+  onLine?: (line: LogLine, origin: LineOrigin) => void;
   /** Uptime after which the backoff starts again from `initialBackoffMs` (default 60 s). */
   stableUptimeMs?: number;
   /** Grace between SIGTERM/SIGQUIT and SIGKILL when a restart condition fires (default 10 s). */

@@ -38,6 +38,7 @@ export function runSpecOf(
     args: expandAll(manifest.run.args, macros),
     env: { ...expandEnv(manifest.run.env, macros), [serviceMarkerEnv]: serviceDir },
     workingDir: isAbsolute(wd) ? wd : join(versionDir, wd),
+    version: macros.version,
   };
 }
 

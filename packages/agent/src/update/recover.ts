@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Journal, stepsOf } from '../journal/journal.ts';
 import type { AgentLayout } from '../layout.ts';
 import type { ServiceSupervisor } from '../supervisor/types.ts';
+import { describeFailure, type FailureFacts } from './failure.ts';
 import { killOrphans } from './orphans.ts';
 import { recordFailedVersion, setCurrent } from './state.ts';
 import { commit } from './transaction.ts';
@@ -19,6 +20,8 @@ export interface RecoveryResult {
   version: string | null;
   healthy: boolean;
   reason?: string;
+  /** What happened, in one sentence (see failure.ts). */
+  summary?: string;
 }
 
 interface TxBegin {
@@ -74,17 +77,18 @@ export async function recoverService(options: {
     }
     await supervisor.stop();
     begun.add('start-new');
-    return rollBack(ctx, begun, `${data.to.version} is not healthy after recovery: ${gate.reason}`);
+    const cause = { cause: gate.reason, check: gate.check === true, when: 'after the agent restarted' };
+    return rollBack(ctx, begun, cause);
   }
   const last = [...tx.records].reverse().find((r) => r.phase === 'begin')?.step ?? 'transaction';
   // The version is not at fault when the agent stopped: it stays eligible, so the next pass retries it.
-  return rollBack(ctx, begun, `the agent stopped during ${last}`, false);
+  return rollBack(ctx, begun, { cause: `the agent stopped during ${last}` }, false);
 }
 
 async function rollBack(
   ctx: TxContext,
   begun: Set<string>,
-  reason: string,
+  cause: Pick<FailureFacts, 'cause' | 'check' | 'when'>,
   versionAtFault = true,
 ): Promise<RecoveryResult> {
   let gate = await undoSteps(ctx, begun);
@@ -95,13 +99,22 @@ async function rollBack(
     gate = await startAndGate(ctx, from.version, from.dir);
   }
   const healthy = gate?.ok ?? ctx.from === null;
-  const full = gate && !gate.ok ? `${reason}; the old version is not healthy either: ${gate.reason}` : reason;
-  if (ctx.toVersion && versionAtFault) recordFailedVersion(ctx.layout, ctx.toVersion, reason);
+  const reason = cause.check ? `health check failed: ${cause.cause}` : cause.cause;
+  const summary = describeFailure({
+    service: ctx.service,
+    from: ctx.from?.version ?? null,
+    to: ctx.toVersion,
+    ...cause,
+    // Recovery ends the old version's processes with the crashed agent's leftovers, so it always restarts it.
+    oldRestarted: true,
+    oldGate: gate,
+  });
+  if (ctx.toVersion && versionAtFault) recordFailedVersion(ctx.layout, ctx.toVersion, reason, summary);
   ctx.journal.append({
     txId: ctx.txId,
     step: 'rolled-back',
     phase: 'done',
-    data: { reason: full, output: ctx.supervisor.tail(50) },
+    data: { reason, summary, output: ctx.supervisor.tail(50) },
   });
   return {
     service: ctx.service,
@@ -109,7 +122,8 @@ async function rollBack(
     txId: ctx.txId,
     version: ctx.from?.version ?? null,
     healthy,
-    reason: full,
+    reason,
+    summary,
   };
 }
 

@@ -50,8 +50,16 @@ export function removeManifest(layout: ServiceLayout, version: string): void {
 
 export interface FailedVersion {
   version: string;
+  /** The cause alone. */
   reason: string;
+  /** What happened, in one sentence (absent in records of older agents). */
+  summary?: string;
   at: string;
+}
+
+/** The one sentence to report for a failed version. */
+export function failedVersionMessage(failed: FailedVersion): string {
+  return failed.summary ?? `update to ${failed.version} failed: ${failed.reason}`;
 }
 
 /** The last version that failed; it is not retried while it stays the desired version. */
@@ -63,8 +71,9 @@ export function readFailedVersion(layout: ServiceLayout): FailedVersion | null {
   }
 }
 
-export function recordFailedVersion(layout: ServiceLayout, version: string, reason: string): void {
-  writeFileAtomic(layout.failedVersions, JSON.stringify({ failed: { version, reason, at: new Date().toISOString() } }));
+export function recordFailedVersion(layout: ServiceLayout, version: string, reason: string, summary?: string): void {
+  const failed: FailedVersion = { version, reason, ...(summary ? { summary } : {}), at: new Date().toISOString() };
+  writeFileAtomic(layout.failedVersions, JSON.stringify({ failed }));
 }
 
 export function clearFailedVersion(layout: ServiceLayout): void {

@@ -45,12 +45,14 @@ beforeAll(async () => {
 
 const dir = () => join(work, 'agent');
 const layout = () => agentLayout(dir());
-const supervisor = createSupervisor({ name: service, logDir: join(tmpdir(), `flotilla-tx-logs-${process.pid}`) });
+const supervisorLogs = join(tmpdir(), `flotilla-tx-logs-${process.pid}`);
+const supervisor = createSupervisor({ name: service, logDir: supervisorLogs });
 
 afterAll(async () => {
   await supervisor.stop(2000);
   server?.close();
   rmSync(work, { recursive: true, force: true });
+  rmSync(supervisorLogs, { recursive: true, force: true });
 });
 
 function update(from: string | null, to: BuiltVersion, extra: { signature?: string } = {}) {
@@ -124,7 +126,13 @@ describe('runUpdate', () => {
     it(`rolls back ${bad} and keeps the old version serving`, async () => {
       const { result, gapMs, seen } = await measureGap(() => update('2.0.0', versions[bad] as BuiltVersion));
       expect(result.outcome).toBe('rolled-back');
-      expect(result.reason).toContain('not healthy');
+      // One sentence: what failed, the real cause, and what runs now.
+      expect(result.summary).toBe(
+        bad === '3.0.0-crash'
+          ? `update to ${bad} failed: exited with code 3 during the startup window; rolled back to 2.0.0`
+          : `update to ${bad} failed its health check (GET http://127.0.0.1:${port}/healthz answered 500, not 200); rolled back to 2.0.0`,
+      );
+      expect(readFailedVersion(layout().service(service))?.summary).toBe(result.summary);
       expect(await served(port)).toBe('2.0.0');
       const s = layout().service(service);
       expect(readlinkSync(s.current)).toBe(join('versions', '2.0.0'));
@@ -162,12 +170,44 @@ describe('runUpdate', () => {
     const r = await update('2.0.0', v);
     expect(r.outcome).toBe('rolled-back');
     expect(r.reason).toMatch(/digest/);
+    // Failed before the old version was touched: it was never stopped, so nothing was rolled back.
+    expect(r.summary).toMatch(/^update to 1\.0\.0 failed: artifact digest .*; 2\.0\.0 kept running$/);
     expect(await served(port)).toBe('2.0.0');
     expect(existsSync(join(dir(), 'downloads', `${service}-1.0.0.tar.gz`))).toBe(false);
     const steps = readJournal(layout().service(service).journal)
       .slice(-4)
       .map((rec) => `${rec.step}:${rec.phase}`);
     expect(steps).toEqual(['download:begin', 'undo:download:begin', 'undo:download:done', 'rolled-back:done']);
+  });
+});
+
+describe('a first install that fails', () => {
+  it('says the install failed and why, with nothing to roll back to', async () => {
+    const other = agentLayout(join(work, 'agent-first'));
+    const logs = join(work, 'first-logs');
+    const own = createSupervisor({ name: service, logDir: logs });
+    const v = versions['3.0.0-crash'] as BuiltVersion;
+    try {
+      const r = await runUpdate({
+        layout: other,
+        service,
+        from: null,
+        to: { version: v.version, signedManifest: v.signedManifest, signature: v.signature },
+        supervisor: own,
+        trust: { publicKeyPem: key.publicKeyPem },
+        server: { url, token },
+        gateIntervalMs: 50,
+      });
+      expect(r).toMatchObject({ outcome: 'rolled-back', version: null });
+      // Exit code 3, or 1 when the port is still taken by the other tests' service: either way it died.
+      expect(r.summary).toMatch(
+        /^install of web 3\.0\.0-crash failed: exited with code [13] during the startup window$/,
+      );
+      expect(readFailedVersion(other.service(service))?.summary).toBe(r.summary);
+      expect(existsSync(other.service(service).current)).toBe(false);
+    } finally {
+      await own.stop(2000);
+    }
   });
 });
 

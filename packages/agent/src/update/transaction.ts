@@ -8,6 +8,7 @@ import { type AgentLayout, pruneVersions } from '../layout.ts';
 import type { ServiceSupervisor } from '../supervisor/types.ts';
 import { CommandFailed, type Macros, runCommands } from './commands.ts';
 import { DownloadUnavailable, downloadArtifact, type ServerAccess, sha256File } from './download.ts';
+import { describeFailure, GateFailed } from './failure.ts';
 import { clearFailedVersion, recordFailedVersion, saveManifest, setCurrent, shouldAttempt } from './state.ts';
 import { journaled, startVersion, type TxContext, type UpdateHooks, undoSteps } from './undo.ts';
 import { type UnpackLimits, unpackArchive } from './unpack.ts';
@@ -46,7 +47,10 @@ export interface UpdateResult {
   txId: string | null;
   /** The version running (or installed, for library-only services) afterwards. */
   version: string | null;
+  /** Why it failed (the cause alone). */
   reason?: string;
+  /** What happened, in one sentence: what failed, why, and what runs now (see failure.ts). */
+  summary?: string;
   /** Last output lines of the failed process or command. */
   output?: string[];
   /** The server could not be reached for the artifact: not the version's fault, so try again later. */
@@ -128,35 +132,52 @@ export async function runUpdate(options: RunUpdateOptions): Promise<UpdateResult
     const gate = await step('start-new', () => startVersion(ctx, to.version, toDir));
     await step('health-gate', async () => {
       const r = await gate();
-      if (!r.ok) throw new UpdateRefused(`${to.version} is not healthy: ${r.reason}`);
+      if (!r.ok) throw new GateFailed(r);
     });
     await commit(ctx, options.keepVersions);
     return { outcome: 'committed', txId: ctx.txId, version: to.version };
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = causeOf(err, begun);
     if (err instanceof CommandFailed) output = err.output;
     else if (begun.has('start-new')) output = supervisor.tail(50);
     const retryable = err instanceof DownloadUnavailable;
     ctx.keepPartialDownload = retryable;
     const oldGate = await undoSteps(ctx, begun);
-    const fullReason =
-      oldGate && !oldGate.ok ? `${reason}; the old version is not healthy either: ${oldGate.reason}` : reason;
-    if (!retryable) recordFailedVersion(layout, to.version, reason);
+    const summary = describeFailure({
+      service,
+      from: options.from?.version ?? null,
+      to: to.version,
+      cause: err instanceof GateFailed ? err.gate.reason : reason,
+      check: err instanceof GateFailed && err.gate.check === true,
+      oldRestarted: begun.has('stop-old'),
+      oldGate,
+    });
+    if (!retryable) recordFailedVersion(layout, to.version, reason, summary);
     journal.append({
       txId: ctx.txId,
       step: 'rolled-back',
       phase: 'done',
-      data: { reason: fullReason, output: output.slice(-50) },
+      data: { reason, summary, output: output.slice(-50) },
     });
     return {
       outcome: 'rolled-back',
       txId: ctx.txId,
       version: options.from?.version ?? null,
-      reason: fullReason,
+      reason,
+      summary,
       output: output.slice(-50),
       ...(retryable ? { retryable } : {}),
     };
   }
+}
+
+/** The cause of a failed step in words; install commands are named as such. */
+function causeOf(err: unknown, begun: Set<string>): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof CommandFailed) {
+    return `${begun.has('post-install') ? 'post-install' : 'install'} command ${message}`;
+  }
+  return message;
 }
 
 /** The commit step: prune old versions, forget the failed version, close the transaction. */

@@ -1,6 +1,6 @@
 import type { AgentServiceReport } from '@flotilla/protocol';
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createInstanceService } from '../desired/instances-service.ts';
 import { createDesiredService } from '../desired/service.ts';
@@ -8,7 +8,7 @@ import { principal, seedCatalog, seedProfile } from '../desired/testing.test.hel
 import { NotFound } from '../errors.ts';
 import { createFleetService } from './service.ts';
 
-describe.each(storeKinds)('fleet view on %s', (kind) => {
+describeEachStore(allStoreKinds)('fleet view on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   let clock = Date.parse('2030-01-01T00:00:00Z');
   const now = () => new Date(clock);
@@ -67,7 +67,7 @@ describe.each(storeKinds)('fleet view on %s', (kind) => {
       desiredVersion: '2.0',
       version: '1.0',
       updateError: 'not healthy: exit code 3',
-      reason: 'update to 2.0 rolled back (runs 1.0): not healthy: exit code 3',
+      reason: 'update to 2.0 failed (runs 1.0): not healthy: exit code 3',
     });
     const api = view.services[0];
     expect(api?.counts).toMatchObject({ ok: 1, 'not-reported': 4, stale: 1 });

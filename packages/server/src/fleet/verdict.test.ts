@@ -42,9 +42,9 @@ describe('fleet verdicts', () => {
           report: report({ version: '1.1.0', targetVersion: '1.2.0', updateError: 'not healthy: exit code 3' }),
         }),
       ),
-    ).toEqual({ verdict: 'failed', reason: 'update to 1.2.0 rolled back (runs 1.1.0): not healthy: exit code 3' });
+    ).toEqual({ verdict: 'failed', reason: 'update to 1.2.0 failed (runs 1.1.0): not healthy: exit code 3' });
     expect(verdictOf(input({ report: report({ version: null, updateError: 'digest mismatch' }) })).reason).toBe(
-      'update to 1.2.0 failed: digest mismatch',
+      'install of web 1.2.0 failed: digest mismatch',
     );
     expect(verdictOf(input({ report: report({ state: 'failed', lastExitCode: 139, failureCount: 4 }) }))).toEqual({
       verdict: 'failed',
@@ -69,6 +69,29 @@ describe('fleet verdicts', () => {
       verdict: 'behind',
       reason: 'runs 1.0.0 while 1.2.0 is desired, and no update is under way',
     });
+  });
+
+  it('says what happened once: the agent names the update and its outcome itself', () => {
+    const rolledBack = 'update to 1.2.0 failed: exited with code 3 during the startup window; rolled back to 1.1.0';
+    expect(verdictOf(input({ report: report({ version: '1.1.0', updateError: rolledBack }) }))).toEqual({
+      verdict: 'failed',
+      reason: rolledBack,
+    });
+    const firstInstall = 'install of web 1.2.0 failed: exited with code 1 during the startup window';
+    expect(verdictOf(input({ report: report({ version: null, updateError: firstInstall }) })).reason).toBe(
+      firstInstall,
+    );
+    // Older agents' wording is passed on as it is, not wrapped in a second "update to".
+    const older = 'update to 1.2.0 rolled back: 1.2.0 is not healthy: health probe failed';
+    expect(verdictOf(input({ report: report({ version: '1.1.0', updateError: older }) })).reason).toBe(older);
+    // A crash loop of the desired version names the process's error, not an update.
+    expect(
+      verdictOf(
+        input({
+          report: report({ state: 'failed', updateError: 'exited with code 4', lastExitCode: 4, failureCount: 2 }),
+        }),
+      ).reason,
+    ).toBe('web 1.2.0 failed: exited with code 4 (2 failures)');
   });
 
   it('applies the order: stale before failed, failed before updating, stopped before not-desired-yet', () => {

@@ -69,6 +69,15 @@ describe('log follow hub', () => {
     expect(hub.size).toBe(0);
   });
 
+  it('follows the lines of one version', () => {
+    const hub = new LogHub();
+    const out = new Sink();
+    hub.follow({ version: '3.0.0' }, out);
+    hub.publish([row({ message: 'from 3.0.0', version: '3.0.0' }), row({ message: 'from 2.0.0', version: '2.0.0' })]);
+    expect(events(out.text, 'line').map((l) => l.message)).toEqual(['from 3.0.0']);
+    hub.closeAll();
+  });
+
   it('holds a bounded backlog for a stalled socket, then reports what it dropped', async () => {
     const hub = new LogHub({ maxPending: 3 });
     const out = new Sink();

@@ -46,6 +46,7 @@ export interface LogFilter {
   service?: string;
   instance?: string;
   environment?: string;
+  version?: string;
   minRank?: number;
   from?: number;
   to?: number;
@@ -58,6 +59,7 @@ export function matches(filter: LogFilter, row: LogLinesTable): boolean {
   if (filter.service !== undefined && row.service !== filter.service) return false;
   if (filter.instance !== undefined && row.instance_id !== filter.instance) return false;
   if (filter.environment !== undefined && row.environment !== filter.environment) return false;
+  if (filter.version !== undefined && row.version !== filter.version) return false;
   if (filter.minRank !== undefined && row.level_rank < filter.minRank) return false;
   if (filter.from !== undefined && row.time < filter.from) return false;
   if (filter.to !== undefined && row.time > filter.to) return false;

@@ -1,14 +1,14 @@
 import Fastify from 'fastify';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { TokenStore } from '../auth/tokens.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { createMetrics } from '../metrics/metrics.ts';
 import { logsRoutes } from './routes.ts';
 import { createLogService } from './service.ts';
 
-describe.each(storeKinds)('logs plugin retention on %s', (kind) => {
+describeEachStore(allStoreKinds)('logs plugin retention on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   it('deletes lines past their retention when the server starts, and stops at close', async () => {

@@ -1,6 +1,6 @@
 import type { AgentLogLine } from '@flotilla/protocol';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { Invalid } from '../errors.ts';
 import { createLogService } from './service.ts';
 import { likePattern } from './store.ts';
@@ -26,7 +26,7 @@ describe('likePattern', () => {
   });
 });
 
-describe.each(storeKinds)('log service on %s', (kind) => {
+describeEachStore(allStoreKinds)('log service on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   let clock = t0 + 60_000;
   beforeEach(() => {
@@ -109,7 +109,7 @@ describe.each(storeKinds)('log service on %s', (kind) => {
     await expect(logs.search({ cursor: 'bm90LWEtY3Vyc29y' })).rejects.toBeInstanceOf(Invalid);
   });
 
-  it('filters by level and above, service, instance, environment and time range', async () => {
+  it('filters by level and above, service, instance, environment, version and time range', async () => {
     const logs = service();
     await logs.ingest(
       { environment: 'prod' },
@@ -120,7 +120,7 @@ describe.each(storeKinds)('log service on %s', (kind) => {
           line({ level: 'debug', message: 'd', time: iso(t0 + 1) }),
           line({ level: 'info', message: 'i', time: iso(t0 + 2) }),
           line({ level: 'warn', message: 'w', time: iso(t0 + 3) }),
-          line({ level: 'error', message: 'e', time: iso(t0 + 4), service: 'api' }),
+          line({ level: 'error', message: 'e', time: iso(t0 + 4), service: 'api', version: '3.0.0' }),
         ],
       },
     );
@@ -133,6 +133,7 @@ describe.each(storeKinds)('log service on %s', (kind) => {
     expect(await messages({ level: 'info', environment: 'prod' })).toEqual(['e', 'w', 'i']);
     expect(await messages({ service: 'api' })).toEqual(['e']);
     expect(await messages({ instance: 'b' })).toEqual(['other']);
+    expect(await messages({ version: '3.0.0' })).toEqual(['e']);
     expect(await messages({ environment: 'prod', from: iso(t0 + 1), to: iso(t0 + 3) })).toEqual(['w', 'i', 'd']);
     expect(await messages({ from: iso(t0 + 4) })).toEqual(['e']);
     await expect(logs.search({ from: iso(t0 + 5), to: iso(t0) })).rejects.toBeInstanceOf(Invalid);

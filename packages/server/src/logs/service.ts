@@ -100,6 +100,7 @@ export function filterOf(query: LogQuery): LogFilter {
   if (query.service) filter.service = query.service;
   if (query.instance) filter.instance = query.instance;
   if (query.environment) filter.environment = query.environment;
+  if (query.version) filter.version = query.version;
   if (query.level) filter.minRank = levelRanks[query.level];
   if (query.from) filter.from = parseTime(query.from, 'from');
   if (query.to) filter.to = parseTime(query.to, 'to');

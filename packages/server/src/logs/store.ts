@@ -37,6 +37,7 @@ export async function searchLines(db: Kysely<Tables>, dialect: Dialect, o: Searc
   if (o.service !== undefined) query = query.where('service', '=', o.service);
   if (o.instance !== undefined) query = query.where('instance_id', '=', o.instance);
   if (o.environment !== undefined) query = query.where('environment', '=', o.environment);
+  if (o.version !== undefined) query = query.where('version', '=', o.version);
   if (o.minRank !== undefined && o.minRank > 0) query = query.where('level_rank', '>=', o.minRank);
   if (o.from !== undefined) query = query.where('time', '>=', o.from);
   if (o.to !== undefined) query = query.where('time', '<=', o.to);
