@@ -1,11 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
+import { isUntrustedForward, rateLimitKey } from '../checkin/forwarded.ts';
+import { unstoredHeader } from '../checkin/writer.ts';
 import { answerClientError } from '../http/client-error.ts';
 import { closeGracefully } from '../http/graceful-close.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
 import { clientAddress } from './client-address.ts';
 import { HttpSamples } from './http-samples.ts';
-import type { CheckinBatch, CheckinFailure, CheckinResult, ThreadInit, ToMain, ToThread } from './messages.ts';
+import type {
+  CheckinBatch,
+  CheckinFailure,
+  CheckinResult,
+  CheckinUnstored,
+  ThreadInit,
+  ToMain,
+  ToThread,
+} from './messages.ts';
 import { createProxy, sendJson } from './proxy.ts';
 
 interface CheckinRoute {
@@ -43,7 +53,8 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   const samples = new HttpSamples();
   const post = (message: ToMain) => port.postMessage(message);
   const waiting = new Map<number, Array<(result: CheckinResult) => void>>();
-  let outgoing: CheckinBatch = { apps: [], clientIps: [], bodies: [] };
+  const emptyBatch = (): CheckinBatch => ({ apps: [], clientIps: [], rateKeys: [], bodies: [], untrustedForwarded: 0 });
+  let outgoing = emptyBatch();
   let replies: Array<(result: CheckinResult) => void> = [];
   let seq = 0;
   let closing = false;
@@ -52,14 +63,23 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     seq += 1;
     waiting.set(seq, replies);
     post({ type: 'checkins', seq, ...outgoing });
-    outgoing = { apps: [], clientIps: [], bodies: [] };
+    outgoing = emptyBatch();
     replies = [];
   };
-  const submit = (app: string, clientIp: string, body: string, reply: (result: CheckinResult) => void) => {
+  const submit = (
+    app: string,
+    clientIp: string,
+    rateKey: string,
+    untrusted: boolean,
+    body: string,
+    reply: (result: CheckinResult) => void,
+  ) => {
     if (replies.length === 0) setImmediate(flush);
     outgoing.apps.push(app);
     outgoing.clientIps.push(clientIp);
+    outgoing.rateKeys.push(rateKey === clientIp ? '' : rateKey);
     outgoing.bodies.push(body);
+    if (untrusted) outgoing.untrustedForwarded += 1;
     replies.push(reply);
   };
   port.on('message', (message: ToThread) => {
@@ -67,7 +87,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       const pending = waiting.get(message.seq) ?? [];
       waiting.delete(message.seq);
       for (let i = 0; i < pending.length; i++) {
-        const result = message.results[i] as number | CheckinFailure;
+        const result = message.results[i] as number | CheckinUnstored | CheckinFailure;
         pending[i]?.(typeof result === 'number' ? (message.answers[result] as string) : result);
       }
     } else if (message.type === 'flush-metrics') {
@@ -79,6 +99,17 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     if (typeof result === 'string') {
       res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(result))]);
       res.end(result);
+    } else if ('unstored' in result) {
+      const length = String(Buffer.byteLength(result.body));
+      res.writeHead(200, [
+        'content-type',
+        'application/json',
+        'content-length',
+        length,
+        unstoredHeader,
+        result.unstored,
+      ]);
+      res.end(result.body);
     } else {
       sendJson(res, result.status, { error: { code: result.code, message: result.message } }, result.headers);
     }
@@ -122,8 +153,11 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       if (!peer) return void req.destroy();
       const body =
         chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      const clientIp = clientAddress(peer, req.headers['x-forwarded-for'], trusted);
-      submit(target.app, clientIp, body, (result) => answer(res, target.route, started, result));
+      const forwardedFor = req.headers['x-forwarded-for'];
+      const clientIp = clientAddress(peer, forwardedFor, trusted);
+      const rateKey = rateLimitKey(clientIp, forwardedFor, trusted);
+      const untrusted = isUntrustedForward(peer, forwardedFor, trusted);
+      submit(target.app, clientIp, rateKey, untrusted, body, (result) => answer(res, target.route, started, result));
     });
   };
 

@@ -20,7 +20,11 @@ export interface CheckinBatch {
   apps: string[];
   /** Used for geolocation and rate limiting on the main thread, then dropped like any other. */
   clientIps: string[];
+  /** The rate-limit bucket when it is not the client address alone (see rateLimitKey), else "". */
+  rateKeys: string[];
   bodies: string[];
+  /** How many of these carried X-Forwarded-For from a peer not in --trusted-proxies. */
+  untrustedForwarded: number;
 }
 
 export interface CheckinFailure {
@@ -30,16 +34,22 @@ export interface CheckinFailure {
   headers: Record<string, string>;
 }
 
-/** The answer body once the check-in is durable, or why it was refused. */
-export type CheckinResult = string | CheckinFailure;
+/** An answer given while the store could not take the check-in (see --on-store-failure). */
+export interface CheckinUnstored {
+  body: string;
+  unstored: string;
+}
+
+/** The answer body once the check-in is durable, the answer without storing, or why it was refused. */
+export type CheckinResult = string | CheckinUnstored | CheckinFailure;
 
 /**
  * Results of one message: each is an index into `answers` (a stored check-in's answer body; a batch
- * holds one or a few distinct ones, so each is copied once) or a failure.
+ * holds one or a few distinct ones, so each is copied once), an answer given unstored, or a failure.
  */
 export interface CheckinResults {
   answers: string[];
-  results: Array<number | CheckinFailure>;
+  results: Array<number | CheckinUnstored | CheckinFailure>;
 }
 
 export interface HttpSample {

@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../checkin/apps.ts';
+import { untrustedForwardWarning } from '../checkin/forwarded.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { DomainError, statusByCode } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { CheckinBatch, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
 import { RateWindow } from './rate-window.ts';
+import { removeStaleSocketDirs, socketDirPrefix, socketFileName } from './stale-socket-dirs.ts';
 
 export interface CheckinThreadsOptions {
   count: number;
@@ -27,10 +29,17 @@ export interface CheckinThreadsOptions {
   logger: Logger;
 }
 
-/** A private directory for the main thread's socket, which only this user can reach. */
+/**
+ * A private directory for the main thread's socket, which only this user can reach. Folders that
+ * killed servers left behind are removed meanwhile; a running server's never are.
+ */
 export function privateSocketPath(): { path: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-'));
-  return { path: join(dir, 'http.sock'), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  // A Unix socket path has at most 107 bytes; under a long TMPDIR the folder goes to /tmp instead.
+  const longest = join(tmpdir(), `${socketDirPrefix}${process.pid}-XXXXXX`, socketFileName);
+  const base = Buffer.byteLength(longest) > 107 ? '/tmp' : tmpdir();
+  void removeStaleSocketDirs(base).catch(() => {});
+  const dir = mkdtempSync(join(base, `${socketDirPrefix}${process.pid}-`));
+  return { path: join(dir, socketFileName), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 function indexAnswers(results: CheckinResult[]): CheckinResults {
@@ -65,6 +74,7 @@ const workerUrl = new URL(`./worker${import.meta.url.endsWith('.ts') ? '.ts' : '
  */
 export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamSocket: string) {
   const limiter = opts.rateLimitPerMinute > 0 ? new RateWindow(opts.rateLimitPerMinute, 60_000) : null;
+  const noteUntrustedForward = untrustedForwardWarning(opts.logger, opts.metrics, opts.trustedProxies.length > 0);
   const threads = new Set<Worker>();
   let port = opts.port;
   let closing = false;
@@ -82,10 +92,10 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     headersTimeoutMs: opts.headersTimeoutMs,
   });
 
-  const store = async (appName: string, clientIp: string, body: string): Promise<CheckinResult> => {
+  const store = async (appName: string, clientIp: string, rateKey: string, body: string): Promise<CheckinResult> => {
     try {
       const app = opts.apps.get(appName);
-      const retryAfter = limiter?.hit(clientIp) ?? 0;
+      const retryAfter = limiter?.hit(rateKey || clientIp) ?? 0;
       if (retryAfter > 0) {
         return {
           status: 429,
@@ -104,8 +114,14 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     }
   };
 
-  const storeBatch = (batch: CheckinBatch): Promise<CheckinResult[]> =>
-    Promise.all(batch.bodies.map((body, i) => store(batch.apps[i] as string, batch.clientIps[i] as string, body)));
+  const storeBatch = (batch: CheckinBatch): Promise<CheckinResult[]> => {
+    if (batch.untrustedForwarded > 0) noteUntrustedForward(batch.untrustedForwarded);
+    return Promise.all(
+      batch.bodies.map((body, i) =>
+        store(batch.apps[i] as string, batch.clientIps[i] as string, batch.rateKeys[i] as string, body),
+      ),
+    );
+  };
 
   const observe = (message: Extract<ToMain, { type: 'http-metrics' }>) => {
     for (const s of message.samples) {

@@ -12,4 +12,10 @@ describe('RateWindow', () => {
     now += 500;
     expect(limits.hit('a')).toBe(0);
   });
+
+  it('lets new addresses pass uncounted once the window holds maxKeys, and still limits the known ones', () => {
+    const limits = new RateWindow(1, 60_000, () => 0, 2);
+    expect([limits.hit('a'), limits.hit('b'), limits.hit('c'), limits.hit('c')]).toEqual([0, 0, 0, 0]);
+    expect(limits.hit('a')).toBeGreaterThan(0);
+  });
 });

@@ -73,6 +73,34 @@ describe('parseCheckin', () => {
     expect(parsed.tags).toEqual({ kubernetesVersion: 'v1.28.1' });
   });
 
+  it('takes a null tag value as empty, as upgrade-responder stores it, and drops a null field', () => {
+    const parsed = parseCheckin(
+      JSON.stringify({
+        appVersion: 'v1',
+        extraTagInfo: { platform: null, unknownTag: null },
+        extraFieldInfo: { nodeCount: null, note: null },
+        extraInfo: { kubernetesVersion: null },
+      }),
+      schema,
+    );
+    expect(parsed.tags).toEqual({ platform: '', kubernetesVersion: '' });
+    expect(parsed.fields).toEqual({});
+    expect(parsed.dropped).toEqual([
+      { kind: 'tag', key: 'unknownTag', reason: 'not_in_schema' },
+      { kind: 'field', key: 'nodeCount', reason: 'wrong_type' },
+      { kind: 'field', key: 'note', reason: 'wrong_type' },
+    ]);
+    expect(parsed.notStoredReason).toBeNull();
+  });
+
+  it('lets a null in extraTagInfo win over deprecated extraInfo, as any extraTagInfo value does', () => {
+    const parsed = parseCheckin(
+      '{"appVersion":"v1","extraInfo":{"platform":"old"},"extraTagInfo":{"platform":null}}',
+      schema,
+    );
+    expect(parsed.tags).toEqual({ platform: '' });
+  });
+
   it('keeps a well-formed instance id and drops a bad one', () => {
     expect(parseCheckin('{"appVersion":"v1","instanceId":"abc"}', schema).instanceId).toBe('abc');
     const bad = parseCheckin('{"appVersion":"v1","instanceId":42}', schema);
@@ -87,7 +115,10 @@ describe('parseCheckin', () => {
     ['[1,2]', 'must be a JSON object'],
     ['"v1"', 'must be a JSON object'],
     ['{"appVersion":1}', '"appVersion" must be a string'],
-    ['{"appVersion":"v1","extraTagInfo":{"platform":3}}', '"extraTagInfo.platform" must be a string, got a number'],
+    [
+      '{"appVersion":"v1","extraTagInfo":{"platform":3}}',
+      '"extraTagInfo.platform" must be a string or null, got a number',
+    ],
     ['{"appVersion":"v1","extraInfo":"x"}', '"extraInfo" must be an object'],
     ['{"appVersion":"v1","extraFieldInfo":[1]}', '"extraFieldInfo" must be an object'],
     ['{"appVersion":"v1"} garbage', 'not valid JSON'],

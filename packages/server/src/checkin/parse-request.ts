@@ -86,13 +86,20 @@ export function parseCheckin(body: string, schema: CompiledSchema): ParsedChecki
   return { appVersion, tags, fields, instanceId, dropped, notStoredReason };
 }
 
+/** A JSON null value becomes "", as Go's decoder leaves a map[string]string entry (upgrade-responder stores it empty). */
 function stringMap(value: unknown, name: string): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (!isObject(value)) throw new Invalid(`"${name}" must be an object of strings or null`);
+  let out = value as Record<string, string>;
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') throw new Invalid(`"${name}.${key}" must be a string, got ${jsonType(v)}`);
+    if (v === null) {
+      if (out === value) out = Object.assign(Object.create(null), value);
+      out[key] = '';
+    } else if (typeof v !== 'string') {
+      throw new Invalid(`"${name}.${key}" must be a string or null, got ${jsonType(v)}`);
+    }
   }
-  return value as Record<string, string>;
+  return out;
 }
 
 function isEmpty(map: Record<string, string>): boolean {

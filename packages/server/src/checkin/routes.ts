@@ -1,9 +1,12 @@
+import { normalizeIP } from '@fastify/rate-limit';
 import { CheckUpgradeResponse, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { errorBody } from '../http/error-handler.ts';
 import type { CheckinApp } from './apps.ts';
+import { isUntrustedForward, rateLimitKey } from './forwarded.ts';
 import type { CheckinService } from './service.ts';
+import { unstoredHeader } from './writer.ts';
 
 export const checkinBodyLimit = 64 * 1024;
 
@@ -15,22 +18,41 @@ const asIs = (payload: unknown) => payload as string;
  */
 export async function checkinRoutes(
   app: FastifyInstance,
-  opts: { service: CheckinService; rateLimitPerMinute: number },
+  opts: {
+    service: CheckinService;
+    rateLimitPerMinute: number;
+    /** `--trusted-proxies` as a predicate; null when none are configured. */
+    trusted: ((address: string) => boolean) | null;
+    /** Told of each check-in with X-Forwarded-For from an untrusted peer. */
+    onUntrustedForward: () => void;
+  },
 ) {
-  const { service } = opts;
+  const { service, trusted } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: checkinBodyLimit }, (_req, body, done) =>
     done(null, body),
   );
+  // Behind check-in threads the peer is the private socket (no address) and the threads did this.
+  const keyGenerator = (request: FastifyRequest) => {
+    const peer = request.socket.remoteAddress;
+    const ip = normalizeIP(request.ip);
+    return peer ? rateLimitKey(ip, request.headers['x-forwarded-for'], trusted) : ip;
+  };
   const limits =
-    opts.rateLimitPerMinute > 0 ? { config: { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: 60_000 } } } : {};
+    opts.rateLimitPerMinute > 0
+      ? { config: { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: 60_000, keyGenerator } } }
+      : {};
 
   const answer = async (target: CheckinApp, request: FastifyRequest, reply: FastifyReply) => {
+    const peer = request.socket.remoteAddress;
+    if (peer && isUntrustedForward(peer, request.headers['x-forwarded-for'], trusted)) opts.onUntrustedForward();
     const body = typeof request.body === 'string' ? request.body : '';
     const payload = await service.checkIn(target, body, request.ip);
     // A string body goes out in one write with the headers; the identity serializer keeps Fastify
     // from appending a charset, so the Content-Type stays byte-identical to upgrade-responder's.
-    return reply.header('content-type', 'application/json').serializer(asIs).send(payload);
+    reply.header('content-type', 'application/json').serializer(asIs);
+    if (typeof payload === 'string') return reply.send(payload);
+    return reply.header(unstoredHeader, payload.unstored).send(payload.body);
   };
   // Documented, not validated, by the schema: the body is parsed by hand to keep upgrade-responder's rules.
   const doc = (summary: string, params?: ReturnType<typeof Type.Object>) => ({

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { executeShaped } from './shaped-statements.ts';
 
 const row = (n: number) => ({
@@ -13,7 +13,7 @@ const row = (n: number) => ({
   fields: '{}',
 });
 
-describe.each(storeKinds)('executeShaped on %s', (kind) => {
+describeEachStore(allStoreKinds)('executeShaped on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   const versions = async () =>
     (await handle.current.db.selectFrom('checkins').select('app_version').orderBy('time').execute()).map(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { readRollups } from '../usage/store.ts';
 import { InstanceKeys } from './instance-keys.ts';
 import type { CheckinRecord } from './record.ts';
@@ -23,7 +23,7 @@ function pending(over: Partial<CheckinRecord>, digest: string | null = null, per
   return { record, periodStart, instanceDigest: digest, rollupTagKeys: ['kubernetesVersion'] };
 }
 
-describe.each(storeKinds)('check-in store on %s', (kind) => {
+describeEachStore(allStoreKinds)('check-in store on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   it('stores raw records with their tags and fields', async () => {

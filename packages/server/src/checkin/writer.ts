@@ -3,6 +3,22 @@ import { Unavailable } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { PendingCheckin } from './store.ts';
 
+/** Why a check-in was not stored: the commit failed, or too many were already waiting for one. */
+export type UnstoredReason = 'store_failed' | 'queue_full';
+
+/** Set on an answer given while the store could not take the check-in; the body is the usual one. */
+export const unstoredHeader = 'flotilla-unstored';
+
+/** The store could not take a check-in; the service answers it anyway unless told to refuse. */
+export class CheckinNotStored extends Unavailable {
+  readonly reason: UnstoredReason;
+  constructor(reason: UnstoredReason, message: string, cause?: unknown) {
+    super(message, 5);
+    this.reason = reason;
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
 interface Waiting {
   item: PendingCheckin;
   resolve: () => void;
@@ -15,7 +31,7 @@ export interface CheckinWriterOptions {
   metrics: Metrics;
   /** Most check-ins in one commit. */
   maxBatch?: number;
-  /** Check-ins waiting beyond this are refused with 503, so memory stays bounded under overload. */
+  /** Check-ins waiting beyond this are not queued (CheckinNotStored), so memory stays bounded under overload. */
   maxQueue?: number;
 }
 
@@ -36,7 +52,9 @@ export class CheckinWriter {
   submit(item: PendingCheckin): Promise<void> {
     if (this.#closed) return Promise.reject(new Unavailable('the server is shutting down', 5));
     if (this.#queue.length >= this.#opts.maxQueue) {
-      return Promise.reject(new Unavailable('too many check-ins are waiting to be stored; try again shortly', 5));
+      return Promise.reject(
+        new CheckinNotStored('queue_full', 'too many check-ins are waiting to be stored; try again shortly'),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
@@ -68,8 +86,13 @@ export class CheckinWriter {
         this.#opts.metrics.storeBatchDuration.observe((performance.now() - started) / 1000);
         for (const w of batch) w.resolve();
       } catch (err) {
-        this.#opts.logger.error({ err, batch: batch.length }, 'storing a batch of check-ins failed');
-        const failure = new Unavailable('the check-in could not be stored; try again shortly', 5);
+        // The service logs once per incident; this line is for following one batch by batch.
+        this.#opts.logger.debug({ err, batch: batch.length }, 'storing a batch of check-ins failed');
+        const failure = new CheckinNotStored(
+          'store_failed',
+          'the check-in could not be stored; try again shortly',
+          err,
+        );
         for (const w of batch) w.reject(failure);
       }
     }

@@ -1,12 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { ConfigError } from '../errors.ts';
 import { resolveServerConfig } from './config.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-config-'));
+const dir = makeTempDir('flotilla-config-');
 function yamlFile(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
@@ -23,6 +24,17 @@ describe('resolveServerConfig', () => {
     expect(resolveServerConfig({ checkinThreads: '0' }, {}, '/srv').checkinThreads).toBe(0);
     expect(() => resolveServerConfig({ checkinThreads: 'many' }, {}, '/srv')).toThrow(
       'checkin-threads: "many" is not a whole number',
+    );
+  });
+
+  it('answers check-ins the store cannot take unless told to refuse them, from a flag, env var or file', () => {
+    expect(resolveServerConfig({}, {}, '/srv').onStoreFailure).toBe('answer');
+    expect(resolveServerConfig({ onStoreFailure: 'refuse' }, {}, '/srv').onStoreFailure).toBe('refuse');
+    expect(resolveServerConfig({}, { FLOTILLA_ON_STORE_FAILURE: 'refuse' }, '/srv').onStoreFailure).toBe('refuse');
+    const file = yamlFile('refuse.yaml', 'onStoreFailure: refuse\n');
+    expect(resolveServerConfig({ config: file }, {}, dir).onStoreFailure).toBe('refuse');
+    expect(() => resolveServerConfig({ onStoreFailure: 'retry' }, {}, '/srv')).toThrow(
+      'on-store-failure: "retry" is not answer or refuse',
     );
   });
 

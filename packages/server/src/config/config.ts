@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
+import { type LogFormat, logFormats } from '../logging/log-format.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { readConfigText } from './read-file.ts';
 import { type AppFileConfig, FileConfig, type ServerOptions, serverOptionTable } from './schema.ts';
@@ -31,9 +32,13 @@ export interface ServerConfig {
   faultRetentionMs: number;
   faultMaxCount: number;
   rateLimitPerMinute: number;
+  /** When the store cannot take a check-in: answer it unstored (upgrade-responder's way) or refuse with 503. */
+  onStoreFailure: 'answer' | 'refuse';
   /** Threads that own the HTTP listener and answer check-ins; 0 keeps everything on the main thread. */
   checkinThreads: number;
   logLevel: string;
+  /** `auto` is pretty on a terminal and JSON otherwise. */
+  logFormat: LogFormat;
   influxdb: { url: string; user?: string; pass?: string } | null;
   apps: AppConfig[];
   /** Only from FLOTILLA_ADMIN_TOKEN, never from a file or flag, so it stays out of `ps` and config repos. */
@@ -86,11 +91,13 @@ export function resolveServerConfig(
         : (file.faultMaxCount ?? 100),
     rateLimitPerMinute:
       opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
+    onStoreFailure: (opts.onStoreFailure ?? file.onStoreFailure ?? 'answer') as ServerConfig['onStoreFailure'],
     checkinThreads:
       opts.checkinThreads !== undefined && opts.checkinThreads !== 'auto'
         ? Math.min(64, parseCount(opts.checkinThreads, 'checkin-threads'))
         : (file.checkinThreads ?? autoCheckinThreads()),
     logLevel: opts.logLevel ?? file.logLevel ?? 'info',
+    logFormat: (opts.logFormat ?? file.logFormat ?? 'auto') as LogFormat,
     influxdb: influxUrl
       ? {
           url: influxUrl,
@@ -105,6 +112,12 @@ export function resolveServerConfig(
     throw new ConfigError(
       `log-level: "${config.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`,
     );
+  }
+  if (config.onStoreFailure !== 'answer' && config.onStoreFailure !== 'refuse') {
+    throw new ConfigError(`on-store-failure: "${config.onStoreFailure}" is not answer or refuse`);
+  }
+  if (!logFormats.includes(config.logFormat)) {
+    throw new ConfigError(`log-format: "${config.logFormat}" is not one of ${logFormats.join(', ')}`);
   }
   if (config.influxdb) checkUrl(config.influxdb.url, where('influxdb.url'));
   return Object.freeze(config);

@@ -39,6 +39,11 @@ export const FileConfig = Type.Object(
     rateLimit: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),
     ),
+    onStoreFailure: Type.Optional(
+      Type.Union([Type.Literal('answer'), Type.Literal('refuse')], {
+        description: 'When the store cannot take a check-in: answer it unstored, or refuse with 503',
+      }),
+    ),
     checkinThreads: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -48,6 +53,11 @@ export const FileConfig = Type.Object(
     ),
     logLevel: Type.Optional(
       Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+    ),
+    logFormat: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('pretty'), Type.Literal('json')], {
+        description: 'pretty (time, level, message, fields) or json lines; auto is pretty on a terminal',
+      }),
     ),
     influxdb: Type.Optional(
       Type.Object(
@@ -76,8 +86,10 @@ export interface ServerOptions {
   faultRetention?: string;
   faultMaxCount?: string;
   rateLimit?: string;
+  onStoreFailure?: string;
   checkinThreads?: string;
   logLevel?: string;
+  logFormat?: string;
   applicationName?: string;
   upgradeResponseConfig?: string;
   requestSchema?: string;
@@ -116,7 +128,7 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     key: 'trustedProxies',
     flag: '--trusted-proxies <cidrs>',
     env: 'FLOTILLA_TRUSTED_PROXIES',
-    help: 'comma-separated CIDRs whose X-Forwarded-For is believed',
+    help: 'comma-separated CIDRs whose X-Forwarded-For is believed; set it to the range of any proxy or load balancer in front',
   },
   {
     key: 'geodb',
@@ -152,7 +164,13 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     key: 'rateLimit',
     flag: '--rate-limit <n>',
     env: 'FLOTILLA_RATE_LIMIT',
-    help: 'check-ins per minute per client address (default 600, 0 is off)',
+    help: 'check-ins per minute per client address (default 600, 0 is off); without --trusted-proxies, per address a peer forwards for',
+  },
+  {
+    key: 'onStoreFailure',
+    flag: '--on-store-failure <answer|refuse>',
+    env: 'FLOTILLA_ON_STORE_FAILURE',
+    help: 'when the store cannot take a check-in: answer it anyway, counted as unstored (default), or refuse it with 503',
   },
   {
     key: 'checkinThreads',
@@ -165,6 +183,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--log-level <level>',
     env: 'FLOTILLA_LOG_LEVEL',
     help: 'fatal, error, warn, info (default), debug, trace, silent',
+  },
+  {
+    key: 'logFormat',
+    flag: '--log-format <format>',
+    env: 'FLOTILLA_LOG_FORMAT',
+    help: 'pretty (time, level, message, fields), json (one object a line), or auto (default): pretty on a terminal, else json',
   },
   {
     key: 'applicationName',

@@ -1,14 +1,13 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { openDatabase } from './connection.ts';
 import { migrateToLatest } from './migrate.ts';
 
 describe('SQLite commitDurably', () => {
   it('commits the work, answers its result, and leaves other writers on synchronous=FULL', async () => {
-    const database = openDatabase(join(mkdtempSync(join(tmpdir(), 'flotilla-conn-')), 'a.db'));
+    const database = openDatabase(join(makeTempDir('flotilla-conn-'), 'a.db'));
     try {
       await migrateToLatest(database.db);
       const synchronous = async () =>
@@ -48,7 +47,7 @@ describe('SQLite commitDurably', () => {
 
   it('acknowledges nothing more after a failed WAL sync, and says the server needs a restart', async () => {
     let syncs = 0;
-    const database = openDatabase(join(mkdtempSync(join(tmpdir(), 'flotilla-conn-')), 'b.db'), {
+    const database = openDatabase(join(makeTempDir('flotilla-conn-'), 'b.db'), {
       syncWal: async () => {
         syncs += 1;
         if (syncs === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });

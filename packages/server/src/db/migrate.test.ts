@@ -1,10 +1,15 @@
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, storeKinds, type TestDatabase } from '../../test/support/databases.ts';
+import { afterEach, expect, it } from 'vitest';
+import {
+  allStoreKinds,
+  createTestDatabase,
+  describeEachStore,
+  type TestDatabase,
+} from '../../test/support/databases.ts';
 import { type Database, openDatabase } from './connection.ts';
 import { createMigrator, migrateToLatest, migrations } from './migrate.ts';
 
-describe.each(storeKinds)('migrations on %s', (kind) => {
+describeEachStore(allStoreKinds)('migrations on %s', (kind) => {
   let testDb: TestDatabase;
   let database: Database;
   afterEach(async () => {

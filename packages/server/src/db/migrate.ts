@@ -6,6 +6,7 @@ import * as m0004 from './migrations/0004-desired.ts';
 import * as m0005 from './migrations/0005-rollouts.ts';
 import * as m0006 from './migrations/0006-logs.ts';
 import * as m0007 from './migrations/0007-faults.ts';
+import * as m0008 from './migrations/0008-rollout-admitted.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '0005-rollouts': m0005,
   '0006-logs': m0006,
   '0007-faults': m0007,
+  '0008-rollout-admitted': m0008,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

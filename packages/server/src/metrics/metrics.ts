@@ -32,6 +32,17 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['app', 'reason'] as const,
       registers: [registry],
     }),
+    checkinsUnstored: new Counter({
+      name: 'flotilla_checkins_unstored_total',
+      help: 'Check-ins the store could not take (store_failed, queue_full); answered anyway unless --on-store-failure refuse',
+      labelNames: ['app', 'reason'] as const,
+      registers: [registry],
+    }),
+    checkinsUntrustedForwarded: new Counter({
+      name: 'flotilla_checkins_untrusted_forwarded_total',
+      help: 'Check-ins with X-Forwarded-For from a peer not in --trusted-proxies (the forwarded address is not believed)',
+      registers: [registry],
+    }),
     checkinValuesDropped: new Counter({
       name: 'flotilla_checkin_values_dropped_total',
       help: 'Tags and fields removed from stored check-ins, by kind and reason',

@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
-import { activeRollout, instanceLabels, type RolloutRow } from './store.ts';
-import { assignWave } from './waves.ts';
+import { silentAfterMs } from './evaluate.ts';
+import { activeRollout, type InstanceObservation, instanceLabels, type RolloutRow } from './store.ts';
+import { type Admitted, assignWave, instanceToAdmit, type WaveSpec } from './waves.ts';
 
 /** The revision an instance should run under a rollout: the target once its wave has started, else the base. */
 export function revisionUnder(rollout: RolloutRow, instance?: { instanceId: string; labels: Record<string, string> }) {
   if (rollout.state === 'completed') return rollout.targetRevision;
   if (!instance) return rollout.baseRevision;
-  const wave = assignWave(rollout.waves, rollout.seed, instance);
+  const wave = assignWave(rollout.waves, rollout.seed, instance, rollout.admitted);
   return wave <= rollout.currentWave ? rollout.targetRevision : rollout.baseRevision;
 }
 
@@ -26,4 +27,18 @@ export async function assignedRevision(
   // An instance that has not reported yet has no labels: selector waves do not admit it.
   const labels = (await instanceLabels(db, environment, instanceId)) ?? {};
   return revisionUnder(rollout, { instanceId, labels });
+}
+
+/** The admitted map with one more instance when `wave` has no live instance and a later wave has one. */
+export function admitInto(
+  waves: WaveSpec[],
+  seed: string,
+  admitted: Admitted,
+  wave: number,
+  instances: InstanceObservation[],
+  now: number,
+): { admitted: Admitted; instanceId: string } | undefined {
+  const live = instances.filter((i) => Date.parse(i.lastSeenAt) >= now - silentAfterMs);
+  const instanceId = instanceToAdmit(waves, seed, admitted, wave, live);
+  return instanceId === undefined ? undefined : { admitted: { ...admitted, [instanceId]: wave }, instanceId };
 }

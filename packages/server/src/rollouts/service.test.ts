@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { isVersionPinned } from '../catalog/pins.ts';
 import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createInstanceService } from '../desired/instances-service.ts';
@@ -12,7 +12,7 @@ import { assignWave } from './waves.ts';
 
 const alice = principal('alice');
 
-describe.each(storeKinds)('rollout service on %s', (kind) => {
+describeEachStore(allStoreKinds)('rollout service on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   const setup = async () => {
     const db = handle.current.db;

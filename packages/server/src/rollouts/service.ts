@@ -7,6 +7,7 @@ import type { Tables } from '../db/tables.ts';
 import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createDesiredService, type DesiredService } from '../desired/service.ts';
 import { Conflict, Invalid, NotFound } from '../errors.ts';
+import { admitInto } from './assignment.ts';
 import {
   countOutcomes,
   evaluate,
@@ -37,13 +38,18 @@ export function targetChange(base: Record<string, string>, target: Record<string
 }
 
 /** Per-wave counts of a rollout, judged from what the environment's instances last reported. */
-export async function waveCounts(db: Kysely<Tables>, rollout: store.RolloutRow, now: number): Promise<WaveCounts[]> {
+export async function waveCounts(
+  db: Kysely<Tables>,
+  rollout: store.RolloutRow,
+  now: number,
+  instances?: store.InstanceObservation[],
+): Promise<WaveCounts[]> {
   const base = (await store.revisionVersions(db, rollout.environment, rollout.baseRevision)) ?? {};
   const target = (await store.revisionVersions(db, rollout.environment, rollout.targetRevision)) ?? {};
   const change = targetChange(base, target);
   const outcomes: Outcome[][] = rollout.waves.map(() => []);
-  for (const inst of await store.environmentInstances(db, rollout.environment)) {
-    outcomes[assignWave(rollout.waves, rollout.seed, inst)]?.push(judgeInstance(inst, change, now));
+  for (const inst of instances ?? (await store.environmentInstances(db, rollout.environment))) {
+    outcomes[assignWave(rollout.waves, rollout.seed, inst, rollout.admitted)]?.push(judgeInstance(inst, change, now));
   }
   return outcomes.map(countOutcomes);
 }
@@ -121,7 +127,24 @@ async function evaluateOne(
     const to = { state: 'aborted' as const, currentWave: rollout.currentWave, reason };
     return db.transaction().execute((tx) => transition(tx, evaluatorActor, rollout, to, at));
   }
-  const counts = (await waveCounts(db, rollout, now.getTime()))[rollout.currentWave] as WaveCounts;
+  const instances = await store.environmentInstances(db, rollout.environment);
+  const take = admitInto(rollout.waves, rollout.seed, rollout.admitted, rollout.currentWave, instances, now.getTime());
+  if (take) {
+    // Judged on the next round, with the instance in it; an empty wave would otherwise pass at once.
+    return db.transaction().execute(async (tx) => {
+      if (!(await store.admitInstance(tx, rollout, take.admitted, at))) return false;
+      await store.insertEvent(tx, rollout.id, {
+        at,
+        from: rollout.state,
+        to: rollout.state,
+        wave: rollout.currentWave,
+        actor: authorOf(evaluatorActor),
+        reason: `wave ${rollout.currentWave + 1} had no instance of its own; took ${take.instanceId}`,
+      });
+      return true;
+    });
+  }
+  const counts = (await waveCounts(db, rollout, now.getTime(), instances))[rollout.currentWave] as WaveCounts;
   const next = evaluate(
     {
       state: rollout.state,
@@ -190,7 +213,7 @@ export function createRolloutService(deps: {
 
   async function view(rollout: store.RolloutRow) {
     const counts = await waveCounts(db, rollout, now().getTime());
-    const { policy, ...rest } = rollout;
+    const { policy, admitted: _admitted, ...rest } = rollout;
     return {
       ...rest,
       ...policy,
@@ -221,15 +244,20 @@ export function createRolloutService(deps: {
         { set: input.set, remove: input.remove, comment: input.comment ?? `rollout ${id}` },
         {
           inTransaction: async (tx, written, previous) => {
+            const seed = input.seed ?? randomBytes(16).toString('hex');
+            // The first wave starts with an instance even when none falls in its share.
+            const instances = await store.environmentInstances(tx, env);
+            const first = admitInto(waves, seed, {}, 0, instances, Date.parse(at));
             const row: store.RolloutRow = {
               id,
               environment: env,
               state: 'running',
               baseRevision: previous.revision,
               targetRevision: written.revision,
-              seed: input.seed ?? randomBytes(16).toString('hex'),
+              seed,
               waves,
               currentWave: 0,
+              admitted: first?.admitted ?? {},
               policy,
               comment: input.comment ?? null,
               createdBy: authorOf(actor),
@@ -245,7 +273,9 @@ export function createRolloutService(deps: {
               to: 'running',
               wave: 0,
               actor: authorOf(actor),
-              reason: `started: revision ${previous.revision} → ${written.revision}`,
+              reason:
+                `started: revision ${previous.revision} → ${written.revision}` +
+                (first ? `; wave 1 had no instance of its own; took ${first.instanceId}` : ''),
             });
             await recordAudit(tx, {
               actor,

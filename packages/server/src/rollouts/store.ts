@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { activeStates, type ObservedService, type RolloutPolicy, type RolloutState } from './evaluate.ts';
-import type { WaveSpec } from './waves.ts';
+import type { Admitted, WaveSpec } from './waves.ts';
 
 export interface RolloutRow {
   id: string;
@@ -12,6 +12,8 @@ export interface RolloutRow {
   seed: string;
   waves: WaveSpec[];
   currentWave: number;
+  /** Instances taken into a wave earlier than their own, so no percentage wave stays empty. */
+  admitted: Admitted;
   policy: RolloutPolicy;
   comment: string | null;
   createdBy: string;
@@ -47,6 +49,7 @@ function toRollout(r: Tables['rollouts']): RolloutRow {
     seed: r.seed,
     waves: JSON.parse(r.waves) as WaveSpec[],
     currentWave: Number(r.current_wave),
+    admitted: JSON.parse(r.admitted) as Admitted,
     policy: JSON.parse(r.policy) as RolloutPolicy,
     comment: r.comment,
     createdBy: r.created_by,
@@ -69,6 +72,7 @@ export async function insertRollout(db: Kysely<Tables>, r: RolloutRow): Promise<
       seed: r.seed,
       waves: JSON.stringify(r.waves),
       current_wave: r.currentWave,
+      admitted: JSON.stringify(r.admitted),
       policy: JSON.stringify(r.policy),
       comment: r.comment,
       created_by: r.createdBy,
@@ -171,6 +175,27 @@ export async function moveRollout(
     .where('id', '=', id)
     .where('state', '=', from.state)
     .where('current_wave', '=', from.currentWave)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Takes an instance into the current wave, only if the rollout is still where the caller saw it;
+ * false when someone else moved it (or took an instance) first.
+ */
+export async function admitInstance(
+  db: Kysely<Tables>,
+  rollout: RolloutRow,
+  admitted: Admitted,
+  at: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('rollouts')
+    .set({ admitted: JSON.stringify(admitted), updated_at: at })
+    .where('id', '=', rollout.id)
+    .where('state', '=', rollout.state)
+    .where('current_wave', '=', rollout.currentWave)
+    .where('admitted', '=', JSON.stringify(rollout.admitted))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

@@ -10,6 +10,8 @@ export interface RolloutsTable {
   /** JSON array of waves, with the implicit final 100 % wave included. */
   waves: string;
   current_wave: number;
+  /** JSON `{ instanceId: waveIndex }`: instances taken into a wave earlier than their own. */
+  admitted: string;
   /** JSON `{ successThreshold, errorThreshold, onError, requireApproval, minWaveSeconds }`. */
   policy: string;
   comment: string | null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignWave, assignWaves, bucketOf, normalizeWaves, type WaveSpec } from './waves.ts';
+import { assignWave, assignWaves, bucketOf, instanceToAdmit, normalizeWaves, type WaveSpec } from './waves.ts';
 
 const ids = Array.from({ length: 10_000 }, (_, i) => ({ instanceId: `host-${i}`, labels: {} }));
 
@@ -76,5 +76,57 @@ describe('wave assignment', () => {
     ['too many', Array.from({ length: 25 }, (_, i) => ({ percent: i + 1 }))],
   ])('refuses %s', (_name, waves) => {
     expect(() => normalizeWaves(waves)).toThrow();
+  });
+});
+
+describe('instanceToAdmit', () => {
+  const waves = normalizeWaves([{ percent: 10 }, { percent: 50 }, { percent: 100 }]);
+  const fleet = (n: number) => ids.slice(0, n);
+  // A seed that puts each of the first three hosts above 50 %, so no wave of them is its own.
+  const seed = Array.from({ length: 500 }, (_, i) => `s-${i}`).find((s) =>
+    fleet(3).every((inst) => bucketOf(s, inst.instanceId) >= 50),
+  ) as string;
+
+  it('takes the lowest bucket of the later waves into an empty percentage wave, one wave at a time', () => {
+    for (const n of [1, 2, 3]) {
+      const admitted: Record<string, number> = {};
+      for (let wave = 0; wave < waves.length; wave++) {
+        const id = instanceToAdmit(waves, seed, admitted, wave, fleet(n));
+        if (id !== undefined) admitted[id] = wave;
+      }
+      const sizes = [...assignWaves(waves, seed, fleet(n), admitted).values()].map((g) => g.length);
+      expect({ n, sizes }).toEqual({
+        n,
+        sizes: [
+          [1, 0, 0],
+          [1, 1, 0],
+          [1, 1, 1],
+        ][n - 1],
+      });
+      const byBucket = fleet(n)
+        .map((i) => i.instanceId)
+        .sort((a, b) => bucketOf(seed, a) - bucketOf(seed, b));
+      // Cumulative: an instance nearer the front of the shuffle never waits longer than one behind it.
+      const waveOf = (id: string) => assignWave(waves, seed, { instanceId: id, labels: {} }, admitted);
+      for (let i = 1; i < byBucket.length; i++) {
+        expect(waveOf(byBucket[i - 1] as string)).toBeLessThanOrEqual(waveOf(byBucket[i] as string));
+      }
+    }
+  });
+
+  it('leaves a wave alone when it has an instance of its own, and selector waves always', () => {
+    const own = ids.slice(0, 200);
+    expect(instanceToAdmit(waves, 'x', {}, 0, own)).toBeUndefined();
+    const selector = normalizeWaves([{ selector: { ring: 'canary' } }, { percent: 100 }]);
+    expect(instanceToAdmit(selector, 'x', {}, 0, fleet(1))).toBeUndefined();
+    expect(instanceToAdmit(waves, 'x', {}, 0, [])).toBeUndefined();
+  });
+
+  it('only ever moves an instance to an earlier wave', () => {
+    const inst = { instanceId: 'host-0', labels: {} };
+    const own = assignWave(waves, seed, inst);
+    expect(own).toBe(2);
+    expect(assignWave(waves, seed, inst, { 'host-0': 0 })).toBe(0);
+    expect(assignWave(waves, 'other', inst, { 'host-0': 2 })).toBeLessThanOrEqual(2);
   });
 });

@@ -44,8 +44,20 @@ export function bucketOf(seed: string, instanceId: string): number {
   return (digest.readUIntBE(0, 6) / 2 ** 48) * 100;
 }
 
-/** The index of the first wave that admits the instance (the final 100 % wave admits everyone). */
-export function assignWave(waves: WaveSpec[], seed: string, instance: WaveInstance): number {
+/** Instances taken into a wave earlier than their own (instance id → wave index), kept with the rollout. */
+export type Admitted = Readonly<Record<string, number>>;
+
+/**
+ * The index of the first wave that admits the instance (the final 100 % wave admits everyone), or
+ * the earlier wave it was taken into: an instance only ever moves to an earlier wave.
+ */
+export function assignWave(waves: WaveSpec[], seed: string, instance: WaveInstance, admitted?: Admitted): number {
+  const taken = admitted && Object.hasOwn(admitted, instance.instanceId) ? admitted[instance.instanceId] : undefined;
+  const own = ownWave(waves, seed, instance);
+  return taken === undefined ? own : Math.min(taken, own);
+}
+
+function ownWave(waves: WaveSpec[], seed: string, instance: WaveInstance): number {
   const bucket = bucketOf(seed, instance.instanceId);
   for (let i = 0; i < waves.length; i++) {
     const wave = waves[i] as WaveSpec;
@@ -59,9 +71,43 @@ export function assignWave(waves: WaveSpec[], seed: string, instance: WaveInstan
 }
 
 /** Groups instances by wave index. */
-export function assignWaves(waves: WaveSpec[], seed: string, instances: WaveInstance[]): Map<number, string[]> {
+export function assignWaves(
+  waves: WaveSpec[],
+  seed: string,
+  instances: WaveInstance[],
+  admitted?: Admitted,
+): Map<number, string[]> {
   const out = new Map<number, string[]>();
   for (let i = 0; i < waves.length; i++) out.set(i, []);
-  for (const inst of instances) out.get(assignWave(waves, seed, inst))?.push(inst.instanceId);
+  for (const inst of instances) out.get(assignWave(waves, seed, inst, admitted))?.push(inst.instanceId);
   return out;
+}
+
+/**
+ * A percentage wave above 0 % takes at least one instance when there are any: when none of `live`
+ * falls in `wave` but some lie in later waves, this names the one to take (the lowest bucket, the
+ * nearest to falling in it). With one instance and waves 10, 50, 100 the first wave takes it.
+ */
+export function instanceToAdmit(
+  waves: WaveSpec[],
+  seed: string,
+  admitted: Admitted,
+  wave: number,
+  live: WaveInstance[],
+): string | undefined {
+  const spec = waves[wave];
+  if (!spec || !('percent' in spec)) return undefined;
+  let best: string | undefined;
+  let bestBucket = Number.POSITIVE_INFINITY;
+  for (const inst of live) {
+    const at = assignWave(waves, seed, inst, admitted);
+    if (at === wave) return undefined;
+    if (at < wave) continue;
+    const bucket = bucketOf(seed, inst.instanceId);
+    if (bucket < bestBucket || (bucket === bestBucket && best !== undefined && inst.instanceId < best)) {
+      best = inst.instanceId;
+      bestBucket = bucket;
+    }
+  }
+  return best;
 }
