@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const run = (args: string[], env: Record<string, string> = {}) =>
@@ -21,7 +21,7 @@ describe('flotilla server refuses bad configuration at start', () => {
   });
 
   it('names the file, the field and the fault of a bad response config', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-cli-'));
+    const dir = makeTempDir('flotilla-cli-');
     const file = join(dir, 'response.json');
     writeFileSync(file, JSON.stringify({ versions: [{ name: 'v1.0.0', releaseDate: 'yesterday', tags: ['latest'] }] }));
     const r = run(['server', '--data-dir', dir, '--port', '0', '--upgrade-response-config', file, '--geodb', 'off']);
@@ -30,7 +30,7 @@ describe('flotilla server refuses bad configuration at start', () => {
   });
 
   it('names the YAML file and key at fault, also from an env var', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-cli-'));
+    const dir = makeTempDir('flotilla-cli-');
     const file = join(dir, 'flotilla.yaml');
     writeFileSync(file, 'apps:\n  - name: x\n    queryPeriod: often\n');
     const r = run(['server'], { FLOTILLA_CONFIG: file });
@@ -48,7 +48,7 @@ describe('flotilla server refuses bad configuration at start', () => {
 
 describe('flotilla server with a broken geolocation file', () => {
   it('refuses to start and names the file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-cli-'));
+    const dir = makeTempDir('flotilla-cli-');
     const file = join(dir, 'broken.mmdb');
     writeFileSync(file, 'not a database');
     const r = run(['server', '--data-dir', dir, '--port', '0', '--geodb', file]);

@@ -7,6 +7,8 @@ interface Session {
   me: WhoAmI | null | undefined;
   error: Error | undefined;
   signIn: (name: string, password: string) => Promise<void>;
+  /** Creates the first admin with the setup code the server printed, and signs in as them. */
+  completeSetup: (code: string, name: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
 }
 
@@ -26,11 +28,18 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setMe(await api.signIn(name, password));
     setError(undefined);
   }, []);
+  const completeSetup = useCallback(async (code: string, name: string, password: string) => {
+    setMe(await api.completeSetup({ code, name, password }));
+    setError(undefined);
+  }, []);
   const signOut = useCallback(async () => {
     await api.signOut();
     setMe(null);
   }, []);
-  const value = useMemo(() => ({ me, error, signIn, signOut }), [me, error, signIn, signOut]);
+  const value = useMemo(
+    () => ({ me, error, signIn, completeSetup, signOut }),
+    [me, error, signIn, completeSetup, signOut],
+  );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

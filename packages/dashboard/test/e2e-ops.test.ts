@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentLogBatch, AgentStateReport } from '@flotilla/protocol';
@@ -8,6 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { call, demoUser, seedDemo } from './demo-data.test.helper.ts';
 
 const chromiumPath = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium';
@@ -50,7 +50,7 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-e2e-ops-'));
+    const dir = makeTempDir('flotilla-e2e-ops-');
     server = await startTestServer('sqlite', { rateLimit: '0' }, { dir });
     // Staging wants web 1.1.0 and api 2.3.0 (revision 2).
     await seedDemo(server.url, adminToken, { full: true });

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { UsageResponse } from '@flotilla/protocol';
@@ -8,6 +7,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer, writeTemp } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { call, demoRequestSchema, demoResponseConfig, demoUser, seedDemo } from './demo-data.test.helper.ts';
 
 const chromiumPath = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium';
@@ -26,7 +26,7 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
   beforeAll(async () => {
     // The test drives the built files the server serves; this builds them only when they are stale.
     execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-e2e-'));
+    const dir = makeTempDir('flotilla-e2e-');
     server = await startTestServer(
       'sqlite',
       {
@@ -144,6 +144,61 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
       headers: { cookie: `flotilla_session=${cookie?.value}` },
     });
     expect(res.status).toBe(401);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)('the first visit in headless Chromium', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
+    // No user yet: the server made a setup code, as it prints at a real first start.
+    server = await startTestServer('sqlite', {}, { dir: makeTempDir('flotilla-e2e-setup-') });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('creates the first admin with the setup code and is signed in', async () => {
+    expect(server.setupCode).toBeTruthy();
+    await page.goto(`${server.url}/`);
+    const form = page.getByRole('form', { name: 'Create the first admin' });
+    await form.waitFor();
+    await form.getByLabel('Setup code').fill('AAAA-BBBB-CCCC');
+    await form.getByLabel('User name').fill('root');
+    await form.getByLabel('Password').fill('the first admin password');
+    await form.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('wrong setup code');
+
+    await form.getByLabel('Setup code').fill((server.setupCode as string).toLowerCase());
+    await form.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await page.getByRole('heading', { name: 'Usage', exact: true }).waitFor();
+    expect(await page.locator('.who').textContent()).toContain('root');
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'flotilla_session');
+    const me = await call(server.url, cookie?.value as string, 'GET', '/api/v1/whoami');
+    expect(me).toMatchObject({ user: 'root', role: 'admin' });
+  });
+
+  it('offers only sign-in once the first admin exists', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    const signIn = page.getByRole('form', { name: 'Sign in' });
+    await signIn.waitFor();
+    expect(await page.getByRole('form', { name: 'Create the first admin' }).count()).toBe(0);
+    await signIn.getByLabel('User name').fill('root');
+    await signIn.getByLabel('Password').fill('the first admin password');
+    await signIn.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Usage', exact: true }).waitFor();
     expect(problems).toEqual([]);
   });
 });

@@ -6,4 +6,5 @@ export { type ServerOptions, serverOptionTable } from './config/schema.ts';
 export { openDatabase } from './db/connection.ts';
 export { migrateToLatest } from './db/migrate.ts';
 export { ConfigError } from './errors.ts';
+export { type BannerInfo, firstStartBanner } from './setup/banner.ts';
 export { type RunningServer, type StartOptions, serverVersion, startServer } from './start.ts';

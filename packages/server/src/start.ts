@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { generateToken, TokenStore } from './auth/tokens.ts';
 import { createAppRegistry } from './checkin/apps.ts';
 import { catalogVersions } from './checkin/catalog-answer.ts';
@@ -11,15 +11,17 @@ import { appendBatch } from './checkin/store.ts';
 import { CheckinWriter } from './checkin/writer.ts';
 import { type CheckinThreads, privateSocketPath, startCheckinThreads } from './checkin-threads/pool.ts';
 import type { ServerConfig } from './config/config.ts';
-import { openDatabase } from './db/connection.ts';
+import { type OpenOptions, openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { ConfigError } from './errors.ts';
 import { openGeoLocator } from './geo/geo.ts';
 import { buildHttpApp } from './http/app.ts';
 import { closeGracefully } from './http/graceful-close.ts';
 import { createInfluxSink } from './influx/sink.ts';
+import { createLogger } from './logging/logger.ts';
 import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { SetupGate } from './setup/gate.ts';
 import { createUsageService } from './usage/service.ts';
 
 export interface RunningServer {
@@ -29,6 +31,8 @@ export interface RunningServer {
   metrics: Metrics;
   /** Set when this start created the first admin token; it is shown once and stored only as a hash. */
   createdAdminToken: string | null;
+  /** Set when the store has no user: the one-time code that creates the first admin (only its digest is kept). */
+  setupCode: string | null;
   /** The check-in threads that own the public port (for diagnostics), or null when HTTP is on the main thread. */
   checkinThreads: Pick<CheckinThreads, 'workers'> | null;
   close(): Promise<void>;
@@ -44,6 +48,8 @@ export interface StartOptions {
   catalogRefreshMs?: number;
   /** How long in-flight requests may take to finish at shutdown before their connections are cut. */
   shutdownGraceMs?: number;
+  /** Replaces SQLite's WAL sync after check-in commits; tests make it fail. */
+  syncWal?: OpenOptions['syncWal'];
 }
 
 /** In-flight requests wait for their commit, so nothing acknowledged is lost. */
@@ -55,18 +61,29 @@ function localHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Fastify logs each address it listens on at info; ours is logged once with the URL, so these go to debug. */
+async function listenQuietly(app: FastifyInstance, options: { path: string } | { host: string; port: number }) {
+  const log = app.log;
+  app.log = Object.assign(Object.create(log), { info: log.debug.bind(log) });
+  try {
+    return await app.listen(options);
+  } finally {
+    app.log = log;
+  }
+}
+
 export const serverVersion: string = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
 ).version;
 
 /** Opens the store, migrates, loads apps and listens. `close()` stops taking requests and flushes everything acknowledged. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
-  const logger =
-    opts.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', 'influxdb.pass'] });
+  const logger = opts.logger ?? (await createLogger({ level: config.logLevel, format: config.logFormat }));
   const metrics = createMetrics();
   const database = openDatabase(config.database, {
     onConnectionError: (err) =>
       logger.warn({ err: err.message }, 'lost an idle database connection; it will be replaced'),
+    syncWal: opts.syncWal,
   });
   const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
   let closing: Promise<void> | null = null;
@@ -81,12 +98,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const applied = await migrateToLatest(database.db);
     logger.info({ store: database.description, applied }, 'store ready');
     const tokens = new TokenStore(database.db);
-    let createdAdminToken: string | null = null;
     if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
-    else if (!(await tokens.hasActiveAdmin())) {
-      createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
-      opts.onAdminTokenCreated?.(createdAdminToken);
-    }
+    const setup = new SetupGate({ db: database.db, logger });
     const apps = createAppRegistry(config.apps, {
       dataDir: config.dataDir,
       logger,
@@ -138,7 +151,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     cleanups.push(() => maintenance.stop());
 
-    const checkins = createCheckinService({ apps, writer, instanceKeys, geo: geo.locator, sinks, metrics, logger });
+    const checkins = createCheckinService({
+      apps,
+      writer,
+      instanceKeys,
+      geo: geo.locator,
+      sinks,
+      metrics,
+      logger,
+      onStoreFailure: config.onStoreFailure,
+    });
     const app = await buildHttpApp({
       logger,
       metrics,
@@ -163,6 +185,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         config,
         metrics,
       },
+      setup,
       version: serverVersion,
       behindCheckinThreads: config.checkinThreads > 0,
     });
@@ -178,7 +201,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         await closeHttp(app, graceMs);
         await threadsDone;
       });
-      await app.listen({ path: socket.path });
+      await listenQuietly(app, { path: socket.path });
       threads = await startCheckinThreads(
         {
           count: config.checkinThreads,
@@ -200,12 +223,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       url = `http://${localHost(config.host)}:${threads.port}`;
     } else {
       cleanups.push(() => closeHttp(app, graceMs));
-      const address = await app.listen({ host: config.host, port: config.port });
+      const address = await listenQuietly(app, { host: config.host, port: config.port });
       url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     }
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
+    // Made only once the server listens, so a start that fails never loses a token nobody saw.
+    let createdAdminToken: string | null = null;
+    if (!config.adminToken && !(await tokens.hasActiveAdmin())) {
+      createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
+      opts.onAdminTokenCreated?.(createdAdminToken);
+    }
+    const setupCode = await setup.open();
     started = true;
-    return { app, url, metrics, createdAdminToken, checkinThreads: threads, close: cleanup };
+    return { app, url, metrics, createdAdminToken, setupCode, checkinThreads: threads, close: cleanup };
   } catch (err) {
     await cleanup().catch(() => {});
     throw err;

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeKinds } from './support/databases.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
 const password = 'session password 1';
 // biome-ignore lint/suspicious/noExplicitAny: test bodies are checked field by field
 const bodyOf = async (res: Response): Promise<any> => res.json();
 
-describe.each(storeKinds)('dashboard session API on %s', (kind) => {
+describeEachStore(allStoreKinds)('dashboard session API on %s', (kind) => {
   let server: TestServer;
   beforeAll(async () => {
     // Trusting loopback lets a test say "this came over https" with X-Forwarded-Proto.

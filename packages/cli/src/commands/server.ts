@@ -1,5 +1,13 @@
-import { ConfigError, resolveServerConfig, type ServerOptions, serverOptionTable, startServer } from '@flotilla/server';
+import {
+  ConfigError,
+  firstStartBanner,
+  resolveServerConfig,
+  type ServerOptions,
+  serverOptionTable,
+  startServer,
+} from '@flotilla/server';
 import { type Command, Option } from 'commander';
+import { examples } from '../help.ts';
 
 export function registerServerCommand(program: Command): void {
   const cmd = program
@@ -7,20 +15,32 @@ export function registerServerCommand(program: Command): void {
     .description('run the control plane (check-in service, API)')
     .addHelpText(
       'after',
-      `\nEvery option can also be set with its env var:\n${envHelp()}\n  FLOTILLA_ADMIN_TOKEN  set the admin API token instead of generating one`,
+      [
+        '\nEvery option can also be set with the env var shown beside it, or in the --config file.',
+        'FLOTILLA_ADMIN_TOKEN sets the admin API token instead of generating one at first start.',
+        examples([
+          'flotilla server',
+          'flotilla server --port 9000 --database postgres://flotilla:secret@127.0.0.1:5432/flotilla',
+          'flotilla server --application-name longhorn --upgrade-response-config ./response-config.json --trusted-proxies 10.0.0.0/8',
+        ]),
+      ].join('\n'),
     );
   for (const opt of serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
   cmd.action(async (flags: ServerOptions) => {
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       // Commander already folded the env vars into flags; pass env too for FLOTILLA_ADMIN_TOKEN.
-      server = await startServer(resolveServerConfig(flags, process.env), {
-        onAdminTokenCreated: (token) => {
-          process.stdout.write(
-            `\nCreated the first admin API token. It is shown only this once and stored only as a hash:\n\n  ${token}\n\nUse it as "Authorization: Bearer <token>" or FLOTILLA_TOKEN.\nThe dashboard is served at / on this port; to sign in there, create a user:\n  flotilla user add <name> --role admin --server <this server's URL> --token <the token above>\n\n`,
-          );
-        },
+      const config = resolveServerConfig(flags, process.env);
+      server = await startServer(config);
+      const banner = firstStartBanner({
+        url: server.url,
+        host: config.host,
+        setupCode: server.setupCode,
+        adminToken: server.createdAdminToken,
+        dataDir: config.dataDir,
+        database: config.database,
       });
+      if (banner) process.stdout.write(banner);
     } catch (err) {
       // Files are read at start too (response configs, schemas, the geo database): same exit code.
       if (err instanceof ConfigError) {
@@ -43,8 +63,4 @@ export function registerServerCommand(program: Command): void {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
   });
-}
-
-function envHelp(): string {
-  return serverOptionTable.map((o) => `  ${o.env.padEnd(34)} ${o.flag.split(' ')[0]}`).join('\n');
 }

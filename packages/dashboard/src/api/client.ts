@@ -92,7 +92,8 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   const text = await res.text();
   if (!res.ok) {
     const error = await errorFrom(res.status, text);
-    if (res.status === 401 && !path.startsWith('/api/v1/auth/')) for (const l of unauthorizedListeners) l();
+    const signingIn = path.startsWith('/api/v1/auth/') || path === '/api/v1/setup';
+    if (res.status === 401 && !signingIn) for (const l of unauthorizedListeners) l();
     throw error;
   }
   return (text ? JSON.parse(text) : null) as T;
@@ -104,10 +105,13 @@ const enc = encodeURIComponent;
 export const api = {
   signIn: (name: string, password: string) => request<WhoAmI>('POST', '/api/v1/auth/session', { name, password }),
   signOut: () => request<null>('DELETE', '/api/v1/auth/session'),
+  setupStatus: () => request<{ pending: boolean }>('GET', '/api/v1/setup'),
+  completeSetup: (body: { code: string; name: string; password: string }) =>
+    request<WhoAmI>('POST', '/api/v1/setup', body),
   whoami: () => request<WhoAmI>('GET', '/api/v1/whoami'),
 
   apps: () => request<AppList>('GET', '/api/v1/apps'),
-  usage: (app: string, q: { groupBy: string; from?: string; to?: string; period?: string }) =>
+  usage: (app: string, q: { groupBy: string; from?: string; to?: string; period?: string; fill?: 'true' | 'false' }) =>
     request<UsageResponse>('GET', withQuery(`/api/v1/apps/${enc(app)}/usage`, q)),
 
   services: () => request<ServiceList>('GET', '/api/v1/services'),

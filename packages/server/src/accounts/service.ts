@@ -17,7 +17,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { findAuditEntry, readAudit } from '../audit/store.ts';
 import { generateToken, type Principal, type Role, requireRole, tokenRow } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
-import { DomainError, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.ts';
+import { Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.ts';
 import { LoginLimiter } from './login-limiter.ts';
 import { burnPasswordCheck, checkPasswordRules, hashPassword, verifyPassword } from './password.ts';
 import * as store from './store.ts';
@@ -91,6 +91,31 @@ export function createAccountsService(deps: AccountsDeps) {
         action: 'user.create',
         target: `user:${user.name}`,
         after: { name: user.name, role: user.role },
+      });
+    });
+    return store.publicUser(user);
+  }
+
+  /** The first user, made with the setup code: refused once any user exists, checked in the same transaction. */
+  async function createFirstAdmin(input: { name: string; password: string }): Promise<UserInfo> {
+    checkUser(input);
+    const user: store.UserRow = {
+      id: randomUUID(),
+      name: input.name,
+      role: 'admin',
+      passwordHash: await hashPassword(input.password),
+      createdAt: iso(),
+      disabledAt: null,
+    };
+    const actor: Principal = { tokenId: '', name: 'setup code', role: 'admin', userName: user.name };
+    await db.transaction().execute(async (tx) => {
+      if (await store.anyUser(tx)) throw new Conflict('a user exists already: sign in instead');
+      await store.insertUser(tx, user);
+      await recordAudit(tx, {
+        actor,
+        action: 'user.create',
+        target: `user:${user.name}`,
+        after: { name: user.name, role: user.role, via: 'setup code' },
       });
     });
     return store.publicUser(user);
@@ -193,6 +218,7 @@ export function createAccountsService(deps: AccountsDeps) {
     }
     requireRole(actor, 'developer');
     if (!body.environment) throw new Invalid('an agent token needs an environment');
+    await requireAgentBinding(body.environment, body.profile);
     return insertToken(actor, 'token.create', body.name, 'agent', {
       kind: 'agent',
       environment: body.environment,
@@ -200,6 +226,23 @@ export function createAccountsService(deps: AccountsDeps) {
       expiresAt,
       createdBy: actor.userId ?? null,
     });
+  }
+
+  /** An agent token names an environment (and profile) that exist, so it cannot fail only later. */
+  async function requireAgentBinding(environment: string, profile: string | undefined): Promise<void> {
+    const env = await db.selectFrom('environments').select('name').where('name', '=', environment).executeTakeFirst();
+    if (!env) throw new NotFound(`environment "${environment}" not found`);
+    if (profile === undefined) return;
+    const found = await db.selectFrom('profiles').select('name').where('name', '=', profile).executeTakeFirst();
+    if (!found) throw new NotFound(`profile "${profile}" not found`);
+  }
+
+  /** An admin token without a user: made offline against the store, when the first-start token is lost. */
+  async function createAdminToken(actor: Principal, name: string, expiresInDays?: number): Promise<CreatedToken> {
+    if (actor.kind !== 'local') {
+      throw new Forbidden('admin tokens are made against the store (--data-dir or --database)');
+    }
+    return insertToken(actor, 'token.create', name, 'admin', { kind: 'admin', expiresAt: expiry(expiresInDays) });
   }
 
   async function listTokens(actor: Principal): Promise<TokenInfo[]> {
@@ -262,6 +305,8 @@ export function createAccountsService(deps: AccountsDeps) {
 
   return {
     createUser,
+    createFirstAdmin,
+    createAdminToken,
     listUsers: async () => (await store.listUsers(db)).map(store.publicUser),
     updateUser,
     login,

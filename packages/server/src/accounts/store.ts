@@ -71,6 +71,11 @@ export async function findUser(db: Db, name: string): Promise<UserRow | null> {
   return row ? toUser(row) : null;
 }
 
+/** Whether the store holds any user at all, enabled or not. */
+export async function anyUser(db: Db): Promise<boolean> {
+  return (await db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
 export async function listUsers(db: Db): Promise<UserRow[]> {
   const rows = await db.selectFrom('users').select(userColumns).orderBy('name').execute();
   return rows.map(toUser);

@@ -1,12 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { hashToken, type Principal, TokenStore } from '../auth/tokens.ts';
 import { createAccountsService } from './service.ts';
 
 const local: Principal = { tokenId: '', name: 'test', role: 'admin', kind: 'local' };
 const bearer = (token: string) => `Bearer ${token}`;
 
-describe.each(storeKinds)('token store on %s', (kind) => {
+describeEachStore(allStoreKinds)('token store on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   async function userWithToken(role: 'admin' | 'developer' | 'viewer') {
@@ -56,6 +56,12 @@ describe.each(storeKinds)('token store on %s', (kind) => {
     const db = handle.current.db;
     const accounts = createAccountsService({ db });
     const tokens = new TokenStore(db);
+    const now = new Date().toISOString();
+    await db
+      .insertInto('environments')
+      .values({ name: 'production', requires_tested_in: null, created_at: now, created_by: 't' })
+      .execute();
+    await db.insertInto('profiles').values({ name: 'eu', updated_at: now }).execute();
     const created = await accounts.createToken(local, {
       kind: 'agent',
       name: 'edge-1',

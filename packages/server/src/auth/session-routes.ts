@@ -42,24 +42,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
     async (request, reply) => {
       // Also for sign-in: a foreign page must not sign a browser in to an account of its choosing.
       requireCsrfHeader(request);
-      // Through the login route, so the one failure counter (and its lockout) covers both ways in.
-      const login = await app.inject({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { ...request.body, tokenName: `${request.body.name} (dashboard)`, expiresInDays: 1 },
-        remoteAddress: request.ip,
-      });
-      if (login.statusCode !== 200) return forward(reply, login);
-      const created = login.json() as CreatedToken;
-      await limitTokenExpiry(
-        deps.db,
-        created.info.id,
-        new Date(Date.now() + sessionMaxAgeSeconds * 1000).toISOString(),
-      );
-      const principal = await deps.tokens.authenticate(`Bearer ${created.token}`);
-      reply.header('set-cookie', sessionCookie(created.token, isHttps(request)));
-      reply.header('cache-control', 'no-store');
-      return accounts.whoami(principal);
+      return openSession(app, deps, request, reply, request.body);
     },
   );
 
@@ -84,6 +67,32 @@ export async function sessionRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
       return reply.status(204).send();
     },
   );
+}
+
+/**
+ * Signs a browser in: through the login route, so the one failure counter (and its lockout) covers
+ * every way in, then the new token goes into the session cookie. Answers the credential's WhoAmI.
+ */
+export async function openSession(
+  app: FastifyInstance,
+  deps: FeatureDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  credentials: SessionBody,
+) {
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { ...credentials, tokenName: `${credentials.name} (dashboard)`, expiresInDays: 1 },
+    remoteAddress: request.ip,
+  });
+  if (login.statusCode !== 200) return forward(reply, login);
+  const created = login.json() as CreatedToken;
+  await limitTokenExpiry(deps.db, created.info.id, new Date(Date.now() + sessionMaxAgeSeconds * 1000).toISOString());
+  const principal = await deps.tokens.authenticate(`Bearer ${created.token}`);
+  reply.header('set-cookie', sessionCookie(created.token, isHttps(request)));
+  reply.header('cache-control', 'no-store');
+  return createAccountsService({ db: deps.db }).whoami(principal);
 }
 
 function forward(reply: FastifyReply, answer: { statusCode: number; headers: Record<string, unknown>; body: string }) {

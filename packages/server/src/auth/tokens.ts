@@ -38,6 +38,11 @@ export function requireRole(principal: Principal, needed: Exclude<Role, 'agent'>
   }
 }
 
+/** Who a version, revision or rollout is credited to: the user of a personal token, else the token's name. */
+export function authorName(principal: Principal): string {
+  return principal.userName ?? principal.name;
+}
+
 /** How the audit log names who acted: the user for personal tokens, else the token. */
 export function actorLabel(principal: Principal): string {
   if (principal.userName) return principal.userName;

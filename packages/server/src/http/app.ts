@@ -14,6 +14,7 @@ import { sessionCookieHook } from '../auth/session.ts';
 import { sessionRoutes } from '../auth/session-routes.ts';
 import type { TokenStore } from '../auth/tokens.ts';
 import { catalogRoutes } from '../catalog/routes.ts';
+import { untrustedForwardWarning } from '../checkin/forwarded.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { dashboardRoutes } from '../dashboard/routes.ts';
@@ -23,6 +24,8 @@ import { fleetRoutes } from '../fleet/routes.ts';
 import { logsRoutes } from '../logs/routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { rolloutRoutes } from '../rollouts/routes.ts';
+import type { SetupGate } from '../setup/gate.ts';
+import { setupRoutes } from '../setup/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { answerClientError } from './client-error.ts';
@@ -41,6 +44,8 @@ export interface HttpDeps {
   tokens: TokenStore;
   readiness: Readiness;
   features: FeatureDeps;
+  /** The first admin's one-time setup code. */
+  setup: SetupGate;
   version: string;
   /** Set when check-in threads own the public listener and pass other requests over a private socket. */
   behindCheckinThreads?: boolean;
@@ -122,10 +127,17 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
-  await app.register(checkinRoutes, { service: deps.checkins, rateLimitPerMinute: deps.rateLimitPerMinute });
+  const trusted = deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : null;
+  await app.register(checkinRoutes, {
+    service: deps.checkins,
+    rateLimitPerMinute: deps.rateLimitPerMinute,
+    trusted,
+    onUntrustedForward: untrustedForwardWarning(deps.logger, deps.metrics, trusted !== null),
+  });
   await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
   await app.register(accountsRoutes, deps.features);
   await app.register(sessionRoutes, deps.features);
+  await app.register(setupRoutes, { ...deps.features, setup: deps.setup });
   await app.register(catalogRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);

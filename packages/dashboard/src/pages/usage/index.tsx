@@ -102,7 +102,8 @@ function AppUsage({ app, range, period, tag }: { app: AppSummary; range: string;
     const now = Math.floor(Date.now() / 60_000) * 60_000;
     return new Date(now - (ranges[range] ?? ranges['7d'] ?? 0)).toISOString();
   }, [range]);
-  const q = { from, period: period || undefined };
+  // The charts draw every bucket, so ask for the dense series (zeros included).
+  const q = { from, period: period || undefined, fill: 'true' as const };
   const versions = useApi(() => api.usage(app.name, { ...q, groupBy: 'appVersion' }), [app.name, from, period]);
   const countries = useApi(() => api.usage(app.name, { ...q, groupBy: 'country' }), [app.name, from, period]);
   const tags = useApi(

@@ -14,6 +14,7 @@ const usage: UsageResponse = {
   period: '1h',
   from: '2025-01-01T00:00:00.000Z',
   to: '2025-01-01T02:00:00.000Z',
+  summary: [],
   series: [
     { key: 'v1.9.0', points: [point('2025-01-01T00:00:00.000Z', 5), point('2025-01-01T01:00:00.000Z', 1)] },
     { key: 'v1.10.0', points: [point('2025-01-01T00:00:00.000Z', 0), point('2025-01-01T01:00:00.000Z', 3, 3, 2)] },
