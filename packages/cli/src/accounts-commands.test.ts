@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
 interface Run {
@@ -19,8 +19,8 @@ function run(args: string[], opts: { env?: Record<string, string>; input?: strin
 }
 
 describe('flotilla accounts commands', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-cli-accounts-'));
-  const config = mkdtempSync(join(tmpdir(), 'flotilla-cli-config-'));
+  const dir = makeTempDir('flotilla-cli-accounts-');
+  const config = makeTempDir('flotilla-cli-config-');
   const env = { XDG_CONFIG_HOME: config };
   let server: TestServer;
 
@@ -68,7 +68,7 @@ describe('flotilla accounts commands', () => {
     expect(out.user).toMatchObject({ name: 'dev', role: 'developer' });
     expect(out.password.length).toBeGreaterThanOrEqual(24);
 
-    const devConfig = mkdtempSync(join(tmpdir(), 'flotilla-cli-dev-'));
+    const devConfig = makeTempDir('flotilla-cli-dev-');
     const devLogin = await run(['login', '--server', server.url, '--user', 'dev', '--password-stdin'], {
       env: { XDG_CONFIG_HOME: devConfig },
       input: out.password,
@@ -76,13 +76,25 @@ describe('flotilla accounts commands', () => {
     expect(devLogin.stdout).toContain('as dev (developer)');
 
     expect((await run(['user', 'set-role', 'dev', 'viewer'], { env })).stdout).toMatch(/dev\s+viewer/);
-    expect((await run(['user', 'disable', 'dev'], { env })).stdout).toMatch(/dev\s+viewer\s+true/);
+    expect((await run(['user', 'disable', 'dev'], { env })).stdout).toMatch(/dev\s+viewer\s+yes/);
     const list = await run(['user', 'list', '--json'], { env });
     expect(JSON.parse(list.stdout).map((u: { name: string }) => u.name)).toEqual(['dev', 'root']);
     const refused = await run(['whoami'], { env: { XDG_CONFIG_HOME: devConfig } });
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain('401');
-    expect(refused.stderr).toContain('disabled');
+    expect(refused.stderr).toBe('flotilla: the user "dev" is disabled\n');
+    const verbose = await run(['whoami', '--verbose'], { env: { XDG_CONFIG_HOME: devConfig } });
+    expect(verbose.stderr).toBe('flotilla: GET /api/v1/whoami → 401: the user "dev" is disabled\n');
+  });
+
+  it('refuses an agent token for an environment or profile that does not exist, instead of issuing it', async () => {
+    const missing = await run(['token', 'create', '--agent', '--env', 'production'], { env });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toBe('flotilla: environment "production" not found\n');
+    expect((await run(['env', 'create', 'production'], { env })).status).toBe(0);
+    const noProfile = await run(['token', 'create', '--agent', '--env', 'production', '--profile', 'eu'], { env });
+    expect(noProfile.stderr).toBe('flotilla: profile "eu" not found\n');
+    expect((await run(['service', 'create', 'web'], { env })).status).toBe(0);
+    expect((await run(['profile', 'set', 'eu', 'web'], { env })).status).toBe(0);
   });
 
   it('creates, lists and revokes tokens with --json, and shows the audit log', async () => {
@@ -117,6 +129,14 @@ describe('flotilla accounts commands', () => {
     expect(entries[0]).toMatchObject({ actor: 'root', target: `token:${info.id}` });
     const table = await run(['audit', '--limit', '2'], { env });
     expect(table.stdout).toMatch(/^AT\s+ACTOR\s+ACTION/);
+    expect(table.stdout.split('\n')[1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}root /);
+    const tokens = await run(['token', 'list'], { env });
+    expect(tokens.stdout).toMatch(
+      /^ID\s+NAME\s+KIND\s+ROLE\s+USER\s+ENVIRONMENT\s+PROFILE\s+LAST USED\s+EXPIRES\s+REVOKED\n/,
+    );
+    expect(tokens.stdout).toMatch(
+      /agent-production-eu\s+agent\s+agent\s+production\s+eu\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
+    );
     expect(table.stdout).toContain('More: --before ');
   });
 

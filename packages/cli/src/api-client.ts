@@ -5,11 +5,31 @@ import { dirname, join } from 'node:path';
 /** A failure the CLI reports as one line on stderr with a non-zero exit. */
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  /** The request that failed, `METHOD /path → status`, shown with --verbose. */
+  readonly detail: string | undefined;
+  constructor(message: string, exitCode = 1, detail?: string) {
     super(message);
     this.name = 'CliError';
     this.exitCode = exitCode;
+    this.detail = detail;
   }
+}
+
+/** A non-2xx answer as a CliError: the server's message in words; method, path and status for --verbose. */
+export function apiError(method: string, path: string, status: number, statusText: string, text: string): CliError {
+  let message = text || statusText;
+  try {
+    message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return new CliError(message, 1, `${method} ${path} → ${status}`);
+}
+
+/** A failed connection, with the cause the network layer gives. */
+export function unreachable(server: string, err: unknown): CliError {
+  const e = err as Error & { cause?: Error };
+  return new CliError(`cannot reach ${server}: ${e.cause?.message ?? e.message}`);
 }
 
 export interface Login {
@@ -65,18 +85,11 @@ export class ApiClient {
         signal: init.signal,
       } as RequestInit);
     } catch (err) {
-      throw new CliError(
-        `cannot reach ${this.#login.server}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
-      );
+      throw unreachable(this.#login.server, err);
     }
     const text = await res.text();
-    const data = text ? safeJson(text) : undefined;
-    if (!res.ok) {
-      const message =
-        (data as { error?: { message?: string } } | undefined)?.error?.message ?? (text || res.statusText);
-      throw new CliError(`${method} ${path}: ${res.status} ${message}`);
-    }
-    return data as T;
+    if (!res.ok) throw apiError(method, path, res.status, res.statusText, text);
+    return (text ? safeJson(text) : undefined) as T;
   }
 }
 

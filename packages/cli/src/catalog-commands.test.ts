@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArtifactDir } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
 describe('flotilla service, profile and version commands', () => {
@@ -17,7 +17,7 @@ describe('flotilla service, profile and version commands', () => {
     expect(r.status).toBe(0);
     return r.stdout;
   };
-  const cfg = mkdtempSync(join(tmpdir(), 'flotilla-cfg-'));
+  const cfg = makeTempDir('flotilla-cfg-');
 
   beforeAll(async () => {
     server = await startTestServer('sqlite');
@@ -27,7 +27,9 @@ describe('flotilla service, profile and version commands', () => {
   });
 
   it('creates services and profiles and lists them', async () => {
-    expect(await ok(['service', 'create', 'web', '--description', 'front end'])).toContain('front end');
+    expect(await ok(['service', 'list'])).toBe('no services yet: flotilla service create <name>\n');
+    const created = await ok(['service', 'create', 'web', '--description', 'front end']);
+    expect(created).toMatch(/^NAME\s+DESCRIPTION\s+MAX HISTORY\nweb\s+front end\s+\d+\n$/);
     await ok(['service', 'create', 'api']);
     const list = JSON.parse(await ok(['service', 'list', '--json']));
     expect(list.services.map((s: { name: string }) => s.name)).toEqual(['api', 'web']);
@@ -45,12 +47,21 @@ describe('flotilla service, profile and version commands', () => {
     expect(published.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     await ok(['version', 'publish', 'web', '1.3.0', dir]);
 
-    expect(await ok(['version', 'list', 'web'])).toMatch(/1\.3\.0[\s\S]*1\.2\.3/);
+    // Readable headers, the notes, who published it and when, in local time.
+    const listed = (await ok(['version', 'list', 'web'])).split('\n');
+    expect(listed[0]).toMatch(/^VERSION\s+NOTES\s+AUTHOR\s+CREATED\s+SIZE\s+DIGEST$/);
+    expect(listed[1]).toMatch(
+      /^1\.3\.0\s+FLOTILLA_ADMIN_TOKEN\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+ B\s+sha256:[0-9a-f]{12}$/,
+    );
+    expect(listed[2]).toMatch(/^1\.2\.3\s+first\s+FLOTILLA_ADMIN_TOKEN\s+\d{4}-/);
+    expect(await ok(['version', 'list', 'api'])).toBe(
+      'no versions of api yet: flotilla version publish api <version> <path>\n',
+    );
     const shown = await ok(['version', 'show', 'web', '1.2.3']);
     expect(shown).toContain(published.digest);
     expect(shown).toContain('./bin/app');
 
-    const out = join(mkdtempSync(join(tmpdir(), 'flotilla-dl-')), 'web.tar.gz');
+    const out = join(makeTempDir('flotilla-dl-'), 'web.tar.gz');
     expect(await ok(['version', 'download', 'web', '1.2.3', '-o', out])).toContain('verified');
     const served = await fetch(`${server.url}/api/v1/services/web/versions/1.2.3/artifact`, {
       headers: { authorization: `Bearer ${adminToken}` },

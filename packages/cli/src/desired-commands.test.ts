@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../server/src/db/connection.ts';
 import { seedCatalog } from '../../server/src/desired/testing.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { formatDiff, parseAssignments } from './commands/desired.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
@@ -44,7 +42,7 @@ describe('flotilla env / desired / instance commands', () => {
     env = {
       FLOTILLA_SERVER: server.url,
       FLOTILLA_TOKEN: adminToken,
-      XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'flotilla-cli-desired-')),
+      XDG_CONFIG_HOME: makeTempDir('flotilla-cli-desired-'),
     };
   });
   afterAll(async () => {
@@ -56,7 +54,9 @@ describe('flotilla env / desired / instance commands', () => {
     expect((await run(['env', 'create', 'test'], env)).stdout).toContain('created environment test');
     const prod = await run(['env', 'create', 'prod', '--requires-tested-in', 'test'], env);
     expect(prod.stdout).toContain('requires versions tested in test');
-    expect((await run(['env', 'list'], env)).stdout).toMatch(/prod\s+0\s+test/);
+    const envs = (await run(['env', 'list'], env)).stdout;
+    expect(envs).toMatch(/^NAME\s+REVISION\s+REQUIRES TESTED IN\s+CREATED\n/);
+    expect(envs).toMatch(/prod\s+0\s+test\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n/);
 
     const set = await run(['desired', 'set', 'test', 'web=1.0', 'api=1.0', '--comment', 'first'], env);
     expect(set.status).toBe(0);
@@ -91,10 +91,18 @@ describe('flotilla env / desired / instance commands', () => {
     const back = await run(['desired', 'rollback', 'test', '1', '--comment', 'undo'], env);
     expect(back.stdout).toContain('revision 3');
     expect(back.stdout).toContain('undo');
+  });
 
+  it('refuses a version not marked tested in words; --verbose adds the request and its status', async () => {
     const gated = await run(['desired', 'set', 'prod', 'web=1.0'], env);
     expect(gated.status).toBe(1);
-    expect(gated.stderr).toContain('web@1.0');
+    expect(gated.stderr).toBe(
+      'flotilla: web@1.0 is not marked tested in test (prod only takes versions marked tested there)\n',
+    );
+    const verbose = await run(['--verbose', 'desired', 'set', 'prod', 'web=1.0'], env);
+    expect(verbose.stderr).toBe(
+      'flotilla: PATCH /api/v1/environments/prod/desired → 409: web@1.0 is not marked tested in test (prod only takes versions marked tested there)\n',
+    );
     const marked = await run(['desired', 'mark-tested', 'test'], env);
     expect(marked.stdout).toContain('api@1.0, web@1.0');
     expect((await run(['desired', 'set', 'prod', 'web=1.0'], env)).status).toBe(0);
@@ -102,6 +110,6 @@ describe('flotilla env / desired / instance commands', () => {
     const bad = await run(['desired', 'set', 'test', 'web=9.9'], env);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('web@9.9');
-    expect((await run(['instance', 'list'], env)).stdout).toContain('(none)');
+    expect((await run(['instance', 'list'], env)).stdout).toBe('no instances match\n');
   });
 });

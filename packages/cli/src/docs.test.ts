@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { agentOptionTable } from '@flotilla/agent';
 import { serverOptionTable } from '@flotilla/server';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from './main.ts';
+import { buildProgram } from './program.ts';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 const agentDoc = readFileSync(new URL('../../../docs/agent.md', import.meta.url), 'utf8');

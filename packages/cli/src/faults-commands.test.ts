@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { sinceTime } from './commands/faults.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
@@ -33,9 +33,9 @@ describe('flotilla faults commands', () => {
     env = {
       FLOTILLA_SERVER: server.url,
       FLOTILLA_TOKEN: adminToken,
-      XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'flotilla-cli-faults-')),
+      XDG_CONFIG_HOME: makeTempDir('flotilla-cli-faults-'),
     };
-    cwd = mkdtempSync(join(tmpdir(), 'flotilla-cli-faults-out-'));
+    cwd = makeTempDir('flotilla-cli-faults-out-');
     const auth = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
     await fetch(`${server.url}/api/v1/environments`, {
       method: 'POST',
@@ -103,6 +103,9 @@ describe('flotilla faults commands', () => {
     const bad = await run(['faults', 'list', '--since', 'whenever']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--since');
+    const badLimit = await run(['faults', 'list', '--limit', '0']);
+    expect(badLimit.status).toBe(2);
+    expect(badLimit.stderr).toBe('flotilla: --limit takes a whole number 1 or more; got "0"\n');
   });
 
   it('shows a report with its state and log tail', async () => {
@@ -117,7 +120,9 @@ describe('flotilla faults commands', () => {
     expect(json.logTail).toEqual(['boot', 'panic: out of cheese']);
     const missing = await run(['faults', 'show', 'nope']);
     expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toContain('404');
+    expect(missing.stderr).toMatch(/^flotilla: .*nope/);
+    const verbose = await run(['faults', 'show', 'nope', '--verbose']);
+    expect(verbose.stderr).toMatch(/^flotilla: GET \/api\/v1\/faults\/nope → 404: /);
   });
 
   it('downloads an archive, refusing to overwrite without --force', async () => {

@@ -75,6 +75,9 @@ describe('flotilla fleet', () => {
     const json = JSON.parse(await run(['--environment', 'prod', '--service', 'web', '--json']));
     expect(json.services[0].counts).toMatchObject({ ok: 1, behind: 1 });
     expect(await run(['--service', 'nothing'])).toBe('(no desired services)\n');
-    await expect(run(['--environment', 'nope'])).rejects.toThrow(/404/);
+    await expect(run(['--environment', 'nope'])).rejects.toMatchObject({
+      message: 'no environment "nope"',
+      detail: 'GET /api/v1/fleet?environment=nope → 404',
+    });
   });
 });

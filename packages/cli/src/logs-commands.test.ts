@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { logQuery, parseSse } from './commands/logs.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
@@ -57,7 +55,7 @@ describe('flotilla logs', () => {
     env = {
       FLOTILLA_SERVER: server.url,
       FLOTILLA_TOKEN: adminToken,
-      XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'flotilla-cli-logs-')),
+      XDG_CONFIG_HOME: makeTempDir('flotilla-cli-logs-'),
     };
     expect((await run(['env', 'create', 'prod'])).status).toBe(0);
     const res = await fetch(`${server.url}/api/v1/tokens`, {
@@ -100,6 +98,15 @@ describe('flotilla logs', () => {
     const bad = await run(['logs', '--level', 'loud']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--level');
+  });
+
+  it('says so when there are no lines, rather than printing nothing', async () => {
+    const none = await run(['logs', 'db']);
+    expect(none.status, none.stderr).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toBe('no lines yet from db\n');
+    const unmatched = await run(['logs', 'web', '--grep', 'no such text']);
+    expect(unmatched.stderr).toBe('no lines match\n');
   });
 
   it('follows: prints the recent lines, then new matching ones', async () => {

@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../server/src/db/connection.ts';
 import { seedCatalog } from '../../server/src/desired/testing.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
+import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { parseWaves } from './commands/rollouts.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
@@ -36,7 +34,7 @@ describe('flotilla rollout commands', () => {
     env = {
       FLOTILLA_SERVER: server.url,
       FLOTILLA_TOKEN: adminToken,
-      XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'flotilla-cli-rollouts-')),
+      XDG_CONFIG_HOME: makeTempDir('flotilla-cli-rollouts-'),
     };
     expect((await run(['env', 'create', 'prod'])).status).toBe(0);
     expect((await run(['desired', 'set', 'prod', 'web=1.0'])).status).toBe(0);

@@ -17,6 +17,12 @@ export const UsageQuery = Type.Object({
       description: "Bucket size, a multiple of the app's query period (e.g. `1h`, `1d`); default the query period",
     }),
   ),
+  fill: Type.Optional(
+    Type.Union([Type.Literal('true'), Type.Literal('false')], {
+      description:
+        '`true`: every series has a point for every bucket of the range, zeros included; default only buckets with check-ins',
+    }),
+  ),
 });
 export type UsageQuery = Static<typeof UsageQuery>;
 
@@ -38,13 +44,30 @@ export const UsageSeries = Type.Object({
 });
 export type UsageSeries = Static<typeof UsageSeries>;
 
+export const UsageSummary = Type.Object({
+  key: Type.String(),
+  instances: Type.Number({
+    description: 'Check-ins in the latest query period of the range, or in the one before when that had more',
+  }),
+  uniqueInstances: Type.Integer({
+    description: 'Distinct instance ids in the same two query periods (the larger); 0 when clients send none',
+  }),
+});
+export type UsageSummary = Static<typeof UsageSummary>;
+
 export const UsageResponse = Type.Object({
   app: Type.String(),
   groupBy: Type.String(),
   period: Type.String(),
   from: Type.String(),
   to: Type.String(),
-  series: Type.Array(UsageSeries),
+  summary: Type.Array(UsageSummary, {
+    description:
+      'Instances now per key, most first: the latest query period of the range and the one before it; keys without check-ins there are left out',
+  }),
+  series: Type.Array(UsageSeries, {
+    description: 'Per key, most check-ins first; points only for buckets with check-ins unless `fill=true`',
+  }),
 });
 export type UsageResponse = Static<typeof UsageResponse>;
 

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
-describe.each(storeKinds)('accounts API on %s', (kind) => {
+describeEachStore(allStoreKinds)('accounts API on %s', (kind) => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer(kind);
@@ -132,12 +132,18 @@ describe.each(storeKinds)('accounts API on %s', (kind) => {
     expect(personal.status).toBe(201);
     expect(personal.body.token).toMatch(/^flt_/);
     expect(personal.body.info).toMatchObject({ name: 'laptop', kind: 'personal', user: 'tom', role: 'developer' });
-    const agent = await call('POST', '/tokens', tom, {
-      kind: 'agent',
-      name: 'edge',
-      environment: 'staging',
-      profile: 'eu',
-    });
+    // An agent token only binds an environment and profile that exist, so it cannot fail only later.
+    const agentBody = { kind: 'agent', name: 'edge', environment: 'staging', profile: 'eu' };
+    const noEnv = await call('POST', '/tokens', tom, agentBody);
+    expect(noEnv.status).toBe(404);
+    expect(noEnv.body.error).toEqual({ code: 'not_found', message: 'environment "staging" not found' });
+    expect((await call('POST', '/environments', adminToken, { name: 'staging' })).status).toBe(201);
+    const noProfile = await call('POST', '/tokens', tom, agentBody);
+    expect(noProfile.status).toBe(404);
+    expect(noProfile.body.error).toEqual({ code: 'not_found', message: 'profile "eu" not found' });
+    expect((await call('POST', '/services', adminToken, { name: 'web' })).status).toBe(201);
+    expect((await call('PUT', '/profiles/eu', adminToken, { services: ['web'] })).status).toBe(200);
+    const agent = await call('POST', '/tokens', tom, agentBody);
     expect(agent.status).toBe(201);
     expect((await call('GET', '/whoami', agent.body.token)).body).toMatchObject({
       role: 'agent',

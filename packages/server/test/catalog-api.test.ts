@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { verifySignedManifest } from '../src/catalog/signing.ts';
 import { openDatabase } from '../src/db/connection.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked by the assertions
@@ -15,7 +15,7 @@ const json = async (res: Response | Promise<Response>): Promise<Json> => (await 
 
 const manifest = { run: { command: './bin/app', args: ['--role', '%%role%%'] }, health: { tcp: { port: 8080 } } };
 
-describe.each(storeKinds)('catalog API on %s', (kind) => {
+describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
   let server: TestServer;
   let viewerToken: string;
   let agentToken: string;
@@ -91,7 +91,7 @@ describe.each(storeKinds)('catalog API on %s', (kind) => {
       digest: `sha256:${sha}`,
       size: bytes.length,
       notes: 'first',
-      author: 'token:FLOTILLA_ADMIN_TOKEN',
+      author: 'FLOTILLA_ADMIN_TOKEN',
       manifest,
     });
     expect(existsSync(join(server.dir, 'artifacts', 'sha256', sha.slice(0, 2), sha))).toBe(true);

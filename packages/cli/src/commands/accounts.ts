@@ -5,9 +5,10 @@ import { Writable } from 'node:stream';
 import type { AuditPage, CreatedToken, TokenInfo, UserInfo, UserList, WhoAmI } from '@flotilla/protocol';
 import { createAccountsService, generatePassword, migrateToLatest, openDatabase } from '@flotilla/server';
 import { type Command, Option } from 'commander';
-import { ApiClient, CliError, saveLogin } from '../api-client.ts';
-import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
-import { printResult } from '../output.ts';
+import { ApiClient, apiError, CliError, saveLogin, unreachable } from '../api-client.ts';
+import { type ApiFlags, clientFor, countOption, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
+import { formatTime, printResult } from '../output.ts';
 
 const roles = ['admin', 'developer', 'viewer'];
 
@@ -48,18 +49,15 @@ async function postLogin(server: string, name: string, password: string): Promis
       body: JSON.stringify({ name, password, tokenName: `cli@${hostname()}` }),
     });
   } catch (err) {
-    throw new CliError(
-      `cannot reach ${server}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
-    );
+    throw unreachable(server, err);
   }
-  const data = (await res.json().catch(() => null)) as (CreatedToken & { error?: { message: string } }) | null;
+  const text = await res.text();
   if (!res.ok) {
+    const failed = apiError('POST', '/api/v1/auth/login', res.status, res.statusText, text);
     const retry = res.headers.get('retry-after');
-    throw new CliError(
-      `login failed: ${data?.error?.message ?? res.statusText}${retry ? ` (retry after ${retry} s)` : ''}`,
-    );
+    throw new CliError(`login failed: ${failed.message}${retry ? ` (retry after ${retry} s)` : ''}`, 1, failed.detail);
   }
-  return data as CreatedToken;
+  return JSON.parse(text) as CreatedToken;
 }
 
 function registerLogin(program: Command): void {
@@ -71,6 +69,13 @@ function registerLogin(program: Command): void {
     .option('--user <name>', 'log in with a user name and password; a new personal token is saved')
     .option('--password-stdin', 'read the password from standard input')
     .option('--json', 'print JSON for scripts')
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla login --server http://127.0.0.1:8314 --token "$TOKEN"',
+        'flotilla login --server https://flotilla.example.com --user alice',
+      ]),
+    )
     .action(
       async (flags: { server: string; token?: string; user?: string; passwordStdin?: boolean; json?: boolean }) => {
         const server = flags.server.replace(/\/$/, '');
@@ -102,8 +107,20 @@ interface AddFlags extends ApiFlags {
   database?: string;
 }
 
+type OfflineActor = Parameters<ReturnType<typeof createAccountsService>['createUser']>[0];
+
 /** Creates a user straight in the store, so the first admin can exist before any token does. */
-async function addUserOffline(name: string, role: string, password: string, flags: AddFlags): Promise<UserInfo> {
+function addUserOffline(name: string, role: string, password: string, flags: AddFlags): Promise<UserInfo> {
+  return withOfflineStore(flags, (accounts, actor) =>
+    accounts.createUser(actor, { name, role: role as UserInfo['role'], password }),
+  );
+}
+
+/** Works on the store directly, as the local OS user, without a server or a token. */
+async function withOfflineStore<T>(
+  flags: { dataDir?: string; database?: string },
+  work: (accounts: ReturnType<typeof createAccountsService>, actor: OfflineActor) => Promise<T>,
+): Promise<T> {
   const location = flags.database
     ? /^postgres(ql)?:\/\//.test(flags.database)
       ? flags.database
@@ -112,9 +129,8 @@ async function addUserOffline(name: string, role: string, password: string, flag
   const database = openDatabase(location);
   try {
     await migrateToLatest(database.db);
-    const accounts = createAccountsService({ db: database.db });
     const actor = { tokenId: '', name: userInfo().username, role: 'admin' as const, kind: 'local' as const };
-    return await accounts.createUser(actor, { name, role: role as UserInfo['role'], password });
+    return await work(createAccountsService({ db: database.db }), actor);
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError((err as Error).message);
@@ -123,7 +139,13 @@ async function addUserOffline(name: string, role: string, password: string, flag
   }
 }
 
-const userColumns = ['name', 'role', 'disabled', 'createdAt'];
+const userColumns = ['name', 'role', 'disabled', 'created'];
+const userRow = (u: UserInfo) => ({
+  name: u.name,
+  role: u.role,
+  disabled: u.disabled ? 'yes' : '',
+  created: formatTime(u.createdAt),
+});
 
 function registerUser(program: Command): void {
   const user = program.command('user').description('manage users (admin)');
@@ -134,6 +156,13 @@ function registerUser(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--data-dir <dir>', 'work on the store in this data dir directly, without a server')
     .option('--database <url>', 'work on this store (SQLite path or postgres:// URL) directly, without a server')
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla user add alice --role developer              # prints a generated password once',
+        'flotilla user add admin --role admin --data-dir ./flotilla-data   # before any token exists',
+      ]),
+    )
     .action(async (name: string, flags: AddFlags) => {
       const generated = flags.passwordStdin ? null : generatePassword();
       const password = generated ?? (await readPassword(flags));
@@ -149,11 +178,12 @@ function registerUser(program: Command): void {
     });
   withApiOptions(user.command('list').description('list users')).action(async (flags: ApiFlags) => {
     const { users } = await clientFor(flags).request<UserList>('GET', '/api/v1/users');
-    printResult(users, { json: flags.json, rows: users, columns: userColumns });
+    printResult(users, { json: flags.json, rows: users.map(userRow), columns: userColumns });
   });
   const patch = (path: string, body: unknown, flags: ApiFlags) =>
     clientFor(flags).request<UserInfo>('PATCH', `/api/v1/users/${encodeURIComponent(path)}`, body);
-  const show = (u: UserInfo, flags: ApiFlags) => printResult(u, { json: flags.json, rows: [u], columns: userColumns });
+  const show = (u: UserInfo, flags: ApiFlags) =>
+    printResult(u, { json: flags.json, rows: [userRow(u)], columns: userColumns });
   withApiOptions(user.command('set-role <name> <role>').description("change a user's role")).action(
     async (name: string, role: string, flags: ApiFlags) => {
       if (!roles.includes(role)) throw new CliError(`role must be one of ${roles.join(', ')}`, 2);
@@ -173,20 +203,19 @@ function registerUser(program: Command): void {
     );
 }
 
-const tokenColumns = [
-  'id',
-  'name',
-  'kind',
-  'role',
-  'user',
-  'environment',
-  'profile',
-  'lastUsedAt',
-  'expiresAt',
-  'revokedAt',
-];
+const tokenColumns = ['id', 'name', 'kind', 'role', 'user', 'environment', 'profile', 'lastUsed', 'expires', 'revoked'];
+const tokenRow = (t: TokenInfo) => ({
+  ...t,
+  lastUsed: formatTime(t.lastUsedAt),
+  expires: formatTime(t.expiresAt),
+  revoked: formatTime(t.revokedAt),
+});
 
 interface TokenCreateFlags extends ApiFlags {
+  admin?: boolean;
+  quiet?: boolean;
+  dataDir?: string;
+  database?: string;
   agent?: boolean;
   env?: string;
   profile?: string;
@@ -197,12 +226,30 @@ interface TokenCreateFlags extends ApiFlags {
 function registerToken(program: Command): void {
   const token = program.command('token').description('manage API tokens');
   withApiOptions(token.command('create').description('create a personal token, or an agent token with --agent'))
+    .option(
+      '--admin',
+      'an admin token, made against the store (--data-dir or --database): when the first-start token is lost',
+    )
+    .option('--data-dir <dir>', 'with --admin: the data dir of the server whose store gets the token')
+    .option('--database <url>', 'with --admin: the store (SQLite path or postgres:// URL) that gets the token')
     .option('--agent', 'an agent token bound to an environment (developer or admin)')
     .option('--env <env>', 'the environment of an agent token')
     .option('--profile <profile>', 'the profile of an agent token')
-    .option('--name <name>', 'a name to recognise the token by')
-    .option('--expires-in-days <n>', 'days until the token expires')
+    .option('--name <name>', 'a name to recognise the token by (default: agent-<env> or cli@<host>)')
+    .option('--expires-in-days <n>', 'days until the token expires (default: never)')
+    .option('-q, --quiet', 'print only the token, for TOKEN=$(flotilla token create …)')
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla token create --agent --env production --name web-01',
+        'flotilla token create --name laptop --expires-in-days 90',
+        'AGENT_TOKEN=$(flotilla token create --agent --env production --name web-01 --quiet)',
+        'TOKEN=$(flotilla token create --admin --data-dir ./flotilla-data --quiet)   # the admin token was lost',
+      ]),
+    )
     .action(async (flags: TokenCreateFlags) => {
+      if (flags.admin) return createAdminTokenOffline(flags);
+      if (flags.dataDir || flags.database) throw new CliError('--data-dir and --database are for --admin tokens', 2);
       if (flags.agent && !flags.env) throw new CliError('an agent token needs --env <environment>', 2);
       if (!flags.agent && (flags.env || flags.profile)) throw new CliError('--env and --profile need --agent', 2);
       const days = flags.expiresInDays === undefined ? undefined : Number(flags.expiresInDays);
@@ -220,6 +267,7 @@ function registerToken(program: Command): void {
         expiresInDays: days,
       });
       if (flags.json) printResult(created, { json: true });
+      else if (flags.quiet) process.stdout.write(`${created.token}\n`);
       else {
         process.stdout.write(
           `Created ${created.info.kind} token "${created.info.name}" (id ${created.info.id}).\nToken (shown only this once): ${created.token}\n`,
@@ -228,7 +276,7 @@ function registerToken(program: Command): void {
     });
   withApiOptions(token.command('list').description('list tokens (admins see all)')).action(async (flags: ApiFlags) => {
     const { tokens } = await clientFor(flags).request<{ tokens: TokenInfo[] }>('GET', '/api/v1/tokens');
-    printResult(tokens, { json: flags.json, rows: tokens, columns: tokenColumns });
+    printResult(tokens, { json: flags.json, rows: tokens.map(tokenRow), columns: tokenColumns });
   });
   withApiOptions(token.command('revoke <id>').description('revoke a token')).action(
     async (id: string, flags: ApiFlags) => {
@@ -239,22 +287,46 @@ function registerToken(program: Command): void {
   );
 }
 
+/** Break-glass: an admin token straight in the store, for whoever can read the server's data. */
+async function createAdminTokenOffline(flags: TokenCreateFlags): Promise<void> {
+  if (flags.agent || flags.env || flags.profile) {
+    throw new CliError('--admin cannot be combined with --agent, --env or --profile', 2);
+  }
+  if (!flags.dataDir && !flags.database) {
+    throw new CliError('an admin token is made against the store: add --data-dir <dir> or --database <url>', 2);
+  }
+  const name = flags.name ?? `admin@${hostname()}`;
+  const days = flags.expiresInDays === undefined ? undefined : Number(flags.expiresInDays);
+  if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
+    throw new CliError('--expires-in-days must be a whole number above 0', 2);
+  }
+  const created = await withOfflineStore(flags, (accounts, actor) => accounts.createAdminToken(actor, name, days));
+  if (flags.json) printResult(created, { json: true });
+  else if (flags.quiet) process.stdout.write(`${created.token}\n`);
+  else {
+    process.stdout.write(
+      `Created admin token "${created.info.name}" (id ${created.info.id}), shown only this once:\nadmin token: ${created.token}\n`,
+    );
+  }
+}
+
 function registerAudit(program: Command): void {
   withApiOptions(program.command('audit').description('show the audit log, newest first (admin)'))
-    .option('--limit <n>', 'entries to show (1-500)', '50')
+    .addOption(countOption('--limit <n>', 'entries to show, at most 500', 50, 500))
     .option('--action <action>', 'only this action, e.g. user.create')
     .option('--actor <actor>', 'only this actor: a user name, or token:<name>')
     .option('--before <id>', 'entries older than this one (the `next` of a previous page)')
-    .action(async (flags: ApiFlags & { limit: string; action?: string; actor?: string; before?: string }) => {
-      const query = new URLSearchParams({ limit: flags.limit });
+    .action(async (flags: ApiFlags & { limit: number; action?: string; actor?: string; before?: string }) => {
+      const query = new URLSearchParams({ limit: String(flags.limit) });
       if (flags.action) query.set('action', flags.action);
       if (flags.actor) query.set('actor', flags.actor);
       if (flags.before) query.set('before', flags.before);
       const page = await clientFor(flags).request<AuditPage>('GET', `/api/v1/audit?${query}`);
       printResult(page, {
         json: flags.json,
-        rows: page.entries,
+        rows: page.entries.map((e) => ({ ...e, at: formatTime(e.at) })),
         columns: ['at', 'actor', 'action', 'target', 'before', 'after'],
+        empty: 'no audit entries',
       });
       if (!flags.json && page.next) process.stdout.write(`More: --before ${page.next}\n`);
     });

@@ -16,9 +16,10 @@ import type {
 } from '@flotilla/protocol';
 import type { Command } from 'commander';
 import * as tar from 'tar';
-import { CliError, resolveLogin } from '../api-client.ts';
+import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
-import { formatTable, printResult } from '../output.ts';
+import { examples } from '../help.ts';
+import { columnHeader, formatTable, formatTime, printResult, shorten } from '../output.ts';
 
 const enc = encodeURIComponent;
 
@@ -51,9 +52,15 @@ async function artifactFile(path: string): Promise<{ file: string; cleanup: () =
   if (!st.isDirectory()) return { file: path, cleanup: () => {} };
   if (!existsSync(join(path, 'flotilla.json'))) throw new CliError(`${path}: no flotilla.json in the directory`, 2);
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-pack-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
   const file = join(dir, 'artifact.tar.gz');
-  await tar.c({ gzip: true, file, cwd: path, portable: true }, ['.']);
-  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  try {
+    await tar.c({ gzip: true, file, cwd: path, portable: true }, ['.']);
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return { file, cleanup };
 }
 
 /** Counts bytes as they pass; draws `sent / total (pct)` on stderr when it is a terminal. */
@@ -93,20 +100,12 @@ async function rawFetch(flags: ApiFlags, path: string, init: RequestInit = {}): 
       headers: { authorization: `Bearer ${login.token}`, ...(init.headers as Record<string, string> | undefined) },
     });
   } catch (err) {
-    const e = err as Error & { cause?: Error };
-    throw new CliError(`cannot reach ${login.server}: ${e.cause?.message ?? e.message}`);
+    throw unreachable(login.server, err);
   }
 }
 
 async function failure(method: string, path: string, res: Response): Promise<CliError> {
-  const text = await res.text().catch(() => '');
-  let message = text || res.statusText;
-  try {
-    message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
-  } catch {
-    // not JSON: keep the text
-  }
-  return new CliError(`${method} ${path}: ${res.status} ${message}`);
+  return apiError(method, path, res.status, res.statusText, await res.text().catch(() => ''));
 }
 
 /** Checks the server's signature over the version's manifest with the server's published key. */
@@ -199,25 +198,37 @@ async function listAllVersions(flags: ApiFlags, service: string): Promise<Versio
   return all;
 }
 
+const serviceRow = (s: Service) => ({
+  name: s.name,
+  description: s.description,
+  maxHistory: s.maxHistorySize,
+});
+
 export function registerCatalogCommands(program: Command): void {
-  const service = program.command('service').description('Services: the things Flotilla ships');
-  withApiOptions(service.command('create <name>').description('Create a service'))
+  const service = program.command('service').description('services: the things Flotilla ships');
+  withApiOptions(service.command('create <name>').description('create a service'))
     .option('--description <text>', 'what the service is')
+    .addHelpText('after', examples(['flotilla service create web --description "the web front end"']))
     .action(async (name: string, opts: ApiFlags & { description?: string }) => {
       const created = await clientFor(opts).request<Service>('POST', '/api/v1/services', {
         name,
         ...(opts.description !== undefined ? { description: opts.description } : {}),
       });
-      printResult(created, { json: opts.json, rows: [created], columns: ['name', 'description', 'maxHistorySize'] });
+      printResult(created, { json: opts.json, rows: [serviceRow(created)] });
     });
-  withApiOptions(service.command('list').description('List services')).action(async (opts: ApiFlags) => {
+  withApiOptions(service.command('list').description('list services')).action(async (opts: ApiFlags) => {
     const res = await clientFor(opts).request<ServiceList>('GET', '/api/v1/services');
-    printResult(res, { json: opts.json, rows: res.services, columns: ['name', 'description', 'maxHistorySize'] });
+    printResult(res, {
+      json: opts.json,
+      rows: res.services.map(serviceRow),
+      columns: ['name', 'description', 'maxHistory'],
+      empty: 'no services yet: flotilla service create <name>',
+    });
   });
 
-  const profile = program.command('profile').description('Profiles: named sets of services');
+  const profile = program.command('profile').description('profiles: named sets of services');
   withApiOptions(
-    profile.command('set <name> <services...>').description("Create or replace a profile's services"),
+    profile.command('set <name> <services...>').description("create or replace a profile's services"),
   ).action(async (name: string, services: string[], opts: ApiFlags) => {
     const res = await clientFor(opts).request<Profile>('PUT', `/api/v1/profiles/${enc(name)}`, { services });
     printResult(res, {
@@ -226,41 +237,64 @@ export function registerCatalogCommands(program: Command): void {
       columns: ['name', 'services'],
     });
   });
-  withApiOptions(profile.command('list').description('List profiles')).action(async (opts: ApiFlags) => {
+  withApiOptions(profile.command('list').description('list profiles')).action(async (opts: ApiFlags) => {
     const res = await clientFor(opts).request<ProfileList>('GET', '/api/v1/profiles');
     const rows = res.profiles.map((p) => ({ ...p, services: p.services.join(' ') }));
-    printResult(res, { json: opts.json, rows, columns: ['name', 'services'] });
+    printResult(res, { json: opts.json, rows, columns: ['name', 'services'], empty: 'no profiles yet' });
   });
 
-  const version = program.command('version').description('Versions: signed, content-addressed artifacts');
+  const version = program.command('version').description('versions: signed, content-addressed artifacts');
   withApiOptions(
     version
       .command('publish <service> <version> <path>')
-      .description('Publish a directory (packed to .tar.gz) or a .tar.gz with flotilla.json at its root'),
+      .description('publish a directory (packed to .tar.gz) or a .tar.gz with flotilla.json at its root'),
   )
     .option('--notes <text>', 'release notes')
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla version publish web 1.0.0 ./web --notes "first release"',
+        'flotilla version publish web 1.0.1 web-1.0.1.tar.gz',
+      ]),
+    )
     .action(publish);
-  withApiOptions(version.command('list <service>').description('List versions, newest first')).action(
+  withApiOptions(version.command('list <service>').description('list versions, newest first')).action(
     async (name: string, opts: ApiFlags) => {
       const versions = await listAllVersions(opts, name);
-      const rows = versions.map((v) => ({ ...v, size: formatBytes(v.size) }));
+      const rows = versions.map((v) => ({
+        version: v.version,
+        notes: shorten(v.notes),
+        author: v.author,
+        created: formatTime(v.createdAt),
+        size: formatBytes(v.size),
+        digest: shortDigest(v.digest),
+      }));
       printResult(
         { versions },
-        { json: opts.json, rows, columns: ['version', 'digest', 'size', 'author', 'createdAt'] },
+        {
+          json: opts.json,
+          rows,
+          columns: ['version', 'notes', 'author', 'created', 'size', 'digest'],
+          empty: `no versions of ${name} yet: flotilla version publish ${name} <version> <path>`,
+        },
       );
     },
   );
-  withApiOptions(version.command('show <service> <version>').description('Show a version and its manifest')).action(
+  withApiOptions(version.command('show <service> <version>').description('show a version and its manifest')).action(
     async (name: string, v: string, opts: ApiFlags) => {
       const res = await clientFor(opts).request<VersionDetail>(
         'GET',
         `/api/v1/services/${enc(name)}/versions/${enc(v)}`,
       );
       if (opts.json) return printResult(res, { json: true });
-      const fields = { ...res, size: `${res.size} (${formatBytes(res.size)})` };
-      const rows = ['service', 'version', 'digest', 'size', 'author', 'createdAt', 'notes', 'keyId'].map((k) => ({
-        field: k,
-        value: (fields as Record<string, unknown>)[k],
+      const fields: Record<string, unknown> = {
+        ...res,
+        size: `${res.size} (${formatBytes(res.size)})`,
+        created: formatTime(res.createdAt),
+      };
+      const rows = ['service', 'version', 'digest', 'size', 'author', 'created', 'notes', 'keyId'].map((k) => ({
+        field: columnHeader(k).toLowerCase(),
+        value: fields[k],
       }));
       process.stdout.write(formatTable(rows, ['field', 'value']));
       process.stdout.write(`manifest:\n${JSON.stringify(res.manifest, null, 2)}\n`);
@@ -269,8 +303,13 @@ export function registerCatalogCommands(program: Command): void {
   withApiOptions(
     version
       .command('download <service> <version>')
-      .description('Download an artifact and verify its digest and signature'),
+      .description('download an artifact and verify its digest and signature'),
   )
-    .option('-o, --output <file>', 'where to write it (default <service>-<version>.tar.gz)')
+    .option('-o, --output <file>', 'where to write it (default: <service>-<version>.tar.gz)')
     .action(download);
+}
+
+/** `sha256:` and the first 12 hex digits: enough to tell versions apart in a table. */
+function shortDigest(digest: string): string {
+  return digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1');
 }

@@ -9,8 +9,9 @@ import type {
 } from '@flotilla/protocol';
 import type { Command } from 'commander';
 import { CliError } from '../api-client.ts';
-import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
-import { formatTable, printResult } from '../output.ts';
+import { type ApiFlags, clientFor, countOption, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
+import { formatTable, formatTime, printResult } from '../output.ts';
 
 const env = (name: string) => `/api/v1/environments/${encodeURIComponent(name)}`;
 
@@ -50,18 +51,24 @@ function printRevision(rev: DesiredRevision, flags: ApiFlags): void {
     return;
   }
   const comment = rev.comment ? `: ${rev.comment}` : '';
-  process.stdout.write(`${rev.environment} revision ${rev.revision} by ${rev.author} at ${rev.createdAt}${comment}\n`);
+  process.stdout.write(
+    `${rev.environment} revision ${rev.revision} by ${rev.author} at ${formatTime(rev.createdAt)}${comment}\n`,
+  );
   const rows = Object.entries(rev.versions).map(([service, version]) => ({ service, version }));
-  process.stdout.write(formatTable(rows, ['service', 'version']));
+  process.stdout.write(formatTable(rows, ['service', 'version'], '(no services)'));
 }
 
 export function registerDesiredCommands(program: Command): void {
-  const envCmd = program.command('env').description('Environments: where a desired-version list applies');
+  const envCmd = program.command('env').description('environments: where a desired-version list applies');
   withApiOptions(
     envCmd
       .command('create <name>')
-      .description('Create an environment')
-      .option('--requires-tested-in <env>', 'only take versions marked tested in this environment'),
+      .description('create an environment')
+      .option('--requires-tested-in <env>', 'only take versions marked tested in this environment')
+      .addHelpText(
+        'after',
+        examples(['flotilla env create test', 'flotilla env create production --requires-tested-in test']),
+      ),
   ).action(async (name: string, flags: ApiFlags & { requiresTestedIn?: string }) => {
     const created = await clientFor(flags).request<Environment>('POST', '/api/v1/environments', {
       name,
@@ -71,23 +78,24 @@ export function registerDesiredCommands(program: Command): void {
     const gate = created.requiresTestedIn ? ` (requires versions tested in ${created.requiresTestedIn})` : '';
     process.stdout.write(`created environment ${created.name}${gate}\n`);
   });
-  withApiOptions(envCmd.command('list').description('List environments')).action(async (flags: ApiFlags) => {
+  withApiOptions(envCmd.command('list').description('list environments')).action(async (flags: ApiFlags) => {
     const { environments } = await clientFor(flags).request<EnvironmentList>('GET', '/api/v1/environments');
     printResult(
       { environments },
       {
         json: flags.json,
-        columns: ['name', 'revision', 'requiresTestedIn', 'createdAt'],
-        rows: environments.map((e) => ({ ...e })),
+        columns: ['name', 'revision', 'requiresTestedIn', 'created'],
+        rows: environments.map((e) => ({ ...e, created: formatTime(e.createdAt) })),
+        empty: 'no environments yet: flotilla env create <name>',
       },
     );
   });
 
-  const desired = program.command('desired').description('Desired-version lists of environments');
+  const desired = program.command('desired').description('desired-version lists of environments');
   withApiOptions(
     desired
       .command('show <env>')
-      .description('Show the current desired list (or an old revision)')
+      .description('show the current desired list (or an old revision)')
       .option('--revision <n>', 'an old revision'),
   ).action(async (name: string, flags: ApiFlags & { revision?: string }) => {
     const q = flags.revision === undefined ? '' : `?revision=${revisionNumber(flags.revision)}`;
@@ -96,10 +104,18 @@ export function registerDesiredCommands(program: Command): void {
   withApiOptions(
     desired
       .command('set <env> [assignments...]')
-      .description('Change the desired list in one revision: <service>=<version>... and --remove <service>')
+      .description('change the desired list in one revision: <service>=<version>... and --remove <service>')
       .option('--remove <service>', 'drop a service from the list (repeatable)', collect, [])
       .option('--comment <text>', 'why')
-      .option('--expect-revision <n>', 'refuse unless the list is still at this revision'),
+      .option('--expect-revision <n>', 'refuse unless the list is still at this revision')
+      .addHelpText(
+        'after',
+        examples([
+          'flotilla desired set test web=1.0.0 api=2.1.0 --comment "first deploy"',
+          'flotilla desired set test --remove api',
+          'flotilla desired set production web=1.0.0 --expect-revision 4',
+        ]),
+      ),
   ).action(
     async (
       name: string,
@@ -122,12 +138,12 @@ export function registerDesiredCommands(program: Command): void {
   withApiOptions(
     desired
       .command('history <env>')
-      .description('Revisions of the desired list, newest first')
-      .option('--limit <n>', 'how many', '20'),
-  ).action(async (name: string, flags: ApiFlags & { limit: string }) => {
+      .description('revisions of the desired list, newest first')
+      .addOption(countOption('--limit <n>', 'how many', 20)),
+  ).action(async (name: string, flags: ApiFlags & { limit: number }) => {
     const history = await clientFor(flags).request<DesiredHistory>(
       'GET',
-      `${env(name)}/desired/history?limit=${revisionNumber(flags.limit)}`,
+      `${env(name)}/desired/history?limit=${flags.limit}`,
     );
     printResult(history, {
       json: flags.json,
@@ -135,7 +151,7 @@ export function registerDesiredCommands(program: Command): void {
       rows: history.revisions.map((r) => ({
         revision: r.revision,
         author: r.author,
-        time: r.createdAt,
+        time: formatTime(r.createdAt),
         services: Object.keys(r.versions).length,
         comment: r.comment ?? '',
       })),
@@ -144,7 +160,7 @@ export function registerDesiredCommands(program: Command): void {
   withApiOptions(
     desired
       .command('diff <env> <from> [to]')
-      .description('What changed from one revision to another (default: current)'),
+      .description('what changed from one revision to another (default: to the current one)'),
   ).action(async (name: string, from: string, to: string | undefined, flags: ApiFlags) => {
     const q = `from=${revisionNumber(from)}${to === undefined ? '' : `&to=${revisionNumber(to)}`}`;
     const diff = await clientFor(flags).request<DesiredDiff>('GET', `${env(name)}/desired/diff?${q}`);
@@ -154,7 +170,7 @@ export function registerDesiredCommands(program: Command): void {
   withApiOptions(
     desired
       .command('rollback <env> <revision>')
-      .description("Make an old revision's list current again (as a new revision)")
+      .description("make an old revision's list current again (as a new revision)")
       .option('--comment <text>', 'why'),
   ).action(async (name: string, revision: string, flags: ApiFlags & { comment?: string }) => {
     const rev = await clientFor(flags).request<DesiredRevision>('POST', `${env(name)}/desired/rollback`, {
@@ -166,7 +182,7 @@ export function registerDesiredCommands(program: Command): void {
   withApiOptions(
     desired
       .command('mark-tested <env> [revision]')
-      .description('Mark every service@version of a revision (default current) as tested in <env>'),
+      .description('mark every service@version of a revision (default: the current one) as tested in <env>'),
   ).action(async (name: string, revision: string | undefined, flags: ApiFlags) => {
     const res = await clientFor(flags).request<MarkTestedResponse>(
       'POST',
@@ -178,19 +194,19 @@ export function registerDesiredCommands(program: Command): void {
     process.stdout.write(`marked tested in ${res.environment} (revision ${res.revision}): ${list}\n`);
   });
 
-  const instance = program.command('instance').description('Instances that report to the server');
+  const instance = program.command('instance').description('instances that report to the server');
   withApiOptions(
     instance
       .command('list')
-      .description('List instances with their services')
+      .description('list instances with their services')
       .option('--env <env>', 'only this environment')
       .option('--service <service>', 'only instances running this service')
       .option('--label <key=value>', 'only instances with this label')
       .option('--stale', 'only instances not seen recently')
-      .option('--limit <n>', 'at most this many', '100'),
+      .addOption(countOption('--limit <n>', 'at most this many', 100)),
   ).action(
-    async (flags: ApiFlags & { env?: string; service?: string; label?: string; stale?: boolean; limit: string }) => {
-      const q = new URLSearchParams({ limit: String(revisionNumber(flags.limit)) });
+    async (flags: ApiFlags & { env?: string; service?: string; label?: string; stale?: boolean; limit: number }) => {
+      const q = new URLSearchParams({ limit: String(flags.limit) });
       if (flags.env) q.set('environment', flags.env);
       if (flags.service) q.set('service', flags.service);
       if (flags.label) q.set('label', flags.label);
@@ -199,10 +215,11 @@ export function registerDesiredCommands(program: Command): void {
       printResult(list, {
         json: flags.json,
         columns: ['instance', 'environment', 'lastSeen', 'stale', 'services'],
+        empty: 'no instances match',
         rows: list.instances.map((i) => ({
           instance: i.instanceId,
           environment: i.environment,
-          lastSeen: i.lastSeenAt,
+          lastSeen: formatTime(i.lastSeenAt),
           stale: i.stale ? 'yes' : '',
           services: i.services
             .map((s) => `${s.service}@${s.version ?? '?'}${s.state && s.state !== 'running' ? ` (${s.state})` : ''}`)

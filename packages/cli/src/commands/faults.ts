@@ -6,9 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FaultDetail, FaultList, FaultSummary } from '@flotilla/protocol';
 import type { Command } from 'commander';
-import { CliError, resolveLogin } from '../api-client.ts';
-import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
-import { printResult } from '../output.ts';
+import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
+import { type ApiFlags, clientFor, countOption, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
+import { formatTime, printResult } from '../output.ts';
 
 const enc = encodeURIComponent;
 const unitMs: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -21,13 +22,6 @@ export function sinceTime(text: string, now = Date.now()): string {
   if (Number.isNaN(t))
     throw new CliError(`--since takes a duration like 7d or 12h, or an RFC 3339 time; got "${text}"`, 2);
   return new Date(t).toISOString();
-}
-
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${name} takes a whole number ≥ 1; got "${text}"`, 2);
-  return n;
 }
 
 function formatBytes(n: number): string {
@@ -43,7 +37,7 @@ function exitOf(f: FaultSummary): string {
 
 const summaryRow = (f: FaultSummary) => ({
   id: f.id,
-  time: f.time,
+  time: formatTime(f.time),
   environment: f.environment,
   instance: f.instanceId,
   service: f.service,
@@ -54,10 +48,10 @@ const summaryRow = (f: FaultSummary) => ({
 });
 
 async function list(
-  flags: ApiFlags & { service?: string; instance?: string; environment?: string; since?: string; limit?: string },
+  flags: ApiFlags & { service?: string; instance?: string; environment?: string; since?: string; limit: number },
 ) {
   const client = clientFor(flags);
-  const limit = positive('--limit', flags.limit, 50);
+  const limit = flags.limit;
   const base: Record<string, string> = {};
   if (flags.service) base.service = flags.service;
   if (flags.instance) base.instance = flags.instance;
@@ -80,6 +74,7 @@ async function list(
       json: flags.json,
       rows: faults.map(summaryRow),
       columns: ['id', 'time', 'environment', 'instance', 'service', 'version', 'reason', 'exit', 'size'],
+      empty: 'no fault reports',
     },
   );
 }
@@ -94,7 +89,7 @@ async function show(id: string, flags: ApiFlags) {
   const out = [
     `fault ${f.id}`,
     `${f.service} ${f.version ?? '(unknown version)'} on ${f.instanceId} in ${f.environment}`,
-    `at ${f.time} (received ${f.receivedAt}): ${f.reason}, ${exit}`,
+    `at ${formatTime(f.time)} (received ${formatTime(f.receivedAt)}): ${f.reason}, ${exit}`,
     `archive ${formatBytes(f.size)}, ${f.digest}`,
     `files: ${f.files.length > 0 ? f.files.join(', ') : '(none)'}`,
     '',
@@ -118,19 +113,9 @@ async function download(id: string, flags: ApiFlags & { output?: string; force?:
   try {
     res = await fetch(`${login.server}${path}`, { headers: { authorization: `Bearer ${login.token}` } });
   } catch (err) {
-    const e = err as Error & { cause?: Error };
-    throw new CliError(`cannot reach ${login.server}: ${e.cause?.message ?? e.message}`);
+    throw unreachable(login.server, err);
   }
-  if (!res.ok || !res.body) {
-    const text = await res.text().catch(() => '');
-    let message = text || res.statusText;
-    try {
-      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new CliError(`GET ${path}: ${res.status} ${message}`);
-  }
+  if (!res.ok || !res.body) throw apiError('GET', path, res.status, res.statusText, await res.text().catch(() => ''));
   const part = `${out}.part`;
   const hash = createHash('sha256');
   const hasher = new Transform({
@@ -155,17 +140,25 @@ async function download(id: string, flags: ApiFlags & { output?: string; force?:
 export function registerFaultsCommands(program: Command): void {
   const cmd = program
     .command('faults')
-    .description('Fault reports that agents upload when a service exits unexpectedly');
-  withApiOptions(cmd.command('list').description('List fault reports, newest first'))
+    .description('fault reports that agents upload when a service exits unexpectedly');
+  withApiOptions(cmd.command('list').description('list fault reports, newest first'))
     .option('--service <name>', 'only this service')
     .option('--instance <id>', 'only this instance')
     .option('--environment <name>', 'only this environment')
     .option('--since <when>', 'only faults since a duration ago (7d, 12h) or an RFC 3339 time')
-    .option('--limit <n>', 'at most this many (default 50)')
+    .addOption(countOption('--limit <n>', 'at most this many', 50))
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla faults list --service web --since 7d',
+        'flotilla faults show <id>',
+        'flotilla faults download <id>',
+      ]),
+    )
     .action(list);
-  withApiOptions(cmd.command('show <id>').description('Show a fault report: summary, state and log tail')).action(show);
-  withApiOptions(cmd.command('download <id>').description('Download the archive of a fault report'))
-    .option('-o, --output <file>', 'where to write it (default fault-<service>-<id>.tar.gz)')
+  withApiOptions(cmd.command('show <id>').description('show a fault report: summary, state and log tail')).action(show);
+  withApiOptions(cmd.command('download <id>').description('download the archive of a fault report'))
+    .option('-o, --output <file>', 'where to write it (default: fault-<service>-<id>.tar.gz)')
     .option('--force', 'replace an existing file')
     .action(download);
 }

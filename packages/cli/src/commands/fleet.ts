@@ -1,6 +1,7 @@
 import type { FleetService, FleetView } from '@flotilla/protocol';
 import type { Command } from 'commander';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
 import { formatTable, printResult } from '../output.ts';
 
 /** `3 ok, 1 failed, 2 behind`: the verdicts that have instances, ok first. */
@@ -30,12 +31,16 @@ export function registerFleetCommands(program: Command): void {
   withApiOptions(
     program
       .command('fleet')
-      .description('Per environment and service: the desired version against what each instance runs'),
+      .description('per environment and service: the desired version against what each instance runs'),
   )
     .option('--environment <name>', 'only this environment')
     .option('--service <name>', 'only this service')
     .option('--alerts', 'only instances whose verdict is not ok (the counts still cover all)')
-    .option('--limit <n>', 'instances shown per service (default 200)')
+    .option('--limit <n>', 'instances shown per service (default: 200)')
+    .addHelpText(
+      'after',
+      examples(['flotilla fleet', 'flotilla fleet --environment production --alerts   # only what needs a look']),
+    )
     .action(async (flags: ApiFlags & { environment?: string; service?: string; alerts?: boolean; limit?: string }) => {
       const q = new URLSearchParams();
       if (flags.environment) q.set('environment', flags.environment);

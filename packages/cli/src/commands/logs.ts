@@ -1,8 +1,9 @@
 import type { LogPage, LogRecord } from '@flotilla/protocol';
 import { parseDuration } from '@flotilla/server';
 import type { Command } from 'commander';
-import { CliError, resolveLogin } from '../api-client.ts';
+import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
 
 const levels = ['trace', 'debug', 'info', 'warn', 'error'];
 // `--follow` shows this many recent lines first unless --limit says otherwise, like `tail -f`.
@@ -92,7 +93,7 @@ export function registerLogsCommands(program: Command): void {
   withApiOptions(
     program
       .command('logs [service]')
-      .description("Search services' log lines (oldest first), or follow new ones")
+      .description("search services' log lines (oldest first), or follow new ones")
       .option('--instance <id>', 'only this instance')
       .option('--environment <env>', 'only this environment')
       .option('--level <level>', `this level and above (${levels.join(', ')})`)
@@ -100,14 +101,23 @@ export function registerLogsCommands(program: Command): void {
       .option('--from <time>', 'lines at or after this ISO-8601 time')
       .option('--to <time>', 'lines at or before this ISO-8601 time')
       .option('--grep <text>', 'lines whose message contains this text (any case)')
-      .option('--limit <n>', 'how many of the newest matching lines (default 200; 20 with --follow; max 1000)')
-      .option('--follow', 'after the recent lines, print new ones as they arrive, until Ctrl-C'),
+      .option('--limit <n>', 'how many of the newest matching lines, at most 1000 (default: 200, or 20 with --follow)')
+      .option('--follow', 'after the recent lines, print new ones as they arrive, until Ctrl-C')
+      .addHelpText(
+        'after',
+        examples([
+          'flotilla logs web --since 1h',
+          'flotilla logs web --level warn --grep timeout',
+          'flotilla logs --instance web-01 --follow',
+        ]),
+      ),
   ).action(async (service: string | undefined, flags: LogFlags) => {
     const query = logQuery(service, flags);
     const limit = parseLimit(flags.limit);
-    if (flags.follow) return follow(query, limit ?? followBacklog, flags);
+    if (flags.follow) return follow(service, query, limit ?? followBacklog, flags);
     if (limit !== undefined) query.set('limit', String(limit));
     const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${query}`);
+    if (page.lines.length === 0) process.stderr.write(`${noLines(service, query)}\n`);
     process.stdout.write(
       page.lines
         .toReversed()
@@ -117,11 +127,23 @@ export function registerLogsCommands(program: Command): void {
   });
 }
 
+/** What an empty answer says: nothing uploaded yet, or nothing that matches the filters. */
+function noLines(service: string | undefined, query: URLSearchParams): string {
+  const filtered = [...query.keys()].some((k) => k !== 'service');
+  if (filtered) return 'no lines match';
+  return service ? `no lines yet from ${service}` : 'no lines yet';
+}
+
 /**
  * Opens the event stream first and only then reads the recent lines, so nothing stored in between is
  * missed; streamed lines already in that page are skipped.
  */
-async function follow(query: URLSearchParams, backlog: number, flags: LogFlags): Promise<void> {
+async function follow(
+  service: string | undefined,
+  query: URLSearchParams,
+  backlog: number,
+  flags: LogFlags,
+): Promise<void> {
   const login = resolveLogin(flags);
   const streamQuery = new URLSearchParams(query);
   streamQuery.set('follow', '1');
@@ -131,18 +153,10 @@ async function follow(query: URLSearchParams, backlog: number, flags: LogFlags):
       headers: { authorization: `Bearer ${login.token}`, accept: 'text/event-stream' },
     });
   } catch (err) {
-    const e = err as Error & { cause?: Error };
-    throw new CliError(`cannot reach ${login.server}: ${e.cause?.message ?? e.message}`);
+    throw unreachable(login.server, err);
   }
   if (!res.ok || !res.body) {
-    const text = await res.text();
-    let message = text || res.statusText;
-    try {
-      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
-    } catch {
-      // Not JSON: show the text.
-    }
-    throw new CliError(`GET /api/v1/logs: ${res.status} ${message}`);
+    throw apiError('GET', `/api/v1/logs?${streamQuery}`, res.status, res.statusText, await res.text());
   }
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
@@ -180,6 +194,7 @@ async function follow(query: URLSearchParams, backlog: number, flags: LogFlags):
           pageQuery.set('limit', String(backlog));
           const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${pageQuery}`);
           const recent = page.lines.toReversed();
+          if (recent.length === 0) process.stderr.write(`${noLines(service, query)}; waiting for new ones\n`);
           for (const line of recent) process.stdout.write(formatLine(line, flags.json));
           seen = new Set(recent.map((l) => l.id));
           for (const line of held.splice(0)) print(line);

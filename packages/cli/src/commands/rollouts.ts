@@ -2,7 +2,8 @@ import type { Rollout, RolloutList, RolloutStart, RolloutWave } from '@flotilla/
 import type { Command } from 'commander';
 import { CliError } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
-import { formatTable, printResult } from '../output.ts';
+import { examples } from '../help.ts';
+import { formatTable, formatTime, printResult } from '../output.ts';
 import { parseAssignments } from './desired.ts';
 
 const uuidRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -62,12 +63,12 @@ function printRollout(r: Rollout): void {
 }
 
 export function registerRolloutCommands(program: Command): void {
-  const cmd = program.command('rollout').description('Staged rollouts of desired-version changes, wave by wave');
+  const cmd = program.command('rollout').description('staged rollouts of desired-version changes, wave by wave');
 
   withApiOptions(
     cmd
       .command('start <env> <assignments...>')
-      .description('Start a rollout: <service>=<version>... become the target revision')
+      .description('start a rollout: <service>=<version>... become the target revision')
       .option('--waves <list>', 'cumulative percentages, e.g. 10,50,100')
       .option(
         '--selector <label=value>',
@@ -76,12 +77,19 @@ export function registerRolloutCommands(program: Command): void {
         [],
       )
       .option('--remove <service>', 'also remove this service (repeatable)', collect, [])
-      .option('--success <ratio>', 'share of a wave that must succeed (default 0.95)')
-      .option('--error <ratio>', 'share of a wave that fails to stop it (default 0.1)')
-      .option('--on-error <action>', 'pause or abort (default pause)')
+      .option('--success <ratio>', 'share of a wave that must succeed (default: 0.95)')
+      .option('--error <ratio>', 'share of a wave whose failure stops it (default: 0.1)')
+      .option('--on-error <action>', 'pause or abort (default: pause)')
       .option('--approval', 'wait for approval between waves')
       .option('--min-wave-seconds <n>', 'each wave lasts at least this long')
-      .option('--comment <text>', 'comment of the target revision'),
+      .option('--comment <text>', 'comment of the target revision')
+      .addHelpText(
+        'after',
+        examples([
+          'flotilla rollout start production web=1.1.0 --waves 10,50,100 --approval',
+          'flotilla rollout start production web=1.1.0 --selector canary=true --waves 100 --on-error abort',
+        ]),
+      ),
   ).action(
     async (
       envName: string,
@@ -127,7 +135,7 @@ export function registerRolloutCommands(program: Command): void {
   );
 
   withApiOptions(
-    cmd.command('status <envOrId>').description("A rollout's state and waves, or an environment's rollouts"),
+    cmd.command('status <envOrId>').description("a rollout's state and waves, or an environment's rollouts"),
   ).action(async (target: string, flags: ApiFlags) => {
     const client = clientFor(flags);
     if (uuidRe.test(target)) {
@@ -151,19 +159,34 @@ export function registerRolloutCommands(program: Command): void {
         id: r.id,
         state: r.state,
         revisions: `${r.baseRevision} → ${r.targetRevision}`,
-        createdAt: r.createdAt,
+        created: formatTime(r.createdAt),
       }));
-      process.stdout.write(formatTable(rows, ['id', 'state', 'revisions', 'createdAt']));
+      process.stdout.write(formatTable(rows, ['id', 'state', 'revisions', 'created']));
     }
   });
 
   for (const action of ['pause', 'resume', 'approve', 'abort'] as const) {
     withApiOptions(
-      cmd.command(`${action} <id>`).description(`${action[0]?.toUpperCase()}${action.slice(1)} a rollout`),
-    ).action(async (id: string, flags: ApiFlags) => {
-      const r = await clientFor(flags).request<Rollout>('POST', `/api/v1/rollouts/${encodeURIComponent(id)}/${action}`);
+      cmd
+        .command(`${action} <envOrId>`)
+        .description(`${action} a rollout: by its id, or the active one of an environment`),
+    ).action(async (target: string, flags: ApiFlags) => {
+      const client = clientFor(flags);
+      const id = uuidRe.test(target) ? target : await activeRolloutId(client, target);
+      const r = await client.request<Rollout>('POST', `/api/v1/rollouts/${encodeURIComponent(id)}/${action}`);
       if (flags.json) return printResult(r, { json: true });
       process.stdout.write(`rollout ${r.id}: ${r.state} (wave ${r.currentWave + 1} of ${r.waves.length})\n`);
     });
   }
+}
+
+/** An environment has at most one rollout that is running, waiting for approval or paused. */
+async function activeRolloutId(client: ReturnType<typeof clientFor>, env: string): Promise<string> {
+  const { rollouts } = await client.request<RolloutList>(
+    'GET',
+    `/api/v1/environments/${encodeURIComponent(env)}/rollouts`,
+  );
+  const active = rollouts.find((r) => ['running', 'waiting_approval', 'paused'].includes(r.state));
+  if (!active) throw new CliError(`no active rollout in ${env}`);
+  return active.id;
 }

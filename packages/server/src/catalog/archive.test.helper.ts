@@ -1,11 +1,15 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 
-/** Writes `files` (plus `flotilla.json` when a manifest is given) to a fresh directory. */
+/**
+ * Writes `files` (plus `flotilla.json` when a manifest is given) to a fresh directory, removed when
+ * the test file ends; it sits in a folder of its own, so entries like `../x` stay inside that.
+ */
 export function makeArtifactDir(manifest: unknown, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-art-'));
+  const dir = join(makeTempDir('flotilla-art-'), 'artifact');
+  mkdirSync(dir);
   const all = manifest === undefined ? files : { 'flotilla.json': JSON.stringify(manifest), ...files };
   for (const [name, data] of Object.entries(all)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
@@ -22,7 +26,7 @@ export async function makeArtifact(
 ): Promise<string> {
   const dir = makeArtifactDir(manifest, files);
   for (const name of extra) writeFileSync(join(dir, name), 'outside');
-  const out = join(mkdtempSync(join(tmpdir(), 'flotilla-tgz-')), 'artifact.tar.gz');
+  const out = join(makeTempDir('flotilla-tgz-'), 'artifact.tar.gz');
   await tar.c({ gzip: true, file: out, cwd: dir, portable: true, preservePaths: extra.length > 0 }, ['.', ...extra]);
   return out;
 }

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { isVersionPinned, pinnedRevisions } from './pins.ts';
 
-describe.each(storeKinds)('version pins on %s', (kind) => {
+describeEachStore(allStoreKinds)('version pins on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   it('pins versions named by the latest revisions of any environment, and only those', async () => {

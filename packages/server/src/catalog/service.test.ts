@@ -1,8 +1,8 @@
-import { createReadStream, existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { makeArtifact } from './archive.test.helper.ts';
 import { createCatalogService, findVersion, listServiceNames } from './service.ts';
@@ -11,10 +11,10 @@ import { verifySignedManifest } from './signing.ts';
 const dev: Principal = { tokenId: 't1', name: 'dev', role: 'developer' };
 const manifest = { run: { command: './bin/app' } };
 
-describe.each(storeKinds)('catalog service on %s', (kind) => {
+describeEachStore(allStoreKinds)('catalog service on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   const setup = (opts: { pinned?: Set<string>; max?: number } = {}) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-cat-'));
+    const dataDir = makeTempDir('flotilla-cat-');
     let tick = 0;
     const catalog = createCatalogService({
       db: handle.current.db,

@@ -13,7 +13,7 @@ import { serviceNamePattern } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { recordAudit } from '../audit/audit-log.ts';
-import { actorLabel, type Principal } from '../auth/tokens.ts';
+import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { BlobStore } from './artifacts.ts';
@@ -244,7 +244,7 @@ export function createCatalogService(deps: CatalogDeps) {
         signature: signed.signature,
         key_id: k.keyId,
         notes: input.notes ?? null,
-        author: actorLabel(actor),
+        author: authorName(actor),
         created_at: publishedAt,
       };
       const removed = await withBlobLock(async () => {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { canonicalJson, keyIdOf, loadOrCreateSigningKey, signManifest, verifySignedManifest } from './signing.ts';
 
 const payload = {
@@ -22,7 +22,7 @@ describe('manifest signing', () => {
   });
 
   it('creates the key once, private, and verifies its signatures', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-sign-'));
+    const dir = makeTempDir('flotilla-sign-');
     const key = loadOrCreateSigningKey(dir);
     expect(statSync(join(dir, 'signing', 'ed25519.pem')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'signing')).mode & 0o777).toBe(0o700);
@@ -36,7 +36,7 @@ describe('manifest signing', () => {
   });
 
   it('detects a changed byte, a changed signature and another key', () => {
-    const key = loadOrCreateSigningKey(mkdtempSync(join(tmpdir(), 'flotilla-sign-')));
+    const key = loadOrCreateSigningKey(makeTempDir('flotilla-sign-'));
     const signed = signManifest(key.privateKey, payload);
     const tampered = signed.signedManifest.replace('"size":42', '"size":43');
     expect(tampered).not.toBe(signed.signedManifest);

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { Forbidden, NotFound } from '../errors.ts';
 import { createInstanceService } from './instances-service.ts';
 import { expireInstances } from './instances-store.ts';
 
-describe.each(storeKinds)('instances on %s', (kind) => {
+describeEachStore(allStoreKinds)('instances on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   let clock = Date.parse('2030-01-01T00:00:00Z');
   const make = () => createInstanceService({ db: handle.current.db, expiryMs: 5 * 60_000, now: () => new Date(clock) });

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
-import { Conflict, Forbidden, Invalid, NotFound } from '../errors.ts';
+import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { assignedRevision } from '../rollouts/assignment.ts';
 import { activeRollout } from '../rollouts/store.ts';
 import type { CatalogLookup } from './catalog-lookup.ts';
@@ -91,9 +91,11 @@ export function createDesiredService(deps: DesiredServiceDeps) {
     if (env.requiresTestedIn) {
       const tested = await store.testedAmong(q, env.requiresTestedIn, fresh);
       const untested = fresh.map((p) => `${p.service}@${p.version}`).filter((key) => !tested.has(key));
+      // A precondition of the environment, not a permission: 409, whoever asks.
       if (untested.length > 0) {
-        throw new Forbidden(
-          `environment "${env.name}" only takes versions marked tested in "${env.requiresTestedIn}"; not marked tested there: ${untested.join(', ')}`,
+        const verb = untested.length === 1 ? 'is' : 'are';
+        throw new Conflict(
+          `${untested.join(', ')} ${verb} not marked tested in ${env.requiresTestedIn} (${env.name} only takes versions marked tested there)`,
         );
       }
     }

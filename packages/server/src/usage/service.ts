@@ -1,4 +1,4 @@
-import type { UsageQuery, UsageResponse, UsageSeries } from '@flotilla/protocol';
+import type { UsagePoint, UsageQuery, UsageResponse, UsageSeries, UsageSummary } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { AppRegistry } from '../checkin/apps.ts';
 import { formatDuration, parseDuration } from '../config/duration.ts';
@@ -49,32 +49,59 @@ export function createUsageService(deps: { db: Kysely<Tables>; apps: AppRegistry
       point.unique = Math.max(point.unique, row.uniqueInstances);
       series.set(bucket, point);
     }
+    const toPoint = (t: number, p: { checkins: number; unique: number }): UsagePoint => {
+      // Each instance checks in once per query period, so average over the periods that have begun.
+      const periods = Math.max(1, Math.ceil((Math.min(t + period, current) - t) / base));
+      return {
+        time: new Date(t).toISOString(),
+        checkins: p.checkins,
+        instances: Math.round((p.checkins / periods) * 100) / 100,
+        uniqueInstances: p.unique,
+      };
+    };
     const buckets: number[] = [];
-    for (let t = from; t < to; t += period) buckets.push(t);
+    if (query.fill === 'true') for (let t = from; t < to; t += period) buckets.push(t);
     const series: UsageSeries[] = [...bySeries.entries()]
       .map(([key, points]) => ({
         key,
-        points: buckets.map((t) => {
-          const p = points.get(t) ?? { checkins: 0, unique: 0 };
-          // Each instance checks in once per query period, so average over the periods that have begun.
-          const periods = Math.max(1, Math.ceil((Math.min(t + period, current) - t) / base));
-          return {
-            time: new Date(t).toISOString(),
-            checkins: p.checkins,
-            instances: Math.round((p.checkins / periods) * 100) / 100,
-            uniqueInstances: p.unique,
-          };
-        }),
+        // Only buckets with check-ins unless the caller asks for the dense series (charts).
+        points:
+          query.fill === 'true'
+            ? buckets.map((t) => toPoint(t, points.get(t) ?? { checkins: 0, unique: 0 }))
+            : [...points.entries()]
+                .filter(([, p]) => p.checkins > 0)
+                .sort(([a], [b]) => a - b)
+                .map(([t, p]) => toPoint(t, p)),
       }))
-      .sort((a, b) => total(b) - total(a));
+      .sort((a, b) => total(b) - total(a) || a.key.localeCompare(b.key));
     return {
       app: appName,
       groupBy,
       period: formatDuration(period),
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
+      summary: await summarize(appName, groupBy, base, to),
       series,
     };
+  }
+
+  /**
+   * Instances now: each instance checks in once per query period, so the latest period of the range
+   * counts them, or, while it is young, the full period before it.
+   */
+  async function summarize(app: string, groupBy: string, base: number, to: number): Promise<UsageSummary[]> {
+    const latest = to - 1 - ((to - 1) % base);
+    const rows = await readRollups(deps.db, { app, dimension: groupBy, from: latest - base, to });
+    const byKey = new Map<string, UsageSummary>();
+    for (const row of rows) {
+      const s = byKey.get(row.value) ?? { key: row.value, instances: 0, uniqueInstances: 0 };
+      s.instances = Math.max(s.instances, row.checkins);
+      s.uniqueInstances = Math.max(s.uniqueInstances, row.uniqueInstances);
+      byKey.set(row.value, s);
+    }
+    return [...byKey.values()]
+      .filter((s) => s.instances > 0)
+      .sort((a, b) => b.instances - a.instances || a.key.localeCompare(b.key));
   }
 
   return { usage };
