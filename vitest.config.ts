@@ -9,5 +9,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['vitest.global-setup.ts'],
+    setupFiles: ['vitest.setup.ts'],
   },
 });

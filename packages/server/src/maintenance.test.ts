@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../test/support/databases.ts';
 import type { AppRegistry } from './checkin/apps.ts';
 import { InstanceKeys } from './checkin/instance-keys.ts';
 import { appendBatch } from './checkin/store.ts';
@@ -10,7 +10,7 @@ const hour = 3_600_000;
 const t0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 const apps = { list: () => [{ config: { name: 'demo', queryPeriodMs: hour } }] } as unknown as AppRegistry;
 
-describe.each(storeKinds)('maintenance on %s', (kind) => {
+describeEachStore(allStoreKinds)('maintenance on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   const keyPeriods = async () =>

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
-describe.each(storeKinds)('check-in answers from the release catalog on %s', (kind) => {
+describeEachStore(allStoreKinds)('check-in answers from the release catalog on %s', (kind) => {
   let server: TestServer;
   const api = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fetch(`${server.url}${path}`, {

@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { startTestServer, type TestServer, writeTemp } from './support/server.ts';
+import { makeTempDir } from './support/temp-dir.ts';
 
 const responseConfig = {
   versions: [
@@ -28,13 +26,13 @@ const expectedBody =
   '{"name":"v1.0.0","releaseDate":"2020-05-30T10:20:00Z","minUpgradableVersion":"","tags":["stable"],"extraInfo":null},' +
   '{"name":"v0.9.0","releaseDate":"2020-04-30T10:20:00Z","minUpgradableVersion":"","tags":["old"],"extraInfo":null}],"requestIntervalInMinutes":60}';
 
-describe.each(storeKinds)('check-in HTTP API on %s', (kind) => {
+describeEachStore(allStoreKinds)('check-in HTTP API on %s', (kind) => {
   let server: TestServer;
   let responsePath: string;
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
     fetch(`${server.url}${path}`, { method: 'POST', body, headers });
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-http-'));
+    const dir = makeTempDir('flotilla-http-');
     responsePath = writeTemp(dir, 'response.json', responseConfig);
     const schemaPath = writeTemp(dir, 'schema.json', requestSchema);
     server = await startTestServer(
@@ -123,7 +121,7 @@ describe.each(storeKinds)('check-in HTTP API on %s', (kind) => {
 describe('check-in limits and casing', () => {
   let server: TestServer;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-limits-'));
+    const dir = makeTempDir('flotilla-limits-');
     server = await startTestServer(
       'sqlite',
       {

@@ -1,11 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UsageResponse } from '@flotilla/protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer, writeTemp } from './support/server.ts';
+import { makeTempDir } from './support/temp-dir.ts';
 
 const requestSchema = {
   extraTagInfoSchema: { kubernetesVersion: { dataType: 'string', maxLen: 20 } },
@@ -18,7 +18,7 @@ const versions = (latest: string) => ({
 const germanAddress = '85.214.132.117';
 const usAddress = '8.8.8.8';
 
-describe.each(storeKinds)('check-in storage, usage and privacy on %s', (kind) => {
+describeEachStore(allStoreKinds)('check-in storage, usage and privacy on %s', (kind) => {
   let server: TestServer;
   let responsePath: string;
   const checkIn = (body: object, headers: Record<string, string> = {}) =>
@@ -35,7 +35,7 @@ describe.each(storeKinds)('check-in storage, usage and privacy on %s', (kind) =>
   };
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-storage-'));
+    const dir = makeTempDir('flotilla-storage-');
     responsePath = writeTemp(dir, 'response.json', versions('v2.0.0'));
     server = await startTestServer(
       kind,

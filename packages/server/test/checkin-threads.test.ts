@@ -1,14 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.ts';
 import { callApi } from './support/api.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { freePort } from './support/ports.ts';
 import { startTestServer, type TestServer, writeTemp } from './support/server.ts';
+import { makeTempDir } from './support/temp-dir.ts';
 
 const responseConfig = {
   versions: [{ name: 'v1.1.0', releaseDate: '2020-06-30T10:20:00Z', tags: ['latest'] }],
@@ -38,14 +37,14 @@ function postChunked(url: string, chunks: string[]): Promise<{ status: number; t
 }
 
 // The same answers whether HTTP is served on the main thread or on check-in threads.
-describe.each(storeKinds.flatMap((kind) => [0, 2].map((threads) => [kind, threads] as const)))(
+describeEachStore(allStoreKinds.flatMap((kind) => [0, 2].map((threads) => [kind, threads] as const)))(
   'check-ins on %s with %i check-in threads',
   (kind, threads) => {
     let server: TestServer;
     const post = (path: string, text: string, headers: Record<string, string> = {}) =>
       fetch(`${server.url}${path}`, { method: 'POST', body: text, headers });
     beforeAll(async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'flotilla-threads-'));
+      const dir = makeTempDir('flotilla-threads-');
       server = await startTestServer(
         kind,
         {
@@ -94,6 +93,26 @@ describe.each(storeKinds.flatMap((kind) => [0, 2].map((threads) => [kind, thread
       const get = await fetch(`${server.url}/v1/checkupgrade`);
       expect(get.status).toBe(405);
       expect(get.headers.get('allow')).toBe('POST');
+    });
+
+    it('takes null values inside the maps as upgrade-responder does: an empty tag, a dropped field', async () => {
+      const res = await post(
+        '/v1/checkupgrade',
+        '{"appVersion":"v0.null","extraTagInfo":{"arch":null},"extraFieldInfo":{"nodeCount":null},"extraInfo":{"x":null}}',
+      );
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      const database = openDatabase(server.database);
+      try {
+        const rows = await database.db
+          .selectFrom('checkins')
+          .select(['tags', 'fields'])
+          .where('app_version', '=', 'v0.null')
+          .execute();
+        expect(rows.map((r) => [JSON.parse(r.tags), JSON.parse(r.fields)])).toEqual([[{ arch: '' }, {}]]);
+      } finally {
+        await database.close();
+      }
     });
 
     it('answers requests Node cannot read in the error format: 431 for huge headers, 400 otherwise', async () => {

@@ -12,10 +12,10 @@ import { faultsRoutesWith } from '../src/faults/routes.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
-describe.each(storeKinds)('fault reports API on %s', (kind) => {
+describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
   let server: TestServer;
   let store: Database;
   let agent: string;

@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from './support/ports.ts';
 import { startTestServer, writeTemp } from './support/server.ts';
+import { makeTempDir } from './support/temp-dir.ts';
 
 const influxUrl = process.env.FLOTILLA_TEST_INFLUXDB_URL;
 if (!influxUrl) {
@@ -23,7 +21,7 @@ async function influxQuery(q: string, db?: string): Promise<unknown[][]> {
 describe.skipIf(!influxUrl)('check-ins reach a real InfluxDB the way upgrade-responder writes them', () => {
   it('writes upgrade_request points and creates the continuous queries', async () => {
     const app = `e2e_${process.pid}_${Date.now()}`;
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-influx-'));
+    const dir = makeTempDir('flotilla-influx-');
     const server = await startTestServer(
       'sqlite',
       {

@@ -3,7 +3,7 @@ import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { logFollowers } from '../src/logs/routes.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
 interface SseEvent {
@@ -34,7 +34,7 @@ function sseReader(body: ReadableStream<Uint8Array>) {
   };
 }
 
-describe.each(storeKinds)('logs API on %s', (kind) => {
+describeEachStore(allStoreKinds)('logs API on %s', (kind) => {
   let server: TestServer;
   let store: Database;
   let agentToken: string;

@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { evaluateRollouts } from '../src/rollouts/service.ts';
 import { assignWave, type WaveSpec } from '../src/rollouts/waves.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
-import { storeKinds } from './support/databases.ts';
+import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
 const manifest = { run: { command: './bin/app' } };
 const agentCount = 20;
 
-describe.each(storeKinds)('rollouts API with simulated agents on %s', (kind) => {
+describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (kind) => {
   let server: TestServer;
   let store: Database;
   let viewer: string;

@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { UsageResponse } from '@flotilla/protocol';
 import type { UpgradeCheckResult } from '@flotilla/sdk';
 import { checkForUpgrade, startUpgradeChecker, UpgradeCheckError } from '@flotilla/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, startTestServer, type TestServer, writeTemp } from './support/server.ts';
+import { makeTempDir } from './support/temp-dir.ts';
 
 const responseConfig = {
   versions: [
@@ -18,7 +16,7 @@ const responseConfig = {
 describe.each(['camel', 'pascal'] as const)('the SDK against a real server answering %sCase', (casing) => {
   let server: TestServer;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-sdk-'));
+    const dir = makeTempDir('flotilla-sdk-');
     server = await startTestServer(
       'sqlite',
       { upgradeResponseConfig: writeTemp(dir, 'r.json', responseConfig), responseCasing: casing, rateLimit: '0' },

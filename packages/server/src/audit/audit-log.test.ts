@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { recordAudit } from './audit-log.ts';
 import { readAudit } from './store.ts';
@@ -7,7 +7,7 @@ import { readAudit } from './store.ts';
 const personal: Principal = { tokenId: 't1', name: 'laptop', role: 'developer', kind: 'personal', userName: 'alice' };
 const agent: Principal = { tokenId: 't2', name: 'edge', role: 'agent', kind: 'agent', environment: 'prod' };
 
-describe.each(storeKinds)('audit log on %s', (kind) => {
+describeEachStore(allStoreKinds)('audit log on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
 
   it('records inside the caller transaction, and rolls back with it', async () => {

@@ -1,13 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { installErrorHandling } from '../http/error-handler.ts';
 import { dashboardDist, serveDashboard } from './routes.ts';
 
 function fakeDist(): string {
-  const dist = mkdtempSync(join(tmpdir(), 'flotilla-dist-'));
+  const dist = makeTempDir('flotilla-dist-');
   mkdirSync(join(dist, 'assets'));
   writeFileSync(join(dist, 'index.html'), '<!doctype html><title>dash</title>');
   writeFileSync(join(dist, 'assets', 'index-abc123.js'), 'console.log(1)');
@@ -68,7 +68,7 @@ describe('serving the dashboard', () => {
   });
 
   it('explains how to build the dashboard when it is not built', async () => {
-    await build(mkdtempSync(join(tmpdir(), 'flotilla-empty-')));
+    await build(makeTempDir('flotilla-empty-'));
     const res = await app.inject({ url: '/usage' });
     expect(res.statusCode).toBe(503);
     expect(res.body).toContain('npm run build -w @flotilla/dashboard');

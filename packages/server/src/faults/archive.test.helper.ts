@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 
 /** A valid `fault.json` body, with `overrides` merged over it. */
 export function faultMeta(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -31,9 +31,11 @@ export interface FaultArchiveSpec {
   links?: Record<string, string>;
 }
 
-/** Builds a fault .tar.gz the way the agent packs one and returns its path. */
+/** Builds a fault .tar.gz the way the agent packs one and returns its path (removed when the test file ends). */
 export async function makeFaultArchive(spec: FaultArchiveSpec = {}): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'flotilla-fault-'));
+  // In a folder of its own, so `extra` entries like `../x` stay inside what is removed.
+  const dir = join(makeTempDir('flotilla-fault-'), 'fault');
+  mkdirSync(dir);
   const write = (name: string, data: string | Buffer) => {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), data);
@@ -46,7 +48,7 @@ export async function makeFaultArchive(spec: FaultArchiveSpec = {}): Promise<str
   for (const [name, target] of Object.entries(spec.links ?? {})) symlinkSync(target, join(dir, name));
   const extra = spec.extra ?? [];
   for (const name of extra) writeFileSync(join(dir, name), 'outside');
-  const out = join(mkdtempSync(join(tmpdir(), 'flotilla-fault-tgz-')), 'fault.tar.gz');
+  const out = join(makeTempDir('flotilla-fault-tgz-'), 'fault.tar.gz');
   const entries = ['fault.json', 'log-tail.txt', 'files', ...Object.keys(spec.links ?? {})].filter((name) => {
     if (name === 'fault.json') return meta !== undefined;
     if (name === 'log-tail.txt') return spec.logTail !== undefined;

@@ -1,8 +1,7 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { faultMeta, makeFaultArchive } from './archive.test.helper.ts';
 import { maxEntries, readFaultArchive, receiveUpload } from './archive.ts';
 
@@ -27,7 +26,7 @@ describe('fault archives', () => {
   });
 
   it('hashes an upload and removes the temp file when the stream fails', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-upload-'));
+    const dir = makeTempDir('flotilla-upload-');
     const ok = await receiveUpload(dir, Readable.from([Buffer.from('abc')]), 10);
     expect(ok.hex).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(ok.size).toBe(3);

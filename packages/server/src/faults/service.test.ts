@@ -1,17 +1,9 @@
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { storeKinds, useMigratedDatabase } from '../../test/support/databases.ts';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
+import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { faultMeta, makeFaultArchive } from './archive.test.helper.ts';
 import { lastLines } from './archive.ts';
 import { createFaultService, metaProblems } from './service.ts';
@@ -36,7 +28,7 @@ describe('fault.json problems', () => {
   });
 });
 
-describe.each(storeKinds)('fault service on %s', (kind) => {
+describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
   let dataDir: string;
   let clock: number;
@@ -55,7 +47,7 @@ describe.each(storeKinds)('fault service on %s', (kind) => {
   const temps = () => (existsSync(join(dataDir, 'faults', 'tmp')) ? readdirSync(join(dataDir, 'faults', 'tmp')) : []);
 
   beforeEach(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'flotilla-faults-'));
+    dataDir = makeTempDir('flotilla-faults-');
     clock = Date.parse('2026-03-01T12:00:00Z');
   });
 

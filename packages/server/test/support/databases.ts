@@ -1,24 +1,40 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeEach, describe } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/connection.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { makeTempDir } from './temp-dir.ts';
 
 /** Where a real PostgreSQL for the tests is; `bash .ci/postgres.sh` starts one and prints the URL. */
 export const postgresUrl = process.env.FLOTILLA_TEST_POSTGRES_URL;
 
 export type StoreKind = 'sqlite' | 'postgres';
 
-if (!postgresUrl) {
-  console.warn(
-    'PostgreSQL store tests skipped: set FLOTILLA_TEST_POSTGRES_URL=postgres://flotilla:flotilla@127.0.0.1:5432/flotilla (bash .ci/postgres.sh starts one)',
-  );
-}
+/** Every store the server supports; `describeEachStore` registers a suite for each. */
+export const allStoreKinds: readonly StoreKind[] = ['sqlite', 'postgres'];
 
-/** The stores every store test runs on: SQLite always, PostgreSQL when one is configured. */
+/** The stores available in this run. Suites use `describeEachStore`, so skipped ones still show. */
 export const storeKinds: StoreKind[] = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
+
+type StoreCase = StoreKind | readonly [StoreKind, ...unknown[]];
+type CaseArgs<T> = T extends readonly [...infer Args] ? Args : [T];
+
+/**
+ * `describe.each` over stores (a kind, or a tuple starting with one). Without
+ * FLOTILLA_TEST_POSTGRES_URL the PostgreSQL suites are registered as skipped, so the count shows them.
+ */
+export function describeEachStore<const T extends StoreCase>(cases: readonly T[]) {
+  return (name: string, body: (...args: CaseArgs<T>) => void): void => {
+    for (const one of cases) {
+      const kind = typeof one === 'string' ? one : one[0];
+      const args = (typeof one === 'string' ? [one] : one) as unknown[];
+      describe.skipIf(kind === 'postgres' && !postgresUrl).each([args])(name, (...got) =>
+        body(...(got as CaseArgs<T>)),
+      );
+    }
+  };
+}
 
 export interface TestDatabase {
   /** An SQLite file path or a postgres:// URL, as `--database` takes it. */
@@ -29,7 +45,7 @@ export interface TestDatabase {
 /** A fresh, empty database of the given kind, removed by `drop()`. */
 export async function createTestDatabase(kind: StoreKind): Promise<TestDatabase> {
   if (kind === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
+    const dir = makeTempDir('flotilla-db-');
     return { location: join(dir, 'test.db'), drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
   if (!postgresUrl) throw new Error('FLOTILLA_TEST_POSTGRES_URL is not set');

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { resolveServerConfig } from '../../src/config/config.ts';
 import type { ServerOptions } from '../../src/config/schema.ts';
-import { type RunningServer, startServer } from '../../src/start.ts';
+import { type RunningServer, type StartOptions, startServer } from '../../src/start.ts';
 import { createTestDatabase, type StoreKind, type TestDatabase } from './databases.ts';
+import { makeTempDir } from './temp-dir.ts';
 
 export const adminToken = 'flt_test_admin_token_0123456789abcdef';
 
@@ -23,13 +23,13 @@ export function writeTemp(dir: string, name: string, data: unknown): string {
   return path;
 }
 
-/** Starts a real server on a loopback port with its own data dir and store. */
+/** Starts a real server on a loopback port with its own data dir (removed when the test file ends) and store. */
 export async function startTestServer(
   kind: StoreKind,
   flags: ServerOptions = {},
-  opts: { reloadIntervalMs?: number; dir?: string } = {},
+  opts: { reloadIntervalMs?: number; dir?: string; start?: StartOptions } = {},
 ): Promise<TestServer> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'flotilla-srv-'));
+  const dir = opts.dir ?? makeTempDir('flotilla-srv-');
   let db: TestDatabase | null = null;
   if (!flags.database) {
     db = await createTestDatabase(kind);
@@ -44,6 +44,7 @@ export async function startTestServer(
     logger: pino({ level: 'silent' }),
     reloadIntervalMs: opts.reloadIntervalMs ?? 50,
     catalogRefreshMs: 100,
+    ...opts.start,
   });
   return {
     ...server,
