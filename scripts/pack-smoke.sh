@@ -69,23 +69,25 @@ node -e '
 log "node $(node --version), npm $(npm --version 2>/dev/null) ($(command -v npm))"
 
 # ---------------------------------------------------------------------------------------------
-# 1. Build. Old outputs are removed first so that files whose source is gone are not packed.
+# 1. Build and pack with the release script: one tarball per workspace, and the bundle.
+# Old outputs are removed first so that files whose source is gone are not packed.
 cd "$ROOT"
 if [[ ${PACK_SMOKE_NO_CLEAN:-} != 1 ]]; then
   for p in "${PACKAGES[@]}"; do rm -rf "packages/$p/dist" "packages/$p/tsconfig.tsbuildinfo"; done
 fi
-log "npm run build"
-npm run build --silent
+log "npm run package"
+node scripts/package.mjs --out "$PACK_DIR" >/dev/null || fail "npm run package failed"
+VERSION=$(node -p 'require("./packages/cli/package.json").version')
 
 # ---------------------------------------------------------------------------------------------
-# 2. Pack each workspace and check what is in the tarball.
+# 2. Check what is in each tarball.
 declare -A TARBALL
 for p in "${PACKAGES[@]}"; do
-  json=$(npm pack -w "@flotilla/$p" --pack-destination "$PACK_DIR" --json 2>/dev/null) ||
-    fail "npm pack -w @flotilla/$p failed"
-  TARBALL[$p]="$PACK_DIR/$(node -e 'console.log(JSON.parse(process.argv[1])[0].filename)' "$json")"
-  [[ -f ${TARBALL[$p]} ]] || fail "npm pack did not write ${TARBALL[$p]}"
+  TARBALL[$p]="$PACK_DIR/flotilla-$p-$VERSION.tgz"
+  [[ -f ${TARBALL[$p]} ]] || fail "npm run package did not write ${TARBALL[$p]}"
 done
+BUNDLE="$PACK_DIR/flotilla-$VERSION.tgz"
+[[ -f $BUNDLE ]] || fail "npm run package did not write $BUNDLE"
 
 # The dashboard publishes only its built static files: index.html and hashed assets.
 check_dashboard_tarball() {
@@ -141,10 +143,16 @@ check_tarball() {
 }
 
 for p in "${PACKAGES[@]}"; do check_tarball "$p" "${TARBALL[$p]}"; done
+# The bundle is the command's package with the other packages' published files inside it.
+bundle_listing=$(tar tzf "$BUNDLE")
+for p in server agent protocol dashboard; do
+  grep -qx "package/node_modules/@flotilla/$p/package.json" <<<"$bundle_listing" || fail "$BUNDLE lacks @flotilla/$p"
+done
+bad=$(grep -E '/src/|/test/|\.test\.|\.map$|tsbuildinfo' <<<"$bundle_listing" || true)
+[[ -z $bad ]] || fail "$BUNDLE holds files that must not be published:"$'\n'"$bad"
 log "tarballs (packed size, files):"
-for p in "${PACKAGES[@]}"; do
-  printf '  %-34s %9s bytes %4s files\n' "$(basename "${TARBALL[$p]}")" \
-    "$(stat -c %s "${TARBALL[$p]}")" "$(tar tzf "${TARBALL[$p]}" | wc -l)"
+for t in "${TARBALL[@]}" "$BUNDLE"; do
+  printf '  %-34s %9s bytes %4s files\n' "$(basename "$t")" "$(stat -c %s "$t")" "$(tar tzf "$t" | wc -l)"
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +198,22 @@ npx flotilla agent install-service --server http://127.0.0.1:1 --token t --dir "
 grep -q "^ExecStart=.*node_modules/@flotilla/cli/dist/main.js agent$" "$WORK/units/flotilla-agent.service" ||
   { cat "$WORK/units/flotilla-agent.service" >&2; fail "the agent unit does not run the installed flotilla"; }
 log "flotilla --help, flotilla server --help and flotilla agent install-service: OK"
+
+# On a Node older than 22.16 the installed bin says what it needs, instead of failing on node:sqlite.
+OLD_NODE=${PACK_SMOKE_OLD_NODE:-/usr/bin/node}
+if [[ -x $OLD_NODE ]] && "$OLD_NODE" -e '
+  const [maj, min] = process.versions.node.split(".").map(Number);
+  process.exit(maj < 22 || (maj === 22 && min < 16) ? 0 : 1);
+'; then
+  old_version=$("$OLD_NODE" --version)
+  status=0
+  "$OLD_NODE" node_modules/.bin/flotilla --help >"$WORK/old-node.txt" 2>&1 || status=$?
+  [[ $status -eq 1 && $(cat "$WORK/old-node.txt") == "flotilla needs Node.js 22.16 or newer; this is $old_version" ]] ||
+    { cat "$WORK/old-node.txt" >&2; fail "flotilla --help on Node $old_version exited $status without saying what it needs"; }
+  log "flotilla --help on Node $old_version: says it needs 22.16 (exit 1)"
+else
+  log "no Node older than 22.16 at $OLD_NODE: the old-Node check of the bin is skipped"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 5. The server starts, answers check-ins and the admin API, and stops cleanly on SIGTERM.
