@@ -70,6 +70,7 @@ describe('flotilla logs', () => {
       { time: new Date(base + 1000).toISOString(), message: 'disk 90% full', level: 'warn' },
       { time: new Date(base + 2000).toISOString(), message: 'api up', service: 'api' },
       { time: new Date(base - 7_200_000).toISOString(), message: 'two hours ago' },
+      { time: new Date(base + 3000).toISOString(), message: 'cannot bind', level: 'error', version: '3.0.0' },
     ]);
   });
   afterAll(async () => {
@@ -80,7 +81,10 @@ describe('flotilla logs', () => {
     const out = await run(['logs', 'web', '--since', '1h']);
     expect(out.status, out.stderr).toBe(0);
     const lines = out.stdout.trim().split('\n');
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/ error host-1 web@3\.0\.0 http cannot bind$/);
+    const failed = await run(['logs', 'web', '--service-version', '3.0.0']);
+    expect(failed.stdout.trim().split('\n'), failed.stderr).toEqual([lines[2]]);
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\S+Z info {2}host-1 web http started$/);
     expect(lines[1]).toMatch(/ warn {2}host-1 web http disk 90% full$/);
 

@@ -12,6 +12,7 @@ const followBacklog = 20;
 interface LogFlags extends ApiFlags {
   instance?: string;
   environment?: string;
+  serviceVersion?: string;
   level?: string;
   since?: string;
   from?: string;
@@ -27,6 +28,7 @@ export function logQuery(service: string | undefined, flags: LogFlags, now = Dat
   if (service) q.set('service', service);
   if (flags.instance) q.set('instance', flags.instance);
   if (flags.environment) q.set('environment', flags.environment);
+  if (flags.serviceVersion) q.set('version', flags.serviceVersion);
   if (flags.level) {
     if (!levels.includes(flags.level)) throw new CliError(`--level must be one of ${levels.join(', ')}`, 2);
     q.set('level', flags.level);
@@ -59,10 +61,10 @@ function parseLimit(text: string | undefined): number | undefined {
   return n;
 }
 
-/** `time level instance service unit message`, one line; `--json` prints the record. */
+/** `time level instance service[@version] unit message`, one line; `--json` prints the record. */
 export function formatLine(line: LogRecord, json = false): string {
   if (json) return `${JSON.stringify(line)}\n`;
-  return `${line.time} ${line.level.padEnd(5)} ${line.instanceId} ${line.service} ${line.unit || '-'} ${line.message}\n`;
+  return `${line.time} ${line.level.padEnd(5)} ${line.instanceId} ${line.service}${line.version ? `@${line.version}` : ''} ${line.unit || '-'} ${line.message}\n`;
 }
 
 export interface SseFrame {
@@ -96,6 +98,7 @@ export function registerLogsCommands(program: Command): void {
       .description("search services' log lines (oldest first), or follow new ones")
       .option('--instance <id>', 'only this instance')
       .option('--environment <env>', 'only this environment')
+      .option('--service-version <version>', 'only lines written by this version, e.g. one that was rolled back')
       .option('--level <level>', `this level and above (${levels.join(', ')})`)
       .option('--since <duration>', 'lines of the last duration, e.g. 15m, 1h, 2d')
       .option('--from <time>', 'lines at or after this ISO-8601 time')
