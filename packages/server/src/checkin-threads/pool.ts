@@ -6,11 +6,11 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { AppRegistry } from '../checkin/apps.ts';
 import { untrustedForwardWarning } from '../checkin/forwarded.ts';
+import { RateWindow } from '../checkin/rate-window.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { DomainError, statusByCode } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { CheckinBatch, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
-import { RateWindow } from './rate-window.ts';
 import { removeStaleSocketDirs, socketDirPrefix, socketFileName } from './stale-socket-dirs.ts';
 
 export interface CheckinThreadsOptions {
@@ -115,7 +115,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
   };
 
   const storeBatch = (batch: CheckinBatch): Promise<CheckinResult[]> => {
-    if (batch.untrustedForwarded > 0) noteUntrustedForward(batch.untrustedForwarded);
+    if (batch.untrustedForwarded > 0) noteUntrustedForward.checkins(batch.untrustedForwarded);
     return Promise.all(
       batch.bodies.map((body, i) =>
         store(batch.apps[i] as string, batch.clientIps[i] as string, batch.rateKeys[i] as string, body),

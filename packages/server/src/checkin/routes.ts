@@ -1,10 +1,11 @@
-import { normalizeIP } from '@fastify/rate-limit';
 import { CheckUpgradeResponse, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { DomainError } from '../errors.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { CheckinApp } from './apps.ts';
 import { isUntrustedForward, rateLimitKey } from './forwarded.ts';
+import { RateWindow } from './rate-window.ts';
 import type { CheckinService } from './service.ts';
 import { unstoredHeader } from './writer.ts';
 
@@ -23,7 +24,7 @@ export async function checkinRoutes(
     rateLimitPerMinute: number;
     /** `--trusted-proxies` as a predicate; null when none are configured. */
     trusted: ((address: string) => boolean) | null;
-    /** Told of each check-in with X-Forwarded-For from an untrusted peer. */
+    /** Told of each check-in with X-Forwarded-For from an untrusted peer, before it is rate-limited. */
     onUntrustedForward: () => void;
   },
 ) {
@@ -32,20 +33,20 @@ export async function checkinRoutes(
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: checkinBodyLimit }, (_req, body, done) =>
     done(null, body),
   );
-  // Behind check-in threads the peer is the private socket (no address) and the threads did this.
-  const keyGenerator = (request: FastifyRequest) => {
+  // The same limiter as on check-in threads. Counted before the body is read, as a refusal needs none.
+  const limiter = opts.rateLimitPerMinute > 0 ? new RateWindow(opts.rateLimitPerMinute, 60_000) : null;
+  const admit = (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+    // Behind check-in threads the peer is the private socket (no address) and the threads did this.
     const peer = request.socket.remoteAddress;
-    const ip = normalizeIP(request.ip);
-    return peer ? rateLimitKey(ip, request.headers['x-forwarded-for'], trusted) : ip;
+    const forwardedFor = peer ? request.headers['x-forwarded-for'] : undefined;
+    if (peer && isUntrustedForward(peer, forwardedFor, trusted)) opts.onUntrustedForward();
+    const retryAfter = limiter?.hit(rateLimitKey(request.ip, forwardedFor, trusted)) ?? 0;
+    if (retryAfter === 0) return done();
+    const message = `too many check-ins from this address; retry in ${retryAfter} s`;
+    done(new DomainError('rate_limited', message, { 'retry-after': String(retryAfter) }));
   };
-  const limits =
-    opts.rateLimitPerMinute > 0
-      ? { config: { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: 60_000, keyGenerator } } }
-      : {};
 
   const answer = async (target: CheckinApp, request: FastifyRequest, reply: FastifyReply) => {
-    const peer = request.socket.remoteAddress;
-    if (peer && isUntrustedForward(peer, request.headers['x-forwarded-for'], trusted)) opts.onUntrustedForward();
     const body = typeof request.body === 'string' ? request.body : '';
     const payload = await service.checkIn(target, body, request.ip);
     // A string body goes out in one write with the headers; the identity serializer keeps Fastify
@@ -56,7 +57,7 @@ export async function checkinRoutes(
   };
   // Documented, not validated, by the schema: the body is parsed by hand to keep upgrade-responder's rules.
   const doc = (summary: string, params?: ReturnType<typeof Type.Object>) => ({
-    ...limits,
+    onRequest: admit,
     bodyLimit: checkinBodyLimit,
     schema: {
       tags: ['check-in'],

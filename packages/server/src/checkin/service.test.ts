@@ -20,7 +20,7 @@ const app: CheckinApp = {
 
 /** A service over a writer that fails while `failing` is set, with its log lines and metrics. */
 function setup(policy?: StoreFailurePolicy) {
-  const state = { failing: null as CheckinNotStored | null, now: 1_000_000, stored: 0 };
+  const state = { failing: null as CheckinNotStored | null, now: 1_000_000, stored: 0, sunk: [] as string[] };
   const lines: Array<{ level: number; msg: string; unstored?: number }> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const metrics = createMetrics();
@@ -41,7 +41,7 @@ function setup(policy?: StoreFailurePolicy) {
     writer,
     instanceKeys,
     geo: null,
-    sinks: [],
+    sinks: [{ enqueue: (record) => state.sunk.push(record.appVersion) }],
     metrics,
     logger,
     now: () => state.now,
@@ -82,6 +82,21 @@ describe('check-ins the store cannot take', () => {
       ['check-ins are stored again; 6 could not be stored meanwhile', 6],
     ]);
     expect(state.stored).toBe(4);
+  });
+
+  it('still reach the sinks under answer, as stored ones do, but not under refuse', async () => {
+    const answering = setup();
+    expect(await answering.checkIn()).toBe(body);
+    answering.state.failing = new CheckinNotStored('store_failed', 'the check-in could not be stored');
+    expect(await answering.checkIn()).toEqual({ body, unstored: 'store_failed' });
+    expect(answering.state.sunk).toEqual(['v1', 'v1']);
+    expect(answering.state.stored).toBe(1);
+
+    // A refused check-in is sent again by its client: handing it on now would count it twice.
+    const refusing = setup('refuse');
+    refusing.state.failing = new CheckinNotStored('queue_full', 'too many check-ins are waiting to be stored');
+    await expect(refusing.checkIn()).rejects.toBeInstanceOf(CheckinNotStored);
+    expect(refusing.state.sunk).toEqual([]);
   });
 
   it('are refused with 503 and Retry-After under refuse, counted and logged once', async () => {

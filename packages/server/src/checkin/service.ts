@@ -88,6 +88,8 @@ export function createCheckinService(deps: CheckinServiceDeps) {
       if (!(err instanceof CheckinNotStored)) throw err;
       incident.failed(name, err);
       if (policy === 'refuse') throw err;
+      // The sinks keep their own bounded queue: a sick store need not cost them the check-in.
+      for (const sink of deps.sinks) sink.enqueue(record);
       return { body: response, unstored: err.reason };
     }
     incident.stored();

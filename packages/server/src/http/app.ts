@@ -1,4 +1,3 @@
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -14,7 +13,7 @@ import { sessionCookieHook } from '../auth/session.ts';
 import { sessionRoutes } from '../auth/session-routes.ts';
 import type { TokenStore } from '../auth/tokens.ts';
 import { catalogRoutes } from '../catalog/routes.ts';
-import { untrustedForwardWarning } from '../checkin/forwarded.ts';
+import { isUntrustedForward, untrustedForwardWarning } from '../checkin/forwarded.ts';
 import { checkinRoutes } from '../checkin/routes.ts';
 import type { CheckinService } from '../checkin/service.ts';
 import { dashboardRoutes } from '../dashboard/routes.ts';
@@ -29,7 +28,7 @@ import { setupRoutes } from '../setup/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { answerClientError } from './client-error.ts';
-import { errorBody, installErrorHandling } from './error-handler.ts';
+import { installErrorHandling } from './error-handler.ts';
 import type { FeatureDeps } from './feature-deps.ts';
 import { healthRoutes, type Readiness } from './health-routes.ts';
 import { compileTrustedProxies } from './trusted-proxies.ts';
@@ -85,6 +84,31 @@ function recordHttpMetrics(metrics: Metrics) {
   };
 }
 
+/**
+ * Warns (once, shared with the check-in paths) of any request with `X-Forwarded-For` from a peer
+ * outside `--trusted-proxies`. Behind check-in threads the thread appended the real peer as the last
+ * hop, so the client sent the header itself only when there is an earlier one.
+ */
+function warnOfUntrustedForward(
+  warn: () => void,
+  trusted: ((address: string) => boolean) | null,
+  behindCheckinThreads: boolean,
+) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    const forwardedFor = request.headers['x-forwarded-for'];
+    const peer = request.socket.remoteAddress;
+    if (forwardedFor === undefined) return done();
+    if (peer) {
+      if (isUntrustedForward(peer, forwardedFor, trusted)) warn();
+    } else if (behindCheckinThreads) {
+      const list = Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor;
+      const comma = list.lastIndexOf(',');
+      if (comma >= 0 && !trusted?.(list.slice(comma + 1).trim())) warn();
+    }
+    done();
+  };
+}
+
 /** Builds the HTTP app without listening, so tests can use it in-process or on a loopback port. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -100,23 +124,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   app.addHook('onResponse', recordHttpMetrics(deps.metrics));
+  const trusted = deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : null;
+  const forwardWarning = untrustedForwardWarning(deps.logger, deps.metrics, trusted !== null);
+  app.addHook('onRequest', warnOfUntrustedForward(forwardWarning.request, trusted, deps.behindCheckinThreads === true));
   // The dashboard's session cookie becomes a bearer credential for every API route (CSRF-checked).
   app.addHook('onRequest', sessionCookieHook);
-  await app.register(rateLimit, {
-    global: false,
-    // Only Retry-After on a 429, as check-in threads answer: the same headers whichever thread serves.
-    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
-    addHeaders: {
-      'x-ratelimit-limit': false,
-      'x-ratelimit-remaining': false,
-      'x-ratelimit-reset': false,
-      'retry-after': true,
-    },
-    errorResponseBuilder: (_req, ctx) => ({
-      statusCode: 429,
-      ...errorBody('rate_limited', `too many check-ins from this address; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
-    }),
-  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Flotilla API', version: deps.version, description: 'The Flotilla control plane API' },
@@ -127,12 +139,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
-  const trusted = deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : null;
   await app.register(checkinRoutes, {
     service: deps.checkins,
     rateLimitPerMinute: deps.rateLimitPerMinute,
     trusted,
-    onUntrustedForward: untrustedForwardWarning(deps.logger, deps.metrics, trusted !== null),
+    onUntrustedForward: () => forwardWarning.checkins(),
   });
   await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
   await app.register(accountsRoutes, deps.features);
