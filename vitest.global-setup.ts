@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from './packages/server/src/checkin-threads/stale-socket-dirs.ts';
 
 const runFolder = /^flotilla-run(\d+)-\w{6}$/;
 // A Unix socket path has at most 107 bytes; servers make theirs inside the test file's folder.
@@ -55,13 +56,4 @@ function removeRunFolders(base: string, which: (pid: number) => boolean): string
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }
   return left;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -20,9 +20,14 @@ const semver = require('semver');
 const npm = (argv, cwd = root) =>
   execFileSync('npm', argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
+// Incremental: tsc -b skips what is up to date, and the dashboard is rebuilt only when its sources
+// changed, so packing never empties a dashboard that a running server is serving.
 if (!args.includes('--no-build')) {
-  process.stderr.write('package: npm run build\n');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  process.stderr.write('package: building what changed\n');
+  const tsc = join(root, 'node_modules/.bin/tsc');
+  const built = ['protocol', 'sdk', 'server', 'agent', 'cli'].map((p) => `packages/${p}`);
+  execFileSync(tsc, ['-b', ...built], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs')], { cwd: root, stdio: 'inherit' });
 }
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });

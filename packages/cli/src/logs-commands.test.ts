@@ -109,6 +109,8 @@ describe('flotilla logs', () => {
     expect(none.status, none.stderr).toBe(0);
     expect(none.stdout).toBe('');
     expect(none.stderr).toBe('no lines yet from db\n');
+    const limited = await run(['logs', 'db', '--limit', '5']);
+    expect(limited.stderr).toBe('no lines yet from db\n');
     const unmatched = await run(['logs', 'web', '--grep', 'no such text']);
     expect(unmatched.stderr).toBe('no lines match\n');
   });

@@ -352,7 +352,8 @@ describe('flotilla agent against a real server', () => {
     expect(found.level).toBe('info');
     expect(found.unit).toBe('http');
 
-    // A line without its own timestamp is stamped when the agent reads it: as it is written.
+    // A line without its own timestamp is stamped when the agent reads it: as it is written (the
+    // safety poll, once a second, would put the median near 500 ms).
     await served(ports.web, '/stamp');
     const stamped = await eventually('the five stamped lines of web', async () => {
       const lines = await logLines('web', 'stamped 2.0.0 at');
@@ -360,7 +361,7 @@ describe('flotilla agent against a real server', () => {
     });
     const lags = stamped.map((l) => Date.parse(l.time) - Number(l.message.split(' at ')[1])).sort((a, b) => a - b);
     expect(lags[0]).toBeGreaterThanOrEqual(0);
-    expect(lags[2]).toBeLessThanOrEqual(30);
+    expect(lags[2]).toBeLessThanOrEqual(250);
 
     const abort = new AbortController();
     const res = await fetch(`${server.url}/api/v1/logs?service=web&level=warn&follow=1`, {

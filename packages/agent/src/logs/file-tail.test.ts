@@ -62,7 +62,8 @@ describe('FileTail', () => {
     const file = join(dir, 'live.stdout');
     writeFileSync(file, '');
     const chunks: string[] = [];
-    // Polling once a minute: only the file system's change events can deliver within the bound.
+    // Polling once a minute: only the file system's change events can deliver within the bound,
+    // which leaves room for a busy machine.
     const tail = follow(file, (c) => chunks.push(c.toString()), { watchedPollMs: 60_000, pollMs: 60_000 });
     tail.start('end');
     expect(tail.watching).toBe(true);
@@ -70,7 +71,7 @@ describe('FileTail', () => {
     for (let i = 0; i < 5; i++) delays.push(await delivery(file, `line ${i}\n`, chunks));
     expect(chunks.join('')).toBe('line 0\nline 1\nline 2\nline 3\nline 4\n');
     delays.sort((a, b) => a - b);
-    expect(delays[2]).toBeLessThan(30);
+    expect(delays[2]).toBeLessThan(1000);
   });
 
   it('polls when it does not watch, and reads what was written before the first poll', async () => {

@@ -259,12 +259,13 @@ describe('process supervisor: output capture', () => {
     await waitFor(() => seen.length >= count, 20_000, `${count} lines`);
     expect(seen.map((l) => l.origin)).toEqual(Array(count).fill({ pid, version: '7.1.0' }));
     // Lines without a timestamp of their own get the time they were read: read as they land, that
-    // is within milliseconds of the write (polling every 100 ms would make it 50 ms on average).
+    // is within milliseconds of the write. The safety poll is once a second (a median lag of about
+    // 500 ms), so the bound tells the two apart while leaving room for a busy machine.
     const lags = seen
       .map(({ line }) => Date.parse(line.time) - Number(line.message.split(' ')[2]))
       .sort((a, b) => a - b);
     expect(lags[0]).toBeGreaterThanOrEqual(0);
-    expect(lags[Math.floor(count / 2)]).toBeLessThanOrEqual(30);
+    expect(lags[Math.floor(count / 2)]).toBeLessThanOrEqual(250);
   });
 });
 

@@ -132,7 +132,7 @@ export function registerLogsCommands(program: Command): void {
 
 /** What an empty answer says: nothing uploaded yet, or nothing that matches the filters. */
 function noLines(service: string | undefined, query: URLSearchParams): string {
-  const filtered = [...query.keys()].some((k) => k !== 'service');
+  const filtered = [...query.keys()].some((k) => k !== 'service' && k !== 'limit');
   if (filtered) return 'no lines match';
   return service ? `no lines yet from ${service}` : 'no lines yet';
 }

@@ -14,9 +14,6 @@ export type StoreKind = 'sqlite' | 'postgres';
 /** Every store the server supports; `describeEachStore` registers a suite for each. */
 export const allStoreKinds: readonly StoreKind[] = ['sqlite', 'postgres'];
 
-/** The stores available in this run. Suites use `describeEachStore`, so skipped ones still show. */
-export const storeKinds: StoreKind[] = postgresUrl ? ['sqlite', 'postgres'] : ['sqlite'];
-
 type StoreCase = StoreKind | readonly [StoreKind, ...unknown[]];
 type CaseArgs<T> = T extends readonly [...infer Args] ? Args : [T];
 
