@@ -1,6 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openDatabase } from '@flotilla/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresUrl } from '../../server/test/support/databases.ts';
 import { startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { runCli } from './run-cli.test.helper.ts';
@@ -25,14 +27,14 @@ describe('flotilla accounts commands', () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    // The first admin is created offline, before the server ever starts.
+    server = await startTestServer('sqlite', { database: join(dir, 'flotilla.db') }, { dir });
+    // The first admin is created offline, against the store the server made at its first start.
     const added = await run(['user', 'add', 'root', '--role', 'admin', '--data-dir', dir, '--password-stdin'], {
       input: 'the root password\n',
     });
     expect(added.stderr).toBe('');
     expect(added.status).toBe(0);
     expect(added.stdout).toContain('Created user root (admin)');
-    server = await startTestServer('sqlite', { database: join(dir, 'flotilla.db') }, { dir });
   });
   afterAll(async () => {
     await server?.stop();
@@ -139,6 +141,94 @@ describe('flotilla accounts commands', () => {
     );
     expect(table.stdout).toContain('More: --before ');
   });
+
+  it('prints a new token the same way whether made through the API or against the store', async () => {
+    const personal = await run(['token', 'create', '--name', 'laptop', '--expires-in-days', '30'], { env });
+    expect(personal.stderr).toBe('');
+    expect(personal.stdout).toMatch(
+      /^Created personal token "laptop" \(id [\w-]+\), shown only this once:\ntoken: flt_\S+\n$/,
+    );
+    const admin = await run([
+      'token',
+      'create',
+      '--admin',
+      '--data-dir',
+      dir,
+      '--name',
+      'ops',
+      '--expires-in-days',
+      '7',
+    ]);
+    expect(admin.stderr).toBe('');
+    expect(admin.stdout).toMatch(
+      /^Created admin token "ops" \(id [\w-]+\), shown only this once:\nadmin token: flt_\S+\n$/,
+    );
+    const quiet = await run(['token', 'create', '--admin', '--data-dir', dir, '--quiet']);
+    expect(quiet.stdout).toMatch(/^flt_\S+\n$/);
+    const me = await run(['whoami', '--json', '--server', server.url, '--token', quiet.stdout.trim()]);
+    expect(JSON.parse(me.stdout)).toMatchObject({ kind: 'admin', role: 'admin' });
+
+    for (const args of [
+      ['token', 'create', '--expires-in-days', '0'],
+      ['token', 'create', '--admin', '--data-dir', dir, '--expires-in-days', '1.5'],
+    ]) {
+      const bad = await run(args, { env });
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toMatch(/^flotilla: --expires-in-days takes a whole number 1 or more; got "[\d.]+"\n$/);
+    }
+  });
+
+  it('refuses to work offline on a store that does not exist, and creates none', async () => {
+    const misspelt = join(dir, 'no-such-dir');
+    const noDir = await run(['token', 'create', '--admin', '--data-dir', misspelt]);
+    expect(noDir.status).toBe(2);
+    expect(noDir.stdout).toBe('');
+    expect(noDir.stderr).toContain(
+      `no store at ${join(misspelt, 'flotilla.db')}: check that --data-dir is the data dir`,
+    );
+    const noFile = await run(
+      ['user', 'add', 'ops', '--role', 'admin', '--database', join(dir, 'flotila.db'), '--password-stdin'],
+      {
+        input: 'the ops password\n',
+      },
+    );
+    expect(noFile.status).toBe(2);
+    expect(noFile.stderr).toContain(`no store at ${join(dir, 'flotila.db')}: check that --database is the SQLite file`);
+    expect(existsSync(misspelt)).toBe(false);
+    expect(existsSync(join(dir, 'flotila.db'))).toBe(false);
+
+    // A file that is there but was never a server's store is refused too, and left as it was.
+    const other = join(dir, 'other.db');
+    writeFileSync(other, '');
+    const notOurs = await run(['token', 'create', '--admin', '--database', other]);
+    expect(notOurs.status).toBe(2);
+    expect(notOurs.stderr).toContain(
+      `no Flotilla store in SQLite ${other}: check that --database is the SQLite file the server uses`,
+    );
+    expect(statSync(other).size).toBe(0);
+  });
+
+  it.skipIf(!postgresUrl)(
+    'refuses a PostgreSQL database the server never set up, and writes nothing to it',
+    async () => {
+      const empty = await createTestDatabase('postgres');
+      try {
+        const r = await run(['token', 'create', '--admin', '--database', empty.location]);
+        expect(r.status).toBe(2);
+        expect(r.stderr).toContain('no Flotilla store in PostgreSQL postgres://');
+        expect(r.stderr).toContain('check that --database is the URL the server uses');
+        expect(r.stderr).not.toContain(`:${new URL(empty.location).password}@`);
+        const store = openDatabase(empty.location);
+        try {
+          expect(await store.db.introspection.getTables({ withInternalKyselyTables: true })).toEqual([]);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await empty.drop();
+      }
+    },
+  );
 
   it('refuses an agent token without an environment and bad arguments with one line', async () => {
     const r = await run(['token', 'create', '--agent'], { env });

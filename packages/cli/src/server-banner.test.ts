@@ -43,14 +43,16 @@ describe('flotilla server at its first start', () => {
     expect((await fetch(`${lineValue(out, 'url: ')}`)).status).toBe(200);
     const me = await fetch(`${server.url}/api/v1/whoami`, { headers: { authorization: `Bearer ${token}` } });
     expect(await me.json()).toMatchObject({ kind: 'admin', role: 'admin' });
-    expect(await (await fetch(`${server.url}/api/v1/setup`)).json()).toEqual({ pending: true });
+    expect(await (await fetch(`${server.url}/api/v1/setup`)).json()).toEqual({ state: 'pending' });
   });
 
-  it('logs JSON lines when the output is not a terminal, and says nothing of its private socket', () => {
-    const lines = (server as SpawnedServer).output().split('\n');
-    const logLines = lines.filter((l) => l.startsWith('{'));
+  it('logs only JSON lines to stdout when it is not a terminal, the block going to stderr', () => {
+    const stdout = (server as SpawnedServer).stdout();
+    const logLines = stdout.split('\n').filter((l) => l !== '');
     expect(logLines.length).toBeGreaterThan(2);
     for (const line of logLines) expect(JSON.parse(line)).toHaveProperty('msg');
+    expect(stdout).not.toContain('setup code:');
+    expect((server as SpawnedServer).output()).toContain('setup code:');
     expect((server as SpawnedServer).output()).not.toContain('.sock');
     expect((server as SpawnedServer).output()).not.toContain('Server listening at');
   });
@@ -80,5 +82,8 @@ describe('flotilla server at its first start', () => {
     expect(out).not.toContain('admin token:');
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: flotilla server listening \{"url":"http/m);
     expect(out).not.toMatch(/^\{"level"/m);
+    // With pretty lines, the block sits among them on stdout, after the listening line.
+    const stdout = (server as SpawnedServer).stdout();
+    expect(stdout.indexOf('setup code: ')).toBeGreaterThan(stdout.indexOf('flotilla server listening'));
   });
 });

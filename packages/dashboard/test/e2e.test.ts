@@ -202,3 +202,66 @@ describe.skipIf(!haveChromium)('the first visit in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe.skipIf(!haveChromium)('a first visit once the setup code no longer works, in headless Chromium', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
+    // Trusting loopback lets the wrong codes come from many addresses, past the per-address limit.
+    server = await startTestServer(
+      'sqlite',
+      { trustedProxies: '127.0.0.0/8' },
+      { dir: makeTempDir('flotilla-e2e-closed-') },
+    );
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // The signed-out whoami answers 401; anything else is a problem.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('says how to go on instead of offering a sign-in nobody can use, and checks again', async () => {
+    // 100 wrong codes in all void the code, as a guessing visitor would.
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${server.url}/api/v1/setup`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-flotilla-csrf': '1',
+          'x-forwarded-for': `198.51.100.${Math.floor(i / 5)}`,
+        },
+        body: JSON.stringify({ code: 'AAAA-BBBB-CCCC', name: 'root', password: 'the first admin password' }),
+      });
+      expect(res.status).toBe(401);
+    }
+    await page.goto(`${server.url}/`);
+    const closed = page.getByRole('region', { name: 'The setup code no longer works' });
+    await closed.waitFor();
+    const text = await closed.textContent();
+    expect(text).toContain('restart the server');
+    expect(text).toContain('flotilla user add <name> --role admin --data-dir <data dir>');
+    expect(await page.getByRole('form', { name: 'Sign in' }).count()).toBe(0);
+    expect(await page.getByRole('form', { name: 'Create the first admin' }).count()).toBe(0);
+
+    // The operator creates an admin on the server host; the page then offers sign-in.
+    const created = await fetch(`${server.url}/api/v1/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ name: 'root', role: 'admin', password: 'the first admin password' }),
+    });
+    expect(created.status).toBe(201);
+    await closed.getByRole('button', { name: 'Check again' }).click();
+    await page.getByRole('form', { name: 'Sign in' }).waitFor();
+    expect(problems).toEqual([]);
+  });
+});

@@ -6,5 +6,6 @@ export { type ServerOptions, serverOptionTable } from './config/schema.ts';
 export { openDatabase } from './db/connection.ts';
 export { migrateToLatest } from './db/migrate.ts';
 export { ConfigError } from './errors.ts';
+export { resolveLogFormat } from './logging/log-format.ts';
 export { type BannerInfo, firstStartBanner } from './setup/banner.ts';
 export { type RunningServer, type StartOptions, serverVersion, startServer } from './start.ts';

@@ -42,8 +42,6 @@ export interface StartOptions {
   logger?: Logger;
   /** How often response config files are checked for changes (ms). */
   reloadIntervalMs?: number;
-  /** Called with the first admin token when one is created, to print it once. */
-  onAdminTokenCreated?: (token: string) => void;
   /** How often catalog-backed check-in answers are rebuilt (ms). */
   catalogRefreshMs?: number;
   /** How long in-flight requests may take to finish at shutdown before their connections are cut. */
@@ -100,6 +98,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const tokens = new TokenStore(database.db);
     if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
     const setup = new SetupGate({ db: database.db, logger });
+    // Made before listening, so the first request already finds setup pending; a failed start loses
+    // nothing, as the next one makes a new code.
+    const setupCode = await setup.open();
     const apps = createAppRegistry(config.apps, {
       dataDir: config.dataDir,
       logger,
@@ -231,9 +232,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     let createdAdminToken: string | null = null;
     if (!config.adminToken && !(await tokens.hasActiveAdmin())) {
       createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
-      opts.onAdminTokenCreated?.(createdAdminToken);
     }
-    const setupCode = await setup.open();
     started = true;
     return { app, url, metrics, createdAdminToken, setupCode, checkinThreads: threads, close: cleanup };
   } catch (err) {

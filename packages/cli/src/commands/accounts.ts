@@ -1,14 +1,14 @@
-import { hostname, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { AuditPage, CreatedToken, TokenInfo, UserInfo, UserList, WhoAmI } from '@flotilla/protocol';
-import { createAccountsService, generatePassword, migrateToLatest, openDatabase } from '@flotilla/server';
+import { generatePassword } from '@flotilla/server';
 import { type Command, Option } from 'commander';
 import { ApiClient, apiError, CliError, saveLogin, unreachable } from '../api-client.ts';
-import { type ApiFlags, clientFor, countOption, withApiOptions } from '../command-helpers.ts';
+import { type ApiFlags, clientFor, countOption, wholeNumber, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTime, printResult } from '../output.ts';
+import { addUserOffline, createAdminTokenOffline, type StoreFlags } from './offline-store.ts';
 
 const roles = ['admin', 'developer', 'viewer'];
 
@@ -100,43 +100,9 @@ function registerLogin(program: Command): void {
   );
 }
 
-interface AddFlags extends ApiFlags {
-  role: string;
+interface AddFlags extends ApiFlags, StoreFlags {
+  role: UserInfo['role'];
   passwordStdin?: boolean;
-  dataDir?: string;
-  database?: string;
-}
-
-type OfflineActor = Parameters<ReturnType<typeof createAccountsService>['createUser']>[0];
-
-/** Creates a user straight in the store, so the first admin can exist before any token does. */
-function addUserOffline(name: string, role: string, password: string, flags: AddFlags): Promise<UserInfo> {
-  return withOfflineStore(flags, (accounts, actor) =>
-    accounts.createUser(actor, { name, role: role as UserInfo['role'], password }),
-  );
-}
-
-/** Works on the store directly, as the local OS user, without a server or a token. */
-async function withOfflineStore<T>(
-  flags: { dataDir?: string; database?: string },
-  work: (accounts: ReturnType<typeof createAccountsService>, actor: OfflineActor) => Promise<T>,
-): Promise<T> {
-  const location = flags.database
-    ? /^postgres(ql)?:\/\//.test(flags.database)
-      ? flags.database
-      : resolve(flags.database)
-    : join(resolve(flags.dataDir as string), 'flotilla.db');
-  const database = openDatabase(location);
-  try {
-    await migrateToLatest(database.db);
-    const actor = { tokenId: '', name: userInfo().username, role: 'admin' as const, kind: 'local' as const };
-    return await work(createAccountsService({ db: database.db }), actor);
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError((err as Error).message);
-  } finally {
-    await database.close();
-  }
 }
 
 const userColumns = ['name', 'role', 'disabled', 'created'];
@@ -154,13 +120,13 @@ function registerUser(program: Command): void {
   )
     .addOption(new Option('--role <role>', 'admin, developer or viewer').choices(roles).makeOptionMandatory())
     .option('--password-stdin', 'read the password from standard input')
-    .option('--data-dir <dir>', 'work on the store in this data dir directly, without a server')
-    .option('--database <url>', 'work on this store (SQLite path or postgres:// URL) directly, without a server')
+    .option('--data-dir <dir>', "work on the store in this server's data dir directly, without a server")
+    .option('--database <url>', "work on the server's store (SQLite path or postgres:// URL) directly")
     .addHelpText(
       'after',
       examples([
         'flotilla user add alice --role developer              # prints a generated password once',
-        'flotilla user add admin --role admin --data-dir ./flotilla-data   # before any token exists',
+        'flotilla user add admin --role admin --data-dir ./flotilla-data   # on the server host, without a token',
       ]),
     )
     .action(async (name: string, flags: AddFlags) => {
@@ -168,7 +134,7 @@ function registerUser(program: Command): void {
       const password = generated ?? (await readPassword(flags));
       const created =
         flags.dataDir || flags.database
-          ? await addUserOffline(name, flags.role, password, flags)
+          ? await addUserOffline(flags, { name, role: flags.role, password })
           : await clientFor(flags).request<UserInfo>('POST', '/api/v1/users', { name, role: flags.role, password });
       if (flags.json) printResult({ user: created, ...(generated ? { password: generated } : {}) }, { json: true });
       else {
@@ -211,16 +177,59 @@ const tokenRow = (t: TokenInfo) => ({
   revoked: formatTime(t.revokedAt),
 });
 
-interface TokenCreateFlags extends ApiFlags {
+interface TokenCreateFlags extends ApiFlags, StoreFlags {
   admin?: boolean;
   quiet?: boolean;
-  dataDir?: string;
-  database?: string;
   agent?: boolean;
   env?: string;
   profile?: string;
   name?: string;
-  expiresInDays?: string;
+  expiresInDays?: number;
+}
+
+/** Prints a token made just now, once: the answer for --json, the token alone for --quiet, else words. */
+function printCreatedToken(created: CreatedToken, flags: { json?: boolean; quiet?: boolean }): void {
+  if (flags.json) {
+    printResult(created, { json: true });
+    return;
+  }
+  if (flags.quiet) {
+    process.stdout.write(`${created.token}\n`);
+    return;
+  }
+  const { kind, name, id } = created.info;
+  // The value alone after a fixed prefix, so a script can pick it out (`admin token: ` as the server prints it).
+  const prefix = kind === 'admin' ? 'admin token' : 'token';
+  process.stdout.write(
+    `Created ${kind} token "${name}" (id ${id}), shown only this once:\n${prefix}: ${created.token}\n`,
+  );
+}
+
+/** Break-glass: an admin token made against the store, for whoever can read the server's data. */
+async function createAdminToken(flags: TokenCreateFlags): Promise<CreatedToken> {
+  if (flags.agent || flags.env || flags.profile) {
+    throw new CliError('--admin cannot be combined with --agent, --env or --profile', 2);
+  }
+  if (!flags.dataDir && !flags.database) {
+    throw new CliError('an admin token is made against the store: add --data-dir <dir> or --database <url>', 2);
+  }
+  return createAdminTokenOffline(flags, flags.name ?? `admin@${hostname()}`, flags.expiresInDays);
+}
+
+async function createApiToken(flags: TokenCreateFlags): Promise<CreatedToken> {
+  if (flags.dataDir || flags.database) throw new CliError('--data-dir and --database are for --admin tokens', 2);
+  if (flags.agent && !flags.env) throw new CliError('an agent token needs --env <environment>', 2);
+  if (!flags.agent && (flags.env || flags.profile)) throw new CliError('--env and --profile need --agent', 2);
+  const defaultName = flags.agent
+    ? `agent-${flags.env}${flags.profile ? `-${flags.profile}` : ''}`
+    : `cli@${hostname()}`;
+  return clientFor(flags).request<CreatedToken>('POST', '/api/v1/tokens', {
+    kind: flags.agent ? 'agent' : 'personal',
+    name: flags.name ?? defaultName,
+    environment: flags.env,
+    profile: flags.profile,
+    expiresInDays: flags.expiresInDays,
+  });
 }
 
 function registerToken(program: Command): void {
@@ -236,7 +245,11 @@ function registerToken(program: Command): void {
     .option('--env <env>', 'the environment of an agent token')
     .option('--profile <profile>', 'the profile of an agent token')
     .option('--name <name>', 'a name to recognise the token by (default: agent-<env> or cli@<host>)')
-    .option('--expires-in-days <n>', 'days until the token expires (default: never)')
+    .addOption(
+      new Option('--expires-in-days <n>', 'days until the token expires (default: never)').argParser((text: string) =>
+        wholeNumber('--expires-in-days', text),
+      ),
+    )
     .option('-q, --quiet', 'print only the token, for TOKEN=$(flotilla token create …)')
     .addHelpText(
       'after',
@@ -248,31 +261,7 @@ function registerToken(program: Command): void {
       ]),
     )
     .action(async (flags: TokenCreateFlags) => {
-      if (flags.admin) return createAdminTokenOffline(flags);
-      if (flags.dataDir || flags.database) throw new CliError('--data-dir and --database are for --admin tokens', 2);
-      if (flags.agent && !flags.env) throw new CliError('an agent token needs --env <environment>', 2);
-      if (!flags.agent && (flags.env || flags.profile)) throw new CliError('--env and --profile need --agent', 2);
-      const days = flags.expiresInDays === undefined ? undefined : Number(flags.expiresInDays);
-      if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
-        throw new CliError('--expires-in-days must be a whole number above 0', 2);
-      }
-      const defaultName = flags.agent
-        ? `agent-${flags.env}${flags.profile ? `-${flags.profile}` : ''}`
-        : `cli@${hostname()}`;
-      const created = await clientFor(flags).request<CreatedToken>('POST', '/api/v1/tokens', {
-        kind: flags.agent ? 'agent' : 'personal',
-        name: flags.name ?? defaultName,
-        environment: flags.env,
-        profile: flags.profile,
-        expiresInDays: days,
-      });
-      if (flags.json) printResult(created, { json: true });
-      else if (flags.quiet) process.stdout.write(`${created.token}\n`);
-      else {
-        process.stdout.write(
-          `Created ${created.info.kind} token "${created.info.name}" (id ${created.info.id}).\nToken (shown only this once): ${created.token}\n`,
-        );
-      }
+      printCreatedToken(await (flags.admin ? createAdminToken(flags) : createApiToken(flags)), flags);
     });
   withApiOptions(token.command('list').description('list tokens (admins see all)')).action(async (flags: ApiFlags) => {
     const { tokens } = await clientFor(flags).request<{ tokens: TokenInfo[] }>('GET', '/api/v1/tokens');
@@ -285,29 +274,6 @@ function registerToken(program: Command): void {
       else process.stdout.write(`Revoked token "${revoked.name}" (id ${revoked.id}).\n`);
     },
   );
-}
-
-/** Break-glass: an admin token straight in the store, for whoever can read the server's data. */
-async function createAdminTokenOffline(flags: TokenCreateFlags): Promise<void> {
-  if (flags.agent || flags.env || flags.profile) {
-    throw new CliError('--admin cannot be combined with --agent, --env or --profile', 2);
-  }
-  if (!flags.dataDir && !flags.database) {
-    throw new CliError('an admin token is made against the store: add --data-dir <dir> or --database <url>', 2);
-  }
-  const name = flags.name ?? `admin@${hostname()}`;
-  const days = flags.expiresInDays === undefined ? undefined : Number(flags.expiresInDays);
-  if (days !== undefined && !(Number.isInteger(days) && days > 0)) {
-    throw new CliError('--expires-in-days must be a whole number above 0', 2);
-  }
-  const created = await withOfflineStore(flags, (accounts, actor) => accounts.createAdminToken(actor, name, days));
-  if (flags.json) printResult(created, { json: true });
-  else if (flags.quiet) process.stdout.write(`${created.token}\n`);
-  else {
-    process.stdout.write(
-      `Created admin token "${created.info.name}" (id ${created.info.id}), shown only this once:\nadmin token: ${created.token}\n`,
-    );
-  }
 }
 
 function registerAudit(program: Command): void {

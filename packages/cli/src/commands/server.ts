@@ -1,6 +1,7 @@
 import {
   ConfigError,
   firstStartBanner,
+  resolveLogFormat,
   resolveServerConfig,
   type ServerOptions,
   serverOptionTable,
@@ -40,7 +41,9 @@ export function registerServerCommand(program: Command): void {
         dataDir: config.dataDir,
         database: config.database,
       });
-      if (banner) process.stdout.write(banner);
+      // Beside the log lines on a terminal; apart from them when they are JSON, so log parsers read only JSON.
+      const json = resolveLogFormat(config.logFormat, process.stdout.isTTY) === 'json';
+      if (banner) (json ? process.stderr : process.stdout).write(banner);
     } catch (err) {
       // Files are read at start too (response configs, schemas, the geo database): same exit code.
       if (err instanceof ConfigError) {

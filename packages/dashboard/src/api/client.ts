@@ -105,7 +105,7 @@ const enc = encodeURIComponent;
 export const api = {
   signIn: (name: string, password: string) => request<WhoAmI>('POST', '/api/v1/auth/session', { name, password }),
   signOut: () => request<null>('DELETE', '/api/v1/auth/session'),
-  setupStatus: () => request<{ pending: boolean }>('GET', '/api/v1/setup'),
+  setupStatus: () => request<{ state: 'pending' | 'closed' | 'done' }>('GET', '/api/v1/setup'),
   completeSetup: (body: { code: string; name: string; password: string }) =>
     request<WhoAmI>('POST', '/api/v1/setup', body),
   whoami: () => request<WhoAmI>('GET', '/api/v1/whoami'),

@@ -3,24 +3,28 @@ import { ApiError, api } from '../api/client.ts';
 import { ErrorNote, Loading } from '../components/ui.tsx';
 import { useSession } from '../session.tsx';
 
+type SetupState = Awaited<ReturnType<typeof api.setupStatus>>['state'];
+
 /** Sign-in, or on the very first visit (the server has no user yet) creating the first admin. */
 export function SignInPage() {
   // undefined while the server is asked whether setup is pending.
-  const [setupPending, setSetupPending] = useState<boolean | undefined>(undefined);
+  const [setup, setSetup] = useState<SetupState | undefined>(undefined);
   const checkSetup = useCallback(() => {
     api.setupStatus().then(
-      (s) => setSetupPending(s.pending),
-      () => setSetupPending(false),
+      (s) => setSetup(s.state),
+      () => setSetup('done'),
     );
   }, []);
   useEffect(checkSetup, [checkSetup]);
   return (
     <main className="sign-in" id="main">
       <h1>Flotilla</h1>
-      {setupPending === undefined ? (
+      {setup === undefined ? (
         <Loading what="the sign-in page" />
-      ) : setupPending ? (
+      ) : setup === 'pending' ? (
         <SetupForm onSetupOver={checkSetup} />
+      ) : setup === 'closed' ? (
+        <SetupClosed onCheckAgain={checkSetup} />
       ) : (
         <SignInForm />
       )}
@@ -47,29 +51,63 @@ function useSubmit(action: () => Promise<void>, onError?: (err: unknown) => void
   return { busy, error, submit };
 }
 
-function SignInForm() {
-  const { signIn } = useSession();
-  const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
-  const { busy, error, submit } = useSubmit(() => signIn(name, password));
+interface Credentials {
+  name: string;
+  password: string;
+}
+
+/** The user name and password of both forms; a new password (the first admin's) shows its rule. */
+function CredentialFields({
+  value,
+  onChange,
+  newPassword = false,
+}: {
+  value: Credentials;
+  onChange: (value: Credentials) => void;
+  newPassword?: boolean;
+}) {
   return (
-    <form onSubmit={submit} aria-label="Sign in">
-      <h2>Sign in</h2>
+    <>
       <label>
         User name
-        <input name="name" autoComplete="username" required value={name} onChange={(e) => setName(e.target.value)} />
+        <input
+          name="name"
+          autoComplete="username"
+          required
+          value={value.name}
+          onChange={(e) => onChange({ ...value, name: e.target.value })}
+        />
       </label>
       <label>
         Password
         <input
           name="password"
           type="password"
-          autoComplete="current-password"
+          autoComplete={newPassword ? 'new-password' : 'current-password'}
           required
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
+          minLength={newPassword ? 12 : undefined}
+          aria-describedby={newPassword ? 'password-rule' : undefined}
+          value={value.password}
+          onChange={(e) => onChange({ ...value, password: e.target.value })}
         />
       </label>
+      {newPassword ? (
+        <p className="muted" id="password-rule">
+          At least 12 characters.
+        </p>
+      ) : null}
+    </>
+  );
+}
+
+function SignInForm() {
+  const { signIn } = useSession();
+  const [credentials, setCredentials] = useState<Credentials>({ name: '', password: '' });
+  const { busy, error, submit } = useSubmit(() => signIn(credentials.name, credentials.password));
+  return (
+    <form onSubmit={submit} aria-label="Sign in">
+      <h2>Sign in</h2>
+      <CredentialFields value={credentials} onChange={setCredentials} />
       <ErrorNote error={error} title="Sign-in failed" />
       <button type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
@@ -82,10 +120,9 @@ function SignInForm() {
 function SetupForm({ onSetupOver }: { onSetupOver: () => void }) {
   const { completeSetup } = useSession();
   const [code, setCode] = useState('');
-  const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
+  const [credentials, setCredentials] = useState<Credentials>({ name: '', password: '' });
   const { busy, error, submit } = useSubmit(
-    () => completeSetup(code, name, password),
+    () => completeSetup(code, credentials.name, credentials.password),
     // Someone else finished setup (or the code expired): show what the server now offers.
     (err) => err instanceof ApiError && err.status === 409 && onSetupOver(),
   );
@@ -109,30 +146,37 @@ function SetupForm({ onSetupOver }: { onSetupOver: () => void }) {
           onChange={(e) => setCode(e.target.value)}
         />
       </label>
-      <label>
-        User name
-        <input name="name" autoComplete="username" required value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      <label>
-        Password
-        <input
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={12}
-          aria-describedby="setup-password-rule"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </label>
-      <p className="muted" id="setup-password-rule">
-        At least 12 characters.
-      </p>
+      <CredentialFields value={credentials} onChange={setCredentials} newPassword />
       <ErrorNote error={error} title="Could not create the admin" />
       <button type="submit" disabled={busy}>
         {busy ? 'Creating…' : 'Create admin and sign in'}
       </button>
     </form>
+  );
+}
+
+/** No user exists and the setup code no longer works: only the server's operator can go on. */
+function SetupClosed({ onCheckAgain }: { onCheckAgain: () => void }) {
+  return (
+    <section aria-label="The setup code no longer works">
+      <h2>The setup code no longer works</h2>
+      <p>
+        Nobody can sign in yet, and the setup code the server printed has expired or was voided after too many wrong
+        tries. On the server host, either:
+      </p>
+      <ul>
+        <li>
+          restart the server: it prints a new <code>setup code: …</code> line, to enter here; or
+        </li>
+        <li>
+          create an admin against its store:{' '}
+          <code>flotilla user add &lt;name&gt; --role admin --data-dir &lt;data dir&gt;</code> (it prints a generated
+          password once), then sign in here.
+        </li>
+      </ul>
+      <button type="button" onClick={onCheckAgain}>
+        Check again
+      </button>
+    </section>
   );
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
-import type { Principal } from '../auth/tokens.ts';
+import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound } from '../errors.ts';
 import { assignedRevision } from '../rollouts/assignment.ts';
@@ -34,11 +34,6 @@ export interface RevisionHooks {
   inTransaction?: (tx: Kysely<Tables>, written: store.RevisionRow, previous: store.RevisionRow) => Promise<void>;
   /** Writes even though a rollout is active (the rollout's own revisions). */
   duringRollout?: boolean;
-}
-
-/** Who a revision or mark is credited to: the user of a personal token, else the token's name. */
-function authorOf(actor: Principal): string {
-  return actor.userName ?? actor.name;
 }
 
 export type DesiredService = ReturnType<typeof createDesiredService>;
@@ -137,7 +132,7 @@ export function createDesiredService(deps: DesiredServiceDeps) {
             environment: envName,
             revision: current.revision + 1,
             versions: sortedVersions(to),
-            author: authorOf(actor),
+            author: authorName(actor),
             createdAt: now(),
             comment,
           };
@@ -174,14 +169,14 @@ export function createDesiredService(deps: DesiredServiceDeps) {
           name: input.name,
           requiresTestedIn: gate,
           createdAt,
-          createdBy: authorOf(actor),
+          createdBy: authorName(actor),
         });
         // Revision 0 is the empty list, so every environment has a current revision.
         await store.insertRevision(tx, {
           environment: input.name,
           revision: 0,
           versions: {},
-          author: authorOf(actor),
+          author: authorName(actor),
           createdAt,
           comment: 'environment created',
         });
@@ -315,7 +310,7 @@ export function createDesiredService(deps: DesiredServiceDeps) {
         if (marked.length === 0) throw new Invalid(`revision ${rev.revision} of "${env}" is empty: nothing to mark`);
         await store.insertTestedMarks(tx, env, marked, {
           revision: rev.revision,
-          markedBy: authorOf(actor),
+          markedBy: authorName(actor),
           markedAt: now(),
         });
         await recordAudit(tx, {

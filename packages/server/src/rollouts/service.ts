@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { RolloutStart } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
-import type { Principal } from '../auth/tokens.ts';
+import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createDesiredService, type DesiredService } from '../desired/service.ts';
@@ -25,10 +25,6 @@ export type RolloutAction = 'pause' | 'resume' | 'approve' | 'abort';
 
 /** The actor credited with transitions the evaluator makes on its own. */
 export const evaluatorActor: Principal = { tokenId: 'rollout-evaluator', name: 'rollout-evaluator', role: 'admin' };
-
-function authorOf(actor: Principal): string {
-  return actor.userName ?? actor.name;
-}
 
 /** What the target revision changes relative to the base: what a wave's instances must reach. */
 export function targetChange(base: Record<string, string>, target: Record<string, string>): TargetChange {
@@ -75,7 +71,7 @@ async function transition(
     from: rollout.state,
     to: to.state,
     wave: to.currentWave,
-    actor: authorOf(actor),
+    actor: authorName(actor),
     reason: to.reason,
   });
   await recordAudit(tx, {
@@ -138,7 +134,7 @@ async function evaluateOne(
         from: rollout.state,
         to: rollout.state,
         wave: rollout.currentWave,
-        actor: authorOf(evaluatorActor),
+        actor: authorName(evaluatorActor),
         reason: `wave ${rollout.currentWave + 1} had no instance of its own; took ${take.instanceId}`,
       });
       return true;
@@ -260,7 +256,7 @@ export function createRolloutService(deps: {
               admitted: first?.admitted ?? {},
               policy,
               comment: input.comment ?? null,
-              createdBy: authorOf(actor),
+              createdBy: authorName(actor),
               createdAt: at,
               waveStartedAt: at,
               updatedAt: at,
@@ -272,7 +268,7 @@ export function createRolloutService(deps: {
               from: null,
               to: 'running',
               wave: 0,
-              actor: authorOf(actor),
+              actor: authorName(actor),
               reason:
                 `started: revision ${previous.revision} → ${written.revision}` +
                 (first ? `; wave 1 had no instance of its own; took ${first.instanceId}` : ''),
@@ -298,7 +294,7 @@ export function createRolloutService(deps: {
       let moved: boolean;
       if (action === 'abort') {
         if (!store.isActive(rollout.state)) refuse();
-        moved = await abortInto(db, actor, rollout, `aborted by ${authorOf(actor)}`, at, desired);
+        moved = await abortInto(db, actor, rollout, `aborted by ${authorName(actor)}`, at, desired);
       } else {
         const to = {
           pause: rollout.state === 'running' || rollout.state === 'waiting_approval' ? 'paused' : undefined,
@@ -307,7 +303,7 @@ export function createRolloutService(deps: {
         }[action] as RolloutState | undefined;
         if (!to) refuse();
         const wave = action === 'approve' ? rollout.currentWave + 1 : rollout.currentWave;
-        const reason = `${action} by ${authorOf(actor)}`;
+        const reason = `${action} by ${authorName(actor)}`;
         moved = await db
           .transaction()
           .execute((tx) =>

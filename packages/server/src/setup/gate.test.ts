@@ -15,13 +15,13 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
   it('creates the first admin once, with the right code only', async () => {
     const setup = gate();
     const code = (await setup.open()) as string;
-    expect(await setup.pending()).toBe(true);
+    expect(await setup.state()).toBe('pending');
     await expect(setup.complete({ code: 'AAAA-AAAA-AAAA', name: 'root', password }, '10.0.0.1')).rejects.toThrow(
       'wrong setup code',
     );
     const user = await setup.complete({ code: code.toLowerCase(), name: 'root', password }, '10.0.0.1');
     expect(user).toMatchObject({ name: 'root', role: 'admin', disabled: false });
-    expect(await setup.pending()).toBe(false);
+    expect(await setup.state()).toBe('done');
     await expect(setup.complete({ code, name: 'second', password }, '10.0.0.1')).rejects.toMatchObject({
       code: 'conflict',
       message: expect.stringContaining('a user exists'),
@@ -32,12 +32,23 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
     expect(audit[0]?.after_json).toContain('"via":"setup code"');
   });
 
+  it('is closed before a code is made, and says what to do', async () => {
+    const setup = gate();
+    expect(await setup.state()).toBe('closed');
+    await expect(setup.complete({ code: 'AAAA-AAAA-AAAA', name: 'root', password }, '10.0.0.1')).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining('flotilla user add <name> --role admin --data-dir <data dir>'),
+    });
+    await setup.open();
+    expect(await setup.state()).toBe('pending');
+  });
+
   it('makes no code when a user exists, and closes when one is made another way', async () => {
     const accounts = createAccountsService({ db: handle.current.db });
     const setup = gate();
     const code = (await setup.open()) as string;
     await accounts.createUser(local, { name: 'ops', role: 'admin', password });
-    expect(await setup.pending()).toBe(false);
+    expect(await setup.state()).toBe('done');
     await expect(setup.complete({ code, name: 'root', password }, '10.0.0.1')).rejects.toMatchObject({
       code: 'conflict',
     });
@@ -50,7 +61,7 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
     await expect(setup.complete({ code, name: 'root', password: 'short' }, '10.0.0.1')).rejects.toMatchObject({
       code: 'invalid',
     });
-    expect(await setup.pending()).toBe(true);
+    expect(await setup.state()).toBe('pending');
     await expect(setup.complete({ code, name: 'root', password }, '10.0.0.1')).resolves.toMatchObject({ name: 'root' });
   });
 
@@ -66,7 +77,7 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
     now += 15 * 60_000;
     await expect(attempt('10.0.0.1')).rejects.toMatchObject({ code: 'unauthorized' });
     await expect(attempt('10.0.0.2')).rejects.toMatchObject({ code: 'unauthorized' });
-    expect(await setup.pending()).toBe(true);
+    expect(await setup.state()).toBe('pending');
     await expect(attempt('10.0.0.3', code)).resolves.toMatchObject({ name: 'root' });
 
     const other = gate({ failuresPerAddress: 100, maxFailures: 5 });
@@ -76,7 +87,7 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
     for (let i = 0; i < 5; i++) {
       await expect(other.complete({ code: 'WRONG-CODE-22', name: 'x', password }, `10.1.0.${i}`)).rejects.toThrow();
     }
-    expect(await other.pending()).toBe(false);
+    expect(await other.state()).toBe('closed');
     await expect(other.complete({ code: second, name: 'root', password }, '10.2.0.1')).rejects.toMatchObject({
       code: 'conflict',
       message: expect.stringContaining('5 wrong setup codes were tried'),
@@ -88,7 +99,7 @@ describeEachStore(allStoreKinds)('the setup gate on %s', (kind) => {
     const setup = gate({ now: () => now, ttlMs: 60_000 });
     const first = (await setup.open()) as string;
     now += 60_000;
-    expect(await setup.pending()).toBe(false);
+    expect(await setup.state()).toBe('closed');
     await expect(setup.complete({ code: first, name: 'root', password }, '10.0.0.1')).rejects.toMatchObject({
       code: 'conflict',
       message: expect.stringContaining('expired'),

@@ -26,6 +26,8 @@ export interface SetupInput {
   password: string;
 }
 
+export type SetupState = 'pending' | 'closed' | 'done';
+
 const dayMs = 86_400_000;
 const limiterKey = 'setup code';
 
@@ -73,9 +75,14 @@ export class SetupGate {
     return code;
   }
 
-  /** Whether the first admin can still be created with the code: the only thing the public may learn. */
-  async pending(): Promise<boolean> {
-    return (await this.#whyClosed()) === null;
+  /**
+   * The only thing the public may learn: `pending` while the code works, `closed` while no user exists
+   * but no code works (expired, voided or never made), `done` once a user exists.
+   */
+  async state(): Promise<SetupState> {
+    const closed = await this.#whyClosed();
+    if (closed === null) return 'pending';
+    return this.#done ? 'done' : 'closed';
   }
 
   /** Checks the code and creates the first admin; wrong codes are counted per address and in all. */
@@ -117,7 +124,7 @@ export class SetupGate {
     }
     if (this.#digest && this.#now() >= this.#expiresAt) this.#close('the setup code expired');
     if (this.#digest) return null;
-    return `${this.#closedBecause ?? 'no setup code was made'}. Restart the server for a new code, or create an admin with \`flotilla user add <name> --role admin --data-dir <dir>\``;
+    return `${this.#closedBecause ?? 'no setup code was made'}. Restart the server for a new code, or on the server host create an admin with \`flotilla user add <name> --role admin --data-dir <data dir>\``;
   }
 
   #close(reason: string): void {

@@ -7,7 +7,12 @@ import type { FeatureDeps } from '../http/feature-deps.ts';
 import type { SetupGate } from './gate.ts';
 
 const SetupStatus = Type.Object(
-  { pending: Type.Boolean({ description: 'true while the first admin can be created with the setup code' }) },
+  {
+    state: Type.Union([Type.Literal('pending'), Type.Literal('closed'), Type.Literal('done')], {
+      description:
+        'pending: the first admin can be created with the setup code; closed: no user exists but no code works (restart the server for a new one); done: a user exists',
+    }),
+  },
   { additionalProperties: false },
 );
 const SetupBody = Type.Object(
@@ -35,7 +40,7 @@ export async function setupRoutes(app: FastifyInstance, deps: FeatureDeps & { se
     },
     async (_request, reply) => {
       reply.header('cache-control', 'no-store');
-      return { pending: await deps.setup.pending() };
+      return { state: await deps.setup.state() };
     },
   );
 

@@ -6,7 +6,10 @@ const cli = fileURLToPath(new URL('../../../cli/src/main.ts', import.meta.url));
 export interface SpawnedServer {
   child: ChildProcess;
   url: string;
+  /** Standard output and standard error together, in the order they arrived. */
   output(): string;
+  /** Standard output alone. */
+  stdout(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -21,8 +24,10 @@ export async function spawnServer(flags: string[], env: Record<string, string> =
     },
   );
   let out = '';
+  let stdout = '';
   child.stdout?.on('data', (c: Buffer) => {
     out += c.toString();
+    stdout += c.toString();
   });
   child.stderr?.on('data', (c: Buffer) => {
     out += c.toString();
@@ -45,5 +50,5 @@ export async function spawnServer(flags: string[], env: Record<string, string> =
       reject(new Error(`server exited with ${code}:\n${out}`));
     });
   });
-  return { child, url, output: () => out, exited };
+  return { child, url, output: () => out, stdout: () => stdout, exited };
 }
