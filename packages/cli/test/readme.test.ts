@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './agent-e2e.test.helper.ts';
+import { eventually, freePort } from './agent-e2e.test.helper.ts';
 import { processesIn, type ReadmeBlock, refusedLines, ShellSession, shellBlocks } from './readme-shell.test.helper.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
@@ -34,21 +34,6 @@ function makeClone(dir: string): void {
   cpSync(join(repo, 'scripts'), join(dir, 'scripts'), { recursive: true });
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 /** The admin API as the walkthrough's saved login calls it. */
 async function api(path: string): Promise<unknown> {
   const login = JSON.parse(readFileSync(join(root, 'home/.config/flotilla/login.json'), 'utf8')) as { token: string };
@@ -71,13 +56,13 @@ async function productionRuns(version: string): Promise<true | undefined> {
 const before: Array<[RegExp, () => Promise<unknown>]> = [
   [
     /curl -s http:\/\/127\.0\.0\.1:\d+\/ /,
-    () => waitFor('web 1.0.0 running in production', () => productionRuns('1.0.0')),
+    () => eventually('web 1.0.0 running in production', () => productionRuns('1.0.0'), 90_000),
   ],
   [
     /flotilla rollout approve/,
     async () => {
-      await waitFor('the first wave running web 1.1.0', () => productionRuns('1.1.0'));
-      await waitFor('the rollout to wait for approval', async () => {
+      await eventually('the first wave running web 1.1.0', () => productionRuns('1.1.0'), 90_000);
+      await eventually('the rollout to wait for approval', async () => {
         const { rollouts } = (await api('/api/v1/environments/production/rollouts')) as {
           rollouts: Array<{ state: string }>;
         };
@@ -116,7 +101,7 @@ const after: Array<[RegExp, (out: string) => Promise<void> | void]> = [
       expect(out).toContain(`web listening on ${webPort}`);
     },
   ],
-  [/flotilla rollout abort/, () => waitFor('production back on web 1.0.0', () => productionRuns('1.0.0'))],
+  [/flotilla rollout abort/, () => eventually('production back on web 1.0.0', () => productionRuns('1.0.0'), 90_000)],
 ];
 
 /** upgrade-responder's own files, as a migrating user has them. */
@@ -149,7 +134,7 @@ async function runBlock(block: ReadmeBlock): Promise<void> {
     const cwd = (await shell.run('pwd', 5000)).stdout.trim();
     if (text.includes('response-config.json')) writeUpgradeResponderFiles(cwd);
     serverLog = await shell.start(text);
-    await waitFor(
+    await eventually(
       'the server to be ready',
       async () => ((await fetch(`http://127.0.0.1:${serverPort}/readyz`)).ok ? true : undefined),
       120_000,

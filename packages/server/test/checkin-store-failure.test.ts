@@ -1,8 +1,7 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/connection.ts';
-import { describeEachStore } from './support/databases.ts';
+import { describeEachStore, storedCheckins } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const checkin = '{"appVersion":"v1.0.0"}';
@@ -11,19 +10,6 @@ const checkin = '{"appVersion":"v1.0.0"}';
 function capturingLogger() {
   const lines: Array<{ level: number; msg: string }> = [];
   return { lines, logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }) };
-}
-
-async function storedCount(location: string): Promise<number> {
-  const database = openDatabase(location);
-  try {
-    const row = await database.db
-      .selectFrom('checkins')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  } finally {
-    await database.close();
-  }
 }
 
 async function unstoredMetric(server: TestServer, reason: string): Promise<number> {
@@ -83,7 +69,7 @@ describe.each([0, 2])('a store whose WAL sync failed, with %i check-in threads',
     expect(lines.filter((l) => l.msg.startsWith('check-ins cannot be stored')).map((l) => l.level)).toEqual([50]);
     await server.close();
     // The commit whose sync failed reached the file unsynced; nothing was committed after it.
-    expect(await storedCount(server.database)).toBe(2);
+    expect(await storedCheckins(server.database)).toBe(2);
   });
 
   it('refuses them with 503 and Retry-After under --on-store-failure refuse', async () => {
@@ -132,7 +118,7 @@ describeEachStore([['postgres', 0] as const, ['postgres', 2] as const])(
         const back = await post(server);
         expect(back.status).toBe(200);
         expect(back.headers.get('flotilla-unstored')).toBeNull();
-        expect(await storedCount(server.database)).toBe(2);
+        expect(await storedCheckins(server.database)).toBe(2);
       } finally {
         await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`).catch(() => {});
         await admin.end();

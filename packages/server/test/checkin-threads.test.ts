@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/connection.ts';
 import { callApi } from './support/api.ts';
-import { allStoreKinds, describeEachStore } from './support/databases.ts';
+import { allStoreKinds, describeEachStore, storedCheckins } from './support/databases.ts';
 import { freePort } from './support/ports.ts';
 import { startTestServer, type TestServer, writeTemp } from './support/server.ts';
 import { makeTempDir } from './support/temp-dir.ts';
@@ -151,7 +151,7 @@ describeEachStore(allStoreKinds.flatMap((kind) => [0, 2].map((threads) => [kind,
     });
 
     it('stores every acknowledged check-in when it closes under load', async () => {
-      const before = await storedCount(server);
+      const before = await storedCheckins(server.database);
       const requests = Array.from({ length: 300 }, () =>
         post('/v1/checkupgrade', body).then(
           (res) => res.status,
@@ -164,23 +164,10 @@ describeEachStore(allStoreKinds.flatMap((kind) => [0, 2].map((threads) => [kind,
       const statuses = await Promise.all(requests);
       const acknowledged = statuses.filter((s) => s === 200).length;
       expect(acknowledged).toBeGreaterThan(0);
-      expect((await storedCount(server)) - before).toBeGreaterThanOrEqual(acknowledged);
+      expect((await storedCheckins(server.database)) - before).toBeGreaterThanOrEqual(acknowledged);
     });
   },
 );
-
-async function storedCount(server: TestServer): Promise<number> {
-  const database = openDatabase(server.database);
-  try {
-    const row = await database.db
-      .selectFrom('checkins')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  } finally {
-    await database.close();
-  }
-}
 
 describe.each([0, 2])('rate limits with %i check-in threads', (threads) => {
   let server: TestServer;
@@ -302,7 +289,7 @@ describe('the pass-through to the main thread', () => {
   });
 
   it('keeps a chunked body of a GET framed, so it cannot smuggle a request', async () => {
-    const before = await storedCount(server);
+    const before = await storedCheckins(server.database);
     const body = '{"appVersion":"v9.9.9"}';
     const smuggled = `POST /v1/checkupgrade HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const chunk = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
@@ -312,7 +299,7 @@ describe('the pass-through to the main thread', () => {
     );
     await new Promise((r) => setTimeout(r, 300));
     // Had the body gone on as raw bytes, the main thread would have stored a check-in nobody sent.
-    expect(await storedCount(server)).toBe(before);
+    expect(await storedCheckins(server.database)).toBe(before);
     for (let i = 0; i < 5; i++) {
       expect((await callApi(server.url, 'GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
     }

@@ -94,3 +94,17 @@ export function useMigratedDatabase(kind: StoreKind): { current: Database } {
   });
   return holder;
 }
+
+/** How many raw check-in records a store holds, read through a connection of its own. */
+export async function storedCheckins(location: string): Promise<number> {
+  const database = openDatabase(location);
+  try {
+    const row = await database.db
+      .selectFrom('checkins')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  } finally {
+    await database.close();
+  }
+}
