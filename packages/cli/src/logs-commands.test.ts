@@ -125,20 +125,25 @@ describe('flotilla logs', () => {
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
+    // One listener for the whole run: output that arrives while no one waits must not be lost.
+    const waiters = new Set<() => void>();
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      for (const check of [...waiters]) check();
+    });
     const waitFor = (pattern: RegExp) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${stdout}\n${stderr}`)), 20_000);
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no ${pattern} in:\n${stdout}\n${stderr}`));
+        }, 20_000);
         const check = () => {
           if (!pattern.test(stdout)) return;
           clearTimeout(timer);
-          child.stdout.off('data', onData);
+          waiters.delete(check);
           resolve();
         };
-        const onData = (c: Buffer) => {
-          stdout += c.toString();
-          check();
-        };
-        child.stdout.on('data', onData);
+        waiters.add(check);
         check();
       });
     const exited = new Promise((resolve) => child.once('exit', resolve));
