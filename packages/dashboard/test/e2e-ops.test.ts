@@ -1,17 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentLogBatch, AgentStateReport } from '@flotilla/protocol';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
+import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
 import { call, demoUser, seedDemo } from './demo-data.test.helper.ts';
 
-const chromiumPath = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
 if (!haveChromium) {
   console.warn(`dashboard end-to-end tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
 }
@@ -61,12 +60,7 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
       environment: 'staging',
     });
     agentToken = created.token;
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
+    ({ browser, page } = await openPage(problems));
     await page.goto(`${server.url}/logs`);
     await page.getByLabel('User name').fill(demoUser.name);
     await page.getByLabel('Password').fill(demoUser.password);

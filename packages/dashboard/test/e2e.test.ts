@@ -1,17 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { UsageResponse } from '@flotilla/protocol';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer, writeTemp } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
+import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
 import { call, demoRequestSchema, demoResponseConfig, demoUser, seedDemo } from './demo-data.test.helper.ts';
 
-const chromiumPath = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium';
-const haveChromium = existsSync(chromiumPath);
 if (!haveChromium) {
   console.warn(`dashboard end-to-end tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
 }
@@ -40,13 +38,7 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
       { dir },
     );
     await seedDemo(server.url, adminToken);
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    // Answers of 401 (before sign-in, a wrong password) are expected; anything else, CSP refusals included, is not.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
+    ({ browser, page } = await openPage(problems));
   });
   afterAll(async () => {
     await browser?.close();
@@ -158,12 +150,7 @@ describe.skipIf(!haveChromium)('the first visit in headless Chromium', () => {
     execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
     // No user yet: the server made a setup code, as it prints at a real first start.
     server = await startTestServer('sqlite', {}, { dir: makeTempDir('flotilla-e2e-setup-') });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
+    ({ browser, page } = await openPage(problems));
   });
   afterAll(async () => {
     await browser?.close();
@@ -217,13 +204,7 @@ describe.skipIf(!haveChromium)('a first visit once the setup code no longer work
       { trustedProxies: '127.0.0.0/8' },
       { dir: makeTempDir('flotilla-e2e-closed-') },
     );
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    // The signed-out whoami answers 401; anything else is a problem.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
+    ({ browser, page } = await openPage(problems));
   });
   afterAll(async () => {
     await browser?.close();
