@@ -3,7 +3,7 @@
 //
 //   node scripts/ensure-dashboard.mjs [--quiet]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,8 +38,18 @@ if (!existsSync(vite)) {
   process.exit(1);
 }
 console.log(builtAt ? 'dashboard: sources changed, rebuilding' : 'dashboard: not built yet, building');
-const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', quiet ? 'error' : 'warn'], {
-  cwd: pkg,
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+// Built beside dist/ and swapped in, so a server (or a parallel build) never serves a half-written tree.
+const fresh = join(pkg, `dist.building-${process.pid}`);
+const result = spawnSync(
+  process.execPath,
+  [vite, 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', quiet ? 'error' : 'warn'],
+  { cwd: pkg, stdio: 'inherit' },
+);
+if (result.status !== 0) {
+  rmSync(fresh, { recursive: true, force: true });
+  process.exit(result.status ?? 1);
+}
+const old = join(pkg, `dist.old-${process.pid}`);
+if (existsSync(join(pkg, 'dist'))) renameSync(join(pkg, 'dist'), old);
+renameSync(fresh, join(pkg, 'dist'));
+rmSync(old, { recursive: true, force: true });
