@@ -43,7 +43,10 @@ const fresh = join(pkg, `dist.building-${process.pid}`);
 const result = spawnSync(
   process.execPath,
   [vite, 'build', '--outDir', fresh, '--emptyOutDir', '--logLevel', quiet ? 'error' : 'warn'],
-  { cwd: pkg, stdio: 'inherit' },
+  // A production build even when called from a test run (vitest sets NODE_ENV=test, and vite
+  // would then bundle React's development build, twice the size). No compile cache: it would land in
+  // the caller's TMPDIR (a test's, which must end empty).
+  { cwd: pkg, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production', NODE_DISABLE_COMPILE_CACHE: '1' } },
 );
 if (result.status !== 0) {
   rmSync(fresh, { recursive: true, force: true });

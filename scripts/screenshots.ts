@@ -3,21 +3,12 @@
 //   npm run screenshots        (builds the dashboard first when it is stale)
 //
 // Needs Debian's Chromium at /usr/bin/chromium (or FLOTILLA_CHROMIUM).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
-import {
-  demoRequestSchema,
-  demoResponseConfig,
-  demoUser,
-  seedDemo,
-  seedOperations,
-} from '../packages/dashboard/test/demo-data.test.helper.ts';
-import { resolveServerConfig } from '../packages/server/src/config/config.ts';
-import { startServer } from '../packages/server/src/start.ts';
+import { demoUser, seedDemo, seedOperations } from '../packages/dashboard/test/demo-data.test.helper.ts';
+import { startDemoServer } from './demo-server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'docs/screenshots');
@@ -27,29 +18,8 @@ if (!existsSync(chromiumPath)) {
   process.exit(1);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-shots-'));
-const file = (name: string, data: unknown) => {
-  const path = join(dir, name);
-  writeFileSync(path, JSON.stringify(data));
-  return path;
-};
-const adminToken = `flt_screenshots_${Date.now()}_0123456789`;
-const config = resolveServerConfig(
-  {
-    host: '127.0.0.1',
-    port: '0',
-    dataDir: dir,
-    applicationName: 'demo',
-    upgradeResponseConfig: file('response.json', demoResponseConfig),
-    requestSchema: file('schema.json', demoRequestSchema),
-    trustedProxies: '127.0.0.0/8',
-    geodb: 'embedded',
-    rateLimit: '0',
-  },
-  { FLOTILLA_ADMIN_TOKEN: adminToken },
-  dir,
-);
-const server = await startServer(config, { logger: pino({ level: 'silent' }) });
+const server = await startDemoServer('shots');
+const adminToken = server.adminToken;
 const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
 try {
   await seedDemo(server.url, adminToken, { full: true });
@@ -88,7 +58,7 @@ try {
   await shot('fleet');
   await open('/fleet/instances/stg-3', (p) => p.getByRole('table', { name: 'Services of stg-3' }).waitFor());
   await shot('fleet-instance');
-  await open('/logs', (p) => p.getByRole('list', { name: 'Log lines, newest first' }).waitFor());
+  await open('/logs', (p) => p.getByRole('list', { name: 'Log lines, oldest first' }).waitFor());
   await shot('logs');
   await open('/faults', (p) => p.getByRole('table', { name: 'Fault reports' }).waitFor());
   await shot('faults');
@@ -102,10 +72,9 @@ try {
     p.getByRole('table', { name: 'Instances of staging / web' }).waitFor(),
   );
   await shot('fleet-phone');
-  await open('/logs?level=warn', (p) => p.getByRole('list', { name: 'Log lines, newest first' }).waitFor());
+  await open('/logs?level=warn', (p) => p.getByRole('list', { name: 'Log lines, oldest first' }).waitFor());
   await shot('logs-phone');
 } finally {
   await browser.close();
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -91,4 +91,34 @@ describe('flotilla rollout commands', () => {
     expect(twice.status).not.toBe(0);
     expect(twice.stderr).toContain('aborted');
   });
+
+  it('refuses a rollback during a rollout, naming its change, and aborts it with --abort-rollout', async () => {
+    // An environment of its own, whatever the test above left running; only the rollbacks go through the CLI.
+    const api = (method: string, path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await api('POST', '/api/v1/environments', { name: 'blue' })).status).toBe(201);
+    expect((await api('PATCH', '/api/v1/environments/blue/desired', { set: { web: '1.0' } })).status).toBe(200);
+    const started = await api('POST', '/api/v1/environments/blue/rollouts', {
+      set: { web: '2.0' },
+      waves: [{ percent: 50 }],
+      minWaveSeconds: 3600,
+    });
+    expect(started.status).toBe(201);
+    const rollout = (await started.json()) as { id: string };
+    const refused = await run(['desired', 'rollback', 'blue', '1']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`(web 1.0 → 2.0, running; id ${rollout.id})`);
+    expect(refused.stderr).toContain('--abort-rollout');
+    const back = await run(['desired', 'rollback', 'blue', '1', '--comment', 'undo 2.0', '--abort-rollout']);
+    expect(back.status, back.stderr).toBe(0);
+    expect(back.stdout).toContain('undo 2.0');
+    const status = await fetch(`${server.url}/api/v1/rollouts/${rollout.id}`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    expect(((await status.json()) as { state: string }).state).toBe('aborted');
+  });
 });

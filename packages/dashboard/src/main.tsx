@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { getEarly } from './api/client.ts';
 import { ErrorNote } from './components/ui.tsx';
 import { Layout } from './layout.tsx';
 import { SignInPage } from './pages/sign-in.tsx';
@@ -31,6 +32,27 @@ function App() {
     </Routes>
   );
 }
+
+// Who is signed in (and, on the landing page, which apps there are) is asked at once, before
+// React's first render rather than after it.
+getEarly('/api/v1/whoami');
+if (/^\/(usage\/?)?$/.test(location.pathname)) getEarly('/api/v1/apps');
+
+// The first page's code is fetched while the session is asked for, not after it is known (the same
+// chunks routes.tsx loads; the browser fetches each once).
+const firstPage: Record<string, () => Promise<unknown>> = {
+  '': () => import('./pages/usage/index.tsx'),
+  usage: () => import('./pages/usage/index.tsx'),
+  releases: () => import('./pages/releases.tsx'),
+  desired: () => import('./pages/desired.tsx'),
+  rollouts: () => import('./pages/rollouts.tsx'),
+  fleet: () => import('./pages/fleet.tsx'),
+  logs: () => import('./pages/logs.tsx'),
+  faults: () => import('./pages/faults.tsx'),
+  settings: () => import('./pages/settings.tsx'),
+};
+// A failure here is the page's own to show when it loads the chunk itself.
+firstPage[location.pathname.replace(/^\/|\/$/g, '')]?.().catch(() => undefined);
 
 const root = document.getElementById('root');
 if (root) {

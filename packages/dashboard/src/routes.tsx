@@ -4,6 +4,8 @@ export interface PageRoute {
   path: string;
   /** Its label in the navigation; none for detail pages reached from a list. */
   label?: string;
+  /** The document title's first part when it is not the label: a detail page's, from the URL's parameters. */
+  title?: (params: Readonly<Record<string, string | undefined>>) => string;
   element: ReactNode;
 }
 
@@ -23,9 +25,17 @@ export const pages: PageRoute[] = [
   { path: 'desired', label: 'Desired versions', element: page(() => import('./pages/desired.tsx'), 'DesiredPage') },
   { path: 'rollouts', label: 'Rollouts', element: page(() => import('./pages/rollouts.tsx'), 'RolloutsPage') },
   { path: 'fleet', label: 'Fleet', element: page(() => import('./pages/fleet.tsx'), 'FleetPage') },
-  { path: 'fleet/instances/:id', element: page(() => import('./pages/fleet-instance.tsx'), 'InstancePage') },
+  {
+    path: 'fleet/instances/:id',
+    title: (p) => `Instance ${p.id}`,
+    element: page(() => import('./pages/fleet-instance.tsx'), 'InstancePage'),
+  },
   { path: 'logs', label: 'Logs', element: page(() => import('./pages/logs.tsx'), 'LogsPage') },
   { path: 'faults', label: 'Faults', element: page(() => import('./pages/faults.tsx'), 'FaultsPage') },
-  { path: 'faults/:id', element: page(() => import('./pages/fault-detail.tsx'), 'FaultPage') },
+  {
+    path: 'faults/:id',
+    title: () => 'Fault report',
+    element: page(() => import('./pages/fault-detail.tsx'), 'FaultPage'),
+  },
   { path: 'settings', label: 'Settings', element: page(() => import('./pages/settings.tsx'), 'SettingsPage') },
 ];

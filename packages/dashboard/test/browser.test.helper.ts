@@ -18,3 +18,12 @@ export async function openPage(problems: string[]): Promise<{ browser: Browser; 
   page.on('pageerror', (e) => problems.push(e.message));
   return { browser, page };
 }
+
+/** Opens `url` signed out, signs in as `user` on the sign-in page, and waits for the page's heading. */
+export async function signInAt(page: Page, url: string, user: { name: string; password: string }, heading: string) {
+  await page.goto(url);
+  await page.getByLabel('User name').fill(user.name);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+}

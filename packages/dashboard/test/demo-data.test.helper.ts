@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 
@@ -99,14 +100,37 @@ export async function seedDemo(base: string, adminToken: string, opts: { full?: 
   await call(base, adminToken, 'POST', '/api/v1/environments/staging/desired/mark-tested', {});
 }
 
-async function agentPost(base: string, token: string, path: string, body: unknown): Promise<void> {
+/** POSTs as an agent: JSON, or a fault archive (a Buffer) as gzip; the answer's JSON, or null. */
+export async function agentPost(base: string, token: string, path: string, body: unknown): Promise<unknown> {
   const raw = Buffer.isBuffer(body);
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': raw ? 'application/gzip' : 'application/json' },
     body: raw ? body : JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * The server options of a demo server: the demo app's versions and tag schema (written into `dir`),
+ * loopback as a trusted proxy (so tests can send from any country), the embedded geolocation database.
+ */
+export function demoServerOptions(dir: string) {
+  const file = (name: string, data: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(data), { mode: 0o600 });
+    return path;
+  };
+  return {
+    applicationName: 'demo',
+    upgradeResponseConfig: file('response.json', demoResponseConfig),
+    requestSchema: file('schema.json', demoRequestSchema),
+    trustedProxies: '127.0.0.0/8',
+    geodb: 'embedded',
+    rateLimit: '0',
+  };
 }
 
 const agentToken = async (base: string, adminToken: string, environment: string): Promise<string> =>

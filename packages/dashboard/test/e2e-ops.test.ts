@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
-import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
-import { call, demoUser, seedDemo } from './demo-data.test.helper.ts';
+import { chromiumPath, haveChromium, openPage, signInAt } from './browser.test.helper.ts';
+import { call, demoUser, agentPost as postAsAgent, seedDemo } from './demo-data.test.helper.ts';
 
 if (!haveChromium) {
   console.warn(`dashboard end-to-end tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
@@ -34,16 +34,7 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
   let agentToken: string;
   const problems: string[] = [];
 
-  async function agentPost(path: string, body: unknown, type = 'application/json') {
-    const res = await fetch(`${server.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${agentToken}`, 'content-type': type },
-      body: type === 'application/json' ? JSON.stringify(body) : (body as Buffer),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }
+  const agentPost = (path: string, body: unknown) => postAsAgent(server.url, agentToken, path, body);
   const uploadLogs = (lines: ReturnType<typeof logLine>[]) =>
     agentPost('/api/v1/agent/logs', { instanceId: 'host-1', lines } satisfies AgentLogBatch);
 
@@ -61,11 +52,7 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
     });
     agentToken = created.token;
     ({ browser, page } = await openPage(problems));
-    await page.goto(`${server.url}/logs`);
-    await page.getByLabel('User name').fill(demoUser.name);
-    await page.getByLabel('Password').fill(demoUser.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Logs', exact: true }).waitFor();
+    await signInAt(page, `${server.url}/logs`, demoUser, 'Logs');
   });
   afterAll(async () => {
     await browser?.close();
@@ -83,18 +70,18 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
     await form.getByLabel('Environment').fill('staging');
     await form.getByLabel('Level and above').selectOption('warn');
     await form.getByRole('button', { name: 'Search' }).click();
-    const lines = page.getByRole('list', { name: 'Log lines, newest first' });
+    const lines = page.getByRole('list', { name: 'Log lines, oldest first' });
     await expect.poll(() => lines.locator('li').count()).toBe(2);
     expect(page.url()).toContain('service=web');
     expect(page.url()).toContain('level=warn');
     expect(page.url()).toContain('environment=staging');
-    expect(await lines.locator('li').first().getAttribute('class')).toBe('lvl-error');
+    expect(await lines.locator('li').last().getAttribute('class')).toBe('lvl-error');
     expect(await lines.textContent()).not.toContain('listening on');
 
     await page.getByRole('button', { name: 'Follow' }).click();
     await expect.poll(() => page.locator('[data-follow]').getAttribute('data-follow')).toBe('live');
     await uploadLogs([logLine('followed: disk almost full', 'warn'), logLine('not shown: below warn')]);
-    await expect.poll(() => lines.locator('li').first().textContent()).toContain('followed: disk almost full');
+    await expect.poll(() => lines.locator('li').last().textContent()).toContain('followed: disk almost full');
     expect(await lines.locator('li').count()).toBe(3);
     await page.getByRole('button', { name: 'Stop following' }).click();
     await expect.poll(() => page.locator('[data-follow]').getAttribute('data-follow')).toBe('off');
@@ -106,7 +93,7 @@ describe.skipIf(!haveChromium)('rollouts, fleet, logs and faults in headless Chr
       logTail: 'starting web\npanic: nil map write\n',
       files: { 'core.1': 'core bytes' },
     });
-    const { id } = await agentPost('/api/v1/agent/faults', readFileSync(archive), 'application/gzip');
+    const { id } = (await agentPost('/api/v1/agent/faults', readFileSync(archive))) as { id: string };
     await page.getByRole('link', { name: 'Faults', exact: true }).click();
     const table = page.getByRole('table', { name: 'Fault reports' });
     await table.waitFor();

@@ -5,10 +5,10 @@ import type { UsageResponse } from '@flotilla/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
-import { adminToken, startTestServer, type TestServer, writeTemp } from '../../server/test/support/server.ts';
+import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
-import { call, demoRequestSchema, demoResponseConfig, demoUser, seedDemo } from './demo-data.test.helper.ts';
+import { call, demoServerOptions, demoUser, seedDemo } from './demo-data.test.helper.ts';
 
 if (!haveChromium) {
   console.warn(`dashboard end-to-end tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
@@ -25,18 +25,7 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
     // The test drives the built files the server serves; this builds them only when they are stale.
     execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
     const dir = makeTempDir('flotilla-e2e-');
-    server = await startTestServer(
-      'sqlite',
-      {
-        applicationName: 'demo',
-        upgradeResponseConfig: writeTemp(dir, 'response.json', demoResponseConfig),
-        requestSchema: writeTemp(dir, 'schema.json', demoRequestSchema),
-        trustedProxies: '127.0.0.0/8',
-        geodb: 'embedded',
-        rateLimit: '0',
-      },
-      { dir },
-    );
+    server = await startTestServer('sqlite', demoServerOptions(dir), { dir });
     await seedDemo(server.url, adminToken);
     ({ browser, page } = await openPage(problems));
   });
@@ -81,7 +70,8 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
     const countries = page.getByRole('table', { name: 'Instances by country' });
     await expect.poll(() => countries.textContent()).toContain('Germany (DE)');
     expect(await countries.textContent()).toContain('United States (US)');
-    expect(await page.locator('.map path.level-5').count()).toBeGreaterThan(0);
+    // The map loads after the tables, in a chunk of its own.
+    await expect.poll(() => page.locator('.map path.level-5').count()).toBeGreaterThan(0);
     // The page state lives in the URL.
     await page.getByLabel('Range').selectOption('30d');
     expect(page.url()).toContain('range=30d');
@@ -122,10 +112,13 @@ describe.skipIf(!haveChromium)('the dashboard in headless Chromium', () => {
     const row = page.getByRole('table', { name: 'Desired versions at revision 1' }).locator('tbody tr');
     expect(await row.getAttribute('data-state')).toBe('changed');
     expect(await row.textContent()).toContain('1.0.0');
-    await page.getByRole('button', { name: 'Make revision 1 current' }).click();
+    await page.getByRole('button', { name: 'Roll back to revision 1…' }).click();
+    const confirm = page.getByRole('form', { name: 'Roll back staging to revision 1' });
+    await confirm.getByLabel('Comment').fill('1.1.0 is slower');
+    await confirm.getByRole('button', { name: 'Roll back to revision 1', exact: true }).click();
     await expect.poll(() => page.getByRole('status').textContent()).toContain('Revision 1 is current again');
     desired = await call(server.url, adminToken, 'GET', '/api/v1/environments/staging/desired');
-    expect(desired).toMatchObject({ revision: 3, versions: { web: '1.0.0' } });
+    expect(desired).toMatchObject({ revision: 3, versions: { web: '1.0.0' }, comment: '1.1.0 is slower' });
   });
 
   it('signs out and revokes the session', async () => {

@@ -89,7 +89,16 @@ export const DesiredDiff = Type.Object({
 export type DesiredDiff = Static<typeof DesiredDiff>;
 
 export const DesiredRollback = Type.Object(
-  { revision: Type.Integer({ minimum: 0 }), comment: Type.Optional(Type.String({ maxLength: 1024 })) },
+  {
+    revision: Type.Integer({ minimum: 0 }),
+    comment: Type.Optional(Type.String({ maxLength: 1024 })),
+    abortRollout: Type.Optional(
+      Type.Boolean({
+        description:
+          "Abort the environment's active rollout in the same transaction; without it a rollback during a rollout is refused (rollout_active)",
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 export type DesiredRollback = Static<typeof DesiredRollback>;

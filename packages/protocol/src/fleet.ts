@@ -4,11 +4,12 @@ import { type Static, Type } from 'typebox';
 // with the first break in the distribution path named.
 
 /**
- * `ok`: runs the desired version. The rest are alerts; the first that holds wins, in this order:
- * `stale` (the agent stopped reporting), `not-reported` (the agent never reported the service),
- * `failed` (the service failed, or the update was refused or rolled back), `updating`, `stopped`,
- * `not-desired-yet` (a rollout has not reached the instance), `behind` (another version runs and no
- * update is under way).
+ * The first that holds wins, in this order: `stale` (the agent stopped reporting), `not-reported` (the
+ * agent never reported the service), `crash-looping` (3 or more faults in the last 10 minutes, or the
+ * agent holds it failed after 3 or more failures), `failed` (the service failed, or the update was
+ * refused or rolled back), `updating`, `stopped`, `behind` (it does not run what it is served and no
+ * update is under way), `not-desired-yet` (it runs what it is served; its rollout wave has not
+ * started), `ok`. `ok` and `not-desired-yet` are not alerts.
  */
 export const FleetVerdict = Type.Union([
   Type.Literal('ok'),
@@ -19,8 +20,21 @@ export const FleetVerdict = Type.Union([
   Type.Literal('failed'),
   Type.Literal('stopped'),
   Type.Literal('behind'),
+  Type.Literal('crash-looping'),
 ]);
 export type FleetVerdict = Static<typeof FleetVerdict>;
+
+export const FleetFault = Type.Object({
+  id: Type.String(),
+  /** ISO time the fault happened. */
+  time: Type.String(),
+  version: Type.Union([Type.String(), Type.Null()]),
+  /** `exit`, `spawn`, `memory` or `cpu`. */
+  reason: Type.String(),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  signal: Type.Union([Type.String(), Type.Null()]),
+});
+export type FleetFault = Static<typeof FleetFault>;
 
 export const FleetInstanceRow = Type.Object({
   instanceId: Type.String(),
@@ -35,8 +49,12 @@ export const FleetInstanceRow = Type.Object({
   updateError: Type.Union([Type.String(), Type.Null()]),
   failureCount: Type.Integer(),
   verdict: FleetVerdict,
-  /** Why, in words, when the verdict is not `ok`. */
+  /** Why, in words, with its cause, when the verdict is not `ok`. */
   reason: Type.Union([Type.String(), Type.Null()]),
+  /** Faults of this service on this instance in the crash-loop window (the last 10 minutes). */
+  recentFaults: Type.Integer(),
+  /** The newest of those faults, so a row can link to it; null when there is none. */
+  lastFault: Type.Union([FleetFault, Type.Null()]),
 });
 export type FleetInstanceRow = Static<typeof FleetInstanceRow>;
 
@@ -52,7 +70,9 @@ export type FleetService = Static<typeof FleetService>;
 export const FleetQuery = Type.Object({
   environment: Type.Optional(Type.String()),
   service: Type.Optional(Type.String()),
-  /** `true`: only instances whose verdict is not `ok`. */
+  /** Only this instance's rows (its environment's services). */
+  instance: Type.Optional(Type.String()),
+  /** `true`: only alerts, leaving out `ok` and `not-desired-yet` (the counts still cover all). */
   alerts: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
   /** Instances per service (the counts always cover all). */
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })),

@@ -69,7 +69,9 @@ export const LogQuery = Type.Object({
   version: Type.Optional(Type.String({ maxLength: 200 })),
   /** This level and above. */
   level: Type.Optional(LogLevel),
+  /** Lines at or after this time (e.g. a few minutes before a fault). */
   from: Type.Optional(Type.String({ format: 'date-time' })),
+  /** Lines at or before this time; with `from`, a range the newest-first pages stay inside. */
   to: Type.Optional(Type.String({ format: 'date-time' })),
   /** Case-insensitive substring of the message. */
   q: Type.Optional(Type.String({ maxLength: 500 })),

@@ -70,12 +70,23 @@ export const RolloutEvent = Type.Object({
   reason: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** One service the rollout changes: `from` null when it adds the service, `to` null when it removes it. */
+export const RolloutChange = Type.Object({
+  service: Type.String(),
+  from: Type.Union([Type.String(), Type.Null()]),
+  to: Type.Union([Type.String(), Type.Null()]),
+});
+export type RolloutChange = Static<typeof RolloutChange>;
+
 export const Rollout = Type.Object({
   id: Type.String(),
   environment: Type.String(),
   state: RolloutStateName,
   baseRevision: Type.Integer(),
   targetRevision: Type.Integer(),
+  changes: Type.Array(RolloutChange, {
+    description: 'What the target revision changes against the base, by service name (e.g. web 1.1.0 → 1.2.0)',
+  }),
   currentWave: Type.Integer({ description: 'Index of the current wave, from 0' }),
   seed: Type.String({ description: 'Random per rollout; with an instance id it decides the percentage wave' }),
   successThreshold: Type.Number(),
@@ -96,6 +107,16 @@ export type Rollout = Static<typeof Rollout>;
 
 export const RolloutList = Type.Object({ rollouts: Type.Array(Rollout) });
 export type RolloutList = Static<typeof RolloutList>;
+
+export const RolloutListQuery = Type.Object(
+  {
+    active: Type.Optional(
+      Type.Boolean({ description: 'Only the active rollout (running, waiting for approval or paused), if any' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RolloutListQuery = Static<typeof RolloutListQuery>;
 
 export const RolloutParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 export type RolloutParams = Static<typeof RolloutParams>;

@@ -23,6 +23,12 @@ export const UsageQuery = Type.Object({
         '`true`: every series has a point for every bucket of the range, zeros included; default only buckets with check-ins',
     }),
   ),
+  points: Type.Optional(
+    Type.Literal('none', {
+      description:
+        '`none`: series without points, each with its check-ins over the range and its newest bucket (for tables and maps)',
+    }),
+  ),
 });
 export type UsageQuery = Static<typeof UsageQuery>;
 
@@ -40,7 +46,10 @@ export type UsagePoint = Static<typeof UsagePoint>;
 
 export const UsageSeries = Type.Object({
   key: Type.String(),
-  points: Type.Array(UsagePoint),
+  checkins: Type.Integer({ description: 'Check-ins over the whole range' }),
+  // The newest bucket of the range, zeros included: what the series counts now.
+  latest: UsagePoint,
+  points: Type.Array(UsagePoint, { description: 'Empty with `points=none`' }),
 });
 export type UsageSeries = Static<typeof UsageSeries>;
 

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@flotilla/protocol';
+import type { ErrorCode, ErrorRollout } from '@flotilla/protocol';
 
 /** Base of the domain errors that services throw; the HTTP layer maps `code` to a status in one place. */
 export class DomainError extends Error {
@@ -25,8 +25,17 @@ export class NotFound extends DomainError {
 }
 
 export class Conflict extends DomainError {
-  constructor(message: string) {
-    super('conflict', message);
+  constructor(message: string, code: 'conflict' | 'rollout_active' = 'conflict') {
+    super(code, message);
+  }
+}
+
+/** A change refused because the environment has an active rollout; the body names the rollout. */
+export class RolloutActive extends Conflict {
+  readonly rollout: ErrorRollout;
+  constructor(message: string, rollout: ErrorRollout) {
+    super(message, 'rollout_active');
+    this.rollout = rollout;
   }
 }
 
@@ -54,6 +63,7 @@ export const statusByCode: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  rollout_active: 409,
   timeout: 408,
   payload_too_large: 413,
   headers_too_large: 431,

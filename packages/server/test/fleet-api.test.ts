@@ -89,6 +89,7 @@ describeEachStore(allStoreKinds)('fleet API on %s', (kind) => {
       failed: 1,
       stopped: 1,
       behind: 1,
+      'crash-looping': 0,
     });
     const byId = Object.fromEntries(web.instances.map((r: Row) => [r.instanceId, r]));
     expect(byId['c-ok']).toMatchObject({ verdict: 'ok', reason: null, desiredVersion: '1.2.0' });
@@ -124,6 +125,25 @@ describeEachStore(allStoreKinds)('fleet API on %s', (kind) => {
     const api = view.services.find((s: { service: string }) => s.service === 'api');
     expect(api.counts).toMatchObject({ ok: 7, stale: 1 });
     expect(api.instances.map((r: Row) => r.instanceId)).toEqual(['c-stale']);
+    // Waiting for a rollout wave is not an alert.
+    const alerts = await ok('GET', '/api/v1/fleet?service=web&alerts=true');
+    expect(alerts.services[0].instances.map((r: Row) => r.verdict)).not.toContain('not-desired-yet');
+    expect(alerts.services[0].counts['not-desired-yet']).toBe(1);
+  });
+
+  it('gives one instance its rows, with the crash-loop evidence fields', async () => {
+    const view = await ok('GET', '/api/v1/fleet?instance=m-waiting');
+    expect(view.services.map((s: { service: string; instances: Row[] }) => [s.service, s.instances.length])).toEqual([
+      ['api', 1],
+      ['web', 1],
+    ]);
+    expect(view.services[1].instances[0]).toMatchObject({
+      instanceId: 'm-waiting',
+      verdict: 'not-desired-yet',
+      recentFaults: 0,
+      lastFault: null,
+    });
+    expect((await call('GET', '/api/v1/fleet?instance=nobody')).status).toBe(404);
   });
 
   it('checks credentials and the environment', async () => {

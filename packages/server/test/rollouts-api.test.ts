@@ -128,6 +128,13 @@ describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (ki
     const conflict = await call('PATCH', '/api/v1/environments/blue/desired', { body: { set: { web: '1.0.0' } } });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.message).toContain(rollout.id);
+    expect(conflict.body.error).toMatchObject({
+      code: 'rollout_active',
+      rollout: { id: rollout.id, environment: 'blue', changes: [{ service: 'web', from: '1.0.0', to: '2.0.0' }] },
+    });
+    expect(rollout.changes).toEqual([{ service: 'web', from: '1.0.0', to: '2.0.0' }]);
+    const onlyActive = await ok('GET', '/api/v1/environments/blue/rollouts?active=true');
+    expect(onlyActive.rollouts.map((r: { id: string }) => r.id)).toEqual([rollout.id]);
     expect(
       (
         await call('POST', '/api/v1/environments/blue/rollouts', {
@@ -205,5 +212,27 @@ describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (ki
     const approved = await ok('POST', `/api/v1/rollouts/${rollout.id}/approve`);
     expect(approved).toMatchObject({ state: 'running', currentWave: 1 });
     for (const id of ids) expect(await webOf(id)).toBe('2.0.0');
+  });
+  it('refuses a rollback during a rollout, naming it, and with abortRollout aborts it and rolls back at once', async () => {
+    const { ids, webOf } = await fleet('amber');
+    const rollout = await ok(
+      'POST',
+      '/api/v1/environments/amber/rollouts',
+      { set: { web: '2.0.0' }, waves: [{ percent: 100 }] },
+      201,
+    );
+    const refused = await call('POST', '/api/v1/environments/amber/desired/rollback', { body: { revision: 0 } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'rollout_active', rollout: { id: rollout.id, state: 'running' } });
+    expect(refused.body.error.message).toContain('web 1.0.0 → 2.0.0');
+    const back = await ok('POST', '/api/v1/environments/amber/desired/rollback', {
+      revision: 1,
+      comment: 'web 2.0.0 breaks sign-in',
+      abortRollout: true,
+    });
+    expect(back).toMatchObject({ revision: 3, versions: { web: '1.0.0' }, comment: 'web 2.0.0 breaks sign-in' });
+    expect((await ok('GET', `/api/v1/rollouts/${rollout.id}`)).state).toBe('aborted');
+    expect((await ok('GET', '/api/v1/environments/amber/rollouts?active=true')).rollouts).toEqual([]);
+    for (const id of ids) expect(await webOf(id)).toBe('1.0.0');
   });
 });

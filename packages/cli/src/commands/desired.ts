@@ -171,11 +171,13 @@ export function registerDesiredCommands(program: Command): void {
     desired
       .command('rollback <env> <revision>')
       .description("make an old revision's list current again (as a new revision)")
-      .option('--comment <text>', 'why'),
-  ).action(async (name: string, revision: string, flags: ApiFlags & { comment?: string }) => {
+      .option('--comment <text>', 'why')
+      .option('--abort-rollout', "abort the environment's active rollout in the same step (refused without it)"),
+  ).action(async (name: string, revision: string, flags: ApiFlags & { comment?: string; abortRollout?: boolean }) => {
     const rev = await clientFor(flags).request<DesiredRevision>('POST', `${env(name)}/desired/rollback`, {
       revision: revisionNumber(revision),
       ...(flags.comment ? { comment: flags.comment } : {}),
+      ...(flags.abortRollout ? { abortRollout: true } : {}),
     });
     printRevision(rev, flags);
   });

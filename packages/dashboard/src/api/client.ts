@@ -10,6 +10,7 @@ import type {
   Environment,
   EnvironmentList,
   ErrorBody,
+  ErrorRollout,
   FaultDetail,
   FaultList,
   FleetView,
@@ -38,11 +39,14 @@ import type {
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** With code `rollout_active`: the rollout that refused the change. */
+  readonly rollout?: ErrorRollout;
+  constructor(status: number, code: string, message: string, rollout?: ErrorRollout) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.rollout = rollout;
   }
 }
 
@@ -61,7 +65,7 @@ export function withQuery(path: string, query: Query = {}): string {
 export async function errorFrom(status: number, text: string): Promise<ApiError> {
   try {
     const body = JSON.parse(text) as ErrorBody;
-    if (body.error?.message) return new ApiError(status, body.error.code, body.error.message);
+    if (body.error?.message) return new ApiError(status, body.error.code, body.error.message, body.error.rollout);
   } catch {
     // Not JSON: a proxy or the network answered.
   }
@@ -75,7 +79,31 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** GETs started before the page that needs them has rendered; the first request for the same path takes one. */
+const early = new Map<string, Promise<unknown>>();
+
+/**
+ * Starts `GET path` now, while code still loads and renders: the page's own first request for the
+ * same path takes its answer (within 10 s; a failed one is asked again).
+ */
+export function getEarly(path: string): void {
+  if (early.has(path)) return;
+  const answer = send('GET', path);
+  answer.catch(() => undefined);
+  early.set(path, answer);
+  setTimeout(() => early.delete(path), 10_000);
+}
+
+export function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const started = method === 'GET' ? early.get(path) : undefined;
+  if (started) {
+    early.delete(path);
+    return (started as Promise<T>).catch(() => send<T>(method, path, body));
+  }
+  return send<T>(method, path, body);
+}
+
+async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { ...csrfHeaders, accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
@@ -111,8 +139,10 @@ export const api = {
   whoami: () => request<WhoAmI>('GET', '/api/v1/whoami'),
 
   apps: () => request<AppList>('GET', '/api/v1/apps'),
-  usage: (app: string, q: { groupBy: string; from?: string; to?: string; period?: string; fill?: 'true' | 'false' }) =>
-    request<UsageResponse>('GET', withQuery(`/api/v1/apps/${enc(app)}/usage`, q)),
+  usage: (
+    app: string,
+    q: { groupBy: string; from?: string; to?: string; period?: string; fill?: 'true' | 'false'; points?: 'none' },
+  ) => request<UsageResponse>('GET', withQuery(`/api/v1/apps/${enc(app)}/usage`, q)),
 
   services: () => request<ServiceList>('GET', '/api/v1/services'),
   createService: (name: string, description?: string) =>
@@ -134,10 +164,11 @@ export const api = {
     request<DesiredHistory>('GET', withQuery(`/api/v1/environments/${enc(env)}/desired/history`, q)),
   editDesired: (env: string, patch: DesiredPatch) =>
     request<DesiredRevision>('PATCH', `/api/v1/environments/${enc(env)}/desired`, patch),
-  rollback: (env: string, revision: number, comment?: string) =>
+  rollback: (env: string, revision: number, comment?: string, abortRollout?: boolean) =>
     request<DesiredRevision>('POST', `/api/v1/environments/${enc(env)}/desired/rollback`, {
       revision,
       ...(comment ? { comment } : {}),
+      ...(abortRollout ? { abortRollout } : {}),
     }),
   markTested: (env: string, revision?: number) =>
     request<MarkTestedResponse>('POST', `/api/v1/environments/${enc(env)}/desired/mark-tested`, { revision }),
@@ -151,13 +182,14 @@ export const api = {
   audit: (q: { before?: string; actor?: string; action?: string; limit?: number }) =>
     request<AuditPage>('GET', withQuery('/api/v1/audit', q)),
 
-  rollouts: (env: string) => request<RolloutList>('GET', `/api/v1/environments/${enc(env)}/rollouts`),
+  rollouts: (env: string, q: { active?: 'true' } = {}) =>
+    request<RolloutList>('GET', withQuery(`/api/v1/environments/${enc(env)}/rollouts`, q)),
   startRollout: (env: string, body: RolloutStart) =>
     request<Rollout>('POST', `/api/v1/environments/${enc(env)}/rollouts`, body),
   rolloutAction: (id: string, action: 'pause' | 'resume' | 'approve' | 'abort') =>
     request<Rollout>('POST', `/api/v1/rollouts/${enc(id)}/${action}`),
 
-  fleet: (q: { environment?: string; service?: string; alerts?: 'true'; limit?: number }) =>
+  fleet: (q: { environment?: string; service?: string; instance?: string; alerts?: 'true'; limit?: number }) =>
     request<FleetView>('GET', withQuery('/api/v1/fleet', q)),
   instances: (q: { environment?: string; service?: string; limit?: number; cursor?: string | null }) =>
     request<InstanceList>('GET', withQuery('/api/v1/instances', q)),

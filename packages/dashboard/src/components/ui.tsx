@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { formatInZone, zoneName } from './local-time.ts';
 
 /** An API error in words, announced to screen readers. */
 export function ErrorNote({ error, title }: { error: unknown; title?: string }) {
@@ -38,10 +39,19 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-export function formatTime(iso: string | null | undefined): string {
-  if (!iso) return '—';
+/**
+ * The one formatter of times in the dashboard: `2026-03-01 13:00:05` in the zone picked in the header
+ * (the viewer's or UTC); `zone` appends its name, `ms` the milliseconds.
+ */
+export function formatTime(
+  iso: string | number | null | undefined,
+  opts: { ms?: boolean; zone?: boolean } = {},
+): string {
+  if (iso === null || iso === undefined || iso === '') return '—';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const text = formatInZone(d, { ms: opts.ms });
+  return opts.zone ? `${text} ${zoneName()}` : text;
 }
 
 export function formatBytes(n: number): string {

@@ -11,6 +11,8 @@ import { useApi } from '../components/use-api.ts';
 import { useCan } from '../session.tsx';
 import { diffAgainstNewest } from './desired-diff.ts';
 import { DesiredEditor } from './desired-editor.tsx';
+import { ActiveRolloutPanel, useActiveRollout } from './desired-rollout.tsx';
+import { RollbackForm } from './rollback-form.tsx';
 
 const historyPage = 20;
 
@@ -44,8 +46,11 @@ function EnvironmentDesired({ env }: { env: string }) {
   const action = useAction();
   const [notice, setNotice] = useState<string>();
   const [editing, setEditing] = useState(false);
+  const rollout = useActiveRollout(env);
+  const [rollingBack, setRollingBack] = useState(false);
 
   function view(revision: number | null) {
+    setRollingBack(false);
     const p = new URLSearchParams(params);
     if (revision === null) p.delete('rev');
     else p.set('rev', String(revision));
@@ -71,6 +76,7 @@ function EnvironmentDesired({ env }: { env: string }) {
   const isNewest = rev === newest.revision;
   return (
     <>
+      <ActiveRolloutPanel loaded={rollout} canEdit={canEdit} onChanged={current.reload} />
       <section className="card" aria-labelledby="revision-title">
         <h3 id="revision-title">
           Revision {rev} {isNewest ? '(current)' : `of ${newest.revision}`}
@@ -109,22 +115,15 @@ function EnvironmentDesired({ env }: { env: string }) {
         {canEdit && !editing ? (
           <div className="pager">
             {isNewest ? (
-              <button type="button" onClick={() => setEditing(true)}>
-                Edit versions
-              </button>
+              // During a rollout the list changes only through the rollout (or a rollback that aborts it).
+              rollout.data ? null : (
+                <button type="button" onClick={() => setEditing(true)}>
+                  Edit versions
+                </button>
+              )
             ) : (
-              <button
-                type="button"
-                className="primary"
-                onClick={() =>
-                  act(async () => {
-                    const r = await api.rollback(env, rev, `rollback to revision ${rev} from the dashboard`);
-                    view(null);
-                    return `Revision ${rev} is current again, as revision ${r.revision}.`;
-                  })
-                }
-              >
-                Make revision {rev} current
+              <button type="button" className="primary" onClick={() => setRollingBack(true)} disabled={rollingBack}>
+                Roll back to revision {rev}…
               </button>
             )}
             <button
@@ -140,6 +139,20 @@ function EnvironmentDesired({ env }: { env: string }) {
             </button>
           </div>
         ) : null}
+        {canEdit && rollingBack && !isNewest ? (
+          <RollbackForm
+            env={env}
+            revision={rev}
+            rollout={rollout.data}
+            onCancel={() => setRollingBack(false)}
+            onDone={(r) => {
+              setNotice(`Revision ${rev} is current again, as revision ${r.revision}.`);
+              view(null);
+              current.reload();
+              rollout.reload();
+            }}
+          />
+        ) : null}
       </section>
       <section aria-labelledby="history-title">
         <h3 id="history-title">History</h3>
@@ -148,7 +161,11 @@ function EnvironmentDesired({ env }: { env: string }) {
           {history.data?.revisions.map((r) => (
             <tr key={r.revision} className={r.revision === rev ? 'selected' : undefined}>
               <th scope="row">
-                <button type="button" onClick={() => view(r.revision === newest.revision ? null : r.revision)}>
+                <button
+                  type="button"
+                  aria-label={`Show revision ${r.revision}`}
+                  onClick={() => view(r.revision === newest.revision ? null : r.revision)}
+                >
                   {r.revision}
                 </button>
               </th>

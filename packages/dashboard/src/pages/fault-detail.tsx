@@ -1,3 +1,5 @@
+import type { FaultSummary } from '@flotilla/protocol';
+import { useLayoutEffect, useRef } from 'react';
 import { Link, useParams } from 'react-router';
 import { ApiError, api, faultArchiveUrl } from '../api/client.ts';
 import { EmptyState, ErrorNote, formatBytes, formatTime, Loading } from '../components/ui.tsx';
@@ -30,14 +32,14 @@ export function FaultPage() {
             <a className="button primary" href={faultArchiveUrl(f.id)} download>
               Download the archive ({formatBytes(f.size)})
             </a>{' '}
-            <Link to={`/logs?instance=${encodeURIComponent(f.instanceId)}&service=${encodeURIComponent(f.service)}`}>
-              Logs of {f.service} on {f.instanceId}
+            <Link to={faultLogsUrl(f)}>
+              Logs of {f.service} on {f.instanceId} around {formatTime(f.time)}
             </Link>{' '}
             · <Link to={`/fleet/instances/${encodeURIComponent(f.instanceId)}`}>Instance {f.instanceId}</Link>
           </p>
           <dl className="facts">
             <dt>Time</dt>
-            <dd>{formatTime(f.time)}</dd>
+            <dd>{formatTime(f.time, { zone: true })}</dd>
             <dt>Reason</dt>
             <dd className="bad">{describe(f)}</dd>
             <dt>Service</dt>
@@ -49,7 +51,7 @@ export function FaultPage() {
               {f.instanceId} in {f.environment}
             </dd>
             <dt>Received</dt>
-            <dd>{formatTime(f.receivedAt)}</dd>
+            <dd>{formatTime(f.receivedAt, { zone: true })}</dd>
             <dt>Archive digest</dt>
             <dd className="mono">{f.digest}</dd>
           </dl>
@@ -73,13 +75,11 @@ export function FaultPage() {
             )}
           </section>
           <section aria-labelledby="tail-title">
-            <h3 id="tail-title">Log tail ({f.logTail.length} lines)</h3>
+            <h3 id="tail-title">Log tail ({f.logTail.length} lines, the last one at the bottom)</h3>
             {f.logTail.length === 0 ? (
               <p className="muted">The report holds no log lines.</p>
             ) : (
-              <pre className="log-tail" data-testid="log-tail">
-                {f.logTail.join('\n')}
-              </pre>
+              <LogTail lines={f.logTail} />
             )}
           </section>
           <section aria-labelledby="files-title">
@@ -100,5 +100,38 @@ export function FaultPage() {
         </>
       ) : null}
     </>
+  );
+}
+
+/** Minutes of log lines shown before and after a fault. */
+const beforeMs = 5 * 60_000;
+const afterMs = 60_000;
+
+/** The Logs page with this fault's service lines from a few minutes before it to a minute after. */
+export function faultLogsUrl(f: Pick<FaultSummary, 'environment' | 'instanceId' | 'service' | 'time'>): string {
+  const at = Date.parse(f.time);
+  const q = new URLSearchParams({
+    environment: f.environment,
+    instance: f.instanceId,
+    service: f.service,
+    from: new Date(at - beforeMs).toISOString(),
+    to: new Date(at + afterMs).toISOString(),
+    at: f.time,
+  });
+  return `/logs?${q}`;
+}
+
+/** The tail opens scrolled to its end, where the crash lines are. */
+function LogTail({ lines }: { lines: string[] }) {
+  const ref = useRef<HTMLPreElement>(null);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: new lines are what moves the end
+  useLayoutEffect(() => {
+    if (ref.current) ref.current.scrollTop = ref.current.scrollHeight;
+  }, [lines]);
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+    <pre ref={ref} className="log-tail" data-testid="log-tail" tabIndex={0}>
+      {lines.join('\n')}
+    </pre>
   );
 }

@@ -4,11 +4,20 @@ import { DataTable } from '../components/data-table.tsx';
 import { EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
+import { isCalm, ReasonCell, VerdictCell } from './fleet-verdict.tsx';
 
 export function InstancePage() {
   const id = useParams().id ?? '';
   const instance = useApi(() => api.instance(id), [id]);
-  useVisibleInterval(instance.reload, 15_000);
+  // The fleet's verdicts for this instance: the same reasons, and the fault behind a crash loop.
+  const fleet = useApi(() => api.fleet({ instance: id }), [id]);
+  useVisibleInterval(() => {
+    instance.reload();
+    fleet.reload();
+  }, 15_000);
+  const rows = (fleet.data?.services ?? []).flatMap((s) =>
+    s.instances.map((row) => ({ ...row, service: s.service, environment: s.environment })),
+  );
   const i = instance.data;
   const q = `instance=${encodeURIComponent(id)}`;
   return (
@@ -58,6 +67,24 @@ export function InstancePage() {
               )}
             </dd>
           </dl>
+          <h3>Verdicts</h3>
+          {fleet.error instanceof ApiError && fleet.error.status === 404 ? null : (
+            <ErrorNote error={fleet.error} title="The verdicts could not be loaded" />
+          )}
+          {fleet.data && rows.length === 0 ? (
+            <p className="muted">The environment's desired list names no service for this instance.</p>
+          ) : null}
+          {rows.length > 0 ? (
+            <DataTable label={`Verdicts of ${id}`} columns={['Service', 'Verdict', 'Reason']}>
+              {rows.map((r) => (
+                <tr key={r.service} data-verdict={r.verdict} className={isCalm(r.verdict) ? undefined : 'alert'}>
+                  <th scope="row">{r.service}</th>
+                  <VerdictCell row={r} />
+                  <ReasonCell row={r} />
+                </tr>
+              ))}
+            </DataTable>
+          ) : null}
           <h3>Services</h3>
           {i.services.length === 0 ? (
             <p className="muted">The agent reported no services yet: the environment's desired list may be empty.</p>
@@ -71,7 +98,7 @@ export function InstancePage() {
                 'Installing',
                 { label: 'Failures', className: 'num' },
                 { label: 'Last exit', className: 'num' },
-                'Update error',
+                'Last error',
                 { label: 'Started', className: 'hide-narrow' },
                 { label: 'Reported', className: 'hide-narrow' },
               ]}

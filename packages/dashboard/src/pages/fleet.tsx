@@ -1,29 +1,35 @@
 import type { FleetService } from '@flotilla/protocol';
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router';
-import { api } from '../api/client.ts';
+import { api, getEarly, withQuery } from '../api/client.ts';
 import { DataTable } from '../components/data-table.tsx';
 import { Command, EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { useApi } from '../components/use-api.ts';
 import { useSearchPatch } from '../components/use-search-patch.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
+import { isCalm, ReasonCell, VerdictCell, verdictLabel, verdicts } from './fleet-verdict.tsx';
 
-/** Verdicts in the order the fleet view decides them; `ok` last. */
-export const verdicts = [
-  'stale',
-  'not-reported',
-  'failed',
-  'updating',
-  'stopped',
-  'not-desired-yet',
-  'behind',
-  'ok',
-] as const;
 const pageSize = 200;
 
 export const agentCommand = (env: string) =>
   `flotilla token create --agent --env ${env || '<environment>'} --name host-1   # once per host\n` +
   `flotilla agent --server ${location.origin} --token <the agent token>`;
+
+/** What the page asks the fleet API for, from its URL. */
+function fleetQuery(params: URLSearchParams) {
+  return {
+    environment: params.get('env') || undefined,
+    service: params.get('service') || undefined,
+    alerts: params.get('alerts') === '1' ? ('true' as const) : undefined,
+    limit: Number(params.get('limit')) || pageSize,
+  };
+}
+
+// Opened at /fleet, the page's data is asked for as soon as its code arrives, not after it renders.
+if (location.pathname === '/fleet') {
+  getEarly('/api/v1/environments');
+  getEarly(withQuery('/api/v1/fleet', fleetQuery(new URLSearchParams(location.search))));
+}
 
 export function FleetPage() {
   const [params, go] = useSearchPatch();
@@ -35,16 +41,7 @@ export function FleetPage() {
   const [alertsBox, setAlertsBox] = useState(alerts);
   useEffect(() => setAlertsBox(alerts), [alerts]);
   const limit = Number(params.get('limit')) || pageSize;
-  const fleet = useApi(
-    () =>
-      api.fleet({
-        environment: env || undefined,
-        service: service || undefined,
-        alerts: alerts ? 'true' : undefined,
-        limit,
-      }),
-    [env, service, alerts, limit],
-  );
+  const fleet = useApi(() => api.fleet(fleetQuery(params)), [env, service, alerts, limit]);
   useVisibleInterval(fleet.reload, 15_000);
 
   const services = fleet.data?.services ?? [];
@@ -97,8 +94,8 @@ export function FleetPage() {
           {verdicts
             .filter((v) => totals[v])
             .map((v) => (
-              <div key={v} className={v === 'ok' ? undefined : 'alert'}>
-                <dt>{v}</dt>
+              <div key={v} className={v === 'ok' ? undefined : isCalm(v) ? 'waiting' : 'alert'}>
+                <dt>{verdictLabel(v)}</dt>
                 <dd data-testid={`count-${v}`}>{totals[v]}</dd>
               </div>
             ))}
@@ -138,7 +135,7 @@ export function FleetPage() {
 
 function ServiceVersions({ fleet: s, alerts }: { fleet: FleetService; alerts: boolean }) {
   const title = `${s.environment} / ${s.service}`;
-  const counts = verdicts.filter((v) => s.counts[v]).map((v) => `${s.counts[v]} ${v}`);
+  const counts = verdicts.filter((v) => s.counts[v]).map((v) => `${s.counts[v]} ${verdictLabel(v)}`);
   return (
     <section className="card" aria-label={title}>
       <h3>
@@ -146,7 +143,9 @@ function ServiceVersions({ fleet: s, alerts }: { fleet: FleetService; alerts: bo
       </h3>
       <p className="muted">{counts.length ? counts.join(', ') : 'no instances'}</p>
       {s.instances.length === 0 ? (
-        <p className="muted">{alerts ? 'No alerts: every instance runs what it should.' : 'No instances.'}</p>
+        <p className="muted">
+          {alerts ? 'No alerts: every instance runs what it is served, or waits for its wave.' : 'No instances.'}
+        </p>
       ) : (
         <DataTable
           label={`Instances of ${title}`}
@@ -156,20 +155,20 @@ function ServiceVersions({ fleet: s, alerts }: { fleet: FleetService; alerts: bo
             'Runs',
             { label: 'Served', className: 'hide-narrow' },
             { label: 'State', className: 'hide-narrow' },
-            'First break',
+            'Reason',
             { label: 'Last seen', className: 'hide-narrow' },
           ]}
         >
           {s.instances.map((i) => (
-            <tr key={i.instanceId} data-verdict={i.verdict} className={i.verdict === 'ok' ? undefined : 'alert'}>
+            <tr key={i.instanceId} data-verdict={i.verdict} className={isCalm(i.verdict) ? undefined : 'alert'}>
               <th scope="row">
                 <Link to={`/fleet/instances/${encodeURIComponent(i.instanceId)}`}>{i.instanceId}</Link>
               </th>
-              <td className={i.verdict === 'ok' ? 'good' : 'bad'}>{i.verdict}</td>
+              <VerdictCell row={i} />
               <td className="mono">{i.version ?? '—'}</td>
               <td className="mono hide-narrow">{i.desiredVersion ?? '—'}</td>
               <td className="hide-narrow">{i.state ?? '—'}</td>
-              <td className={i.reason ? 'bad' : undefined}>{i.reason ?? ''}</td>
+              <ReasonCell row={i} />
               <td className="hide-narrow">{formatTime(i.lastSeenAt)}</td>
             </tr>
           ))}

@@ -1,9 +1,11 @@
 import type { LogRecord } from '@flotilla/protocol';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router';
 import { api, type LogSearch } from '../api/client.ts';
 import { ServiceInstanceFields, TimeRangeFields, useFilterDraft, useUrlFilters } from '../components/filter-form.tsx';
+import { zoneName } from '../components/local-time.ts';
 import { NewestOlderPager } from '../components/pager.tsx';
-import { Command, EmptyState, ErrorNote, Loading } from '../components/ui.tsx';
+import { Command, EmptyState, ErrorNote, formatTime, Loading } from '../components/ui.tsx';
 import { type FollowState, maxLines, mergeLines, useLogFollow } from './logs-follow.ts';
 
 const pageSize = 200;
@@ -12,12 +14,15 @@ const fields = ['service', 'instance', 'environment', 'level', 'from', 'to', 'q'
 
 export function LogsPage() {
   const { filters: search, key, search: setSearch } = useUrlFilters(fields);
+  // `at`: the time to bring into view (a fault's), set by the fault page's link next to from/to.
+  const at = useSearchParams()[0].get('at');
   const [lines, setLines] = useState<LogRecord[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [trimmed, setTrimmed] = useState(false);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>();
   const [follow, setFollow] = useState(false);
+  const view = useTailScroll(lines, loading, at);
 
   const add = useCallback((more: LogRecord[]) => {
     setLines((current) => {
@@ -69,18 +74,37 @@ export function LogsPage() {
     }
   }
 
+  const ranged = Boolean(search.from || search.to);
+  const { from: _from, to: _to, ...withoutRange } = search;
+  const newest = () => setSearch(withoutRange);
+  function toggleFollow() {
+    // New lines are never inside a range that has ended: following starts from the newest.
+    if (!follow && ranged) newest();
+    setFollow(!follow);
+  }
+
   const filtered = Object.keys(search).length > 0;
+  const shown = [...lines].reverse();
   return (
     <>
       <h2>Logs</h2>
       <SearchForm key={key} search={search} onSearch={setSearch} />
+      {ranged ? (
+        <p className="log-range" data-testid="log-range">
+          <strong>
+            {['Lines', search.from && `from ${formatTime(search.from)}`, search.to && `to ${formatTime(search.to)}`]
+              .filter(Boolean)
+              .join(' ')}{' '}
+            ({zoneName()})
+          </strong>
+          {at ? ` around the fault at ${formatTime(at)}` : ''}.{' '}
+          <button type="button" onClick={newest}>
+            Newest lines
+          </button>
+        </p>
+      ) : null}
       <div className="pager">
-        <button
-          type="button"
-          aria-pressed={follow}
-          className={follow ? 'primary' : undefined}
-          onClick={() => setFollow(!follow)}
-        >
+        <button type="button" aria-pressed={follow} className={follow ? 'primary' : undefined} onClick={toggleFollow}>
           {follow ? 'Stop following' : 'Follow'}
         </button>
         <FollowStatus state={state} dropped={dropped} />
@@ -105,11 +129,19 @@ export function LogsPage() {
           </EmptyState>
         )
       ) : null}
-      {lines.length > 0 ? (
-        <ol className="log" aria-label="Log lines, newest first">
-          {lines.map((l) => (
-            <li key={l.id} className={`lvl-${l.level}`}>
-              <time dateTime={l.time}>{l.time.replace('T', ' ').replace('Z', '')}</time>{' '}
+      <NewestOlderPager what="lines" onOlder={cursor && !trimmed ? older : undefined}>
+        {trimmed ? (
+          <span className="muted">
+            Showing the newest {maxLines} lines; search again (or narrow the time range) for older ones.
+          </span>
+        ) : null}
+      </NewestOlderPager>
+      {shown.length > 0 ? (
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+        <ol ref={view.ref} onScroll={view.onScroll} className="log" aria-label="Log lines, oldest first" tabIndex={0}>
+          {shown.map((l) => (
+            <li key={l.id} className={`lvl-${l.level}`} data-mark={l.id === view.marked ? 'fault' : undefined}>
+              <time dateTime={l.time}>{formatTime(l.time, { ms: true })}</time>{' '}
               <span className="lvl">{l.level.toUpperCase().padEnd(5)}</span> <span className="src">{l.instanceId}</span>{' '}
               <span className="src">
                 {l.service}
@@ -120,21 +152,50 @@ export function LogsPage() {
           ))}
         </ol>
       ) : null}
-      <NewestOlderPager what="lines" onOlder={cursor && !trimmed ? older : undefined}>
-        {trimmed ? (
-          <span className="muted">
-            Showing the newest {maxLines} lines; search again (or narrow the time range) for older ones.
-          </span>
-        ) : null}
-      </NewestOlderPager>
     </>
   );
+}
+
+/**
+ * Keeps the (oldest-first) list at its end like a terminal: a fresh search opens at the last line, or
+ * with `at` at the last line written by then; new lines keep it there unless the reader scrolled up.
+ */
+function useTailScroll(lines: LogRecord[], loading: boolean, at: string | null) {
+  const ref = useRef<HTMLOListElement>(null);
+  const pinned = useRef(true);
+  const placed = useRef(false);
+  const atMs = at ? Date.parse(at) : Number.NaN;
+  // Newest first: the first line written by `at` is the one the crash left last.
+  const marked = Number.isNaN(atMs) ? undefined : lines.find((l) => Date.parse(l.time) <= atMs)?.id;
+  if (loading) placed.current = false;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: new lines are what moves the end
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el || loading) return;
+    if (!placed.current) {
+      placed.current = true;
+      pinned.current = true;
+      const mark = marked ? el.querySelector<HTMLElement>('[data-mark="fault"]') : null;
+      if (mark) {
+        // The fault's line sits near the bottom of the view, with the lines before it above.
+        el.scrollTop = Math.max(0, mark.offsetTop - el.offsetTop - el.clientHeight * 0.75);
+        pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        return;
+      }
+    }
+    if (pinned.current) el.scrollTop = el.scrollHeight;
+  }, [lines, loading, marked]);
+  const onScroll = () => {
+    const el = ref.current;
+    if (el) pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  };
+  return { ref, onScroll, marked };
 }
 
 const stateText: Record<FollowState, string> = {
   off: '',
   connecting: 'Connecting…',
-  live: 'Following: new lines appear at the top.',
+  live: 'Following: new lines appear at the bottom.',
   reconnecting: 'The stream dropped; reconnecting…',
   stopped: 'The stream stopped. Turn Follow off and on to try again.',
 };

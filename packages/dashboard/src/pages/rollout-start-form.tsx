@@ -55,7 +55,7 @@ export function RolloutStartForm({
       <summary>Start a rollout</summary>
       <form className="inline-form" onSubmit={submit} aria-label="Start a rollout">
         <label>
-          Environment
+          Environment to roll out
           <select value={form.environment} onChange={(e) => set({ environment: e.target.value })}>
             {environments.map((x) => (
               <option key={x.name}>{x.name}</option>

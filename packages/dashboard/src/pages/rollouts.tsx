@@ -1,6 +1,6 @@
 import type { Rollout } from '@flotilla/protocol';
-import { useState } from 'react';
-import { Link } from 'react-router';
+import { type ReactNode, useEffect, useState } from 'react';
+import { Link, useLocation } from 'react-router';
 import { api } from '../api/client.ts';
 import { DataTable } from '../components/data-table.tsx';
 import { EnvironmentPicker, useEnvironmentChoice } from '../components/environment-picker.tsx';
@@ -9,6 +9,7 @@ import { useAction } from '../components/use-action.ts';
 import { useApi } from '../components/use-api.ts';
 import { useVisibleInterval } from '../components/use-visible-interval.ts';
 import { useCan } from '../session.tsx';
+import { changeText, stateText } from './rollout-change.ts';
 import { RolloutStartForm } from './rollout-start-form.tsx';
 
 const active = new Set(['running', 'waiting_approval', 'paused']);
@@ -19,7 +20,8 @@ export function RolloutsPage() {
   const { list, env, choose } = choice;
   const canEdit = useCan('developer');
   const rollouts = useApi(() => (env ? api.rollouts(env) : Promise.resolve({ rollouts: [] })), [env]);
-  const anyActive = rollouts.data?.rollouts.some((r) => active.has(r.state)) ?? false;
+  const running = rollouts.data?.rollouts.find((r) => active.has(r.state));
+  const anyActive = running !== undefined;
   // Live while visible: every 5 s while a rollout moves, every 30 s otherwise.
   useVisibleInterval(rollouts.reload, anyActive ? 5000 : 30_000, env !== '');
 
@@ -30,7 +32,12 @@ export function RolloutsPage() {
         A rollout moves one environment to a new list of desired versions, a few machines at a time. Create an
         environment in <Link to="/settings?tab=environments">Settings</Link> or with
       </EnvironmentPicker>
-      {canEdit && list.length > 0 ? (
+      {canEdit && running ? (
+        <p className="card notice" role="note">
+          A rollout is {stateText(running.state)} in {env} ({changeText(running.changes)}): start the next one when it
+          completes or is aborted. <a href={`#rollout-${running.id}`}>Go to the {stateText(running.state)} rollout</a>
+        </p>
+      ) : canEdit && list.length > 0 && rollouts.data ? (
         <RolloutStartForm
           key={env}
           environments={list}
@@ -56,6 +63,15 @@ function RolloutList({
   canEdit: boolean;
 }) {
   const [all, setAll] = useState(false);
+  const { hash } = useLocation();
+  const ready = loaded.data !== undefined;
+  // A link to one rollout (#rollout-<id>) lands on its card once the list is there.
+  useEffect(() => {
+    if (!ready || !hash.startsWith('#rollout-')) return;
+    const card = document.getElementById(decodeURIComponent(hash.slice(1)));
+    card?.scrollIntoView({ block: 'start' });
+    card?.focus();
+  }, [ready, hash]);
   if (loaded.error) return <ErrorNote error={loaded.error} title="Rollouts could not be loaded" />;
   if (!loaded.data) return <Loading what="rollouts" />;
   const rollouts = loaded.data.rollouts;
@@ -88,14 +104,18 @@ const actionsOf: Record<string, ('approve' | 'resume' | 'pause')[]> = {
   paused: ['resume'],
 };
 
-function RolloutCard({
+/** One rollout: what it changes, its waves against the thresholds, its actions and its history. */
+export function RolloutCard({
   rollout: r,
   canEdit,
   onChanged,
+  children,
 }: {
   rollout: Rollout;
   canEdit: boolean;
   onChanged: () => void;
+  /** Shown under the summary, e.g. a link to the Rollouts page. */
+  children?: ReactNode;
 }) {
   const { error, busy, run } = useAction();
   const [confirming, setConfirming] = useState(false);
@@ -109,19 +129,21 @@ function RolloutCard({
     });
   }
 
-  const title = `Rollout to revision ${r.targetRevision}`;
+  const change = changeText(r.changes);
+  const title = `Rollout to revision ${r.targetRevision}: ${change}`;
   return (
-    <section className="card" aria-label={title} data-rollout={r.id}>
+    <section className="card" aria-label={title} data-rollout={r.id} id={`rollout-${r.id}`} tabIndex={-1}>
       <h3>
-        {title} <span className={`badge state-${r.state}`}>{String(r.state).replace('_', ' ')}</span>
+        {change} <span className={`badge state-${r.state}`}>{stateText(r.state)}</span>
       </h3>
       <p className="muted">
-        From revision {r.baseRevision}; started {formatTime(r.createdAt)} by {r.createdBy}
+        Revision {r.baseRevision} → {r.targetRevision}; started {formatTime(r.createdAt)} by {r.createdBy}
         {r.comment ? ` — ${r.comment}` : ''}. Success at {pct(r.successThreshold)}, stop at {pct(r.errorThreshold)}{' '}
         failed ({r.onError}){r.requireApproval ? '; approval after each wave' : ''}
         {r.minWaveSeconds ? `; waves last at least ${r.minWaveSeconds} s` : ''}.
         {r.finishedAt ? ` Finished ${formatTime(r.finishedAt)}.` : ''}
       </p>
+      {children}
       <DataTable
         label={`Waves of ${title}`}
         columns={[

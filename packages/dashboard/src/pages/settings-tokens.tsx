@@ -119,7 +119,7 @@ export function TokensTab() {
                 {t.revokedAt ? (
                   `revoked ${formatTime(t.revokedAt)}`
                 ) : (
-                  <button type="button" className="danger" onClick={() => revoke(t.id)}>
+                  <button type="button" className="danger" onClick={() => revoke(t.id)} aria-label={`Revoke ${t.name}`}>
                     Revoke
                   </button>
                 )}

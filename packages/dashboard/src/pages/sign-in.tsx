@@ -1,6 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import { ApiError, api } from '../api/client.ts';
 import { ErrorNote, Loading } from '../components/ui.tsx';
+import { useDocumentTitle } from '../components/use-page-focus.ts';
 import { useSession } from '../session.tsx';
 
 type SetupState = Awaited<ReturnType<typeof api.setupStatus>>['state'];
@@ -16,6 +17,7 @@ export function SignInPage() {
     );
   }, []);
   useEffect(checkSetup, [checkSetup]);
+  useDocumentTitle(setup === 'pending' ? 'Create the first admin' : 'Sign in');
   return (
     <main className="sign-in" id="main">
       <h1>Flotilla</h1>

@@ -11,6 +11,9 @@ function fakeDist(): string {
   mkdirSync(join(dist, 'assets'));
   writeFileSync(join(dist, 'index.html'), '<!doctype html><title>dash</title>');
   writeFileSync(join(dist, 'assets', 'index-abc123.js'), 'console.log(1)');
+  // The build's precompressed siblings (their content only has to differ from the original's).
+  writeFileSync(join(dist, 'assets', 'index-abc123.js.br'), 'brotli bytes');
+  writeFileSync(join(dist, 'assets', 'index-abc123.js.gz'), 'gzip bytes');
   writeFileSync(join(dist, 'favicon.svg'), '<svg/>');
   return dist;
 }
@@ -53,6 +56,28 @@ describe('serving the dashboard', () => {
     const missing = await app.inject({ url: '/assets/index-gone.js' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('not_found');
+  });
+
+  it('sends the precompressed sibling the request accepts, and says the answer varies by it', async () => {
+    await build(fakeDist());
+    const url = '/assets/index-abc123.js';
+    const br = await app.inject({ url, headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.body).toBe('brotli bytes');
+    expect(br.headers['content-type']).toContain('javascript');
+    expect(br.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect(br.headers.vary).toMatch(/accept-encoding/i);
+    const gz = await app.inject({ url, headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.body).toBe('gzip bytes');
+    const plain = await app.inject({ url });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toBe('console.log(1)');
+    expect(plain.headers.vary).toMatch(/accept-encoding/i);
+    // A file without siblings goes as it is, whatever the request accepts.
+    const svg = await app.inject({ url: '/favicon.svg', headers: { 'accept-encoding': 'br' } });
+    expect(svg.headers['content-encoding']).toBeUndefined();
+    expect(svg.body).toBe('<svg/>');
   });
 
   it('never answers API, check-in or probe paths with the page, nor files outside dist', async () => {

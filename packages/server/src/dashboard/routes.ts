@@ -55,10 +55,11 @@ export async function dashboardRoutes(app: FastifyInstance, _deps: FeatureDeps):
 /** Serves the dashboard at `/`: hashed assets cached for good, index.html for every client route. */
 export async function serveDashboard(app: FastifyInstance, dist: string | null): Promise<void> {
   const built = dist !== null && existsSync(join(dist, 'index.html'));
-  if (built) await app.register(fastifyStatic, { root: dist, serve: false, cacheControl: false });
+  // The build leaves .br/.gz siblings of each text file: sent as they are, by the request's Accept-Encoding.
+  if (built) await app.register(fastifyStatic, { root: dist, serve: false, cacheControl: false, preCompressed: true });
   const root = built ? resolve(dist) : '';
 
-  app.get('/*', { schema: { hide: true } }, async (request, reply) => {
+  app.get('/*', { schema: { hide: true }, compress: false }, async (request, reply) => {
     const path = safeDecode(request.url.split('?')[0] ?? '/');
     if (reserved.test(path)) {
       return reply.status(404).send(errorBody('not_found', `no route ${request.method} ${path}`));

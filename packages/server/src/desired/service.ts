@@ -3,9 +3,10 @@ import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
 import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
-import { Conflict, Invalid, NotFound } from '../errors.ts';
+import { Conflict, Invalid, NotFound, RolloutActive } from '../errors.ts';
 import { assignedRevision } from '../rollouts/assignment.ts';
 import { activeRollout } from '../rollouts/store.ts';
+import { describeChanges, errorRollout, transition } from '../rollouts/transition.ts';
 import type { CatalogLookup } from './catalog-lookup.ts';
 import { diffVersions, isEmptyDiff, newlyDesired, sortedVersions, type VersionDiff, type VersionMap } from './diff.ts';
 import type { DesiredNotifier } from './long-poll.ts';
@@ -114,8 +115,14 @@ export function createDesiredService(deps: DesiredServiceDeps) {
           if (!current) throw new NotFound(`environment "${envName}" has no desired list`);
           const rollout = hooks.duringRollout ? undefined : await activeRollout(tx, envName);
           if (rollout) {
-            throw new Conflict(
-              `environment "${envName}" has an active rollout ${rollout.id} (${rollout.state}); abort it or let it complete first`,
+            const named = await errorRollout(tx, rollout);
+            const doing = `${describeChanges(named.changes)}, ${rollout.state.replace('_', ' ')}`;
+            throw new RolloutActive(
+              `environment "${envName}" has an active rollout (${doing}; id ${rollout.id}): abort it or let it complete first` +
+                (action === 'desired.rollback'
+                  ? ', or roll back with abortRollout (CLI: --abort-rollout) to abort it in the same step'
+                  : ''),
+              named,
             );
           }
           if (expectedRevision !== undefined && expectedRevision !== current.revision) {
@@ -154,6 +161,22 @@ export function createDesiredService(deps: DesiredServiceDeps) {
         if (!raced || expectedRevision !== undefined || attempt >= 2) throw err;
       }
     }
+  }
+
+  /** Aborts the environment's active rollout, if any, inside the rollback's transaction. */
+  function abortingHooks(actor: Principal, env: string, revision: number): RevisionHooks {
+    return {
+      duringRollout: true,
+      inTransaction: async (tx) => {
+        const rollout = await activeRollout(tx, env);
+        if (!rollout) return;
+        const reason = `aborted by ${authorName(actor)} to roll back to revision ${revision}`;
+        const to = { state: 'aborted' as const, currentWave: rollout.currentWave, reason };
+        if (!(await transition(tx, actor, rollout, to, now()))) {
+          throw new Conflict(`rollout ${rollout.id} changed meanwhile; reload and retry`);
+        }
+      },
+    };
   }
 
   return {
@@ -271,8 +294,17 @@ export function createDesiredService(deps: DesiredServiceDeps) {
       );
     },
 
-    /** Makes an old revision's list current again as a NEW revision; history is never rewritten. */
-    rollback(actor: Principal, env: string, input: { revision: number; comment?: string }, hooks?: RevisionHooks) {
+    /**
+     * Makes an old revision's list current again as a NEW revision; history is never rewritten.
+     * With `abortRollout`, an active rollout is aborted in the same transaction (asked for, never implied).
+     */
+    rollback(
+      actor: Principal,
+      env: string,
+      input: { revision: number; comment?: string; abortRollout?: boolean },
+      hooks?: RevisionHooks,
+    ) {
+      if (input.abortRollout && !hooks) hooks = abortingHooks(actor, env, input.revision);
       return writeRevision(
         actor,
         env,

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import type { FaultReportsTable } from './tables.ts';
 
@@ -141,4 +141,52 @@ export async function deleteFaults(db: Kysely<Tables>, ids: string[]): Promise<n
     deleted += Number(result.numDeletedRows);
   }
   return deleted;
+}
+
+/** The newest fault of one instance's service, with how many it had since the window's start. */
+export interface RecentFaults {
+  environment: string;
+  instanceId: string;
+  service: string;
+  count: number;
+  newest: Pick<FaultRow, 'id' | 'time' | 'version' | 'reason' | 'exitCode' | 'signal'>;
+}
+
+/**
+ * Per (environment, instance, service): faults that happened at or after `since` (epoch ms), leaving
+ * out the given reasons. One query for a whole fleet; window functions work on SQLite and PostgreSQL.
+ */
+export async function recentFaultsPerService(
+  db: Kysely<Tables>,
+  f: { since: number; environment?: string; instanceId?: string; exceptReasons?: string[] },
+): Promise<RecentFaults[]> {
+  const group = sql`partition by ${sql.ref('environment')}, ${sql.ref('instance_id')}, ${sql.ref('service')}`;
+  let inner = db
+    .selectFrom('fault_reports')
+    .select(['id', 'time', 'environment', 'instance_id', 'service', 'version', 'reason', 'exit_code', 'signal'])
+    .select(sql<number | string>`count(*) over (${group})`.as('recent'))
+    .select(
+      sql<number | string>`row_number() over (${group} order by ${sql.ref('time')} desc, ${sql.ref('id')} desc)`.as(
+        'rank',
+      ),
+    )
+    .where('time', '>=', f.since);
+  if (f.environment !== undefined) inner = inner.where('environment', '=', f.environment);
+  if (f.instanceId !== undefined) inner = inner.where('instance_id', '=', f.instanceId);
+  if (f.exceptReasons?.length) inner = inner.where('reason', 'not in', f.exceptReasons);
+  const rows = await db.selectFrom(inner.as('f')).selectAll().where('rank', '=', 1).execute();
+  return rows.map((r) => ({
+    environment: r.environment,
+    instanceId: r.instance_id,
+    service: r.service,
+    count: Number(r.recent),
+    newest: {
+      id: r.id,
+      time: Number(r.time),
+      version: r.version,
+      reason: r.reason,
+      exitCode: r.exit_code === null ? null : Number(r.exit_code),
+      signal: r.signal,
+    },
+  }));
 }

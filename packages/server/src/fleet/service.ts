@@ -4,7 +4,8 @@ import type { Tables } from '../db/tables.ts';
 import { type CatalogLookup, catalogLookup } from '../desired/catalog-lookup.ts';
 import { createInstanceService } from '../desired/instances-service.ts';
 import { createDesiredService } from '../desired/service.ts';
-import { verdictOf } from './verdict.ts';
+import { type RecentFaults, recentFaultsPerService } from '../faults/store.ts';
+import { calmVerdicts, crashLoopWindowMs, faultsNotRestarts, verdictOf } from './verdict.ts';
 
 export const fleetVerdicts: FleetVerdict[] = [
   'ok',
@@ -15,7 +16,10 @@ export const fleetVerdicts: FleetVerdict[] = [
   'failed',
   'stopped',
   'behind',
+  'crash-looping',
 ];
+/** Row order: alerts first, then instances waiting for their wave, then `ok`; by instance id within each. */
+const rank = (v: FleetVerdict) => (v === 'ok' ? 2 : v === 'not-desired-yet' ? 1 : 0);
 const pageSize = 1000;
 /** Bounds the instance paging loop: 1000 pages of 1000 instances per environment. */
 const maxPages = 1000;
@@ -85,11 +89,25 @@ export function createFleetService(deps: FleetServiceDeps) {
     async view(query: FleetQuery): Promise<FleetView> {
       const limit = query.limit ?? 200;
       const alertsOnly = query.alerts === 'true';
+      // One instance: its own environment only (a 404 when it never reported).
+      const one = query.instance === undefined ? undefined : await instances.get(query.instance);
+      const named = query.environment ?? one?.environment;
       const environments =
-        query.environment === undefined
+        named === undefined
           ? (await desired.listEnvironments()).map((e) => e.name)
-          : [(await desired.getEnvironment(query.environment)).name];
+          : [(await desired.getEnvironment(named)).name];
       const admits = profileFilter();
+      // Every environment's recent faults in one query, keyed by environment, instance and service.
+      const faults = new Map<string, RecentFaults>();
+      const since = (deps.now?.() ?? new Date()).getTime() - crashLoopWindowMs;
+      for (const f of await recentFaultsPerService(deps.db, {
+        since,
+        environment: named,
+        instanceId: query.instance,
+        exceptReasons: faultsNotRestarts,
+      })) {
+        faults.set(JSON.stringify([f.environment, f.instanceId, f.service]), f);
+      }
       const services: FleetService[] = [];
       for (const environment of environments) {
         const current = await desired.getDesired(environment);
@@ -97,7 +115,7 @@ export function createFleetService(deps: FleetServiceDeps) {
           .filter((s) => query.service === undefined || s === query.service)
           .sort();
         if (names.length === 0) continue;
-        const list = await environmentInstances(environment);
+        const list = one ? [one].filter((i) => i.environment === environment) : await environmentInstances(environment);
         const servedOf = await servedRevisions(environment, current.revision, list);
         for (const service of names) {
           const environmentDesired = current.versions[service] as string;
@@ -109,17 +127,18 @@ export function createFleetService(deps: FleetServiceDeps) {
             const served = servedOf(inst.instanceId);
             const report = inst.services.find((s) => s.service === service);
             const desiredVersion = served.versions[service] ?? null;
+            const recent = faults.get(JSON.stringify([environment, inst.instanceId, service]));
             const { verdict, reason } = verdictOf({
               service,
               stale: inst.stale,
-              lastSeenAt: inst.lastSeenAt,
               report,
               desired: desiredVersion,
               environmentDesired,
               servedOlder: served.revision < current.revision,
+              faults: recent,
             });
             counts[verdict] = (counts[verdict] ?? 0) + 1;
-            if (alertsOnly && verdict === 'ok') continue;
+            if (alertsOnly && calmVerdicts.includes(verdict)) continue;
             rows.push({
               instanceId: inst.instanceId,
               labels: inst.labels,
@@ -133,10 +152,12 @@ export function createFleetService(deps: FleetServiceDeps) {
               failureCount: report?.failureCount ?? 0,
               verdict,
               reason,
+              recentFaults: recent?.count ?? 0,
+              lastFault: recent ? { ...recent.newest, time: new Date(recent.newest.time).toISOString() } : null,
             });
           }
-          // Alerts first, then by instance id (the list is already in instance id order).
-          rows.sort((a, b) => Number(a.verdict === 'ok') - Number(b.verdict === 'ok'));
+          // The list is already in instance id order, and the sort is stable.
+          rows.sort((a, b) => rank(a.verdict) - rank(b.verdict));
           services.push({
             environment,
             service,

@@ -28,6 +28,7 @@ import { setupRoutes } from '../setup/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
 import { answerClientError } from './client-error.ts';
+import { registerCompression } from './compression.ts';
 import { installErrorHandling } from './error-handler.ts';
 import type { FeatureDeps } from './feature-deps.ts';
 import { healthRoutes, type Readiness } from './health-routes.ts';
@@ -135,8 +136,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
   await app.register(checkinRoutes, {
@@ -145,6 +144,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     trusted,
     onUntrustedForward: () => forwardWarning.checkins(),
   });
+  // After the check-in and probe routes, so their pre-serialised answers stay uncompressed.
+  await registerCompression(app);
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(usageRoutes, { apps: deps.checkins.apps, usage: deps.usage, tokens: deps.tokens });
   await app.register(accountsRoutes, deps.features);
   await app.register(sessionRoutes, deps.features);

@@ -1,6 +1,6 @@
 import type { ErrorBody, ErrorCode } from '@flotilla/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { DomainError, statusByCode } from '../errors.ts';
+import { DomainError, RolloutActive, statusByCode } from '../errors.ts';
 
 const codeByStatus: Record<number, ErrorCode> = {
   400: 'invalid',
@@ -26,7 +26,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
     if (err instanceof DomainError) {
       reply.headers(err.headers);
-      return reply.status(statusByCode[err.code]).send(errorBody(err.code, err.message));
+      const body = errorBody(err.code, err.message);
+      if (err instanceof RolloutActive) body.error.rollout = err.rollout;
+      return reply.status(statusByCode[err.code]).send(body);
     }
     const fe = err as FastifyError & Partial<ErrorBody>;
     if (fe.error?.code && fe.statusCode) return reply.status(fe.statusCode).send({ error: fe.error });

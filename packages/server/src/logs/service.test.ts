@@ -139,6 +139,37 @@ describeEachStore(allStoreKinds)('log service on %s', (kind) => {
     await expect(logs.search({ from: iso(t0 + 5), to: iso(t0) })).rejects.toBeInstanceOf(Invalid);
   });
 
+  it("pages through a fault's time range only, newest first, with both ends inclusive", async () => {
+    const logs = service();
+    const fault = t0 + 3_600_000;
+    const minute = 60_000;
+    const at = (ms: number, message: string) => line({ message, time: iso(ms) });
+    await logs.ingest(
+      { environment: 'prod' },
+      {
+        instanceId: 'h',
+        lines: [
+          at(fault - 6 * minute, 'too early'),
+          at(fault - 5 * minute, 'starting'),
+          at(fault - 1000, 'panic: nil map write'),
+          at(fault, 'exited'),
+          at(fault + minute, 'restarted'),
+          at(fault + minute + 1, 'too late'),
+          ...Array.from({ length: 5 }, (_, i) => at(fault + (i + 1) * 3_600_000, `later ${i}`)),
+        ],
+      },
+    );
+    const range = { from: iso(fault - 5 * minute), to: iso(fault + minute) };
+    const first = await logs.search({ ...range, limit: 3 });
+    expect(first.lines.map((l) => l.message)).toEqual(['restarted', 'exited', 'panic: nil map write']);
+    expect(first.nextCursor).not.toBeNull();
+    const second = await logs.search({ ...range, limit: 3, cursor: first.nextCursor ?? '' });
+    expect(second.lines.map((l) => l.message)).toEqual(['starting']);
+    expect(second.nextCursor).toBeNull();
+    // Without the range, the newest lines hold none of the fault's.
+    expect((await logs.search({ limit: 5 })).lines.map((l) => l.message)).not.toContain('exited');
+  });
+
   it('searches message text case-insensitively, with % and _ matching only themselves', async () => {
     const logs = service();
     await logs.ingest(

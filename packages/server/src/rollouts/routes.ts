@@ -1,4 +1,12 @@
-import { EnvironmentParams, ErrorBody, Rollout, RolloutList, RolloutParams, RolloutStart } from '@flotilla/protocol';
+import {
+  EnvironmentParams,
+  ErrorBody,
+  Rollout,
+  RolloutList,
+  RolloutListQuery,
+  RolloutParams,
+  RolloutStart,
+} from '@flotilla/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize } from '../auth/hook.ts';
 import type { Principal } from '../auth/tokens.ts';
@@ -58,19 +66,20 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
     async (request, reply) => reply.code(201).send(await service.start(who(request), request.params.env, request.body)),
   );
 
-  app.get<{ Params: EnvironmentParams }>(
+  app.get<{ Params: EnvironmentParams; Querystring: RolloutListQuery }>(
     '/api/v1/environments/:env/rollouts',
     {
       preHandler: viewer,
       schema: {
         tags,
-        summary: "An environment's rollouts, newest first",
+        summary: "An environment's rollouts, newest first (?active=true: only the active one)",
         security,
         params: EnvironmentParams,
+        querystring: RolloutListQuery,
         response: { 200: RolloutList, ...errors },
       },
     },
-    async (request) => ({ rollouts: await service.list(request.params.env) }),
+    async (request) => ({ rollouts: await service.list(request.params.env, { active: request.query.active }) }),
   );
 
   app.get<{ Params: RolloutParams }>(

@@ -5,7 +5,7 @@ import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createInstanceService } from '../desired/instances-service.ts';
 import { createDesiredService } from '../desired/service.ts';
 import { principal, seedCatalog } from '../desired/testing.test.helper.ts';
-import { Conflict, Invalid } from '../errors.ts';
+import { Conflict, Invalid, RolloutActive } from '../errors.ts';
 import { assignedRevision } from './assignment.ts';
 import { createRolloutService, evaluateRollouts } from './service.ts';
 import { assignWave } from './waves.ts';
@@ -134,5 +134,58 @@ describeEachStore(allStoreKinds)('rollout service on %s', (kind) => {
     for (const id of ids) await report(id, '2.0');
     await evaluateRollouts(db, new Date());
     expect((await rollouts.get(r.id)).state).toBe('completed');
+  });
+  it('names its change, and a refused change names the rollout by its change and id', async () => {
+    const { desired, rollouts } = await setup();
+    await desired.editDesired(alice, 'prod', { remove: ['api'] });
+    await seedCatalog(handle.current.db, { worker: ['1.0'] });
+    const r = await rollouts.start(alice, 'prod', { set: { web: '2.0', worker: '1.0' }, waves: [{ percent: 50 }] });
+    expect(r.changes).toEqual([
+      { service: 'web', from: '1.0', to: '2.0' },
+      { service: 'worker', from: null, to: '1.0' },
+    ]);
+    expect((await rollouts.list('prod', { active: true })).map((x) => x.id)).toEqual([r.id]);
+    const refused = await desired.rollback(alice, 'prod', { revision: 1 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(RolloutActive);
+    expect((refused as RolloutActive).code).toBe('rollout_active');
+    expect((refused as RolloutActive).rollout).toEqual({
+      id: r.id,
+      environment: 'prod',
+      state: 'running',
+      changes: r.changes,
+    });
+    expect((refused as Error).message).toContain('web 1.0 → 2.0, worker 1.0 added, running');
+    expect((refused as Error).message).toContain('abortRollout');
+    // Nothing was written by the refusal.
+    expect((await desired.getDesired('prod')).revision).toBe(r.targetRevision);
+  });
+
+  it('rolls back during a rollout only when asked to abort it, in one new revision', async () => {
+    const { db, desired, rollouts, ids } = await setup();
+    const r = await rollouts.start(alice, 'prod', { set: { web: '2.0' }, waves: [{ percent: 50 }] });
+    const back = await desired.rollback(alice, 'prod', {
+      revision: 0,
+      comment: 'web 2.0 breaks logins',
+      abortRollout: true,
+    });
+    expect(back).toMatchObject({ revision: 3, versions: {}, comment: 'web 2.0 breaks logins' });
+    const aborted = await rollouts.get(r.id);
+    expect(aborted.state).toBe('aborted');
+    expect(aborted.history.at(-1)?.reason).toBe('aborted by alice to roll back to revision 0');
+    for (const id of ids) expect(await assignedRevision(db, 'prod', id)).toBeUndefined();
+    expect(await rollouts.list('prod', { active: true })).toEqual([]);
+    const audit = await db
+      .selectFrom('audit_log')
+      .select(['action', 'after_json'])
+      .where('action', 'in', ['desired.rollback', 'rollout.aborted'])
+      .execute();
+    expect(audit.map((a) => a.action).sort()).toEqual(['desired.rollback', 'rollout.aborted']);
+    const rollbackEntry = audit.find((a) => a.action === 'desired.rollback');
+    expect(JSON.parse(String(rollbackEntry?.after_json))).toMatchObject({
+      comment: 'web 2.0 breaks logins',
+      revision: 3,
+    });
+    // Without an active rollout the flag changes nothing.
+    expect((await desired.rollback(alice, 'prod', { revision: 1, abortRollout: true })).revision).toBe(4);
   });
 });

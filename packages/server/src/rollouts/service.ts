@@ -19,6 +19,7 @@ import {
   type WaveCounts,
 } from './evaluate.ts';
 import * as store from './store.ts';
+import { changesBetween, transition } from './transition.ts';
 import { assignWave, normalizeWaves } from './waves.ts';
 
 export type RolloutAction = 'pause' | 'resume' | 'approve' | 'abort';
@@ -33,55 +34,29 @@ export function targetChange(base: Record<string, string>, target: Record<string
   return { versions, removed: Object.keys(base).filter((s) => !Object.hasOwn(target, s)) };
 }
 
+/** The version maps of a rollout's base and target revisions (empty once the environment is gone). */
+async function revisionsOf(db: Kysely<Tables>, rollout: store.RolloutRow) {
+  return {
+    base: (await store.revisionVersions(db, rollout.environment, rollout.baseRevision)) ?? {},
+    target: (await store.revisionVersions(db, rollout.environment, rollout.targetRevision)) ?? {},
+  };
+}
+
 /** Per-wave counts of a rollout, judged from what the environment's instances last reported. */
 export async function waveCounts(
   db: Kysely<Tables>,
   rollout: store.RolloutRow,
   now: number,
   instances?: store.InstanceObservation[],
+  versions?: { base: Record<string, string>; target: Record<string, string> },
 ): Promise<WaveCounts[]> {
-  const base = (await store.revisionVersions(db, rollout.environment, rollout.baseRevision)) ?? {};
-  const target = (await store.revisionVersions(db, rollout.environment, rollout.targetRevision)) ?? {};
+  const { base, target } = versions ?? (await revisionsOf(db, rollout));
   const change = targetChange(base, target);
   const outcomes: Outcome[][] = rollout.waves.map(() => []);
   for (const inst of instances ?? (await store.environmentInstances(db, rollout.environment))) {
     outcomes[assignWave(rollout.waves, rollout.seed, inst, rollout.admitted)]?.push(judgeInstance(inst, change, now));
   }
   return outcomes.map(countOutcomes);
-}
-
-/** One transition with its history entry and audit record (pass a transaction); false when it lost a race. */
-async function transition(
-  tx: Kysely<Tables>,
-  actor: Principal,
-  rollout: store.RolloutRow,
-  to: { state: RolloutState; currentWave: number; reason: string | null },
-  at: string,
-): Promise<boolean> {
-  const moved = await store.moveRollout(tx, rollout.id, rollout, {
-    state: to.state,
-    currentWave: to.currentWave,
-    waveStartedAt: to.currentWave !== rollout.currentWave ? at : undefined,
-    at,
-    finished: to.state === 'completed' || to.state === 'aborted',
-  });
-  if (!moved) return false;
-  await store.insertEvent(tx, rollout.id, {
-    at,
-    from: rollout.state,
-    to: to.state,
-    wave: to.currentWave,
-    actor: authorName(actor),
-    reason: to.reason,
-  });
-  await recordAudit(tx, {
-    actor,
-    action: `rollout.${to.state}`,
-    target: `env:${rollout.environment}`,
-    before: { rollout: rollout.id, state: rollout.state, wave: rollout.currentWave },
-    after: { rollout: rollout.id, state: to.state, wave: to.currentWave, reason: to.reason },
-  });
-  return true;
 }
 
 /**
@@ -208,11 +183,14 @@ export function createRolloutService(deps: {
   }
 
   async function view(rollout: store.RolloutRow) {
-    const counts = await waveCounts(db, rollout, now().getTime());
+    const versions = await revisionsOf(db, rollout);
+    const counts = await waveCounts(db, rollout, now().getTime(), undefined, versions);
     const { policy, admitted: _admitted, ...rest } = rollout;
     return {
       ...rest,
       ...policy,
+      // Computed here once, so every card can name the change without fetching both revisions.
+      changes: changesBetween(versions.base, versions.target),
       waves: rollout.waves.map((wave, index) => ({ index, wave, ...(counts[index] as WaveCounts) })),
       history: await store.listEvents(db, rollout.id),
     };
@@ -317,9 +295,13 @@ export function createRolloutService(deps: {
 
     get: async (id: string) => view(await requireRollout(id)),
 
-    async list(env: string, limit = 50) {
+    async list(env: string, opts: { limit?: number; active?: boolean } = {}) {
       await desired.getEnvironment(env);
-      return Promise.all((await store.listRollouts(db, env, limit)).map(view));
+      if (opts.active) {
+        const found = await store.activeRollout(db, env);
+        return found ? [await view(found)] : [];
+      }
+      return Promise.all((await store.listRollouts(db, env, opts.limit ?? 50)).map(view));
     },
 
     evaluateNow: (at: Date = now()) => evaluateRollouts(db, at, { notify: deps.notify, desired }),

@@ -72,6 +72,31 @@ describeEachStore(allStoreKinds)('usage service on %s', (kind) => {
     expect(res.summary).toEqual((await usage.usage('demo', {})).summary);
   });
 
+  it('gives each series its range total and newest bucket, and leaves the points out when asked', async () => {
+    const usage = await setup('2026-03-10T10:30:00Z');
+    const bare = await usage.usage('demo', { points: 'none' });
+    expect(bare.series.map((s) => [s.key, s.checkins, s.latest, s.points])).toEqual([
+      ['v1', 7, { time: '2026-03-10T10:00:00.000Z', checkins: 2, instances: 2, uniqueInstances: 2 }, []],
+      ['v0', 4, { time: '2026-03-10T10:00:00.000Z', checkins: 0, instances: 0, uniqueInstances: 0 }, []],
+      ['v2', 3, { time: '2026-03-10T10:00:00.000Z', checkins: 3, instances: 3, uniqueInstances: 0 }, []],
+    ]);
+    // The same numbers as the dense series' last point and sum.
+    const dense = await usage.usage('demo', { fill: 'true' });
+    for (const s of dense.series) {
+      const same = bare.series.find((b) => b.key === s.key);
+      expect(same?.latest).toEqual(s.points.at(-1));
+      expect(same?.checkins).toBe(s.points.reduce((n, p) => n + p.checkins, 0));
+    }
+    // Ninety days of hourly buckets: the dense answer is many times the sparse one.
+    const from = '2025-12-10T10:00:00Z';
+    const sparse = JSON.stringify(await usage.usage('demo', { from }));
+    expect(sparse.length).toBeLessThan(2000);
+    expect(JSON.stringify(await usage.usage('demo', { from, fill: 'true' })).length).toBeGreaterThan(
+      100 * sparse.length,
+    );
+    await expect(usage.usage('demo', { points: 'none', fill: 'true' })).rejects.toThrow(/exclude each other/);
+  });
+
   it('takes the summary at the end of the range, and re-buckets by a longer period', async () => {
     const usage = await setup('2026-03-10T10:30:00Z');
     const past = await usage.usage('demo', { to: '2026-03-09T11:00:00Z' });

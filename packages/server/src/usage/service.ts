@@ -59,21 +59,28 @@ export function createUsageService(deps: { db: Kysely<Tables>; apps: AppRegistry
         uniqueInstances: p.unique,
       };
     };
+    if (query.points === 'none' && query.fill === 'true')
+      throw new Invalid('"fill" and "points=none" exclude each other');
     const buckets: number[] = [];
     if (query.fill === 'true') for (let t = from; t < to; t += period) buckets.push(t);
+    const newest = to - 1 - ((to - 1 - from) % period);
     const series: UsageSeries[] = [...bySeries.entries()]
       .map(([key, points]) => ({
         key,
-        // Only buckets with check-ins unless the caller asks for the dense series (charts).
+        checkins: [...points.values()].reduce((sum, p) => sum + p.checkins, 0),
+        latest: toPoint(newest, points.get(newest) ?? { checkins: 0, unique: 0 }),
+        // Only buckets with check-ins unless the caller asks for the dense series, or for none (tables).
         points:
-          query.fill === 'true'
-            ? buckets.map((t) => toPoint(t, points.get(t) ?? { checkins: 0, unique: 0 }))
-            : [...points.entries()]
-                .filter(([, p]) => p.checkins > 0)
-                .sort(([a], [b]) => a - b)
-                .map(([t, p]) => toPoint(t, p)),
+          query.points === 'none'
+            ? []
+            : query.fill === 'true'
+              ? buckets.map((t) => toPoint(t, points.get(t) ?? { checkins: 0, unique: 0 }))
+              : [...points.entries()]
+                  .filter(([, p]) => p.checkins > 0)
+                  .sort(([a], [b]) => a - b)
+                  .map(([t, p]) => toPoint(t, p)),
       }))
-      .sort((a, b) => total(b) - total(a) || a.key.localeCompare(b.key));
+      .sort((a, b) => b.checkins - a.checkins || a.key.localeCompare(b.key));
     return {
       app: appName,
       groupBy,
@@ -105,10 +112,6 @@ export function createUsageService(deps: { db: Kysely<Tables>; apps: AppRegistry
   }
 
   return { usage };
-}
-
-function total(series: UsageSeries): number {
-  return series.points.reduce((sum, p) => sum + p.checkins, 0);
 }
 
 function parsePeriod(text: string): number {

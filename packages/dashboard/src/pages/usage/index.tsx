@@ -1,18 +1,27 @@
 import type { AppSummary } from '@flotilla/protocol';
-import { useMemo } from 'react';
+import { lazy, Suspense, useMemo } from 'react';
 import { useSearchParams } from 'react-router';
-import { api } from '../../api/client.ts';
+import { api, getEarly } from '../../api/client.ts';
 import { Command, EmptyState, ErrorNote, formatNumber, Loading } from '../../components/ui.tsx';
 import { useApi } from '../../components/use-api.ts';
-import { StackedChart } from './stacked-chart.tsx';
 import { adoptionPercent, newestVersion, ranges, stackedRows, type UsageRow, usageRows } from './usage-math.ts';
-import { WorldMap } from './world-map.tsx';
+
+// The charts and the map load after the tables, in chunks of their own: the numbers come first.
+const StackedChart = lazy(async () => ({ default: (await import('./stacked-chart.tsx')).StackedChart }));
+const WorldMap = lazy(async () => ({ default: (await import('./world-map.tsx')).WorldMap }));
+
+// Asked for when this module loads (main.tsx loads it at once on the landing page), alongside the
+// session rather than after it; the page's first load takes the answer.
+getEarly('/api/v1/apps');
 
 const periods = ['', '1h', '6h', '1d', '7d'];
+// One instance for every row: building it is far dearer than asking it.
+let regionNames: Intl.DisplayNames | undefined;
 const countryName = (code: string) => {
   if (!code) return 'unknown';
   try {
-    return new Intl.DisplayNames(['en'], { type: 'region' }).of(code) ?? code;
+    regionNames ??= new Intl.DisplayNames(['en'], { type: 'region' });
+    return regionNames.of(code) ?? code;
   } catch {
     return code;
   }
@@ -102,10 +111,13 @@ function AppUsage({ app, range, period, tag }: { app: AppSummary; range: string;
     const now = Math.floor(Date.now() / 60_000) * 60_000;
     return new Date(now - (ranges[range] ?? ranges['7d'] ?? 0)).toISOString();
   }, [range]);
-  // The charts draw every bucket, so ask for the dense series (zeros included).
-  const q = { from, period: period || undefined, fill: 'true' as const };
+  // Only the buckets with check-ins (the chart fills the gaps), and no points at all for countries.
+  const q = { from, period: period || undefined };
   const versions = useApi(() => api.usage(app.name, { ...q, groupBy: 'appVersion' }), [app.name, from, period]);
-  const countries = useApi(() => api.usage(app.name, { ...q, groupBy: 'country' }), [app.name, from, period]);
+  const countries = useApi(
+    () => api.usage(app.name, { ...q, groupBy: 'country', points: 'none' }),
+    [app.name, from, period],
+  );
   const tags = useApi(
     () => (tag ? api.usage(app.name, { ...q, groupBy: `tag:${tag}` }) : Promise.resolve(null)),
     [app.name, from, period, tag],
@@ -158,11 +170,13 @@ function AppUsage({ app, range, period, tag }: { app: AppSummary; range: string;
       </dl>
       <section aria-labelledby="by-version">
         <h3 id="by-version">Instances by app version</h3>
-        <StackedChart
-          rows={stackedRows(versions.data, keys)}
-          keys={keys}
-          label={`Estimated instances per ${versions.data.period}, stacked by app version`}
-        />
+        <Suspense fallback={<Loading what="chart" />}>
+          <StackedChart
+            rows={stackedRows(versions.data, keys)}
+            keys={keys}
+            label={`Estimated instances per ${versions.data.period}, stacked by app version`}
+          />
+        </Suspense>
         <UsageTable rows={versionRows} name="Version" label="Instances by app version" showUnique={unique > 0} />
       </section>
       <section aria-labelledby="by-country">
@@ -180,14 +194,16 @@ function AppUsage({ app, range, period, tag }: { app: AppSummary; range: string;
           <ErrorNote error={tags.error} title="Tags could not be loaded" />
           {tags.data ? (
             <>
-              <StackedChart
-                rows={stackedRows(
-                  tags.data,
-                  usageRows(tags.data).map((r) => r.key),
-                )}
-                keys={usageRows(tags.data).map((r) => r.key)}
-                label={`Estimated instances stacked by ${tag}`}
-              />
+              <Suspense fallback={<Loading what="chart" />}>
+                <StackedChart
+                  rows={stackedRows(
+                    tags.data,
+                    usageRows(tags.data).map((r) => r.key),
+                  )}
+                  keys={usageRows(tags.data).map((r) => r.key)}
+                  label={`Estimated instances stacked by ${tag}`}
+                />
+              </Suspense>
               <UsageTable rows={usageRows(tags.data)} name={tag} label={`Instances by ${tag}`} showUnique={false} />
             </>
           ) : null}
@@ -202,7 +218,9 @@ function CountryView({ rows }: { rows: UsageRow[] }) {
   if (rows.length === 0) return <p className="muted">No country was located for these check-ins.</p>;
   return (
     <div className="split">
-      <WorldMap counts={counts} label="Estimated instances now, by country" />
+      <Suspense fallback={<Loading what="map" />}>
+        <WorldMap counts={counts} label="Estimated instances now, by country" />
+      </Suspense>
       <UsageTable
         rows={rows.map((r) => ({ ...r, key: r.key ? `${countryName(r.key)} (${r.key})` : 'unknown' }))}
         name="Country"

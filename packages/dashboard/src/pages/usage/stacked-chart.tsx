@@ -1,22 +1,22 @@
 import { Area, AreaChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatTime } from '../../components/ui.tsx';
 
+// Each at least 4.5:1 against the card's white, as the legend writes the keys in these colours.
 export const palette = [
   '#2563eb',
-  '#16a34a',
-  '#f59e0b',
+  '#15803d',
+  '#b45309',
   '#dc2626',
   '#7c3aed',
-  '#0891b2',
-  '#db2777',
-  '#65a30d',
-  '#ea580c',
+  '#0e7490',
+  '#be185d',
+  '#4d7c0f',
+  '#c2410c',
   '#475569',
 ];
 
-const tick = (iso: string) => {
-  const d = new Date(iso);
-  return `${d.getMonth() + 1}/${d.getDate()} ${String(d.getHours()).padStart(2, '0')}:00`;
-};
+// `03-01 13:00`, in the zone picked in the header like every other time.
+const tick = (iso: string) => `${formatTime(iso).slice(5, 13)}:00`;
 
 /** Instances over time, one stacked area per key (app version or tag value). */
 export function StackedChart({
@@ -35,7 +35,7 @@ export function StackedChart({
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="time" tickFormatter={tick} minTickGap={40} fontSize={12} />
           <YAxis allowDecimals={false} fontSize={12} width={44} />
-          <Tooltip labelFormatter={(v) => new Date(String(v)).toLocaleString()} />
+          <Tooltip labelFormatter={(v) => formatTime(String(v), { zone: true })} />
           <Legend />
           {keys.map((key, i) => (
             <Area

@@ -1,4 +1,4 @@
-import type { UsageResponse, UsageSeries } from '@flotilla/protocol';
+import type { UsageResponse } from '@flotilla/protocol';
 
 /** One row of a usage table: a series' numbers as the API gives them. */
 export interface UsageRow {
@@ -11,16 +11,14 @@ export interface UsageRow {
   checkins: number;
 }
 
-const latest = (s: UsageSeries) => s.points.at(-1);
-
 /** Rows sorted by instances in the newest bucket, then by check-ins over the range. */
 export function usageRows(usage: UsageResponse): UsageRow[] {
   return usage.series
     .map((s) => ({
       key: s.key,
-      instances: latest(s)?.instances ?? 0,
-      uniqueInstances: latest(s)?.uniqueInstances ?? 0,
-      checkins: s.points.reduce((sum, p) => sum + p.checkins, 0),
+      instances: s.latest.instances,
+      uniqueInstances: s.latest.uniqueInstances,
+      checkins: s.checkins,
     }))
     .sort((a, b) => b.instances - a.instances || b.checkins - a.checkins || a.key.localeCompare(b.key));
 }
@@ -48,16 +46,32 @@ export function adoptionPercent(rows: UsageRow[], version: string | undefined): 
   return Math.round((on / total) * 1000) / 10;
 }
 
-/** Recharts rows: one per bucket, one numeric field per series key. */
+const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/** The API's bucket size ("1h", "1h30m", "24h") in milliseconds; 0 when it cannot be read. */
+export function periodMs(period: string): number {
+  let ms = 0;
+  for (const [, n, unit] of period.matchAll(/(\d+)(ms|h|m|s)/g)) ms += Number(n) * (units[unit ?? ''] ?? 0);
+  return ms;
+}
+
+/**
+ * Recharts rows: one per bucket of the range, one numeric field per series key. The API sends only
+ * the buckets with check-ins; the empty ones in between are zeros.
+ */
 export function stackedRows(usage: UsageResponse, keys: readonly string[]): Record<string, number | string>[] {
-  const byKey = new Map(usage.series.map((s) => [s.key, s]));
-  const first = usage.series[0];
-  if (!first) return [];
-  return first.points.map((p, i) => {
-    const row: Record<string, number | string> = { time: p.time };
-    for (const key of keys) row[key] = byKey.get(key)?.points[i]?.instances ?? 0;
-    return row;
-  });
+  const step = periodMs(usage.period);
+  const last = usage.series[0]?.latest.time;
+  if (!last || step <= 0) return [];
+  const values = new Map<string, Map<number, number>>();
+  for (const s of usage.series) values.set(s.key, new Map(s.points.map((p) => [Date.parse(p.time), p.instances])));
+  const rows: Record<string, number | string>[] = [];
+  for (let t = Date.parse(usage.from); t <= Date.parse(last); t += step) {
+    const row: Record<string, number | string> = { time: new Date(t).toISOString() };
+    for (const key of keys) row[key] = values.get(key)?.get(t) ?? 0;
+    rows.push(row);
+  }
+  return rows;
 }
 
 /** Range choices: how far back the page looks. */
