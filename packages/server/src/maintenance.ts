@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { BlobStore } from './catalog/artifacts.ts';
+import { artifactSweepGraceMs, sweepArtifactTmp, sweepOrphanBlobs } from './catalog/sweep.ts';
 import type { AppRegistry } from './checkin/apps.ts';
 import type { InstanceKeys } from './checkin/instance-keys.ts';
 import { expireRawCheckins } from './checkin/store.ts';
@@ -8,18 +10,23 @@ import type { Tables } from './db/tables.ts';
 /** A period's key is destroyed this long after it ends, so a batch committing at the boundary still finds it. */
 export const keyGraceMs = 5 * 60_000;
 
-/** Runs the retention jobs now and every `intervalMs`: raw check-ins expire, closed periods lose their keys. */
+/**
+ * Runs the retention jobs now and every `intervalMs`: raw check-ins expire, closed periods lose their keys,
+ * and (with `dataDir`) a crashed publish's temp files and blobs no version references are deleted.
+ */
 export function startMaintenance(deps: {
   db: Kysely<Tables>;
   apps: AppRegistry;
   instanceKeys: InstanceKeys;
   rawRetentionMs: number;
   logger: Logger;
+  dataDir?: string;
   intervalMs?: number;
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
   let running: Promise<void> | null = null;
+  const blobs = deps.dataDir === undefined ? undefined : new BlobStore(deps.dataDir);
   const runOnce = async () => {
     const t = now();
     for (const app of deps.apps.list()) {
@@ -32,6 +39,12 @@ export function startMaintenance(deps: {
       const destroyed = await deps.instanceKeys.destroyClosed(app.config.name, closedBefore);
       if (destroyed > 0)
         deps.logger.debug({ app: app.config.name, destroyed }, 'destroyed instance keys of closed periods');
+    }
+    if (blobs) {
+      const tmpFiles = await sweepArtifactTmp(blobs, t - artifactSweepGraceMs);
+      const orphanBlobs = await sweepOrphanBlobs(deps.db, blobs, t - artifactSweepGraceMs);
+      if (tmpFiles + orphanBlobs > 0)
+        deps.logger.info({ tmpFiles, orphanBlobs }, 'removed artifact leftovers of interrupted publishes and trims');
     }
   };
   const tick = () => {

@@ -21,6 +21,7 @@ import { createInfluxSink } from './influx/sink.ts';
 import { createLogger } from './logging/logger.ts';
 import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { tightenDataDir } from './private-files.ts';
 import { SetupGate } from './setup/gate.ts';
 import { createUsageService } from './usage/service.ts';
 
@@ -78,6 +79,7 @@ export const serverVersion: string = JSON.parse(
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? (await createLogger({ level: config.logLevel, format: config.logFormat }));
   const metrics = createMetrics();
+  tightenDataDir(config.dataDir, logger);
   const database = openDatabase(config.database, {
     onConnectionError: (err) =>
       logger.warn({ err: err.message }, 'lost an idle database connection; it will be replaced'),
@@ -149,6 +151,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       instanceKeys,
       rawRetentionMs: config.rawRetentionMs,
       logger,
+      dataDir: config.dataDir,
     });
     cleanups.push(() => maintenance.stop());
 

@@ -118,6 +118,45 @@ describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
     expect(listed.body.faults.length).toBe(before.length);
   });
 
+  it('answers 400 to a fault.json nested 5,000 levels deep', async () => {
+    const before = stored();
+    const nested = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    // Otherwise valid: only the depth of `state` is wrong.
+    const meta = JSON.stringify(faultMeta({ state: { x: 'DEEP' } })).replace('"DEEP"', nested);
+    const deep = await upload(await makeFaultArchive({ meta }));
+    expect(deep.status).toBe(400);
+    expect(deep.body.error).toMatchObject({ code: 'invalid', message: expect.stringContaining('nested deeper') });
+    expect(stored()).toEqual(before);
+    expect(temps()).toEqual([]);
+  });
+
+  it('puts only catalog services into /metrics labels, never agent-sent names with NUL and CR', async () => {
+    expect((await call('POST', '/api/v1/services', { body: { name: 'known-svc' } })).status).toBe(201);
+    const scrape = async () => (await fetch(`${server.url}/metrics`)).text();
+    const count = (text: string, service: string) =>
+      Number(new RegExp(`^flotilla_fault_reports_total\\{service="${service}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const start = await scrape();
+    const hostile = await upload(
+      await makeFaultArchive({ meta: faultMeta({ service: 'evil\u0000\r\nfake{x="1"} 9' }) }),
+    );
+    // Control characters in a name are refused outright; other names outside the catalog are still taken.
+    expect(hostile.status).toBe(400);
+    expect(hostile.body.error).toMatchObject({ code: 'invalid', message: expect.stringContaining('/service') });
+    const invented = await upload(await makeFaultArchive({ meta: faultMeta({ service: 'never-published"} 9 #' }) }));
+    expect(invented.status).toBe(201);
+    expect((await upload(await makeFaultArchive({ meta: faultMeta({ service: 'known-svc' }) }))).status).toBe(201);
+    const text = await scrape();
+    expect(text.includes('\u0000') || text.includes('\r')).toBe(false);
+    expect(text).not.toContain('evil');
+    expect(text).not.toContain('never-published');
+    expect(count(text, '\\(unknown\\)') - count(start, '\\(unknown\\)')).toBe(1);
+    expect(count(text, 'known-svc') - count(start, 'known-svc')).toBe(1);
+    // Valid exposition text: every line is a comment, blank, or `name{labels} value`.
+    for (const line of text.split('\n')) {
+      expect(line, line).toMatch(/^(#.*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^\n]*\})? \S+)?$/);
+    }
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = await call('GET', '/api/openapi.json', { token: null });
     expect(doc.status).toBe(200);

@@ -27,4 +27,18 @@ describe('login limiter', () => {
     for (let i = 0; i < 4; i++) limiter.fail('user49', 'a');
     expect(limiter.retryAfter('user49', 'a')).toBeGreaterThan(0);
   });
+
+  it('counts a reserved attempt at once and gives it back when released', () => {
+    const limiter = new LoginLimiter({ maxFailures: 2 });
+    expect(limiter.reserve('alice', 'a')).toBe(0);
+    expect(limiter.reserve('alice', 'a')).toBe(0);
+    expect(limiter.attempts('alice', 'a')).toBe(2);
+    // Both slots are taken while their checks run, so a third is refused before any check.
+    expect(limiter.reserve('alice', 'a')).toBeGreaterThan(0);
+    limiter.release('alice', 'a');
+    expect(limiter.attempts('alice', 'a')).toBe(1);
+    expect(limiter.reserve('alice', 'a')).toBe(0);
+    limiter.succeed('alice', 'a');
+    expect(limiter.attempts('alice', 'a')).toBe(0);
+  });
 });

@@ -46,6 +46,29 @@ export class LoginLimiter {
     return Math.max(1, Math.ceil((oldest + this.#windowMs - this.#now()) / 1000));
   }
 
+  /**
+   * Counts an attempt before its slow check runs: 0 when allowed (and now counted), else the seconds
+   * to wait. Checking and counting in one synchronous step means parallel guesses cannot overshoot.
+   */
+  reserve(name: string, address: string): number {
+    const wait = this.retryAfter(name, address);
+    if (wait === 0) this.fail(name, address);
+    return wait;
+  }
+
+  /** Gives back one reserved attempt that reached no verdict (the store failed, say). */
+  release(name: string, address: string): void {
+    const key = this.#key(name, address);
+    const list = this.#failures.get(key);
+    list?.pop();
+    if (list?.length === 0) this.#failures.delete(key);
+  }
+
+  /** Failures (and reserved attempts) in the window. */
+  attempts(name: string, address: string): number {
+    return this.#recent(this.#key(name, address)).length;
+  }
+
   /** Records a failure and returns how many there were in the window. */
   fail(name: string, address: string): number {
     const key = this.#key(name, address);

@@ -177,14 +177,21 @@ export function createAccountsService(deps: AccountsDeps) {
   const expiry = (days?: number) => (days ? new Date(now() + days * dayMs).toISOString() : null);
 
   async function login(body: LoginBody, address: string): Promise<CreatedToken> {
-    const wait = limiter.retryAfter(body.name, address);
+    // The attempt counts before the slow hash, so parallel guesses cannot all pass the check first.
+    const wait = limiter.reserve(body.name, address);
     if (wait > 0) throw new TooManyAttempts(`too many failed logins for "${body.name}"; retry in ${wait} s`, wait);
-    const user = await store.findUser(db, body.name);
+    let user: store.UserRow | null;
     let ok = false;
-    if (user) ok = await verifyPassword(body.password, user.passwordHash);
-    else await burnPasswordCheck(body.password);
+    try {
+      user = await store.findUser(db, body.name);
+      if (user) ok = await verifyPassword(body.password, user.passwordHash);
+      else await burnPasswordCheck(body.password);
+    } catch (err) {
+      limiter.release(body.name, address);
+      throw err;
+    }
     if (!user || !ok || user.disabledAt) {
-      const failures = limiter.fail(body.name, address);
+      const failures = limiter.attempts(body.name, address);
       deps.logger?.warn({ user: body.name, failures }, 'login failed');
       throw new Unauthorized('wrong user name or password, or the user is disabled');
     }

@@ -1,14 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
-import { rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { DomainError, Invalid } from '../errors.ts';
+import { makePrivateDir, privateFileMode } from '../private-files.ts';
 
 export const manifestFileName = 'flotilla.json';
 const maxManifestBytes = 1024 * 1024;
+
+// Uploads streaming in this process (never swept, however long they idle) and each root's lock chain.
+const receiving = new Set<string>();
+const locks = new Map<string, Promise<unknown>>();
 
 /** Content-addressed artifact blobs under `<dataDir>/artifacts`: `sha256/<ab>/<hex>`, uploads in `tmp/`. */
 export class BlobStore {
@@ -33,7 +38,7 @@ export class BlobStore {
     body: NodeJS.ReadableStream,
     maxBytes: number,
   ): Promise<{ tmpPath: string; hex: string; size: number }> {
-    mkdirSync(this.tmpDir, { recursive: true });
+    makePrivateDir(this.tmpDir);
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
     let size = 0;
@@ -46,11 +51,14 @@ export class BlobStore {
         done(null, chunk);
       },
     });
+    receiving.add(tmpPath);
     try {
-      await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx' }));
+      await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx', mode: privateFileMode }));
     } catch (err) {
       await rm(tmpPath, { force: true });
       throw err;
+    } finally {
+      receiving.delete(tmpPath);
     }
     return { tmpPath, hex: hash.digest('hex'), size };
   }
@@ -61,9 +69,12 @@ export class BlobStore {
     const existing = await stat(target).catch(() => undefined);
     if (existing) {
       await unlink(tmpPath);
+      // A reused blob is fresh again, so the orphan sweep's grace covers it until its row commits.
+      const t = new Date();
+      await utimes(target, t, t);
       return;
     }
-    mkdirSync(join(this.root, 'sha256', hex.slice(0, 2)), { recursive: true });
+    makePrivateDir(join(this.root, 'sha256', hex.slice(0, 2)));
     await rename(tmpPath, target);
   }
 
@@ -77,6 +88,22 @@ export class BlobStore {
 
   async exists(digest: string): Promise<boolean> {
     return (await stat(this.pathOf(digest)).catch(() => undefined)) !== undefined;
+  }
+
+  /** True while `tmpPath` is still being received by this process. */
+  isReceiving(tmpPath: string): boolean {
+    return receiving.has(tmpPath);
+  }
+
+  /** Runs `fn` alone among this root's "blob placed + row written" and "blob unreferenced → deleted" steps. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = (locks.get(this.root) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => {});
+    locks.set(this.root, tail);
+    void tail.then(() => {
+      if (locks.get(this.root) === tail) locks.delete(this.root);
+    });
+    return run;
   }
 }
 

@@ -95,13 +95,8 @@ export function createCatalogService(deps: CatalogDeps) {
     key ??= loadOrCreateSigningKey(deps.dataDir);
     return key;
   };
-  // Serialises "blob placed + row written" against "blob unreferenced → deleted" in this process.
-  let blobLock: Promise<unknown> = Promise.resolve();
-  const withBlobLock = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = blobLock.then(fn, fn);
-    blobLock = run.catch(() => {});
-    return run;
-  };
+  // Serialises "blob placed + row written" against "blob unreferenced → deleted" (also the orphan sweep).
+  const withBlobLock = <T>(fn: () => Promise<T>): Promise<T> => blobs.exclusive(fn);
 
   const toService = (row: store.ServiceRow): Service => ({
     name: row.name,

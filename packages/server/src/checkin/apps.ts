@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppSummary, CheckUpgradeVersion } from '@flotilla/protocol';
 import type { Logger } from 'pino';
@@ -6,6 +6,7 @@ import type { AppConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import { NotFound } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { makePrivateDir, privateFileMode } from '../private-files.ts';
 import { type CompiledSchema, emptySchema, loadRequestSchema } from './request-schema.ts';
 import { loadResponseConfig, type PreparedResponse, prepareResponse } from './response-config.ts';
 
@@ -156,8 +157,8 @@ function writeExample(dataDir: string, app: string, logger: Logger): string {
   const dir = join(dataDir, 'apps', app);
   const path = join(dir, 'response-config.json');
   if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path, `${JSON.stringify(exampleConfig, null, 2)}\n`);
+    makePrivateDir(dir);
+    writeFileSync(path, `${JSON.stringify(exampleConfig, null, 2)}\n`, { mode: privateFileMode });
     logger.info({ app, path }, 'wrote an example response config; edit it and the server reloads it');
   }
   return path;

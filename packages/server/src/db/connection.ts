@@ -1,8 +1,9 @@
-import { closeSync, fdatasync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fdatasync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { makePrivateDir, privateFileMode } from '../private-files.ts';
 import { nodeSqliteDatabase } from './node-sqlite.ts';
 import type { Tables } from './tables.ts';
 
@@ -37,7 +38,7 @@ export function openDatabase(location: string, options: OpenOptions = {}): Datab
 }
 
 function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createPrivately(path);
   const file = new DatabaseSync(path);
   // FULL makes each commit fsync the WAL, so an acknowledged check-in survives power loss too.
   file.exec(
@@ -94,6 +95,23 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
       if (walFd !== null) closeSync(walFd);
     },
   };
+}
+
+/**
+ * Creates the database file 0600 (SQLite gives its -wal and -shm the main file's mode) and tightens
+ * files an older version left readable to others.
+ */
+function createPrivately(path: string): void {
+  makePrivateDir(dirname(path));
+  closeSync(openSync(path, 'a', privateFileMode));
+  for (const name of [path, `${path}-wal`, `${path}-shm`]) {
+    // Best effort: a file owned by another user still opens as before.
+    if (existsSync(name)) {
+      try {
+        chmodSync(name, privateFileMode);
+      } catch {}
+    }
+  }
 }
 
 /** fdatasync in the thread pool; the callback form holds the event loop for less time than FileHandle's (measured). */

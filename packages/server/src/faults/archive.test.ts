@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { faultMeta, makeFaultArchive } from './archive.test.helper.ts';
-import { maxEntries, readFaultArchive, receiveUpload } from './archive.ts';
+import { jsonDepth, maxEntries, maxMetaDepth, readFaultArchive, receiveUpload } from './archive.ts';
 
 describe('fault archives', () => {
   it('reads fault.json, the log tail and the file names', async () => {
@@ -23,6 +23,20 @@ describe('fault archives', () => {
   it('refuses an oversize fault.json', async () => {
     const file = await makeFaultArchive({ meta: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }) });
     await expect(readFaultArchive(file)).rejects.toThrow(/fault.json is \d+ bytes; the limit is/);
+  });
+
+  it('answers Invalid to a fault.json nested 5,000 levels deep, and takes one at the depth limit', async () => {
+    const deep = await makeFaultArchive({ meta: `${'['.repeat(5000)}${']'.repeat(5000)}` });
+    await expect(readFaultArchive(deep)).rejects.toThrow(`nested deeper than ${maxMetaDepth} levels`);
+    const inner = `${'['.repeat(maxMetaDepth - 2)}${']'.repeat(maxMetaDepth - 2)}`;
+    const atLimit = await makeFaultArchive({ meta: faultMeta({ state: { x: JSON.parse(inner) } }) });
+    expect((await readFaultArchive(atLimit)).meta).toMatchObject({ state: { x: JSON.parse(inner) } });
+  });
+
+  it('measures JSON depth outside strings only', () => {
+    expect(jsonDepth('{"a":[1,{"b":2}]}')).toBe(3);
+    expect(jsonDepth('{"a":"[[[{{{\\"[[["}')).toBe(1);
+    expect(jsonDepth('"x"')).toBe(0);
   });
 
   it('hashes an upload and removes the temp file when the stream fails', async () => {

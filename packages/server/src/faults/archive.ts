@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { escapesRoot } from '../catalog/artifacts.ts';
 import { DomainError, Invalid } from '../errors.ts';
+import { privateDirMode, privateFileMode } from '../private-files.ts';
 
 export const metaFileName = 'fault.json';
 export const logTailFileName = 'log-tail.txt';
@@ -15,6 +16,8 @@ export const maxMetaBytes = 1024 * 1024;
 export const maxLogTailBytes = 1024 * 1024;
 export const maxEntries = 10_000;
 export const logTailLines = 500;
+/** Deepest nesting of arrays and objects `fault.json` may have: deeper documents break recursive readers. */
+export const maxMetaDepth = 32;
 /** Declared sizes of all entries together: a small gzip can claim (and hold) far more than it weighs. */
 export const maxUnpackedBytes = 16 * 1024 ** 3;
 
@@ -27,7 +30,7 @@ export async function receiveUpload(
   body: NodeJS.ReadableStream,
   maxBytes: number,
 ): Promise<{ tmpPath: string; hex: string; size: number }> {
-  await mkdir(tmpDir, { recursive: true });
+  await mkdir(tmpDir, { recursive: true, mode: privateDirMode });
   const tmpPath = join(tmpDir, `${randomUUID()}.part`);
   const hash = createHash('sha256');
   let size = 0;
@@ -42,7 +45,7 @@ export async function receiveUpload(
     },
   });
   try {
-    await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx' }));
+    await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx', mode: privateFileMode }));
     await fsyncPath(tmpPath);
   } catch (err) {
     await rm(tmpPath, { force: true });
@@ -135,13 +138,36 @@ export async function readFaultArchive(file: string): Promise<FaultArchiveConten
   if (problem) throw new Invalid(`the fault archive is refused: ${problem}`);
   const metaBytes = texts.get(metaFileName);
   if (!metaBytes) throw new Invalid(`the fault archive has no ${metaFileName} at its root`);
+  const metaText = metaBytes.toString('utf8');
+  // Checked on the raw text, before any recursive parse or validation walks it.
+  if (jsonDepth(metaText) > maxMetaDepth) {
+    throw new Invalid(`${metaFileName}: nested deeper than ${maxMetaDepth} levels`);
+  }
   let meta: unknown;
   try {
-    meta = JSON.parse(metaBytes.toString('utf8'));
+    meta = JSON.parse(metaText);
   } catch (err) {
     throw new Invalid(`${metaFileName}: not valid JSON: ${(err as Error).message}`);
   }
   return { meta, logTail: lastLines(texts.get(logTailFileName)?.toString('utf8') ?? '', logTailLines), files };
+}
+
+/** The deepest nesting of `[` and `{` in JSON text, outside strings, in one pass (invalid JSON is left to the parser). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
 
 /** The last `n` lines of `text`, without line ends; a final newline does not make an empty line. */

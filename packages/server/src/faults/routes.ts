@@ -2,11 +2,14 @@ import { createReadStream } from 'node:fs';
 import { ErrorBody, FaultAccepted, FaultDetail, FaultIdParams, FaultList, FaultQuery } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
 import { agentScopeOf, authorize, authorizeAgent } from '../auth/hook.ts';
+import { getService } from '../catalog/store.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { createFaultService, defaultMaxArchiveBytes } from './service.ts';
 
 export const retentionIntervalMs = 10 * 60_000;
+/** The `service` label of fault reports for services the catalog does not know. */
+export const unknownServiceLabel = '(unknown)';
 
 export interface FaultRouteOptions {
   /** Upload limit; tests pass a small one. */
@@ -85,7 +88,9 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
       const accepted = await faults.receive(agentScopeOf(request), body, length ? Number(length) : undefined);
       // Trimmed before answering, so a list right after the upload already keeps the per-service limit.
       await retain(accepted.service);
-      deps.metrics.faultReports.inc({ service: accepted.service });
+      // /metrics is unauthenticated: only catalog services become label values, never agent-sent text.
+      const known = await getService(deps.db, accepted.service);
+      deps.metrics.faultReports.inc({ service: known ? accepted.service : unknownServiceLabel });
       return reply.status(201).send({ id: accepted.id });
     },
   );

@@ -62,8 +62,20 @@ export function metaProblems(value: unknown): string[] {
   return problems;
 }
 
+/** Fields that name things; control characters (NUL, CR, ...) there are refused, never stored or shown. */
+const namingFields = ['service', 'instanceId', 'version', 'reason', 'signal'] as const;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const controlCharRe = /[\u0000-\u001f\u007f]/;
+
 function validateMeta(value: unknown): FaultReportMeta {
   const problems = metaProblems(value);
+  if (problems.length === 0) {
+    const meta = value as FaultReportMeta;
+    for (const field of namingFields) {
+      const text = meta[field];
+      if (typeof text === 'string' && controlCharRe.test(text)) problems.push(`/${field}: holds a control character`);
+    }
+  }
   if (problems.length > 0) {
     const more = problems.length > 5 ? ` (and ${problems.length - 5} more)` : '';
     throw new Invalid(`${metaFileName}: ${problems.slice(0, 5).join('; ')}${more}`);

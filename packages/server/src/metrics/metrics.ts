@@ -114,7 +114,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     faultReports: new Counter({
       name: 'flotilla_fault_reports_total',
-      help: 'Fault reports received from agents, by service',
+      help: 'Fault reports received from agents, by catalog service; others count as (unknown)',
       labelNames: ['service'] as const,
       registers: [registry],
     }),
