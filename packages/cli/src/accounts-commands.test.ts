@@ -236,4 +236,37 @@ describe('flotilla accounts commands', () => {
     expect(r.stderr.trim()).toBe('flotilla: an agent token needs --env <environment>');
     expect(existsSync(join(config, 'flotilla', 'login.json'))).toBe(true);
   });
+
+  it('limits how many instances an agent token enrols, lists identities and revokes one', async () => {
+    const args = ['token', 'create', '--agent', '--env', 'production', '--name', 'fleet-2', '--max-instances', '2'];
+    const created = await run([...args, '--json'], { env });
+    expect(created.stderr).toBe('');
+    const { token, info } = JSON.parse(created.stdout);
+    expect(info).toMatchObject({ kind: 'agent', maxInstances: 2 });
+    const enrol = async (instanceId: string) =>
+      (
+        await fetch(`${server.url}/api/v1/agent/enroll`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ instanceId }),
+        })
+      ).status;
+    expect(await enrol('cli-1')).toBe(201);
+    expect(await enrol('cli-2')).toBe(201);
+    expect(await enrol('cli-3')).toBe(403);
+    const listed = await run(['instance', 'identities', '--env', 'production'], { env });
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout).toMatch(/^INSTANCE\s+ENVIRONMENT\s+PROFILE\s+TOKEN/);
+    expect(listed.stdout).toMatch(/cli-1\s+production\s+fleet-2/);
+    const revoked = await run(['instance', 'revoke', 'cli-1'], { env });
+    expect(revoked.stdout).toBe('Revoked the identity of instance "cli-1" (production).\n');
+    expect(await enrol('cli-3')).toBe(201);
+    const unknown = await run(['instance', 'revoke', 'nobody'], { env });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toBe('flotilla: instance "nobody" is not enrolled\n');
+    const notAgent = await run(['token', 'create', '--max-instances', '2'], { env });
+    expect(notAgent.status).toBe(2);
+    expect(notAgent.stderr.trim()).toBe('flotilla: --env, --profile and --max-instances need --agent');
+    expect((await run([...args.slice(0, -1), '0'], { env })).status).toBe(2);
+  });
 });

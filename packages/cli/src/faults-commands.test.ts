@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { sinceTime } from './commands/faults.ts';
@@ -75,7 +76,10 @@ describe('flotilla faults commands', () => {
       firstFile ??= file;
       const res = await fetch(`${server.url}/api/v1/agent/faults`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/gzip' },
+        headers: {
+          authorization: `Bearer ${await agentCredentialFor(server.url, agent, String((spec.meta as { instanceId: string }).instanceId))}`,
+          'content-type': 'application/gzip',
+        },
         body: readFileSync(file),
       });
       expect(res.status).toBe(201);

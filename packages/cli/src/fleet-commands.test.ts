@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Database, openDatabase } from '../../server/src/db/connection.ts';
 import { seedCatalog } from '../../server/src/desired/testing.test.helper.ts';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { describeCounts, registerFleetCommands } from './commands/fleet.ts';
 
@@ -49,11 +50,15 @@ describe('flotilla fleet', () => {
     await call('/api/v1/environments', { name: 'prod' });
     await call('/api/v1/environments/prod/desired', { set: { web: '2.0' } }, adminToken, 'PATCH');
     const agent = (await call('/api/v1/tokens', { kind: 'agent', name: 'a', environment: 'prod' })).token;
-    await call('/api/v1/agent/state', { instanceId: 'h-ok', services: [{ service: 'web', version: '2.0' }] }, agent);
+    await call(
+      '/api/v1/agent/state',
+      { instanceId: 'h-ok', services: [{ service: 'web', version: '2.0' }] },
+      await agentCredentialFor(server.url, agent, 'h-ok'),
+    );
     await call(
       '/api/v1/agent/state',
       { instanceId: 'h-old', services: [{ service: 'web', version: '1.0', state: 'running' }] },
-      agent,
+      await agentCredentialFor(server.url, agent, 'h-old'),
     );
   });
   afterAll(async () => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { logQuery, parseSse } from './commands/logs.ts';
@@ -63,7 +64,8 @@ describe('flotilla logs', () => {
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'agent', name: 'agent', environment: 'prod' }),
     });
-    agentToken = ((await res.json()) as { token: string }).token;
+    // The credential of host-1, the instance every upload here speaks for.
+    agentToken = await agentCredentialFor(server.url, ((await res.json()) as { token: string }).token, 'host-1');
     const base = Date.now() - 600_000;
     await upload([
       { time: new Date(base).toISOString(), message: 'started' },

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeArtifact } from '../../server/src/catalog/archive.test.helper.ts';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 
 /** The app config a demo server starts with: three versions, newest v1.2.0, and one schema'd tag. */
 export const demoResponseConfig = {
@@ -100,12 +101,23 @@ export async function seedDemo(base: string, adminToken: string, opts: { full?: 
   await call(base, adminToken, 'POST', '/api/v1/environments/staging/desired/mark-tested', {});
 }
 
-/** POSTs as an agent: JSON, or a fault archive (a Buffer) as gzip; the answer's JSON, or null. */
-export async function agentPost(base: string, token: string, path: string, body: unknown): Promise<unknown> {
+/**
+ * POSTs as the agent of an instance enrolled with the agent `token`: JSON (as the body's
+ * `instanceId`), or a fault archive (a Buffer) as gzip (as `instanceId`, by default faultMeta's
+ * host-1); the answer's JSON, or null.
+ */
+export async function agentPost(
+  base: string,
+  token: string,
+  path: string,
+  body: unknown,
+  instanceId = Buffer.isBuffer(body) ? 'host-1' : (body as { instanceId: string }).instanceId,
+): Promise<unknown> {
   const raw = Buffer.isBuffer(body);
+  const credential = await agentCredentialFor(base, token, instanceId);
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': raw ? 'application/gzip' : 'application/json' },
+    headers: { authorization: `Bearer ${credential}`, 'content-type': raw ? 'application/gzip' : 'application/json' },
     body: raw ? body : JSON.stringify(body),
   });
   const text = await res.text();
@@ -133,9 +145,24 @@ export function demoServerOptions(dir: string) {
   };
 }
 
-const agentToken = async (base: string, adminToken: string, environment: string): Promise<string> =>
-  (await call(base, adminToken, 'POST', '/api/v1/tokens', { kind: 'agent', name: `${environment} hosts`, environment }))
-    .token;
+const demoAgentTokens = new Map<string, string>();
+
+const agentToken = async (base: string, adminToken: string, environment: string): Promise<string> => {
+  const { token } = await call(base, adminToken, 'POST', '/api/v1/tokens', {
+    kind: 'agent',
+    name: `${environment} hosts`,
+    environment,
+  });
+  demoAgentTokens.set(`${base} ${environment}`, token);
+  return token;
+};
+
+/** The agent token `seedOperations` enrolled the demo hosts of `environment` with (stg-3 is staging's). */
+export function demoAgentToken(base: string, environment: string): string {
+  const token = demoAgentTokens.get(`${base} ${environment}`);
+  if (!token) throw new Error(`no demo agent token for ${environment}: run seedOperations first`);
+  return token;
+}
 
 /**
  * After `seedDemo(…, { full: true })`: staging hosts that report (one behind, one failed, one
@@ -218,7 +245,7 @@ export async function seedOperations(base: string, adminToken: string): Promise<
     logTail: 'starting web 1.1.0 on :8080\nloading templates\npanic: assignment to entry in nil map\n\tmain.go:42\n',
     files: { 'core.4242': 'core bytes' },
   });
-  await agentPost(base, staging, '/api/v1/agent/faults', readFileSync(fault));
+  await agentPost(base, staging, '/api/v1/agent/faults', readFileSync(fault), 'stg-3');
 
   await call(base, adminToken, 'POST', '/api/v1/environments/production/rollouts', {
     set: { web: '1.1.0', api: '2.3.0' },

@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { axe, contrast, cutCells, focused, inPage, overflowing, sameNamedControls } from './a11y.test.helper.ts';
 import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
-import { call, demoServerOptions, demoUser, seedDemo, seedOperations } from './demo-data.test.helper.ts';
+import { demoAgentToken, demoServerOptions, demoUser, seedDemo, seedOperations } from './demo-data.test.helper.ts';
 
 if (!haveChromium) {
   console.warn(`dashboard accessibility tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
@@ -203,11 +204,8 @@ describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 p
 
   it('Faults, a crash loop and a fault', { timeout: 60_000 }, async () => {
     // Three more exits of web on stg-3, seconds apart: one crash loop with the seeded one.
-    const { token } = await call(server.url, adminToken, 'POST', '/api/v1/tokens', {
-      kind: 'agent',
-      name: 'stg-3 agent',
-      environment: 'staging',
-    });
+    // As stg-3 itself: the instance the seed enrolled with staging's agent token.
+    const token = await agentCredentialFor(server.url, demoAgentToken(server.url, 'staging'), 'stg-3');
     for (const seconds of [15, 10, 5]) {
       const archive = await makeFaultArchive({
         meta: faultMeta({

@@ -14,6 +14,7 @@ import {
   setDesired,
   spawnAgent,
 } from '../../cli/test/agent-e2e.test.helper.ts';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { chromiumPath, haveChromium, openPage, signInAt } from './browser.test.helper.ts';
 import { call, demoUser } from './demo-data.test.helper.ts';
@@ -34,9 +35,10 @@ describe.skipIf(!haveChromium)('fleet verdicts from a real crash loop and a real
   const colour = (cell: ReturnType<Page['locator']>) =>
     cell.evaluate((el) => el.ownerDocument.defaultView?.getComputedStyle(el).color);
   const agentState = async (token: string, body: AgentStateReport) => {
+    const credential = await agentCredentialFor(server.url, token, body.instanceId);
     const res = await fetch(`${server.url}/api/v1/agent/state`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(204);

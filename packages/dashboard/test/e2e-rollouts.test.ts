@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { chromiumPath, haveChromium, openPage, signInAt } from './browser.test.helper.ts';
@@ -44,9 +45,10 @@ describe.skipIf(!haveChromium)(
       const agent = (await api('POST', '/api/v1/tokens', { kind: 'agent', name: 'prod', environment: 'production' }))
         .token as string;
       const report = async (instanceId: string, labels: Record<string, string>, version: string, state = 'running') => {
+        const credential = await agentCredentialFor(server.url, agent, instanceId);
         const res = await fetch(`${server.url}/api/v1/agent/state`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
           body: JSON.stringify({ instanceId, labels, services: [{ service: 'web', version, state }] }),
         });
         expect(res.status).toBe(204);

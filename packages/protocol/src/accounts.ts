@@ -55,6 +55,9 @@ export const TokenInfo = Type.Object({
   lastUsedAt: Nullable(Type.String()),
   expiresAt: Nullable(Type.String()),
   revokedAt: Nullable(Type.String()),
+  maxInstances: Type.Optional(
+    Type.Union([Type.Integer(), Type.Null()], { description: 'Agent tokens: how many instances it may enrol' }),
+  ),
 });
 export type TokenInfo = Static<typeof TokenInfo>;
 
@@ -69,6 +72,9 @@ export const CreateTokenBody = Type.Object({
   environment: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Required for agent tokens' })),
   profile: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  maxInstances: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Agent tokens: how many instances it may enrol' }),
+  ),
 });
 export type CreateTokenBody = Static<typeof CreateTokenBody>;
 

@@ -135,10 +135,37 @@ export const AgentDesiredService = Type.Object({
 });
 export type AgentDesiredService = Static<typeof AgentDesiredService>;
 
+/** One service of a signed desired statement: what the agent may install, down to the artifact bytes. */
+export const DesiredStatementService = Type.Object({
+  service: Type.String(),
+  version: Type.String(),
+  /** `sha256:<hex>` of the artifact. */
+  digest: Type.String(),
+  size: Type.Integer(),
+});
+export type DesiredStatementService = Static<typeof DesiredStatementService>;
+
+/** What the server signs for each desired answer; `statement` in AgentDesired is its canonical JSON. */
+export const DesiredStatement = Type.Object({
+  environment: Type.String(),
+  profile: Type.Union([Type.String(), Type.Null()]),
+  revision: Type.Integer(),
+  /** Sorted by service name. */
+  services: Type.Array(DesiredStatementService),
+  issuedAt: Type.String(),
+  expiresAt: Type.String(),
+});
+export type DesiredStatement = Static<typeof DesiredStatement>;
+
 export const AgentDesired = Type.Object({
   environment: Type.String(),
   revision: Type.Integer(),
   services: Type.Array(AgentDesiredService),
+  statement: Type.String({
+    description: 'Canonical JSON of a DesiredStatement: the exact bytes `signature` covers',
+  }),
+  signature: Type.String({ description: "Base64 Ed25519 signature of `statement` by the server's signing key" }),
+  keyId: Type.String({ description: 'SHA-256 (hex) of the raw public key that signed it' }),
 });
 export type AgentDesired = Static<typeof AgentDesired>;
 

@@ -1,4 +1,5 @@
 export * from './accounts.ts';
+export * from './archive-links.ts';
 export * from './canonical-json.ts';
 export * from './catalog.ts';
 export * from './checkin.ts';
@@ -6,6 +7,7 @@ export * from './desired.ts';
 export * from './errors.ts';
 export * from './faults.ts';
 export * from './fleet.ts';
+export * from './identity.ts';
 export * from './logs.ts';
 export * from './rollouts.ts';
 export * from './usage.ts';

@@ -6,6 +6,7 @@ import { TokenStore } from '../src/auth/tokens.ts';
 import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { verifySignedManifest } from '../src/catalog/signing.ts';
 import { openDatabase } from '../src/db/connection.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
 
@@ -19,6 +20,8 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
   let server: TestServer;
   let viewerToken: string;
   let agentToken: string;
+  /** The credential of an agent of `prod` on instance `host-1`. */
+  let agentCred: string;
   let artifact: string;
   let bytes: Buffer;
   const call = (method: string, path: string, token: string | null = adminToken, init: RequestInit = {}) =>
@@ -37,14 +40,18 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
       headers: { 'content-type': 'application/gzip' },
     });
   const tmpDir = () => join(server.dir, 'artifacts', 'tmp');
+  const desire = (set: Record<string, string>) =>
+    call('PATCH', '/api/v1/environments/prod/desired', adminToken, { body: JSON.stringify({ set }) });
 
   beforeAll(async () => {
     server = await startTestServer(kind);
+    expect((await call('POST', '/api/v1/environments', adminToken, { body: '{"name":"prod"}' })).status).toBe(201);
     const db = openDatabase(server.database);
     const store = new TokenStore(db.db);
     viewerToken = (await store.create('viewer', 'viewer')).token;
-    agentToken = (await store.create('agent-1', 'agent')).token;
+    agentToken = (await store.create('agent-1', 'agent', undefined, { kind: 'agent', environment: 'prod' })).token;
     await db.close();
+    agentCred = await agentCredentialFor(server.url, agentToken, 'host-1');
     artifact = await makeArtifact(manifest, { 'bin/app': '#!/bin/sh\necho hi\n', 'data.bin': 'x'.repeat(5000) });
     bytes = readFileSync(artifact);
     expect((await call('POST', '/api/v1/services', adminToken, { body: JSON.stringify({ name: 'web' }) })).status).toBe(
@@ -97,10 +104,11 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
     expect(existsSync(join(server.dir, 'artifacts', 'sha256', sha.slice(0, 2), sha))).toBe(true);
     const again = await upload('web', '1.0.0', bytes);
     expect(again.status).toBe(409);
+    expect((await desire({ web: '1.0.0' })).status).toBe(200);
 
     const key = await json(call('GET', '/api/v1/signing-key', null));
     expect(key.keyId).toBe(v.keyId);
-    const shown = await json(call('GET', '/api/v1/services/web/versions/1.0.0', agentToken));
+    const shown = await json(call('GET', '/api/v1/services/web/versions/1.0.0', agentCred));
     expect(verifySignedManifest(key.publicKeyPem, shown)).toBe(true);
     expect(
       verifySignedManifest(key.publicKeyPem, {
@@ -114,7 +122,7 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
 
   it('serves the artifact with its digest, whole and by range, to viewers and agents', async () => {
     const sha = createHash('sha256').update(bytes).digest('hex');
-    const whole = await call('GET', '/api/v1/services/web/versions/1.0.0/artifact', agentToken);
+    const whole = await call('GET', '/api/v1/services/web/versions/1.0.0/artifact', agentCred);
     expect(whole.status).toBe(200);
     expect(whole.headers.get('etag')).toBe(`"sha256:${sha}"`);
     expect(whole.headers.get('x-checksum-sha256')).toBe(sha);
@@ -135,16 +143,42 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
     });
     expect(beyond.status).toBe(416);
     expect((await call('GET', '/api/v1/services/web/versions/1.0.0/artifact', null)).status).toBe(401);
-    expect((await call('GET', '/api/v1/services/web/versions/9.0.0/artifact', agentToken)).status).toBe(404);
+    expect((await call('GET', '/api/v1/services/web/versions/9.0.0/artifact', agentCred)).status).toBe(404);
+  });
+
+  it('an agent token cannot download a version never desired', async () => {
+    // A version published but desired nowhere (it might hold a config.env with a password).
+    expect((await upload('web', '3.0.0-secret', bytes)).status).toBe(201);
+    for (const path of [
+      '/api/v1/services/web/versions/3.0.0-secret',
+      '/api/v1/services/web/versions/3.0.0-secret/artifact',
+    ]) {
+      const refused = await call('GET', path, agentCred);
+      expect(refused.status).toBe(404);
+      // The same answer as for a version that does not exist: existence is not revealed.
+      expect((await json(refused)).error.message).toBe('service "web" has no version 3.0.0-secret');
+      expect((await call('GET', path, viewerToken)).status).toBe(200);
+    }
+    // Desired now: reachable; still reachable while it is among the recent revisions.
+    expect((await desire({ web: '3.0.0-secret' })).status).toBe(200);
+    expect((await call('GET', '/api/v1/services/web/versions/3.0.0-secret/artifact', agentCred)).status).toBe(200);
+    expect((await desire({ web: '1.0.0' })).status).toBe(200);
+    expect((await call('GET', '/api/v1/services/web/versions/3.0.0-secret/artifact', agentCred)).status).toBe(200);
   });
 
   it("keeps an agent token bound to a profile to that profile's services", async () => {
     expect((await call('POST', '/api/v1/services', adminToken, { body: '{"name":"billing"}' })).status).toBe(201);
     expect((await call('PUT', '/api/v1/profiles/edge', adminToken, { body: '{"services":["web"]}' })).status).toBe(200);
     const db = openDatabase(server.database);
-    const edge = (await new TokenStore(db.db).create('edge-1', 'agent', undefined, { kind: 'agent', profile: 'edge' }))
-      .token;
+    const edgeToken = (
+      await new TokenStore(db.db).create('edge-1', 'agent', undefined, {
+        kind: 'agent',
+        environment: 'prod',
+        profile: 'edge',
+      })
+    ).token;
     await db.close();
+    const edge = await agentCredentialFor(server.url, edgeToken, 'edge-host');
     expect((await call('GET', '/api/v1/services/web/versions/1.0.0/artifact', edge)).status).toBe(200);
     const denied = await call('GET', '/api/v1/services/billing/versions/1.0.0/artifact', edge);
     expect(denied.status).toBe(403);
@@ -153,7 +187,7 @@ describeEachStore(allStoreKinds)('catalog API on %s', (kind) => {
     );
     expect((await call('GET', '/api/v1/services/billing/versions/1.0.0', edge)).status).toBe(403);
     // Tokens without a profile are unaffected.
-    expect((await call('GET', '/api/v1/services/billing/versions/1.0.0/artifact', agentToken)).status).toBe(404);
+    expect((await call('GET', '/api/v1/services/billing/versions/1.0.0/artifact', agentCred)).status).toBe(404);
   });
 
   it('refuses a digest mismatch, a bad manifest, an escaping archive and a bad name', async () => {

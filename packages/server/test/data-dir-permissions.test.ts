@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { makeFaultArchive } from '../src/faults/archive.test.helper.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { callApi } from './support/api.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { makeTempDir } from './support/temp-dir.ts';
@@ -43,7 +44,7 @@ describe('data directory permissions', () => {
       body: { kind: 'agent', name: 'agent-prod', environment: 'prod' },
     });
     expect(minted.status).toBe(201);
-    const agent = minted.body.token as string;
+    const agent = await agentCredentialFor(server.url, minted.body.token as string, 'host-1');
     const fault = readFileSync(await makeFaultArchive());
     expect((await call('POST', '/api/v1/agent/faults', { token: agent, raw: fault })).status).toBe(201);
 

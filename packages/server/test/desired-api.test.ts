@@ -3,6 +3,7 @@ import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { longPollWaiters } from '../src/desired/routes.ts';
 import { seedCatalog } from '../src/desired/testing.test.helper.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -13,6 +14,9 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
   const tokens: Record<string, string> = {};
 
   const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(server.url, method, path, opts);
+  /** The instance credentials of test's host-1 and prod's prod-1. */
+  const testHost = () => agentCredentialFor(server.url, tokens.agentTest as string, 'host-1');
+  const prodHost = () => agentCredentialFor(server.url, tokens.agentProd as string, 'prod-1');
 
   beforeAll(async () => {
     server = await startTestServer(kind);
@@ -129,7 +133,8 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
   });
 
   it('serves agents their environment with an ETag, 304, and long polls', async () => {
-    const agent = { token: tokens.agentTest };
+    expect((await call('GET', '/api/v1/agent/desired', { token: tokens.agentTest })).status).toBe(403);
+    const agent = { token: await testHost() };
     const first = await call('GET', '/api/v1/agent/desired', agent);
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ environment: 'test', revision: 3 });
@@ -145,7 +150,7 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
     expect(cached.status).toBe(304);
 
     // Prod's agent sees prod, whatever it asks.
-    const prodView = await call('GET', '/api/v1/agent/desired', { token: tokens.agentProd });
+    const prodView = await call('GET', '/api/v1/agent/desired', { token: await prodHost() });
     expect(prodView.body).toMatchObject({ environment: 'prod', revision: 1 });
     expect((await call('GET', '/api/v1/agent/desired', { token: tokens.agentNoEnv })).status).toBe(403);
 
@@ -185,7 +190,7 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
   it('drops the waiter of a client that hangs up', async () => {
     const ac = new AbortController();
     const polling = call('GET', '/api/v1/agent/desired?wait=60s', {
-      token: tokens.agentTest,
+      token: await testHost(),
       headers: { 'if-none-match': '"test-r4"' },
       signal: ac.signal,
     }).catch((err: Error) => err);
@@ -200,7 +205,7 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
 
   it('stores agent state reports and lists instances', async () => {
     const report = await call('POST', '/api/v1/agent/state', {
-      token: tokens.agentTest,
+      token: await testHost(),
       body: {
         instanceId: 'host-1',
         labels: { region: 'eu' },
@@ -220,20 +225,22 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
     expect((await call('GET', '/api/v1/instances?environment=prod')).body.instances).toEqual([]);
     expect((await call('GET', '/api/v1/instances/host-1')).body.labels).toEqual({ region: 'eu' });
     expect((await call('GET', '/api/v1/instances/nope')).status).toBe(404);
-    // Another environment's agent cannot take the instance over.
+    // Another environment's agent cannot take the instance over: not by reporting, not by enrolling it.
     const hijack = await call('POST', '/api/v1/agent/state', {
-      token: tokens.agentProd,
+      token: await prodHost(),
       body: { instanceId: 'host-1', services: [] },
     });
     expect(hijack.status).toBe(403);
+    const enrol = { instanceId: 'host-1' };
+    expect((await call('POST', '/api/v1/agent/enroll', { token: tokens.agentProd, body: enrol })).status).toBe(409);
     const tooMany = await call('POST', '/api/v1/agent/state', {
-      token: tokens.agentTest,
-      body: { instanceId: 'h2', services: Array.from({ length: 501 }, (_, i) => ({ service: `s${i}` })) },
+      token: await testHost(),
+      body: { instanceId: 'host-1', services: Array.from({ length: 501 }, (_, i) => ({ service: `s${i}` })) },
     });
     expect(tooMany.status).toBe(400);
     const tooLong = await call('POST', '/api/v1/agent/state', {
-      token: tokens.agentTest,
-      body: { instanceId: 'h2', services: [{ service: 'web', updateError: 'x'.repeat(1025) }] },
+      token: await testHost(),
+      body: { instanceId: 'host-1', services: [{ service: 'web', updateError: 'x'.repeat(1025) }] },
     });
     expect(tooLong.status).toBe(400);
     expect(
@@ -244,7 +251,7 @@ describeEachStore(allStoreKinds)('desired API on %s', (kind) => {
 
   it('releases held long polls when the server closes', async () => {
     const polling = call('GET', '/api/v1/agent/desired?wait=60s', {
-      token: tokens.agentTest,
+      token: await testHost(),
       headers: { 'if-none-match': '"test-r4"' },
     });
     for (let i = 0; i < 100 && longPollWaiters(server.app.server) === 0; i++)

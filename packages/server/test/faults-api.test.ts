@@ -11,6 +11,7 @@ import { faultMeta, makeFaultArchive } from '../src/faults/archive.test.helper.t
 import { faultsRoutesWith } from '../src/faults/routes.ts';
 import { installErrorHandling } from '../src/http/error-handler.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
@@ -18,6 +19,7 @@ import { adminToken, startTestServer, type TestServer } from './support/server.t
 describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
   let server: TestServer;
   let store: Database;
+  let agentToken: string;
   let agent: string;
   let viewer: string;
   let developer: string;
@@ -46,7 +48,9 @@ describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
       body: { kind: 'agent', name: 'agent-prod', environment: 'prod' },
     });
     expect(minted.status).toBe(201);
-    agent = minted.body.token;
+    agentToken = minted.body.token;
+    // The instance fault.json names by default (faultMeta).
+    agent = await agentCredentialFor(server.url, agentToken, 'host-1');
   });
   afterAll(async () => {
     await store?.close();
@@ -59,7 +63,7 @@ describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
       logTail: 'starting\npanic: boom\n',
       files: { 'core.42': 'core dump bytes' },
     });
-    const created = await upload(file);
+    const created = await upload(file, await agentCredentialFor(server.url, agentToken, 'host-7'));
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
     expect(stored()).toContain(`${id}.tar.gz`);
@@ -176,6 +180,7 @@ describeEachStore(allStoreKinds)('fault reports API on %s', (kind) => {
     expect((await upload(file, '')).status).toBe(401);
     expect((await upload(file, 'flt_nope')).status).toBe(401);
     expect((await upload(file, developer)).status).toBe(403);
+    expect((await upload(file, agentToken)).status).toBe(403);
     expect((await upload(file, adminToken)).status).toBe(403);
     expect((await call('GET', '/api/v1/faults', { token: null })).status).toBe(401);
     expect((await call('GET', '/api/v1/faults', { token: agent })).status).toBe(403);

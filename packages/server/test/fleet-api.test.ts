@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { seedCatalog } from '../src/desired/testing.test.helper.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -28,7 +29,7 @@ describeEachStore(allStoreKinds)('fleet API on %s', (kind) => {
   };
   const report = async (instanceId: string, ring: string, services: Array<Record<string, unknown>>) => {
     const res = await call('POST', '/api/v1/agent/state', {
-      token: agent,
+      token: await agentCredentialFor(server.url, agent, instanceId),
       body: { instanceId, labels: { ring }, services },
     });
     expect(res.status).toBe(204);

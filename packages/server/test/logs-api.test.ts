@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { logFollowers } from '../src/logs/routes.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
@@ -61,7 +62,8 @@ describeEachStore(allStoreKinds)('logs API on %s', (kind) => {
       body: { kind: 'agent', name: 'agent-prod', environment: 'prod' },
     });
     expect(created.status).toBe(201);
-    agentToken = created.body.token;
+    // The credential of the instance every upload here speaks for.
+    agentToken = await agentCredentialFor(server.url, created.body.token, 'host-1');
     viewerToken = (await new TokenStore(store.db).create('viewer', 'viewer')).token;
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { makeArtifact } from '../src/catalog/archive.test.helper.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { evaluateRollouts } from '../src/rollouts/service.ts';
 import { assignWave, type WaveSpec } from '../src/rollouts/waves.ts';
+import { agentCredentialFor } from './support/agent-credential.ts';
 import { type ApiCallOptions, callApi } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { adminToken, startTestServer, type TestServer } from './support/server.ts';
@@ -24,7 +25,7 @@ describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (ki
     return res.body;
   };
 
-  /** A fleet of agents sharing one agent token, each with its own instance id. */
+  /** A fleet of agents sharing one agent token, each enrolled with its own instance id. */
   const fleet = async (env: string, labels: (i: number) => Record<string, string> = () => ({})) => {
     await ok('POST', '/api/v1/environments', { name: env }, 201);
     await ok('PATCH', `/api/v1/environments/${env}/desired`, { set: { web: '1.0.0' } });
@@ -33,13 +34,16 @@ describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (ki
     const ids = Array.from({ length: agentCount }, (_, i) => `${env}-host-${i}`);
     const report = async (id: string, service: Record<string, unknown>) => {
       const res = await call('POST', '/api/v1/agent/state', {
-        token,
+        token: await agentCredentialFor(server.url, token, id),
         body: { instanceId: id, labels: labels(ids.indexOf(id)), services: [{ service: 'web', ...service }] },
       });
       expect(res.status).toBe(204);
     };
-    const desired = (id: string, headers: Record<string, string> = {}, query = '') =>
-      call('GET', `/api/v1/agent/desired?instance=${id}${query}`, { token, headers });
+    const desired = async (id: string, headers: Record<string, string> = {}, query = '') =>
+      call('GET', `/api/v1/agent/desired?instance=${id}${query}`, {
+        token: await agentCredentialFor(server.url, token, id),
+        headers,
+      });
     const webOf = async (id: string) => {
       const res = await desired(id);
       expect(res.status).toBe(200);
@@ -120,10 +124,18 @@ describeEachStore(allStoreKinds)('rollouts API with simulated agents on %s', (ki
     expect(first.length).toBeGreaterThan(0);
     expect(first.length).toBeLessThan(12);
     for (const id of ids) expect(await webOf(id)).toBe(first.includes(id) ? '2.0.0' : '1.0.0');
-    // An agent that does not name itself gets the base.
-    const anonymous = await call('GET', '/api/v1/agent/desired', { token });
-    expect(anonymous.body.revision).toBe(1);
-    expect(anonymous.headers.get('etag')).toBe('"blue-r1"');
+    // The credential names the instance: without ?instance= it gets its own wave, and it cannot ask as another.
+    const later0 = ids.find((id) => !first.includes(id)) as string;
+    const own = await call('GET', '/api/v1/agent/desired', {
+      token: await agentCredentialFor(server.url, token, later0),
+    });
+    expect(own.body.revision).toBe(1);
+    expect(own.headers.get('etag')).toBe('"blue-r1"');
+    const posing = await call('GET', `/api/v1/agent/desired?instance=${first[0]}`, {
+      token: await agentCredentialFor(server.url, token, later0),
+    });
+    expect(posing.status).toBe(403);
+    expect((await call('GET', '/api/v1/agent/desired', { token })).status).toBe(403);
 
     const conflict = await call('PATCH', '/api/v1/environments/blue/desired', { body: { set: { web: '1.0.0' } } });
     expect(conflict.status).toBe(409);

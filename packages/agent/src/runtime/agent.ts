@@ -1,6 +1,7 @@
 // The agent's main loop: recover interrupted updates, start what is installed, then long-poll the
 // desired list and converge each service to it, reporting state on change and as a heartbeat.
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AgentDesired, AgentDesiredService, AgentStateReport } from '@flotilla/protocol';
 import { type AgentLayout, agentLayout } from '../layout.ts';
 import type { SupervisorLogger } from '../supervisor/process-supervisor.ts';
@@ -8,9 +9,12 @@ import { killOrphans } from '../update/orphans.ts';
 import { recoverAll } from '../update/recover.ts';
 import type { UpdateHooks } from '../update/undo.ts';
 import type { TrustedKey } from '../update/verify.ts';
+import { verifyDesired } from '../update/verify-desired.ts';
 import { AgentApi, ApiError, isTransient } from './api.ts';
+import { AppliedRevision, type DesiredRefusal, withRefusal } from './applied-revision.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 import type { AgentConfig } from './config.ts';
+import { credentialFile, EnrolmentError } from './enrolment.ts';
 import { packFaultReport, uploadPendingFaults } from './fault-reporter.ts';
 import { instanceIdFor, trustedKey } from './identity.ts';
 import { LogUploader } from './log-uploader.ts';
@@ -55,7 +59,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const log = hooks.logger ?? quietLogger;
   const layout = agentLayout(config.dir);
   const instanceId = instanceIdFor(layout.root, config.instanceId);
-  const api = new AgentApi(config.server, config.token);
+  // Every call speaks as this instance: enrolled once with the agent token (see enrolment.ts).
+  const api = new AgentApi(config.server, config.token, { dir: layout.root, instanceId });
   const stopping = new AbortController();
   const runners = new Map<string, ServiceRunner>();
   const convergedListeners = new Set<(revision: number) => void>();
@@ -118,13 +123,18 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     await uploadPendingFaults(layout.faults, api, (err) => log.debug(`fault upload: ${(err as Error).message}`));
   };
 
+  /** The last desired list refused, until one is accepted: its reason goes into the report. */
+  let refusal: DesiredRefusal | null = null;
   const stateReport = (): AgentStateReport => ({
     instanceId,
     labels: config.labels,
-    services: [
-      ...[...runners.values()].filter((r) => r.desired || r.version).map((r) => r.report()),
-      ...(self ? [self.report(desiredAgentVersion)] : []),
-    ],
+    services: withRefusal(
+      [
+        ...[...runners.values()].filter((r) => r.desired || r.version).map((r) => r.report()),
+        ...(self ? [self.report(desiredAgentVersion)] : []),
+      ],
+      refusal,
+    ),
   });
 
   const reporter = new StateReporter(api, stateReport, (err) =>
@@ -161,6 +171,21 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     resolveFirst = resolve;
   });
 
+  const applied = new AppliedRevision(layout.root);
+  /** Why a desired answer cannot be acted on (bad signature, stale, older revision), or null; records its revision. */
+  const refusalOf = (desired: AgentDesired, trust: TrustedKey): string | null => {
+    try {
+      applied.accept(verifyDesired(trust, desired));
+      refusal = null;
+      return null;
+    } catch (err) {
+      const reason = (err as Error).message;
+      refusal = { reason, services: Array.isArray(desired.services) ? desired.services.map((s) => s?.service) : [] };
+      scheduleReport();
+      return reason;
+    }
+  };
+
   const converge = async (desired: AgentDesired, trust: TrustedKey) => {
     const wanted = new Map<string, AgentDesiredService>(desired.services.map((s) => [s.service, s]));
     // The agent's own service is updated by the launcher, after everything else has converged.
@@ -173,7 +198,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
       try {
         const result = await runnerFor(target.service).converge(target, trust, {
           url: config.server,
-          token: config.token,
+          token: api.token,
         });
         if (result?.summary && !result.retryable) log.warn(`${target.service}: ${result.summary}`);
         else if (result)
@@ -196,6 +221,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     let etag: string | null = null;
     let last: AgentDesired | null = null;
     let failures = 0;
+    let refusals = 0;
     let markedHealthy = false;
     while (!stopping.signal.aborted) {
       try {
@@ -210,6 +236,17 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
           markedHealthy = true;
         }
         if (answer.changed) {
+          const refused = refusalOf(answer.desired, trust);
+          if (refused) {
+            // The services stay as they are; the ETag stays the last accepted one, so the next poll answers at once.
+            const delay = backoffDelay(refusals++, 5000, 300_000);
+            log.error(
+              `refused the desired list: ${refused}; services unchanged, asking again in ${Math.round(delay / 1000)} s`,
+            );
+            await sleep(delay, stopping.signal);
+            continue;
+          }
+          refusals = 0;
           etag = answer.etag;
           last = answer.desired;
           await converge(answer.desired, trust);
@@ -222,8 +259,15 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
         }
       } catch (err) {
         if (stopping.signal.aborted) break;
-        if (err instanceof ApiError && !isTransient(err) && (err.status === 401 || err.status === 403)) {
-          throw new Error(`the server refused this agent's token: ${err.message}`);
+        // A refused enrolment or a revoked credential stops the agent: it never re-enrols by itself.
+        if (err instanceof EnrolmentError) throw err;
+        if (err instanceof ApiError && err.status === 401) {
+          throw new Error(
+            `the server refused the credential of instance "${instanceId}" (${err.message}); if it was revoked on purpose, leave this agent stopped; to enrol it again, delete ${join(layout.root, credentialFile)} and start the agent`,
+          );
+        }
+        if (err instanceof ApiError && !isTransient(err) && err.status === 403) {
+          throw new Error(`the server refused this agent: ${err.message}`);
         }
         const delay = backoffDelay(failures++, 1000, 60_000);
         log.warn(`cannot reach the server (${(err as Error).message}); retrying in ${Math.round(delay / 1000)} s`);

@@ -1,14 +1,25 @@
 // The agent's side of the agent API; every call has a timeout so a hung server never stalls the agent.
 import { readFileSync } from 'node:fs';
 import type { AgentDesired, AgentLogBatch, AgentStateReport, SigningKey } from '@flotilla/protocol';
+import { enrol, readCredential } from './enrolment.ts';
 
 export class ApiError extends Error {
   override name = 'ApiError';
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** Seconds the server asked to wait (`Retry-After` of a 429 or 503), if it said. */
+  readonly retryAfter: number | undefined;
+  constructor(status: number, message: string, retryAfter?: number) {
     super(message);
     this.status = status;
+    this.retryAfter = retryAfter;
   }
+}
+
+/** `Retry-After` in seconds (delta or HTTP date); undefined when absent or unreadable. */
+export function retryAfterOf(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const seconds = /^\s*\d+\s*$/.test(header) ? Number(header) : (Date.parse(header) - now) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : undefined;
 }
 
 export type DesiredAnswer = { changed: true; desired: AgentDesired; etag: string | null } | { changed: false };
@@ -19,20 +30,48 @@ async function errorOf(res: Response, what: string): Promise<ApiError> {
     const body = (await res.json()) as { error?: { message?: string } };
     if (body.error?.message) message = `${res.status}: ${body.error.message}`;
   } catch {}
-  return new ApiError(res.status, `${what}: ${message}`);
+  return new ApiError(res.status, `${what}: ${message}`, retryAfterOf(res.headers.get('retry-after')));
+}
+
+/** Where an enrolled agent keeps its identity: its directory and instance id. */
+export interface Enrolment {
+  dir: string;
+  instanceId: string;
 }
 
 export class AgentApi {
   readonly url: string;
-  readonly token: string;
+  readonly #agentToken: string;
+  readonly #enrolment: Enrolment | undefined;
+  #credential: string | null;
+  #enrolling: Promise<string> | null = null;
 
-  constructor(url: string, token: string) {
+  /** With `enrolment`, every call uses the instance credential, enrolling with `token` first if there is none. */
+  constructor(url: string, token: string, enrolment?: Enrolment) {
     this.url = url;
-    this.token = token;
+    this.#agentToken = token;
+    this.#enrolment = enrolment;
+    this.#credential = enrolment ? readCredential(enrolment.dir) : token;
   }
 
-  #headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { authorization: `Bearer ${this.token}`, ...extra };
+  /** The bearer this agent's calls (and artifact downloads) use: the instance credential once enrolled. */
+  get token(): string {
+    return this.#credential ?? this.#agentToken;
+  }
+
+  /** Enrols once (concurrent callers share it); a failed attempt is retried by the next call. */
+  async credential(signal?: AbortSignal): Promise<string> {
+    if (this.#credential) return this.#credential;
+    const enrolment = this.#enrolment as Enrolment;
+    this.#enrolling ??= enrol(this.url, this.#agentToken, enrolment.dir, enrolment.instanceId, signal).finally(() => {
+      this.#enrolling = null;
+    });
+    this.#credential = await this.#enrolling;
+    return this.#credential;
+  }
+
+  async #headers(extra: Record<string, string> = {}, signal?: AbortSignal): Promise<Record<string, string>> {
+    return { authorization: `Bearer ${await this.credential(signal)}`, ...extra };
   }
 
   async signingKey(signal?: AbortSignal): Promise<SigningKey> {
@@ -50,7 +89,7 @@ export class AgentApi {
   ): Promise<DesiredAnswer> {
     const query = new URLSearchParams({ instance: instanceId });
     if (etag && waitSec > 0) query.set('wait', `${waitSec}s`);
-    const headers = this.#headers(etag ? { 'if-none-match': etag } : {});
+    const headers = await this.#headers(etag ? { 'if-none-match': etag } : {}, signal);
     const res = await fetch(`${this.url}/api/v1/agent/desired?${query}`, {
       headers,
       signal: withTimeout(signal, (waitSec + 15) * 1000),
@@ -85,7 +124,7 @@ export class AgentApi {
   async #post(path: string, body: string | Buffer, type: string, what: string, signal?: AbortSignal) {
     const res = await fetch(`${this.url}${path}`, {
       method: 'POST',
-      headers: this.#headers({ 'content-type': type }),
+      headers: await this.#headers({ 'content-type': type }, signal),
       body,
       signal: withTimeout(signal, 60_000),
     });

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { x as extract } from 'tar';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
-import { matchCrashFiles, packFaultReport } from './fault-reporter.ts';
+import { AgentApi } from './api.ts';
+import { matchCrashFiles, packFaultReport, uploadPendingFaults } from './fault-reporter.ts';
 
 const input = (searchDir: string | null) => ({
   instanceId: 'host-1',
@@ -55,6 +57,52 @@ describe('fault reports', () => {
       .sort();
     expect(kept).toHaveLength(20);
     expect(kept[0]).toMatch(/^2026-01-01T00-00-03/);
+  });
+
+  it('keeps reports on disk and sends nothing until the Retry-After of a 429 has passed', async () => {
+    const root = makeTempDir('flotilla-fault-');
+    const faults = join(root, 'faults');
+    for (let i = 0; i < 2; i++) await packFaultReport(faults, input(null), new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+    let attempts = 0;
+    let refuse = true;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        attempts++;
+        if (refuse) {
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '120' });
+          return void res.end('{"error":{"code":"rate_limited","message":"quota"}}');
+        }
+        res.writeHead(201, { 'content-type': 'application/json' }).end(`{"id":"r${attempts}"}`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const address = server.address();
+      if (!address || typeof address === 'string') throw new Error('no address');
+      const api = new AgentApi(`http://127.0.0.1:${address.port}`, 't');
+      let clock = Date.UTC(2026, 0, 1, 1);
+      const errors: unknown[] = [];
+      expect(
+        await uploadPendingFaults(
+          faults,
+          api,
+          (err) => errors.push(err),
+          () => clock,
+        ),
+      ).toBe(0);
+      expect(attempts).toBe(1);
+      expect((errors[0] as { retryAfter?: number }).retryAfter).toBe(120);
+      refuse = false;
+      clock += 119_000;
+      expect(await uploadPendingFaults(faults, api, undefined, () => clock)).toBe(0);
+      expect(attempts).toBe(1);
+      clock += 1000;
+      expect(await uploadPendingFaults(faults, api, undefined, () => clock)).toBe(2);
+      expect(readdirSync(faults).filter((n) => n.endsWith('.sent'))).toHaveLength(2);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('never matches files outside the directory', () => {

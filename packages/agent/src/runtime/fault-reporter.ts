@@ -6,6 +6,7 @@ import {
   globSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -16,10 +17,14 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { FaultReportMeta } from '@flotilla/protocol';
 import { c as createTar } from 'tar';
 import type { AgentApi } from './api.ts';
-import { isTransient } from './api.ts';
+import { ApiError, isTransient } from './api.ts';
 
 const maxCrashBytes = 200 * 1024 * 1024;
 const keptReports = 20;
+/** When the server last answered 429 with `Retry-After`: no upload before the epoch ms in this file. */
+const notBeforeFile = '.not-before';
+/** The longest `Retry-After` honoured, so a wrong answer cannot silence reports for long. */
+const maxRetryAfterMs = 6 * 3_600_000;
 
 export interface FaultInput {
   instanceId: string;
@@ -136,8 +141,11 @@ export async function uploadPendingFaults(
   faultsDir: string,
   api: AgentApi,
   onError?: (err: unknown, archive: string) => void,
+  now = Date.now,
 ): Promise<number> {
   let sent = 0;
+  // The server asked to wait (its per-instance quota); reports stay on disk until then.
+  if (now() < notBefore(faultsDir)) return 0;
   const names = new Set(readdirSafe(faultsDir));
   for (const name of reportsIn(faultsDir)) {
     if (names.has(`${name}.sent`)) continue;
@@ -148,12 +156,24 @@ export async function uploadPendingFaults(
       sent++;
     } catch (err) {
       onError?.(err, archive);
+      if (err instanceof ApiError && err.retryAfter !== undefined && err.retryAfter > 0) {
+        const until = now() + Math.min(maxRetryAfterMs, err.retryAfter * 1000);
+        writeFileSync(join(faultsDir, notBeforeFile), `${until}\n`);
+      }
       // A refused report is marked so it is not resent forever; an outage leaves it for the next round.
       if (!isTransient(err)) writeFileSync(`${archive}.sent`, `refused: ${(err as Error).message}\n`);
       else break;
     }
   }
   return sent;
+}
+
+function notBefore(faultsDir: string): number {
+  try {
+    return Number(readFileSync(join(faultsDir, notBeforeFile), 'utf8')) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 function readdirSafe(dir: string): string[] {

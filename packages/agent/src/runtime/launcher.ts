@@ -16,6 +16,7 @@ import { VerificationError } from '../update/verify.ts';
 import type { AgentLogger } from './agent.ts';
 import { AgentApi } from './api.ts';
 import { type AgentConfig, configEnv } from './config.ts';
+import { readCredential } from './enrolment.ts';
 import { instanceIdFor, trustedKey } from './identity.ts';
 import {
   agentServiceName,
@@ -137,7 +138,8 @@ export async function startLauncher(config: AgentConfig, opts: LauncherOptions):
         to: request,
         supervisor: worker,
         trust: await trustedKey(layout.root, config.signingKey, api),
-        server: { url: config.server, token: config.token },
+        // The worker's instance credential: a bare agent token may only enrol.
+        server: { url: config.server, token: readCredential(layout.root) ?? config.token },
         keepVersions: config.keepVersions,
         ...(opts.gateIntervalMs !== undefined ? { gateIntervalMs: opts.gateIntervalMs } : {}),
       });

@@ -99,3 +99,48 @@ describe('unpackArchive', () => {
     expect(existsSync(dest('big'))).toBe(false);
   });
 });
+
+describe('unpackArchive and chains of symlinks', () => {
+  /** `d/l1 -> ..`, `d/l2 -> l1/..`, … `d/rootfs -> l14/..`: each hop climbs one more level, ending at `/`. */
+  const chain = (): RawEntry[] => [
+    { path: 'd/', type: 'Directory' },
+    { path: 'd/l1', type: 'SymbolicLink', linkpath: '..' },
+    ...Array.from({ length: 13 }, (_, i) => ({
+      path: `d/l${i + 2}`,
+      type: 'SymbolicLink',
+      linkpath: `l${i + 1}/..`,
+    })),
+    { path: 'd/rootfs', type: 'SymbolicLink', linkpath: 'l14/..' },
+  ];
+
+  it('refuses the chain l1 -> .., l2 -> l1/.., … rootfs -> l14/.. and writes nothing', async () => {
+    const before = leftovers();
+    await expect(unpackArchive(archive('chain', chain()), dest('chain'))).rejects.toThrow(
+      /symlink "d\/l2" -> "l1\/\.\." resolves outside the archive root/,
+    );
+    expect(existsSync(dest('chain'))).toBe(false);
+    expect(leftovers()).toEqual(before);
+  });
+
+  it('refuses the chain when the links come in reverse order', async () => {
+    await expect(unpackArchive(archive('chain-rev', chain().reverse()), dest('chain-rev'))).rejects.toThrow(
+      UnsafeArchiveError,
+    );
+    expect(existsSync(dest('chain-rev'))).toBe(false);
+  });
+
+  it('extracts chains of links that stay inside', async () => {
+    const file = archive('chain-in', [
+      { path: 'a/b/c/', type: 'Directory' },
+      { path: 'a/b/c/l1', type: 'SymbolicLink', linkpath: '..' },
+      { path: 'a/b/c/l2', type: 'SymbolicLink', linkpath: 'l1/..' },
+      { path: 'a/b/c/l3', type: 'SymbolicLink', linkpath: 'l2/..' },
+      { path: 'bin/', type: 'Directory' },
+      { path: 'bin/run.sh', body: 'echo in' },
+      { path: 'a/b/up', type: 'SymbolicLink', linkpath: '../../bin/run.sh' },
+    ]);
+    await unpackArchive(file, dest('chain-in'));
+    expect(readFileSync(join(dest('chain-in'), 'a/b/up'), 'utf8')).toBe('echo in');
+    expect(readFileSync(join(dest('chain-in'), 'a/b/c/l3/bin/run.sh'), 'utf8')).toBe('echo in');
+  });
+});

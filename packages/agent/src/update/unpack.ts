@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
+import { archiveLinkProblem } from '@flotilla/protocol';
 import { t, x } from 'tar';
 import { fsyncDir } from '../journal/journal.ts';
 
@@ -68,11 +69,14 @@ function checkEntries(entries: EntryLike[], limits: Required<UnpackLimits>): voi
         throw new UnsafeArchiveError(`archive unpacks to more than ${limits.maxTotalBytes} bytes`);
     }
   }
+  // Links are judged on the whole tree: `l2 -> l1/..` climbs past the root once `l1 -> ..` exists.
+  const problem = archiveLinkProblem(entries);
+  if (problem) throw new UnsafeArchiveError(problem);
 }
 
 /** After extraction: every symlink, resolved on disk, must stay inside the root. */
 function checkLinksOnDisk(root: string): void {
-  const realRoot = realpathSync(root);
+  const realRoot = realpathSync.native(root);
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const p = join(dir, name);
@@ -80,7 +84,8 @@ function checkLinksOnDisk(root: string): void {
       if (st.isSymbolicLink()) {
         let target: string;
         try {
-          target = realpathSync(p);
+          // The kernel's realpath: Node's own resolves `link/..` lexically and misses climbing chains.
+          target = realpathSync.native(p);
         } catch {
           target = resolve(dirname(p), readlinkSync(p)); // dangling: judge the literal target
         }

@@ -38,15 +38,7 @@ export function verifySignedManifest(
   signed: { signedManifest: string; signature: string },
   expect: { service: string; version: string },
 ): VerifiedManifest {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(trust.publicKeyPem);
-  } catch {
-    throw new VerificationError('pinned public key is not a valid PEM key');
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new VerificationError('pinned public key is not Ed25519');
-  if (trust.keyId && keyIdOf(key) !== trust.keyId)
-    throw new VerificationError('signing key id does not match the pinned key id');
+  const key = pinnedKey(trust);
   if (!signed.signedManifest || !signed.signature) throw new VerificationError('version is not signed');
   let ok = false;
   try {
@@ -87,3 +79,17 @@ export function checkArtifact(verified: VerifiedManifest, actual: { size: number
 }
 
 export { canonicalJson };
+
+/** The pinned key as a key object; refuses a key that is not Ed25519 or does not match its pinned id. */
+export function pinnedKey(trust: TrustedKey): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(trust.publicKeyPem);
+  } catch {
+    throw new VerificationError('pinned public key is not a valid PEM key');
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new VerificationError('pinned public key is not Ed25519');
+  if (trust.keyId && keyIdOf(key) !== trust.keyId)
+    throw new VerificationError('signing key id does not match the pinned key id');
+  return key;
+}

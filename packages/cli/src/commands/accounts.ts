@@ -185,6 +185,7 @@ interface TokenCreateFlags extends ApiFlags, StoreFlags {
   profile?: string;
   name?: string;
   expiresInDays?: number;
+  maxInstances?: number;
 }
 
 /** Prints a token made just now, once: the answer for --json, the token alone for --quiet, else words. */
@@ -207,8 +208,8 @@ function printCreatedToken(created: CreatedToken, flags: { json?: boolean; quiet
 
 /** Break-glass: an admin token made against the store, for whoever can read the server's data. */
 async function createAdminToken(flags: TokenCreateFlags): Promise<CreatedToken> {
-  if (flags.agent || flags.env || flags.profile) {
-    throw new CliError('--admin cannot be combined with --agent, --env or --profile', 2);
+  if (flags.agent || flags.env || flags.profile || flags.maxInstances) {
+    throw new CliError('--admin cannot be combined with --agent, --env, --profile or --max-instances', 2);
   }
   if (!flags.dataDir && !flags.database) {
     throw new CliError('an admin token is made against the store: add --data-dir <dir> or --database <url>', 2);
@@ -219,7 +220,9 @@ async function createAdminToken(flags: TokenCreateFlags): Promise<CreatedToken> 
 async function createApiToken(flags: TokenCreateFlags): Promise<CreatedToken> {
   if (flags.dataDir || flags.database) throw new CliError('--data-dir and --database are for --admin tokens', 2);
   if (flags.agent && !flags.env) throw new CliError('an agent token needs --env <environment>', 2);
-  if (!flags.agent && (flags.env || flags.profile)) throw new CliError('--env and --profile need --agent', 2);
+  if (!flags.agent && (flags.env || flags.profile || flags.maxInstances)) {
+    throw new CliError('--env, --profile and --max-instances need --agent', 2);
+  }
   const defaultName = flags.agent
     ? `agent-${flags.env}${flags.profile ? `-${flags.profile}` : ''}`
     : `cli@${hostname()}`;
@@ -229,6 +232,7 @@ async function createApiToken(flags: TokenCreateFlags): Promise<CreatedToken> {
     environment: flags.env,
     profile: flags.profile,
     expiresInDays: flags.expiresInDays,
+    maxInstances: flags.maxInstances,
   });
 }
 
@@ -244,6 +248,11 @@ function registerToken(program: Command): void {
     .option('--agent', 'an agent token bound to an environment (developer or admin)')
     .option('--env <env>', 'the environment of an agent token')
     .option('--profile <profile>', 'the profile of an agent token')
+    .addOption(
+      new Option('--max-instances <n>', 'how many instances an agent token may enrol (default: no limit)').argParser(
+        (text: string) => wholeNumber('--max-instances', text),
+      ),
+    )
     .option('--name <name>', 'a name to recognise the token by (default: agent-<env> or cli@<host>)')
     .addOption(
       new Option('--expires-in-days <n>', 'days until the token expires (default: never)').argParser((text: string) =>
@@ -255,6 +264,7 @@ function registerToken(program: Command): void {
       'after',
       examples([
         'flotilla token create --agent --env production --name web-01',
+        'flotilla token create --agent --env prod --max-instances 20   # at most 20 hosts enrol with it',
         'flotilla token create --name laptop --expires-in-days 90',
         'AGENT_TOKEN=$(flotilla token create --agent --env production --name web-01 --quiet)',
         'TOKEN=$(flotilla token create --admin --data-dir ./flotilla-data --quiet)   # the admin token was lost',

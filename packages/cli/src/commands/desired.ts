@@ -12,6 +12,7 @@ import { CliError } from '../api-client.ts';
 import { type ApiFlags, clientFor, countOption, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTable, formatTime, printResult } from '../output.ts';
+import { registerIdentityCommands } from './identities.ts';
 
 const env = (name: string) => `/api/v1/environments/${encodeURIComponent(name)}`;
 
@@ -230,4 +231,5 @@ export function registerDesiredCommands(program: Command): void {
       });
     },
   );
+  registerIdentityCommands(instance);
 }

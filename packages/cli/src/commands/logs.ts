@@ -178,6 +178,10 @@ async function follow(
     } else if (frame.event === 'dropped') {
       const { dropped } = JSON.parse(frame.data) as { dropped: number };
       process.stderr.write(`flotilla: ${dropped} lines were skipped because the output did not keep up\n`);
+    } else if (frame.event === 'closed') {
+      // The server ends a stream whose reader fell too far behind rather than buffer for it.
+      const { reason } = JSON.parse(frame.data) as { reason: string };
+      process.stderr.write(`flotilla: the server closed the stream: ${reason}\n`);
     }
   };
   let connected = false;

@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { HashQueue, type HashQueueOptions } from './hash-queue.ts';
 
 /** scrypt cost: N=2^15, r=8 needs 128·N·r = 32 MiB, so maxmem is raised above Node's 32 MiB default. */
 const params = { N: 2 ** 15, r: 8, p: 1 };
@@ -7,12 +8,30 @@ const saltLength = 16;
 export const minPasswordLength = 12;
 const maxmem = 64 * 1024 * 1024;
 
-function derive(password: string, salt: Buffer, cost: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, keyLength, { ...cost, maxmem }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    );
-  });
+/** Every scrypt of this process runs through one bounded queue (see HashQueue). */
+let queue = new HashQueue();
+
+/** Replaces the process's password queue with one of other bounds (benchmarks, tests). */
+export function configurePasswordQueue(opts: HashQueueOptions): HashQueue {
+  queue = new HashQueue(opts);
+  return queue;
+}
+
+function derive(
+  password: string,
+  salt: Buffer,
+  cost: { N: number; r: number; p: number },
+  first = false,
+): Promise<Buffer> {
+  return queue.run(
+    () =>
+      new Promise((resolve, reject) => {
+        scrypt(password.normalize('NFC'), salt, keyLength, { ...cost, maxmem }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        );
+      }),
+    first,
+  );
 }
 
 /** Hashes a password to a self-describing `scrypt$N$r$p$salt$hash` string (base64url parts). */
@@ -32,8 +51,11 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** True when `password` matches `stored`; false for a wrong password or a string that is not ours. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/**
+ * True when `password` matches `stored`; false for a wrong password or a string that is not ours.
+ * `first` puts the check at the front of the queue (see HashQueue.run).
+ */
+export async function verifyPassword(password: string, stored: string, first = false): Promise<boolean> {
   const parts = stored.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
@@ -42,15 +64,21 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const salt = Buffer.from(parts[4] as string, 'base64url');
   const expected = Buffer.from(parts[5] as string, 'base64url');
   if (expected.length === 0) return false;
-  const actual = await derive(password, salt, { N, r, p });
+  const actual = await derive(password, salt, { N, r, p }, first);
   return constantTimeEqual(actual, expected);
 }
 
-/** Hashing a throwaway password, so a login for an unknown name takes as long as a wrong password. */
-let dummy: Promise<string> | null = null;
+/**
+ * A stored string of our format whose key matches no password: checking against it costs exactly a
+ * real check (same parameters, same queue), and making it costs no hash.
+ */
+const dummy = ['scrypt', params.N, params.r, params.p, randomBytes(saltLength), randomBytes(keyLength)]
+  .map((part) => (Buffer.isBuffer(part) ? part.toString('base64url') : part))
+  .join('$');
+
+/** Checks against the dummy, so a login for an unknown name takes as long as a wrong password. */
 export async function burnPasswordCheck(password: string): Promise<void> {
-  dummy ??= hashPassword(randomBytes(16).toString('hex'));
-  await verifyPassword(password, await dummy);
+  await verifyPassword(password, dummy);
 }
 
 /** A strong random password for people who did not pick one: 24 characters, about 143 bits. */

@@ -18,7 +18,7 @@ import { findAuditEntry, readAudit } from '../audit/store.ts';
 import { generateToken, type Principal, type Role, requireRole, tokenRow } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.ts';
-import { LoginLimiter } from './login-limiter.ts';
+import { isRefusal, LoginThrottle } from './login-throttle.ts';
 import { burnPasswordCheck, checkPasswordRules, hashPassword, verifyPassword } from './password.ts';
 import * as store from './store.ts';
 
@@ -35,7 +35,8 @@ export class TooManyAttempts extends DomainError {
 export interface AccountsDeps {
   db: Kysely<Tables>;
   logger?: Logger;
-  limiter?: LoginLimiter;
+  /** Login limits; one per server, shared by every way in. */
+  throttle?: LoginThrottle;
   now?: () => number;
 }
 
@@ -54,6 +55,7 @@ function tokenAudit(t: TokenInfo) {
     profile: t.profile,
     expiresAt: t.expiresAt,
     revokedAt: t.revokedAt,
+    maxInstances: t.maxInstances ?? null,
   };
 }
 
@@ -61,7 +63,7 @@ export function createAccountsService(deps: AccountsDeps) {
   const { db } = deps;
   const now = deps.now ?? Date.now;
   const iso = () => new Date(now()).toISOString();
-  const limiter = deps.limiter ?? new LoginLimiter({ now });
+  const throttle = deps.throttle ?? new LoginThrottle({ now });
 
   function checkUser(input: { name?: string; role?: string; password?: string }): void {
     if (input.name !== undefined && !namePattern.test(input.name)) {
@@ -178,24 +180,27 @@ export function createAccountsService(deps: AccountsDeps) {
 
   async function login(body: LoginBody, address: string): Promise<CreatedToken> {
     // The attempt counts before the slow hash, so parallel guesses cannot all pass the check first.
-    const wait = limiter.reserve(body.name, address);
-    if (wait > 0) throw new TooManyAttempts(`too many failed logins for "${body.name}"; retry in ${wait} s`, wait);
+    const attempt = throttle.reserve(body.name, address);
+    if (isRefusal(attempt)) {
+      throw new TooManyAttempts(`${attempt.message}; retry in ${attempt.retryAfter} s`, attempt.retryAfter);
+    }
     let user: store.UserRow | null;
     let ok = false;
     try {
       user = await store.findUser(db, body.name);
-      if (user) ok = await verifyPassword(body.password, user.passwordHash);
+      // An unknown name costs the same check, in the same queue, as a wrong password.
+      if (user) ok = await verifyPassword(body.password, user.passwordHash, attempt.known);
       else await burnPasswordCheck(body.password);
     } catch (err) {
-      limiter.release(body.name, address);
+      attempt.released();
       throw err;
     }
     if (!user || !ok || user.disabledAt) {
-      const failures = limiter.attempts(body.name, address);
+      const failures = attempt.failed();
       deps.logger?.warn({ user: body.name, failures }, 'login failed');
       throw new Unauthorized('wrong user name or password, or the user is disabled');
     }
-    limiter.succeed(body.name, address);
+    attempt.succeeded();
     const actor: Principal = {
       tokenId: '',
       name: 'login',
@@ -216,7 +221,9 @@ export function createAccountsService(deps: AccountsDeps) {
     if (body.kind === 'personal') {
       if (!actor.userId)
         throw new Invalid('personal tokens belong to a user; this credential has no user (log in first)');
-      if (body.environment || body.profile) throw new Invalid('environment and profile are for agent tokens');
+      if (body.environment || body.profile || body.maxInstances) {
+        throw new Invalid('environment, profile and maxInstances are for agent tokens');
+      }
       return insertToken(actor, 'token.create', body.name, actor.role, {
         kind: 'personal',
         userId: actor.userId,
@@ -232,6 +239,7 @@ export function createAccountsService(deps: AccountsDeps) {
       profile: body.profile ?? null,
       expiresAt,
       createdBy: actor.userId ?? null,
+      maxInstances: body.maxInstances ?? null,
     });
   }
 

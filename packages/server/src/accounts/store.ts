@@ -132,6 +132,7 @@ function tokenQuery(db: Db) {
       't.last_used_at',
       't.expires_at',
       't.revoked_at',
+      't.max_instances',
       'u.name as user_name',
       'u.role as user_role',
     ]);
@@ -153,6 +154,7 @@ function toToken(r: TokenSelect): TokenRow {
     lastUsedAt: r.last_used_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    maxInstances: r.max_instances == null ? null : Number(r.max_instances),
     userId: r.user_id,
     createdBy: r.created_by,
   };

@@ -33,6 +33,8 @@ export interface ApiTokenAccountColumns {
   expires_at: string | null;
   /** The user who made an agent token, so they may list and revoke it. */
   created_by: string | null;
+  /** For agent tokens: how many instances it may enrol (migration 0009); null is no limit. */
+  max_instances?: number | null;
 }
 
 export type AccountTables = {

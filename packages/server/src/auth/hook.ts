@@ -37,17 +37,22 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-/** What an agent token is bound to. */
+/** What an enrolled agent instance is bound to. */
 export interface AgentScope {
   environment: string;
   profile: string | null;
+  /** The one instance the credential speaks for. */
+  instanceId: string;
 }
 
-/** A preHandler that admits only agent bearer tokens bound to an environment; sets `request.principal`. */
-export function authorizeAgent(tokens: TokenStore) {
+/** A preHandler that admits only agent bearer tokens bound to an environment (they may only enrol). */
+export function authorizeAgentToken(tokens: TokenStore) {
   return async (request: FastifyRequest) => {
     if (request.viaSession) throw new Unauthorized('agent routes take an agent token in "Authorization: Bearer"');
     const principal = await tokens.authenticate(request.headers.authorization);
+    if (principal.kind === 'instance') {
+      throw new Forbidden(`instance "${principal.instanceId}" is already enrolled; enrol with the agent token`);
+    }
     if (principal.role !== 'agent') {
       throw new Forbidden(`agent routes take agent tokens; the token "${principal.name}" has ${principal.role}`);
     }
@@ -57,9 +62,39 @@ export function authorizeAgent(tokens: TokenStore) {
   };
 }
 
-/** The environment and profile of the agent admitted by `authorizeAgent`. */
+/**
+ * A preHandler that admits only enrolled instances (their instance credential); sets
+ * `request.principal`. A bare agent token is refused: it may only enrol.
+ */
+export function authorizeAgent(tokens: TokenStore) {
+  return async (request: FastifyRequest) => {
+    if (request.viaSession)
+      throw new Unauthorized('agent routes take an instance credential in "Authorization: Bearer"');
+    const principal = await tokens.authenticate(request.headers.authorization);
+    if (principal.role !== 'agent') {
+      throw new Forbidden(
+        `agent routes take instance credentials; the token "${principal.name}" has ${principal.role}`,
+      );
+    }
+    requireInstance(principal);
+    request.principal = principal;
+  };
+}
+
+/** Refuses an agent principal that is not an enrolled instance. */
+export function requireInstance(principal: Principal): void {
+  if (principal.kind !== 'instance' || !principal.instanceId || !principal.environment) {
+    throw new Forbidden(
+      `enrol first: the agent token "${principal.name}" may only enrol an instance (POST /api/v1/agent/enroll); agent routes take the instance credential it returns`,
+    );
+  }
+}
+
+/** The environment, profile and instance of the agent admitted by `authorizeAgent`. */
 export function agentScopeOf(request: FastifyRequest): AgentScope {
   const principal = principalOf(request);
-  if (principal.role !== 'agent' || !principal.environment) throw new Error('route has no authorizeAgent preHandler');
-  return { environment: principal.environment, profile: principal.profile ?? null };
+  if (principal.role !== 'agent' || !principal.environment || !principal.instanceId) {
+    throw new Error('route has no authorizeAgent preHandler');
+  }
+  return { environment: principal.environment, profile: principal.profile ?? null, instanceId: principal.instanceId };
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
+import { identityByCredential, touchIdentity } from '../identity/store.ts';
 
 export type Role = 'admin' | 'developer' | 'viewer' | 'agent';
 export type TokenKind = 'admin' | 'personal' | 'agent';
@@ -11,15 +12,20 @@ export interface Principal {
   /** The token's name. */
   name: string;
   role: Role;
-  /** `local` is the offline CLI working on the store directly, with no token. */
-  kind?: TokenKind | 'local';
+  /** `local` is the offline CLI working on the store directly, with no token; `instance` an enrolled agent. */
+  kind?: TokenKind | 'local' | 'instance';
   /** The user a personal token belongs to. */
   userId?: string | null;
   userName?: string | null;
   /** For agent tokens: the environment (and optional profile) the agent belongs to. */
   environment?: string | null;
   profile?: string | null;
+  /** For instance credentials: the one instance they speak for. */
+  instanceId?: string | null;
 }
+
+/** Prefix of instance credentials (agent tokens are `flt_`). */
+export const instanceCredentialPrefix = 'fli_';
 
 /** Tokens are 256 random bits, so one SHA-256 is enough at rest; passwords get a slow KDF instead. */
 export function hashToken(token: string): string {
@@ -57,6 +63,8 @@ export interface NewToken {
   profile?: string | null;
   expiresAt?: string | null;
   createdBy?: string | null;
+  /** Agent tokens: how many instances the token may enrol. */
+  maxInstances?: number | null;
 }
 
 /** The row to insert for a new token; the token itself is never stored. */
@@ -75,6 +83,7 @@ export function tokenRow(name: string, role: Role, token: string, extra: NewToke
     profile: extra.profile ?? null,
     expires_at: extra.expiresAt ?? null,
     created_by: extra.createdBy ?? null,
+    max_instances: extra.maxInstances ?? null,
   };
 }
 
@@ -147,7 +156,9 @@ export class TokenStore {
   async authenticate(header: string | undefined): Promise<Principal> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!match) throw new Unauthorized('send "Authorization: Bearer <token>"');
-    const hash = hashToken(match[1] as string);
+    const bearer = match[1] as string;
+    if (bearer.startsWith(instanceCredentialPrefix)) return this.#authenticateInstance(bearer);
+    const hash = hashToken(bearer);
     const row = await this.#db
       .selectFrom('api_tokens as t')
       .leftJoin('users as u', 'u.id', 't.user_id')
@@ -195,6 +206,42 @@ export class TokenStore {
       userName: kind === 'personal' ? row.user_name : null,
       environment: row.environment,
       profile: row.profile,
+    };
+  }
+
+  /** An instance credential: valid while neither it nor the agent token that enrolled it is revoked. */
+  async #authenticateInstance(credential: string): Promise<Principal> {
+    const hash = hashToken(credential);
+    const row = await identityByCredential(this.#db, hash);
+    if (!row || !timingSafeEqual(Buffer.from(row.credential_hash), Buffer.from(hash))) {
+      throw new Unauthorized('the instance credential is unknown');
+    }
+    if (row.revoked_at) {
+      throw new Unauthorized(`the identity of instance "${row.instance_id}" was revoked at ${row.revoked_at}`);
+    }
+    if (row.token_name === null) throw new Unauthorized('the agent token that enrolled this instance is gone');
+    if (row.token_revoked_at) {
+      throw new Unauthorized(`the agent token "${row.token_name}" that enrolled this instance was revoked`);
+    }
+    const now = this.#now();
+    if (row.token_expires_at && Date.parse(row.token_expires_at) <= now) {
+      throw new Unauthorized(`the agent token "${row.token_name}" that enrolled this instance expired`);
+    }
+    const key = `instance:${row.instance_id}`;
+    if (now - (this.#lastTouched.get(key) ?? 0) >= 60_000) {
+      this.#lastTouched.set(key, now);
+      await touchIdentity(this.#db, row.instance_id, new Date(now).toISOString());
+    }
+    return {
+      tokenId: row.token_id,
+      name: row.token_name,
+      role: 'agent',
+      kind: 'instance',
+      userId: null,
+      userName: null,
+      environment: row.environment,
+      profile: row.profile,
+      instanceId: row.instance_id,
     };
   }
 

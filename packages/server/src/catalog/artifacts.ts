@@ -4,6 +4,7 @@ import { rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type ArchiveEntryLink, archiveLinkProblem } from '@flotilla/protocol';
 import { Parser, type ReadEntry } from 'tar';
 import { DomainError, Invalid } from '../errors.ts';
 import { makePrivateDir, privateFileMode } from '../private-files.ts';
@@ -134,16 +135,19 @@ function entryProblem(entry: ReadEntry): string | undefined {
 
 /**
  * Reads `flotilla.json` from the root of a .tar.gz (or .tar) and checks every entry: paths and link
- * targets must stay inside the root. Returns the parsed JSON; throws Invalid naming the fault.
+ * targets, resolved through the archive's other links, must stay inside the root. Returns the parsed
+ * JSON; throws Invalid naming the fault.
  */
 export async function readArchiveManifest(file: string): Promise<unknown> {
   let manifest: Buffer | undefined;
   let problem: string | undefined;
   let found = 0;
+  const entries: ArchiveEntryLink[] = [];
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
       problem ??= entryProblem(entry);
+      entries.push({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
       const name = posix.normalize(entry.path);
       if (name !== manifestFileName || entry.type !== 'File') {
         entry.resume();
@@ -167,6 +171,8 @@ export async function readArchiveManifest(file: string): Promise<unknown> {
   } catch (err) {
     throw new Invalid(`the artifact is not a readable .tar.gz: ${(err as Error).message}`);
   }
+  // Links are judged on the whole tree: a link may climb through another that comes later.
+  problem ??= archiveLinkProblem(entries);
   if (problem) throw new Invalid(`the artifact is refused: ${problem}`);
   if (found > 1) throw new Invalid(`the artifact holds ${manifestFileName} more than once`);
   if (!manifest) throw new Invalid(`the artifact has no ${manifestFileName} at its root`);

@@ -17,12 +17,14 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
-import { authorize } from '../auth/hook.ts';
+import { authorize, requireInstance } from '../auth/hook.ts';
 import { type Principal, requireRole, type TokenStore } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden } from '../errors.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { detachedBody } from '../http/request-body.ts';
+import { createAgentScope } from './agent-scope.ts';
 import { hexOf } from './artifacts.ts';
 import { createCatalogService, maxArtifactBytes } from './service.ts';
 import { listProfiles } from './store.ts';
@@ -35,6 +37,8 @@ function viewerOrAgent(tokens: TokenStore, db: Kysely<Tables>) {
   return async (request: FastifyRequest<{ Params: { service: string } }>) => {
     const principal = await tokens.authenticate(request.headers.authorization);
     if (principal.role !== 'agent') requireRole(principal, 'viewer');
+    // Agents download as an enrolled instance; a bare agent token may only enrol.
+    else requireInstance(principal);
     request.principal = principal;
     if (principal.role === 'agent' && principal.profile) {
       const services = (await listProfiles(db, principal.profile))[0]?.services ?? [];
@@ -76,6 +80,10 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
   const viewer = authorize(deps.tokens, 'viewer');
   const developer = authorize(deps.tokens, 'developer');
   const agentOk = viewerOrAgent(deps.tokens, deps.db);
+  // Agents reach only versions their environment desires now or recently, or a rollout targets.
+  const agentScope = createAgentScope(deps.db);
+  const downloadable = async (request: FastifyRequest<{ Params: { service: string; version: string } }>) =>
+    agentScope.requireDownloadable(actor(request), request.params.service, request.params.version);
   const security = [{ bearer: [] }];
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
   const tags = ['catalog'];
@@ -87,7 +95,8 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
   // Artifacts arrive as raw streams; this parser is scoped to this plugin's routes.
   app.addContentTypeParser(
     ['application/gzip', 'application/x-gzip', 'application/octet-stream'],
-    (_request, payload, done) => done(null, payload),
+    // Detached: a refusal mid-upload reaches the client and its connection is not left open.
+    (_request, payload, done) => done(null, detachedBody(payload)),
   );
 
   app.get(
@@ -266,7 +275,7 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
   app.get<{ Params: { service: string; version: string } }>(
     '/api/v1/services/:service/versions/:version',
     {
-      preHandler: agentOk,
+      preHandler: [agentOk, downloadable],
       schema: {
         tags,
         summary: 'A version with its manifest and signature',
@@ -280,7 +289,7 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
   app.get<{ Params: { service: string; version: string } }>(
     '/api/v1/services/:service/versions/:version/artifact',
     {
-      preHandler: agentOk,
+      preHandler: [agentOk, downloadable],
       schema: {
         tags,
         summary: 'Download the artifact (supports Range for resuming)',

@@ -4,6 +4,7 @@ import { isUntrustedForward, rateLimitKey } from '../checkin/forwarded.ts';
 import { unstoredHeader } from '../checkin/writer.ts';
 import { answerClientError } from '../http/client-error.ts';
 import { closeGracefully } from '../http/graceful-close.ts';
+import { drainThenClose } from '../http/request-body.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
 import { clientAddress } from './client-address.ts';
 import { HttpSamples } from './http-samples.ts';
@@ -124,8 +125,10 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       res.setHeader('connection', 'close');
       return fail(res, target.route, started, 503, 'unavailable', 'the server is shutting down');
     }
+    // The rest of the body is read and discarded (at most 10 s): closing with unread input would
+    // reset the connection and the client would never read its 413.
     const tooLarge = () => {
-      res.setHeader('connection', 'close');
+      drainThenClose(req);
       fail(
         res,
         target.route,
@@ -143,7 +146,6 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       if (size > init.bodyLimit) {
         req.removeAllListeners('data');
         req.removeAllListeners('end');
-        req.resume();
         tooLarge();
       } else chunks.push(chunk);
     });

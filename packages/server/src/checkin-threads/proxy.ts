@@ -1,4 +1,5 @@
 import { Agent, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { drainThenClose } from '../http/request-body.ts';
 import { appendForwardedFor } from './client-address.ts';
 
 // Per-connection headers are the proxy's own business on each side (RFC 9110, section 7.6.1).
@@ -66,6 +67,13 @@ export function createProxy(socketPath: string, trusted: ((address: string) => b
     // A client that goes away takes its upstream request with it, so follows and long polls end too.
     res.once('close', () => {
       if (!res.writableFinished) upstream.destroy();
+    });
+    // Answered before the body was all here (413, 401): the rest is discarded here, not passed on.
+    res.once('finish', () => {
+      if (req.complete) return;
+      req.unpipe(upstream);
+      upstream.destroy();
+      drainThenClose(req);
     });
     req.pipe(upstream);
   };

@@ -31,6 +31,12 @@ export interface ServerConfig {
   logRetentionMs: number;
   faultRetentionMs: number;
   faultMaxCount: number;
+  /** Per instance: log message bytes and lines a minute, fault reports an hour; 0 is unlimited. */
+  logQuotaBytes: number;
+  logQuotaLines: number;
+  faultQuota: number;
+  /** Log-follow streams one user (or token) may hold open at once. */
+  logFollowMax: number;
   rateLimitPerMinute: number;
   /** When the store cannot take a check-in: answer it unstored (upgrade-responder's way) or refuse with 503. */
   onStoreFailure: 'answer' | 'refuse';
@@ -89,6 +95,10 @@ export function resolveServerConfig(
       opts.faultMaxCount !== undefined
         ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))
         : (file.faultMaxCount ?? 100),
+    logQuotaBytes: countOption(opts.logQuotaBytes, 'log-quota-bytes', file.logQuotaBytes, 16 * 1024 * 1024),
+    logQuotaLines: countOption(opts.logQuotaLines, 'log-quota-lines', file.logQuotaLines, 60_000),
+    faultQuota: countOption(opts.faultQuota, 'fault-quota', file.faultQuota, 60),
+    logFollowMax: Math.max(1, countOption(opts.logFollowMax, 'log-follow-max', file.logFollowMax, 8)),
     rateLimitPerMinute:
       opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
     onStoreFailure: (opts.onStoreFailure ?? file.onStoreFailure ?? 'answer') as ServerConfig['onStoreFailure'],
@@ -266,6 +276,11 @@ function parsePort(text: string): number {
 function autoCheckinThreads(): number {
   const cpus = availableParallelism();
   return cpus < 2 ? 0 : Math.min(4, cpus);
+}
+
+/** A whole number from a flag or env var, else the file, else the default. */
+function countOption(text: string | undefined, field: string, fromFile: number | undefined, fallback: number): number {
+  return text !== undefined ? parseCount(text, field) : (fromFile ?? fallback);
 }
 
 function parseCount(text: string, field: string): number {

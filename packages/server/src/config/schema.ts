@@ -36,6 +36,18 @@ export const FileConfig = Type.Object(
     logRetention: Type.Optional(Type.String()),
     faultRetention: Type.Optional(Type.String()),
     faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
+    logQuotaBytes: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Log message bytes per agent instance per minute; 0 is off' }),
+    ),
+    logQuotaLines: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Log lines per agent instance per minute; 0 is off' }),
+    ),
+    faultQuota: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Fault reports per agent instance per hour; 0 is off' }),
+    ),
+    logFollowMax: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Log-follow streams open at once per user or token' }),
+    ),
     rateLimit: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),
     ),
@@ -85,6 +97,10 @@ export interface ServerOptions {
   logRetention?: string;
   faultRetention?: string;
   faultMaxCount?: string;
+  logQuotaBytes?: string;
+  logQuotaLines?: string;
+  faultQuota?: string;
+  logFollowMax?: string;
   rateLimit?: string;
   onStoreFailure?: string;
   checkinThreads?: string;
@@ -158,7 +174,31 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     key: 'faultMaxCount',
     flag: '--fault-max-count <n>',
     env: 'FLOTILLA_FAULT_MAX_COUNT',
-    help: 'fault reports kept per service; the oldest go first (default 100)',
+    help: 'fault reports kept per environment and service; the oldest received go first (default 100)',
+  },
+  {
+    key: 'logQuotaBytes',
+    flag: '--log-quota-bytes <n>',
+    env: 'FLOTILLA_LOG_QUOTA_BYTES',
+    help: 'log message bytes each agent instance may upload per minute, beyond that 429 with Retry-After (default 16777216, 0 is off)',
+  },
+  {
+    key: 'logQuotaLines',
+    flag: '--log-quota-lines <n>',
+    env: 'FLOTILLA_LOG_QUOTA_LINES',
+    help: 'log lines each agent instance may upload per minute (default 60000, 0 is off)',
+  },
+  {
+    key: 'faultQuota',
+    flag: '--fault-quota <n>',
+    env: 'FLOTILLA_FAULT_QUOTA',
+    help: 'fault reports each agent instance may upload per hour (default 60, 0 is off)',
+  },
+  {
+    key: 'logFollowMax',
+    flag: '--log-follow-max <n>',
+    env: 'FLOTILLA_LOG_FOLLOW_MAX',
+    help: 'log-follow streams one user or token may hold open at once (default 8)',
   },
   {
     key: 'rateLimit',

@@ -7,6 +7,8 @@ import * as m0005 from './migrations/0005-rollouts.ts';
 import * as m0006 from './migrations/0006-logs.ts';
 import * as m0007 from './migrations/0007-faults.ts';
 import * as m0008 from './migrations/0008-rollout-admitted.ts';
+import * as m0009 from './migrations/0009-agent-identity.ts';
+import * as m0010 from './migrations/0010-fault-retention.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +20,8 @@ export const migrations: Record<string, Migration> = {
   '0006-logs': m0006,
   '0007-faults': m0007,
   '0008-rollout-admitted': m0008,
+  '0009-agent-identity': m0009,
+  '0010-fault-retention': m0010,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -2,6 +2,7 @@ import type { AccountTables } from '../accounts/tables.ts';
 import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
 import type { FaultTables } from '../faults/tables.ts';
+import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
 
@@ -65,4 +66,5 @@ export type Tables = CheckinTables &
   DesiredTables &
   RolloutTables &
   LogTables &
-  FaultTables;
+  FaultTables &
+  IdentityTables;

@@ -4,16 +4,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { agentScopeOf, authorizeAgent } from '../auth/hook.ts';
 import type { TokenStore } from '../auth/tokens.ts';
-import { Invalid, NotFound } from '../errors.ts';
+import { Forbidden, Invalid, NotFound } from '../errors.ts';
 import type { InstanceService } from './instances-service.ts';
 import { type DesiredNotifier, parseWait } from './long-poll.ts';
 import type { DesiredService } from './service.ts';
+import type { DesiredSigner } from './signed-desired.ts';
 
 const maxWaitMs = 120_000;
 
 interface Agent {
   environment: string;
   profile: string | null;
+  instanceId: string;
 }
 
 declare module 'fastify' {
@@ -34,6 +36,8 @@ export interface AgentRouteDeps {
   service: DesiredService;
   instances: InstanceService;
   notifier: DesiredNotifier;
+  /** Signs each desired answer, so agents can tell it came from this server unchanged. */
+  signer: DesiredSigner;
 }
 
 /** The API that host agents call with their `agent` token: the desired list (long poll) and state reports. */
@@ -65,7 +69,11 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       },
     },
     async (request, reply) => {
-      const { environment, profile } = request.agent as Agent;
+      const { environment, profile, instanceId } = request.agent as Agent;
+      // The rollout wave is the credential's instance's; `?instance=` may only repeat it.
+      if (request.query.instance !== undefined && request.query.instance !== instanceId) {
+        throw new Forbidden(`this credential is for instance "${instanceId}", not "${request.query.instance}"`);
+      }
       const waitMs = request.query.wait === undefined ? 0 : parseWait(request.query.wait, maxWaitMs);
       if (waitMs === undefined) throw new Invalid(`wait must look like 30s or 2m (at most 120s)`);
       const scope = await service.profileTag(profile);
@@ -73,7 +81,7 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       const known = parseIfNoneMatch(request.headers['if-none-match']);
       const matches = (revision: number) => known.has(etag(revision)) || known.has('*');
       const revisionNow = async () => {
-        const revision = await service.agentRevision(environment, request.query.instance);
+        const revision = await service.agentRevision(environment, instanceId);
         if (revision === undefined) throw new NotFound(`no environment "${environment}"`);
         return revision;
       };
@@ -89,7 +97,8 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       reply.header('cache-control', 'private, no-cache');
       if (matches(revision)) return reply.code(304).header('etag', etag(revision)).send();
       const view = await service.agentView(environment, profile, revision);
-      return reply.header('etag', etag(view.revision)).send(view);
+      const signed = deps.signer.sign({ ...view, profile });
+      return reply.header('etag', etag(view.revision)).send({ ...view, ...signed });
     },
   );
 

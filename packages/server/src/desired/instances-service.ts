@@ -2,6 +2,7 @@ import type { AgentStateReport, InstanceQuery } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Invalid, NotFound } from '../errors.ts';
+import { allowedServices, requireOwnInstance } from '../identity/scope.ts';
 import * as store from './instances-store.ts';
 
 /** Instances not seen for this long are shown as stale (`--instance-expiry`). */
@@ -20,8 +21,21 @@ export function createInstanceService(deps: { db: Kysely<Tables>; expiryMs?: num
   const view = (row: store.InstanceRow, staleBefore: string) => ({ ...row, stale: row.lastSeenAt < staleBefore });
 
   return {
-    /** Stores an agent's report; environment and profile come from its token, never from the body. */
-    async report(agent: { environment: string; profile: string | null }, body: AgentStateReport): Promise<void> {
+    /**
+     * Stores an agent's report; environment and profile come from its credential, never from the body.
+     * With an instance (the agent API always has one), only that instance's report is taken, and
+     * services outside its profile are left out, so they can never count for a rollout.
+     */
+    async report(
+      agent: { environment: string; profile: string | null; instanceId?: string },
+      body: AgentStateReport,
+    ): Promise<void> {
+      let allowed: Set<string> | null = null;
+      if (agent.instanceId !== undefined) {
+        const scope = { environment: agent.environment, profile: agent.profile, instanceId: agent.instanceId };
+        requireOwnInstance(scope, body.instanceId, 'the state report');
+        allowed = await allowedServices(deps.db, scope);
+      }
       const seen = new Set<string>();
       for (const s of body.services) {
         if (seen.has(s.service)) throw new Invalid(`service "${s.service}" is reported twice`);
@@ -44,17 +58,19 @@ export function createInstanceService(deps: { db: Kysely<Tables>; expiryMs?: num
           profile: agent.profile,
           labels: body.labels ?? {},
           at: now().toISOString(),
-          services: body.services.map((s) => ({
-            service: s.service,
-            version: s.version ?? null,
-            targetVersion: s.targetVersion ?? null,
-            state: s.state ?? null,
-            updateError: s.updateError ?? null,
-            installedAt: s.installedAt ?? null,
-            startedAt: s.startedAt ?? null,
-            failureCount: s.failureCount ?? 0,
-            lastExitCode: s.lastExitCode ?? null,
-          })),
+          services: body.services
+            .filter((s) => allowed === null || allowed.has(s.service))
+            .map((s) => ({
+              service: s.service,
+              version: s.version ?? null,
+              targetVersion: s.targetVersion ?? null,
+              state: s.state ?? null,
+              updateError: s.updateError ?? null,
+              installedAt: s.installedAt ?? null,
+              startedAt: s.startedAt ?? null,
+              failureCount: s.failureCount ?? 0,
+              lastExitCode: s.lastExitCode ?? null,
+            })),
         });
       });
     },

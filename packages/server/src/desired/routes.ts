@@ -24,12 +24,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
 import type { Principal } from '../auth/tokens.ts';
+import { loadOrCreateSigningKey, type SigningKeyPair } from '../catalog/signing.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { type CatalogLookup, catalogLookup } from './catalog-lookup.ts';
 import { createInstanceService, defaultInstanceExpiryMs } from './instances-service.ts';
 import { DesiredNotifier } from './long-poll.ts';
 import { createDesiredService } from './service.ts';
+import { createDesiredSigner } from './signed-desired.ts';
 
 export interface DesiredRouteDeps extends FeatureDeps {
   /** The catalog; the real one unless a test passes another. */
@@ -270,5 +272,7 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
     async (request) => instances.get(request.params.id),
   );
 
-  await agentRoutes(app, { tokens: deps.tokens, service, instances, notifier });
+  let key: SigningKeyPair | undefined;
+  const signer = createDesiredSigner({ key: () => (key ??= loadOrCreateSigningKey(deps.dataDir)) });
+  await agentRoutes(app, { tokens: deps.tokens, service, instances, notifier, signer });
 }

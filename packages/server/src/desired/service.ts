@@ -360,7 +360,10 @@ export function createDesiredService(deps: DesiredServiceDeps) {
 
     /** The revision an agent should run: its rollout wave's revision while a rollout is active, else the current one. */
     async agentRevision(env: string, instanceId?: string): Promise<number | undefined> {
-      return (await assignedRevision(db, env, instanceId)) ?? store.currentRevisionNumber(db, env);
+      // The current revision first: read after the rollout, a rollout started in between would serve
+      // its target to an instance outside the wave, and the next answer (the base) would go back.
+      const current = await store.currentRevisionNumber(db, env);
+      return (await assignedRevision(db, env, instanceId)) ?? current;
     },
 
     /** Part of an agent's ETag, so that a change of its profile's services also counts as a change. */

@@ -5,6 +5,9 @@ import { agentScopeOf, authorize, authorizeAgent } from '../auth/hook.ts';
 import { getService } from '../catalog/store.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { detachedBody } from '../http/request-body.ts';
+import { uploadScope } from '../identity/scope.ts';
+import { QuotaExceeded, UploadQuota } from '../quota/upload-quota.ts';
 import { createFaultService, defaultMaxArchiveBytes } from './service.ts';
 
 export const retentionIntervalMs = 10 * 60_000;
@@ -39,9 +42,9 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
 
   // One retention run at a time; close waits for the one under way so the store is not closed under it.
   let running: Promise<unknown> = Promise.resolve();
-  const retain = (service?: string) => {
+  const retain = (group?: { environment: string; service: string }) => {
     running = running
-      .then(() => faults.applyRetention(service))
+      .then(() => faults.applyRetention(group))
       .catch((err: Error) => deps.logger.warn({ err }, 'fault report retention failed'));
     return running;
   };
@@ -56,9 +59,22 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
   });
 
   // Fault archives arrive as raw streams; this parser is scoped to this plugin's routes.
+  // Detached: a refusal mid-upload reaches the client and its connection is not left open.
   app.addContentTypeParser(['application/gzip', 'application/x-gzip'], (_request, payload, done) =>
-    done(null, payload),
+    done(null, detachedBody(payload)),
   );
+
+  // Reports per instance per hour: the enrolled credential's, else the one fault.json names.
+  const quota = new UploadQuota({ reports: deps.config.faultQuota }, 3_600_000);
+  const admit = (instance: string, label: string) => {
+    const retryAfter = quota.take(instance, { reports: 1 });
+    if (retryAfter === 0) return;
+    deps.metrics.agentUploadsRefused.inc({ kind: 'faults' });
+    throw new QuotaExceeded(
+      `instance "${label}" uploaded more fault reports than its quota; retry in ${retryAfter} s`,
+      retryAfter,
+    );
+  };
 
   const viewer = authorize(deps.tokens, 'viewer');
   const security = [{ bearer: [] }];
@@ -74,7 +90,7 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
         tags,
         summary: 'Upload a fault report: the .tar.gz is the raw body (Content-Type: application/gzip)',
         security,
-        response: { 201: FaultAccepted, ...errors, 413: ErrorBody },
+        response: { 201: FaultAccepted, ...errors, 413: ErrorBody, 429: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -85,9 +101,19 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
           .send(errorBody('invalid', 'send the fault archive as the body with Content-Type: application/gzip'));
       }
       const length = request.headers['content-length'];
-      const accepted = await faults.receive(agentScopeOf(request), body, length ? Number(length) : undefined);
+      const scope = agentScopeOf(request);
+      const check = await uploadScope(deps.db, scope, 'the fault report');
+      const bound = request.principal?.instanceId;
+      // A bound instance is refused before its body is read; otherwise once fault.json names it.
+      if (bound) admit(bound, bound);
+      const accepted = await faults.receive(
+        { ...scope, check: (meta) => check(meta.instanceId, [meta.service]) },
+        body,
+        length ? Number(length) : undefined,
+        bound ? undefined : (instanceId) => admit(`${scope.environment}/${instanceId}`, instanceId),
+      );
       // Trimmed before answering, so a list right after the upload already keeps the per-service limit.
-      await retain(accepted.service);
+      await retain({ environment: accepted.environment, service: accepted.service });
       // /metrics is unauthenticated: only catalog services become label values, never agent-sent text.
       const known = await getService(deps.db, accepted.service);
       deps.metrics.faultReports.inc({ service: known ? accepted.service : unknownServiceLabel });

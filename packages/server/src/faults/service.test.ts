@@ -149,12 +149,13 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     const faults = service(2);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const file = await makeFaultArchive({ meta: faultMeta({ time: `2026-03-0${i + 1}T00:00:00.000Z` }) });
+      clock += 1000;
+      const file = await makeFaultArchive({ meta: faultMeta({ time: `2026-02-0${i + 1}T00:00:00.000Z` }) });
       ids.push((await upload(faults, file)).id);
     }
     const api = (await upload(faults, await makeFaultArchive({ meta: faultMeta({ service: 'api' }) }))).id;
     // The oldest web report goes: 3 are over the count of 2.
-    expect(await faults.applyRetention('web')).toBe(1);
+    expect(await faults.applyRetention({ environment: 'prod', service: 'web' })).toBe(1);
     expect((await faults.list({ service: 'web' })).faults.map((f) => f.id)).toEqual([ids[2], ids[1]]);
     expect(existsSync(faults.archivePath(ids[0] as string))).toBe(false);
     expect(existsSync(faults.archivePath(ids[1] as string))).toBe(true);
@@ -165,6 +166,41 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     expect((await faults.list({})).faults.map((f) => f.id)).toEqual([fresh]);
     for (const id of [ids[1], ids[2], api]) expect(existsSync(faults.archivePath(id as string))).toBe(false);
     expect(archives()).toEqual([`${fresh}.tar.gz`]);
+  });
+
+  it('An agent token of test wiped every production fault report', async () => {
+    // Before: 100 kept per service across environments, oldest by the agent-sent time, 2099 accepted.
+    const faults = service(3);
+    const prod: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      clock += 1000;
+      const file = await makeFaultArchive({ meta: faultMeta({ time: `2026-03-01T0${i}:00:00.000Z` }) });
+      prod.push((await upload(faults, file, 'prod')).id);
+    }
+    const test: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      clock += 1000;
+      const file = await makeFaultArchive({ meta: faultMeta({ time: '2099-12-31T00:00:00.000Z' }) });
+      test.push((await upload(faults, file, 'test')).id);
+      await faults.applyRetention({ environment: 'test', service: 'web' });
+    }
+    expect(await faults.applyRetention()).toBe(0);
+    // Production keeps all of its reports; test keeps its 3 newest by receive time.
+    const ids = async (environment: string) => (await faults.list({ environment })).faults.map((f) => f.id);
+    expect(new Set(await ids('prod'))).toEqual(new Set(prod));
+    expect(new Set(await ids('test'))).toEqual(new Set(test.slice(2)));
+    for (const id of [...prod, ...test.slice(2)]) expect(existsSync(faults.archivePath(id))).toBe(true);
+    // A time absurdly far ahead is stored as the receive time, so it pins nothing to the top.
+    const newest = await faults.get(test[4] as string);
+    expect(newest.time).toBe(new Date(clock).toISOString());
+    expect(newest.time).toBe(newest.receivedAt);
+
+    // A later report with an old agent-sent time still counts as the newest received.
+    clock += 1000;
+    const late = await makeFaultArchive({ meta: faultMeta({ time: '2020-01-01T00:00:00.000Z' }) });
+    const lateId = (await upload(faults, late, 'prod')).id;
+    expect(await faults.applyRetention({ environment: 'prod', service: 'web' })).toBe(1);
+    expect(new Set(await ids('prod'))).toEqual(new Set([...prod.slice(1), lateId]));
   });
 
   it('sweeps old leftovers: temp uploads and archives without a row', async () => {

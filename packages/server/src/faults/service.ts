@@ -19,12 +19,14 @@ export const defaultMaxArchiveBytes = 256 * 1024 ** 2;
 /** Temp uploads and archives without a row older than this are leftovers of a crash. */
 const leftoverAgeMs = 3_600_000;
 const archiveNameRe = /^([0-9a-f-]{36})\.tar\.gz$/;
+/** A fault time further ahead of the server's clock than this is stored as the receive time. */
+const maxFutureMs = 86_400_000;
 
 export interface FaultServiceDeps {
   db: Kysely<Tables>;
   dataDir: string;
   retentionMs: number;
-  /** Reports kept per service; the oldest go first. */
+  /** Reports kept per environment and service; the oldest received go first. */
   maxCount: number;
   maxArchiveBytes?: number;
   now?: () => number;
@@ -161,10 +163,13 @@ export function createFaultService(deps: FaultServiceDeps) {
      * `<dataDir>/faults/<id>.tar.gz` and its row written. On any refusal neither file nor row stays.
      */
     async receive(
-      agent: { environment: string },
+      /** `check` refuses a report the uploader may not make (another instance, a service outside its profile). */
+      agent: { environment: string; check?: (meta: { instanceId: string; service: string }) => void },
       body: NodeJS.ReadableStream,
       declaredLength?: number,
-    ): Promise<{ id: string; service: string }> {
+      /** Called with the report's instance id once it is known; throws to refuse (a quota). */
+      admit?: (instanceId: string) => void,
+    ): Promise<{ id: string; environment: string; service: string }> {
       if (declaredLength !== undefined && declaredLength > maxBytes) {
         throw new DomainError('payload_too_large', `the fault archive is larger than ${maxBytes} bytes`);
       }
@@ -180,10 +185,16 @@ export function createFaultService(deps: FaultServiceDeps) {
         if (size === 0) throw new Invalid('the fault archive is empty');
         const content = await readFaultArchive(tmpPath);
         const meta = validateMeta(content.meta);
-        const time = Date.parse(meta.time);
+        agent.check?.(meta);
+        admit?.(meta.instanceId);
+        const receivedAt = now();
+        // A clock far ahead (2099-12-31) would pin the report to the top of every list; the archive
+        // keeps the time as sent.
+        let time = Date.parse(meta.time);
+        if (time > receivedAt + maxFutureMs) time = receivedAt;
         const row: store.FaultRow = {
           id: randomUUID(),
-          receivedAt: now(),
+          receivedAt,
           time,
           environment: agent.environment,
           instanceId: meta.instanceId,
@@ -207,7 +218,7 @@ export function createFaultService(deps: FaultServiceDeps) {
           await rm(target, { force: true });
           throw err;
         }
-        return { id: row.id, service: row.service };
+        return { id: row.id, environment: row.environment, service: row.service };
       } catch (err) {
         await rm(tmpPath, { force: true });
         throw err;
@@ -247,20 +258,20 @@ export function createFaultService(deps: FaultServiceDeps) {
     },
 
     /**
-     * Deletes reports received longer than the retention ago and, per service, those beyond the
-     * newest `maxCount`, files and rows. With `service`, only that service's count is checked.
+     * Deletes reports received longer than the retention ago and, per environment and service, those
+     * beyond the newest `maxCount` received, files and rows. With `group`, only its count is checked.
      */
-    async applyRetention(service?: string): Promise<number> {
+    async applyRetention(group?: { environment: string; service: string }): Promise<number> {
       const ids = new Set<string>();
-      if (service === undefined) {
+      if (group === undefined) {
         for (const id of await store.faultsReceivedBefore(db, now() - deps.retentionMs)) ids.add(id);
       }
-      const services = service === undefined ? await store.servicesOverCount(db, deps.maxCount) : [service];
-      for (const s of services) {
-        for (const id of await store.faultsBeyondCount(db, s, deps.maxCount)) ids.add(id);
+      const groups = group === undefined ? await store.groupsOverCount(db, deps.maxCount) : [group];
+      for (const g of groups) {
+        for (const id of await store.faultsBeyondCount(db, g, deps.maxCount)) ids.add(id);
       }
       const removed = await remove([...ids]);
-      if (service === undefined) await sweepLeftovers();
+      if (group === undefined) await sweepLeftovers();
       return removed;
     },
   };

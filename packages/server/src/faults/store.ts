@@ -103,24 +103,34 @@ export async function faultsReceivedBefore(db: Kysely<Tables>, cutoff: number): 
   return rows.map((r) => r.id);
 }
 
-/** Services holding more than `keep` reports. */
-export async function servicesOverCount(db: Kysely<Tables>, keep: number): Promise<string[]> {
-  const rows = await db
+/** (environment, service) pairs holding more than `keep` reports. */
+export async function groupsOverCount(
+  db: Kysely<Tables>,
+  keep: number,
+): Promise<Array<{ environment: string; service: string }>> {
+  return db
     .selectFrom('fault_reports')
-    .select('service')
-    .groupBy('service')
+    .select(['environment', 'service'])
+    .groupBy(['environment', 'service'])
     .having((eb) => eb.fn.countAll(), '>', keep)
     .execute();
-  return rows.map((r) => r.service);
 }
 
-/** Ids of a service's reports beyond the newest `keep`, oldest last. */
-export async function faultsBeyondCount(db: Kysely<Tables>, service: string, keep: number): Promise<string[]> {
+/**
+ * Ids of an environment's service's reports beyond the newest `keep` by the server's receive time
+ * (never the agent-sent `time`, which a wrong clock or a hostile agent can set at will).
+ */
+export async function faultsBeyondCount(
+  db: Kysely<Tables>,
+  group: { environment: string; service: string },
+  keep: number,
+): Promise<string[]> {
   const rows = await db
     .selectFrom('fault_reports')
     .select('id')
-    .where('service', '=', service)
-    .orderBy('time', 'desc')
+    .where('environment', '=', group.environment)
+    .where('service', '=', group.service)
+    .orderBy('received_at', 'desc')
     .orderBy('id', 'desc')
     .offset(keep)
     // SQLite accepts OFFSET only after a LIMIT; this bound is never reached.

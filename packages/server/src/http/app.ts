@@ -20,6 +20,7 @@ import { dashboardRoutes } from '../dashboard/routes.ts';
 import { desiredRoutes } from '../desired/routes.ts';
 import { faultsRoutes } from '../faults/routes.ts';
 import { fleetRoutes } from '../fleet/routes.ts';
+import { identityRoutes } from '../identity/routes.ts';
 import { logsRoutes } from '../logs/routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { rolloutRoutes } from '../rollouts/routes.ts';
@@ -27,6 +28,7 @@ import type { SetupGate } from '../setup/gate.ts';
 import { setupRoutes } from '../setup/routes.ts';
 import { usageRoutes } from '../usage/routes.ts';
 import type { createUsageService } from '../usage/service.ts';
+import { authenticateBeforeBody } from './auth-before-body.ts';
 import { answerClientError } from './client-error.ts';
 import { registerCompression } from './compression.ts';
 import { installErrorHandling } from './error-handler.ts';
@@ -124,6 +126,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
   });
   installErrorHandling(app);
+  // Credentials are checked before a body is read: routes' preHandlers run at onRequest.
+  authenticateBeforeBody(app);
   app.addHook('onResponse', recordHttpMetrics(deps.metrics));
   const trusted = deps.trustedProxies.length > 0 ? compileTrustedProxies(deps.trustedProxies) : null;
   const forwardWarning = untrustedForwardWarning(deps.logger, deps.metrics, trusted !== null);
@@ -157,6 +161,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(rolloutRoutes, deps.features);
   await app.register(logsRoutes, deps.features);
   await app.register(faultsRoutes, deps.features);
+  await app.register(identityRoutes, deps.features);
   await app.register(fleetRoutes, deps.features);
   await app.register(dashboardRoutes, deps.features);
   return app;

@@ -1,6 +1,7 @@
 import type { ErrorBody, ErrorCode } from '@flotilla/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DomainError, RolloutActive, statusByCode } from '../errors.ts';
+import { drainThenClose } from './request-body.ts';
 
 const codeByStatus: Record<number, ErrorCode> = {
   400: 'invalid',
@@ -24,6 +25,11 @@ export function errorBody(code: ErrorCode, message: string): ErrorBody {
 /** The one place that turns errors into HTTP statuses and `{ "error": { code, message } }` bodies. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | DomainError, request, reply) => {
+    // An answer sent before the body arrived: the rest is read and discarded, not reset (see drainThenClose).
+    if (!request.raw.complete) {
+      reply.removeHeader('connection');
+      drainThenClose(request.raw);
+    }
     if (err instanceof DomainError) {
       reply.headers(err.headers);
       const body = errorBody(err.code, err.message);

@@ -78,20 +78,68 @@ describe('log follow hub', () => {
     hub.closeAll();
   });
 
-  it('holds a bounded backlog for a stalled socket, then reports what it dropped', async () => {
-    const hub = new LogHub({ maxPending: 3 });
+  it('holds a bounded backlog for a socket that drains again, and loses nothing', async () => {
+    const hub = new LogHub({ maxPending: 20 });
     const out = new Sink();
     hub.follow({}, out);
     out.stalled = true;
     hub.publish([row({ message: 'first' })]);
-    // The socket now refuses more; the next lines wait, beyond 3 they are dropped.
+    // The socket now refuses more; the next lines wait for it.
     hub.publish(Array.from({ length: 10 }, (_, i) => row({ message: `m${i}` })));
     expect(events(out.text, 'line').map((l) => l.message)).toEqual(['first']);
+    expect(hub.pendingBytes).toBeGreaterThan(0);
     out.release();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(events(out.text, 'line').map((l) => l.message)).toEqual(['first', 'm0', 'm1', 'm2']);
-    expect(events(out.text, 'dropped')).toEqual([{ dropped: 7 }]);
+    expect(events(out.text, 'line').map((l) => l.message)).toEqual([
+      'first',
+      ...Array.from({ length: 10 }, (_, i) => `m${i}`),
+    ]);
+    expect(hub.pendingBytes).toBe(0);
     hub.closeAll();
+  });
+
+  it('closes a follow stream that never reads, with a reason, and frees what it held', async () => {
+    const hub = new LogHub({ maxPendingBytes: 4096, closeGraceMs: 20 });
+    const out = new Sink();
+    hub.follow({}, out);
+    out.stalled = true;
+    hub.publish([row({ message: 'first' })]);
+    const big = 'x'.repeat(1000);
+    hub.publish(Array.from({ length: 3 }, () => row({ message: big })));
+    expect(hub.size).toBe(1);
+    expect(hub.pendingBytes).toBeGreaterThan(3000);
+    // One more line would pass the bound: the stream is closed and forgotten at once.
+    hub.publish([row({ message: big })]);
+    expect(hub.size).toBe(0);
+    expect(hub.pendingBytes).toBe(0);
+    expect(out.writableEnded).toBe(true);
+    // The reader never takes the rest, so its socket is cut after the grace time.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(out.destroyed).toBe(true);
+    // A reader that does drain gets the reason as the last event.
+    const slow = new Sink();
+    const hub2 = new LogHub({ maxPending: 2 });
+    hub2.follow({}, slow);
+    slow.stalled = true;
+    hub2.publish(Array.from({ length: 4 }, (_, i) => row({ message: `s${i}` })));
+    slow.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events(slow.text, 'closed')).toEqual([{ reason: 'reader too slow' }]);
+    expect(slow.writableFinished).toBe(true);
+  });
+
+  it('caps follow streams per owner and in total', () => {
+    const hub = new LogHub({ maxPerOwner: 2, maxTotal: 3 });
+    for (let i = 0; i < 2; i++) {
+      hub.admit('user:a');
+      hub.follow({}, new Sink(), 'user:a');
+    }
+    expect(() => hub.admit('user:a')).toThrow(/at most 2 log-follow streams/);
+    hub.admit('user:b');
+    hub.follow({}, new Sink(), 'user:b');
+    expect(() => hub.admit('user:c')).toThrow(/holds 3 log-follow streams/);
+    hub.closeAll();
+    expect(() => hub.admit('user:a')).not.toThrow();
   });
 
   it('sends keepalive comments and forgets followers whose client left', async () => {

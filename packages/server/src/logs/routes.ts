@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import { AgentLogAccepted, AgentLogBatch, ErrorBody, LogPage, LogQuery } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
-import { agentScopeOf, authorize, authorizeAgent } from '../auth/hook.ts';
+import { agentScopeOf, authorize, authorizeAgent, principalOf } from '../auth/hook.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { uploadScope } from '../identity/scope.ts';
+import { QuotaExceeded, UploadQuota } from '../quota/upload-quota.ts';
 import { type FollowOptions, LogHub } from './follow.ts';
 import { createLogService, filterOf } from './service.ts';
 
@@ -20,9 +22,16 @@ export function logFollowers(server: Server): number {
   return hubs.get(server)?.size ?? 0;
 }
 
+/** Bytes held for follow streams whose readers are not keeping up (for tests and diagnostics). */
+export function logFollowPendingBytes(server: Server): number {
+  return hubs.get(server)?.pendingBytes ?? 0;
+}
+
 export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Promise<void> {
-  const hub = new LogHub(deps.follow);
+  const hub = new LogHub({ maxPerOwner: deps.config.logFollowMax, ...deps.follow });
   hubs.set(app.server, hub);
+  // Per instance: the enrolled credential's, else the one the batch names within the token's environment.
+  const quota = new UploadQuota({ bytes: deps.config.logQuotaBytes, lines: deps.config.logQuotaLines }, 60_000);
   const service = createLogService({
     db: deps.db,
     dialect: deps.dialect,
@@ -71,11 +80,28 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
         summary: "Upload a batch of this instance's service log lines",
         security,
         body: AgentLogBatch,
-        response: { 200: AgentLogAccepted, 413: ErrorBody, ...errors },
+        response: { 200: AgentLogAccepted, 413: ErrorBody, 429: ErrorBody, ...errors },
       },
     },
     async (request) => {
-      const result = await service.ingest(agentScopeOf(request), request.body);
+      const scope = agentScopeOf(request);
+      const check = await uploadScope(deps.db, scope, 'the log batch');
+      check(
+        request.body.instanceId,
+        request.body.lines.map((l) => l.service),
+      );
+      const instance = request.principal?.instanceId ?? `${scope.environment}/${request.body.instanceId}`;
+      let bytes = 0;
+      for (const line of request.body.lines) bytes += Buffer.byteLength(line.message);
+      const retryAfter = quota.take(instance, { bytes, lines: request.body.lines.length });
+      if (retryAfter > 0) {
+        deps.metrics.agentUploadsRefused.inc({ kind: 'logs' });
+        throw new QuotaExceeded(
+          `instance "${request.principal?.instanceId ?? request.body.instanceId}" uploaded more log lines than its quota; retry in ${retryAfter} s`,
+          retryAfter,
+        );
+      }
+      const result = await service.ingest(scope, request.body);
       deps.metrics.agentLogLines.inc({ result: 'stored' }, result.accepted);
       if (request.body.dropped) deps.metrics.agentLogLines.inc({ result: 'dropped_by_agent' }, request.body.dropped);
       return result;
@@ -91,19 +117,22 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
         summary: 'Search service log lines, newest first; with follow=1, a server-sent-event stream of new ones',
         security,
         querystring: LogQuery,
-        response: { 200: LogPage, ...errors },
+        response: { 200: LogPage, 429: ErrorBody, ...errors },
       },
     },
     async (request, reply) => {
       if (!request.query.follow) return service.search(request.query);
       const filter = filterOf(request.query);
+      const principal = principalOf(request);
+      const owner = principal.userId ? `user:${principal.userId}` : `token:${principal.tokenId}`;
+      hub.admit(owner);
       reply.hijack();
       reply.raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         'x-accel-buffering': 'no',
       });
-      hub.follow(filter, reply.raw);
+      hub.follow(filter, reply.raw, owner);
       return reply;
     },
   );

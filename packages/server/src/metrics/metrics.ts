@@ -112,6 +112,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    agentUploadsRefused: new Counter({
+      name: 'flotilla_agent_uploads_refused_total',
+      help: 'Agent uploads refused with 429 because their instance spent its quota, by kind (logs, faults)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     faultReports: new Counter({
       name: 'flotilla_fault_reports_total',
       help: 'Fault reports received from agents, by catalog service; others count as (unknown)',

@@ -6,6 +6,7 @@ import { createInstanceService } from '../desired/instances-service.ts';
 import { createDesiredService } from '../desired/service.ts';
 import { principal, seedCatalog } from '../desired/testing.test.helper.ts';
 import { Conflict, Invalid, RolloutActive } from '../errors.ts';
+import { enrolForTest } from '../identity/testing.test.helper.ts';
 import { assignedRevision } from './assignment.ts';
 import { createRolloutService, evaluateRollouts } from './service.ts';
 import { assignWave } from './waves.ts';
@@ -29,6 +30,7 @@ describeEachStore(allStoreKinds)('rollout service on %s', (kind) => {
         { environment: 'prod', profile: null },
         { instanceId: id, services: [{ service: 'web', version: web, state: 'running', ...extra }] },
       );
+    await enrolForTest(db, 'prod', ids);
     for (const id of ids) await report(id, '1.0');
     return { db, desired, rollouts, ids, report, notified };
   };

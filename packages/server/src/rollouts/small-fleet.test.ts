@@ -4,6 +4,7 @@ import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createInstanceService } from '../desired/instances-service.ts';
 import { createDesiredService } from '../desired/service.ts';
 import { principal, seedCatalog } from '../desired/testing.test.helper.ts';
+import { enrolForTest } from '../identity/testing.test.helper.ts';
 import { assignedRevision } from './assignment.ts';
 import { createRolloutService } from './service.ts';
 import { bucketOf } from './waves.ts';
@@ -36,6 +37,7 @@ describeEachStore(allStoreKinds)('a staged rollout over a small fleet on %s', (k
         { environment: 'prod', profile: null },
         { instanceId: id, services: [{ service: 'web', version: web, state: 'running' }] },
       );
+    await enrolForTest(db, 'prod', fleet);
     for (const id of fleet) await report(id, '1.0');
 
     const started = await rollouts.start(alice, 'prod', {

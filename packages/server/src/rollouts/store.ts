@@ -215,19 +215,35 @@ export async function instanceLabels(
   return row && (JSON.parse(row.labels) as Record<string, string>);
 }
 
-/** Every known instance of the environment with its reported services. */
+/**
+ * Instances a rollout may count: enrolled in this environment, neither they nor the token that
+ * enrolled them revoked. Rows from before enrolment existed, and invented ids, never count.
+ */
+function enrolledIn(db: Kysely<Tables>, environment: string) {
+  return db
+    .selectFrom('agent_identities as a')
+    .innerJoin('api_tokens as t', 't.id', 'a.token_id')
+    .select('a.instance_id')
+    .where('a.environment', '=', environment)
+    .where('a.revoked_at', 'is', null)
+    .where('t.revoked_at', 'is', null);
+}
+
+/** Every enrolled instance of the environment with its reported services. */
 export async function environmentInstances(db: Kysely<Tables>, environment: string): Promise<InstanceObservation[]> {
   const instances = await db
-    .selectFrom('instances')
-    .select(['instance_id', 'labels', 'last_seen_at'])
-    .where('environment', '=', environment)
-    .orderBy('instance_id')
+    .selectFrom('instances as i')
+    .select(['i.instance_id', 'i.labels', 'i.last_seen_at'])
+    .where('i.environment', '=', environment)
+    .where('i.instance_id', 'in', enrolledIn(db, environment))
+    .orderBy('i.instance_id')
     .execute();
   const services = await db
     .selectFrom('instance_services as s')
     .innerJoin('instances as i', 'i.instance_id', 's.instance_id')
     .select(['s.instance_id', 's.service', 's.version', 's.target_version', 's.state', 's.update_error'])
     .where('i.environment', '=', environment)
+    .where('i.instance_id', 'in', enrolledIn(db, environment))
     .execute();
   const byInstance = new Map<string, ObservedService[]>();
   for (const s of services) {
