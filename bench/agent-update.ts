@@ -8,9 +8,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveServerConfig, startServer } from '@flotilla/server';
-import pino from 'pino';
 import { c as tar } from 'tar';
+import { startAdminServer } from './admin-server.ts';
 
 const { values: args } = parseArgs({
   options: { updates: { type: 'string', default: '10' }, help: { type: 'boolean', default: false } },
@@ -21,7 +20,6 @@ if (args.help) {
 }
 const updates = Number(args.updates);
 const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-agent-'));
-const adminToken = `flt_bench_${Math.random().toString(36).slice(2)}`;
 
 const serviceScript = `import { createServer } from 'node:http';
 const [port, version] = process.argv.slice(2);
@@ -37,22 +35,7 @@ async function freePort(): Promise<number> {
   return addr.port;
 }
 
-const server = await startServer(
-  resolveServerConfig(
-    { host: '127.0.0.1', port: '0', dataDir: join(work, 'server'), geodb: 'off' },
-    { FLOTILLA_ADMIN_TOKEN: adminToken },
-  ),
-  { logger: pino({ level: 'silent' }) },
-);
-const call = async (method: string, path: string, body?: unknown, type = 'application/json') => {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': type } : {}) },
-    body: body === undefined ? undefined : body instanceof Buffer ? body : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<Record<string, unknown>>;
-};
+const { server, call } = await startAdminServer(work);
 
 const port = await freePort();
 async function publish(version: string): Promise<void> {

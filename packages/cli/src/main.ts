@@ -8,7 +8,9 @@ if (major < needMajor || (major === needMajor && minor < needMinor)) {
   process.stderr.write(`flotilla needs Node.js ${needed} or newer; this is ${process.version}\n`);
   process.exit(1);
 }
-import('./program.ts').then(
+// `flotilla agent` loads only the agent's code; every other command the whole program.
+const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+(command === 'agent' ? import('./agent-program.ts') : import('./program.ts')).then(
   (program) => program.run(process.argv),
   (err: Error) => {
     process.stderr.write(`flotilla: ${err.stack || err.message}\n`);

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import { CliError } from './api-client.ts';
+import type { Command } from 'commander';
 import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
@@ -11,32 +9,25 @@ import { registerLogsCommands } from './commands/logs.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
 import { examples } from './help.ts';
-
-const cliVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+import { baseProgram, runProgram } from './program-base.ts';
 
 /** The one `flotilla` command; each subcommand lives in its own file under commands/. */
 export function buildProgram(): Command {
-  const program = new Command('flotilla')
-    .description('a self-hosted control plane for software that runs on many machines')
-    .version(cliVersion, '-V, --version', 'print the version')
-    .addOption(new Option('--verbose', 'show the HTTP method, path and status of a failed request'))
-    .showHelpAfterError()
-    .exitOverride()
-    .addHelpText(
-      'after',
-      `${examples([
-        'flotilla server                                   # start the control plane on port 8314',
-        'flotilla login --server http://127.0.0.1:8314 --token "$TOKEN"',
-        'flotilla version publish web 1.0.0 ./web --notes "first release"',
-        'flotilla desired set production web=1.0.0',
-        'flotilla <command> --help                         # options and examples of one command',
-      ])}
+  const program = baseProgram().addHelpText(
+    'after',
+    `${examples([
+      'flotilla server                                   # start the control plane on port 8314',
+      'flotilla login --server http://127.0.0.1:8314 --token "$TOKEN"',
+      'flotilla version publish web 1.0.0 ./web --notes "first release"',
+      'flotilla desired set production web=1.0.0',
+      'flotilla <command> --help                         # options and examples of one command',
+    ])}
 Environment:
   FLOTILLA_SERVER   server URL for commands that call the API (instead of --server or the saved login)
   FLOTILLA_TOKEN    API token for those commands (instead of --token or the saved login)
   XDG_CONFIG_HOME   where \`flotilla login\` saves the login (default: ~/.config)
 `,
-    );
+  );
   registerServerCommand(program);
   registerAgentCommands(program);
   registerAccountsCommands(program);
@@ -50,19 +41,6 @@ Environment:
 }
 
 /** Runs the command line; failures become one line on stderr and a non-zero exit. */
-export async function run(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode);
-    // Parsed before any action runs, so it is known whenever a command fails.
-    const verbose = program.opts().verbose === true;
-    if (err instanceof CliError) {
-      process.stderr.write(`flotilla: ${verbose && err.detail ? `${err.detail}: ` : ''}${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    process.stderr.write(`flotilla: ${verbose ? ((err as Error).stack ?? err) : (err as Error).message}\n`);
-    process.exit(1);
-  }
+export function run(argv: string[]): Promise<void> {
+  return runProgram(buildProgram(), argv);
 }

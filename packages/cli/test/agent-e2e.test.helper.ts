@@ -107,11 +107,13 @@ export function spawnAgent(
   dir = makeTempDir('flotilla-agent-'),
   extra: string[] = [],
   env: Record<string, string> = {},
+  nodeArgs: string[] = [],
 ): AgentProcess {
   const proc = spawn(
     process.execPath,
     [
       '--conditions=@flotilla/source',
+      ...nodeArgs,
       main,
       'agent',
       '--server',

@@ -15,13 +15,13 @@ import { type OpenOptions, openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { ConfigError } from './errors.ts';
 import { openGeoLocator } from './geo/geo.ts';
-import { buildHttpApp } from './http/app.ts';
 import { closeGracefully } from './http/graceful-close.ts';
 import { createInfluxSink } from './influx/sink.ts';
 import { createLogger } from './logging/logger.ts';
 import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { tightenDataDir } from './private-files.ts';
+import { buildHttpApp } from './routes.ts';
 import { SetupGate } from './setup/gate.ts';
 import { createUsageService } from './usage/service.ts';
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
-import { archiveLinkProblem } from '@flotilla/protocol';
+import { archiveLinkProblem } from '@flotilla/protocol/archive-links';
 import { t, x } from 'tar';
 import { fsyncDir } from '../journal/journal.ts';
 

@@ -1,7 +1,7 @@
 // Verification of the server's signed desired answer against the pinned key, before the agent acts on it.
 import { verify } from 'node:crypto';
 import type { AgentDesired, DesiredStatement } from '@flotilla/protocol';
-import { canonicalJson } from '@flotilla/protocol';
+import { canonicalJson } from '@flotilla/protocol/canonical-json';
 import { pinnedKey, type TrustedKey, VerificationError } from './verify.ts';
 
 /** Clocks of agent and server may differ by this much before an answer counts as expired. */

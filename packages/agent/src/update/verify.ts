@@ -1,7 +1,7 @@
 // Verification of the server's signed version manifests against a pinned Ed25519 key.
 import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import type { InstallManifest } from '@flotilla/protocol';
-import { canonicalJson } from '@flotilla/protocol';
+import { canonicalJson } from '@flotilla/protocol/canonical-json';
 
 /** The signed payload; see docs/releases.md. */
 export interface VerifiedManifest {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { AuditPage, CreatedToken, TokenInfo, UserInfo, UserList, WhoAmI } from '@flotilla/protocol';
-import { generatePassword } from '@flotilla/server';
+import { generatePassword } from '@flotilla/server/cli-surface';
 import { type Command, Option } from 'commander';
 import { ApiClient, apiError, CliError, saveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, countOption, wholeNumber, withApiOptions } from '../command-helpers.ts';

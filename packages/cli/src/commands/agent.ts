@@ -1,16 +1,8 @@
 import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  AgentConfigError,
-  type AgentLogger,
-  type AgentOptions,
-  agentOptionTable,
-  installService,
-  resolveAgentConfig,
-  startAgent,
-  startLauncher,
-} from '@flotilla/agent';
+import { AgentConfigError, type AgentOptions, agentOptionTable, resolveAgentConfig } from '@flotilla/agent/options';
+import type { AgentLogger } from '@flotilla/agent/worker';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
 
@@ -24,6 +16,8 @@ function stderrLogger(level: string): AgentLogger {
 }
 
 async function runWorker(config: ReturnType<typeof configOf>, logger: AgentLogger): Promise<void> {
+  // Each mode loads only its own code: the launcher never loads the agent proper, nor the worker the launcher.
+  const { startAgent } = await import('@flotilla/agent/worker');
   const running = await startAgent(config, {
     logger,
     selfUpdate: {
@@ -115,6 +109,7 @@ export function registerAgentCommands(program: Command): void {
     const logger = stderrLogger(flags.logLevel);
     // Run by the launcher (below) as the supervised service flotilla-agent: the agent proper.
     if (process.env.FLOTILLA_AGENT_WORKER === '1') return runWorker(config, logger);
+    const { startLauncher } = await import('@flotilla/agent/launcher');
     const launcher = await startLauncher(config, {
       workerCommand: workerCommand(),
       logger,
@@ -135,18 +130,21 @@ export function registerAgentCommands(program: Command): void {
       .option('--settings-file <file>', 'where the settings go, token included (mode 0600)', '/etc/flotilla/agent.env')
       .option('--unit-name <name>', 'the unit name', 'flotilla-agent')
       .option('--no-enable', 'only write the files; do not run systemctl'),
-  ).action((flags: AgentOptions & { unitDir: string; settingsFile: string; unitName: string; enable: boolean }) => {
-    const config = configOf({ ...agent.opts(), ...flags });
-    const exec = workerCommand();
-    const result = installService(config, {
-      exec,
-      unitDir: flags.unitDir,
-      envFile: flags.settingsFile,
-      unitName: flags.unitName,
-      enable: flags.enable,
-    });
-    process.stdout.write(`wrote ${result.unitFile}\nwrote ${result.envFile} (mode 0600)\n`);
-    if (!flags.enable)
-      process.stdout.write(`enable it with: systemctl daemon-reload && systemctl enable --now ${flags.unitName}\n`);
-  });
+  ).action(
+    async (flags: AgentOptions & { unitDir: string; settingsFile: string; unitName: string; enable: boolean }) => {
+      const { installService } = await import('@flotilla/agent/systemd');
+      const config = configOf({ ...agent.opts(), ...flags });
+      const exec = workerCommand();
+      const result = installService(config, {
+        exec,
+        unitDir: flags.unitDir,
+        envFile: flags.settingsFile,
+        unitName: flags.unitName,
+        enable: flags.enable,
+      });
+      process.stdout.write(`wrote ${result.unitFile}\nwrote ${result.envFile} (mode 0600)\n`);
+      if (!flags.enable)
+        process.stdout.write(`enable it with: systemctl daemon-reload && systemctl enable --now ${flags.unitName}\n`);
+    },
+  );
 }

@@ -1,12 +1,4 @@
-import {
-  ConfigError,
-  firstStartBanner,
-  resolveLogFormat,
-  resolveServerConfig,
-  type ServerOptions,
-  serverOptionTable,
-  startServer,
-} from '@flotilla/server';
+import { type ServerOptions, serverOptionTable } from '@flotilla/server/cli-surface';
 import { type Command, Option } from 'commander';
 import { examples } from '../help.ts';
 
@@ -28,6 +20,10 @@ export function registerServerCommand(program: Command): void {
     );
   for (const opt of serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
   cmd.action(async (flags: ServerOptions) => {
+    // Loaded only when the server runs, so other commands stay light.
+    const { ConfigError, firstStartBanner, resolveLogFormat, resolveServerConfig, startServer } = await import(
+      '@flotilla/server'
+    );
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       // Commander already folded the env vars into flags; pass env too for FLOTILLA_ADMIN_TOKEN.

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { parseV4, parseV6 } from '../geo/ip-address.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -110,6 +111,27 @@ export function untrustedForwardWarning(logger: Logger, metrics: Metrics, trustC
   };
   warnings.set(metrics, warning);
   return warning;
+}
+
+/**
+ * An onRequest hook that warns (once, shared with the check-in paths) of any request with
+ * `X-Forwarded-For` from a peer outside `--trusted-proxies`. Behind check-in threads the thread
+ * appended the real peer as the last hop, so the client sent the header itself only when there is an earlier one.
+ */
+export function warnOfUntrustedForward(warn: () => void, trusted: Trusted, behindCheckinThreads: boolean) {
+  return (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    const forwardedFor = request.headers['x-forwarded-for'];
+    const peer = request.socket.remoteAddress;
+    if (forwardedFor === undefined) return done();
+    if (peer) {
+      if (isUntrustedForward(peer, forwardedFor, trusted)) warn();
+    } else if (behindCheckinThreads) {
+      const list = Array.isArray(forwardedFor) ? forwardedFor.join(', ') : forwardedFor;
+      const comma = list.lastIndexOf(',');
+      if (comma >= 0 && !trusted?.(list.slice(comma + 1).trim())) warn();
+    }
+    done();
+  };
 }
 
 export const untrustedPeerMessage =

@@ -110,3 +110,29 @@ describe('drainThenClose', () => {
     }
   });
 });
+
+describe('drainThenClose', () => {
+  it('cuts a body still arriving after the linger time, also on an injected request without a real socket', async () => {
+    const app = Fastify();
+    installErrorHandling(app);
+    app.post('/early', { bodyLimit: 16 }, async () => ({ ok: true }));
+    await app.ready();
+    // inject() gives the request a stand-in socket with no destroy(); the cut must not throw from its timer.
+    const answer = await app.inject({ method: 'POST', url: '/early', payload: { text: 'x'.repeat(64) } });
+    expect(answer.statusCode).toBe(413);
+    const { Readable } = await import('node:stream');
+    const stalled = Object.assign(new Readable({ read() {} }), {
+      complete: false,
+      socket: { remoteAddress: '127.0.0.1' },
+    });
+    const errors: unknown[] = [];
+    const record = (err: unknown) => errors.push(err);
+    process.on('uncaughtException', record);
+    drainThenClose(stalled as never, 20);
+    await new Promise((r) => setTimeout(r, 60));
+    process.off('uncaughtException', record);
+    expect(errors).toEqual([]);
+    expect(stalled.destroyed).toBe(true);
+    await app.close();
+  });
+});

@@ -11,7 +11,9 @@ export const lingerMs = 10_000;
  */
 export function drainThenClose(raw: IncomingMessage, ms = lingerMs): void {
   if (raw.complete || raw.destroyed) return;
-  const timer = setTimeout(() => raw.socket?.destroy(), ms);
+  // Requests made with inject() carry a stand-in socket that cannot be destroyed: end the request then.
+  const cut = () => (typeof raw.socket?.destroy === 'function' ? raw.socket.destroy() : raw.destroy());
+  const timer = setTimeout(cut, ms);
   timer.unref();
   const done = () => clearTimeout(timer);
   raw.once('end', done);

@@ -6,6 +6,7 @@ export interface Readiness {
   check(): Promise<void>;
 }
 
+/** Probes and Prometheus metrics, hidden from the OpenAPI document. */
 export async function healthRoutes(app: FastifyInstance, opts: { metrics: Metrics; readiness: Readiness }) {
   // upgrade-responder's health check: 200 with an empty body.
   app.get('/v1/healthcheck', { schema: { hide: true } }, (_req, reply) => reply.status(200).send());

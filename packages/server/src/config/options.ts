@@ -1,0 +1,199 @@
+// The server's options and their flags, env vars and help: plain data with no schema library, so
+// the `flotilla` command can describe `flotilla server` without loading the server.
+/** Options as given on the command line or in env vars (strings, before validation). */
+export interface ServerOptions {
+  config?: string;
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  database?: string;
+  trustedProxies?: string;
+  geodb?: string;
+  rawRetention?: string;
+  logRetention?: string;
+  faultRetention?: string;
+  faultMaxCount?: string;
+  logQuotaBytes?: string;
+  logQuotaLines?: string;
+  faultQuota?: string;
+  logFollowMax?: string;
+  rateLimit?: string;
+  onStoreFailure?: string;
+  checkinThreads?: string;
+  logLevel?: string;
+  logFormat?: string;
+  applicationName?: string;
+  upgradeResponseConfig?: string;
+  requestSchema?: string;
+  queryPeriod?: string;
+  responseCasing?: string;
+  catalogService?: string;
+  catalogTags?: string;
+  influxdbUrl?: string;
+  influxdbUser?: string;
+  influxdbPass?: string;
+}
+
+/** Every option, with its env var and help, in one table shared by the CLI and the docs. */
+export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: string; env: string; help: string }> = [
+  {
+    key: 'config',
+    flag: '--config <file>',
+    env: 'FLOTILLA_CONFIG',
+    help: 'YAML file with any of these settings and several apps',
+  },
+  { key: 'port', flag: '--port <port>', env: 'FLOTILLA_PORT', help: 'TCP port (default 8314)' },
+  { key: 'host', flag: '--host <host>', env: 'FLOTILLA_HOST', help: 'address to listen on (default 0.0.0.0)' },
+  {
+    key: 'dataDir',
+    flag: '--data-dir <dir>',
+    env: 'FLOTILLA_DATA_DIR',
+    help: 'data directory (default ./flotilla-data)',
+  },
+  {
+    key: 'database',
+    flag: '--database <url>',
+    env: 'FLOTILLA_DATABASE',
+    help: 'SQLite file path or postgres:// URL (default <data-dir>/flotilla.db)',
+  },
+  {
+    key: 'trustedProxies',
+    flag: '--trusted-proxies <cidrs>',
+    env: 'FLOTILLA_TRUSTED_PROXIES',
+    help: 'comma-separated CIDRs whose X-Forwarded-For is believed; set it to the range of any proxy or load balancer in front',
+  },
+  {
+    key: 'geodb',
+    flag: '--geodb <path>',
+    env: 'FLOTILLA_GEODB',
+    help: '"embedded" (default), "off", an .mmdb file (MaxMind City or ip-location-db city), or ipv4.mmdb,ipv6.mmdb',
+  },
+  {
+    key: 'rawRetention',
+    flag: '--raw-retention <duration>',
+    env: 'FLOTILLA_RAW_RETENTION',
+    help: 'how long raw check-in records are kept (default 30d); rollups stay',
+  },
+  {
+    key: 'logRetention',
+    flag: '--log-retention <duration>',
+    env: 'FLOTILLA_LOG_RETENTION',
+    help: 'how long uploaded service log lines are kept (default 14d)',
+  },
+  {
+    key: 'faultRetention',
+    flag: '--fault-retention <duration>',
+    env: 'FLOTILLA_FAULT_RETENTION',
+    help: 'how long fault reports are kept (default 30d)',
+  },
+  {
+    key: 'faultMaxCount',
+    flag: '--fault-max-count <n>',
+    env: 'FLOTILLA_FAULT_MAX_COUNT',
+    help: 'fault reports kept per environment and service; the oldest received go first (default 100)',
+  },
+  {
+    key: 'logQuotaBytes',
+    flag: '--log-quota-bytes <n>',
+    env: 'FLOTILLA_LOG_QUOTA_BYTES',
+    help: 'log message bytes each agent instance may upload per minute, beyond that 429 with Retry-After (default 16777216, 0 is off)',
+  },
+  {
+    key: 'logQuotaLines',
+    flag: '--log-quota-lines <n>',
+    env: 'FLOTILLA_LOG_QUOTA_LINES',
+    help: 'log lines each agent instance may upload per minute (default 60000, 0 is off)',
+  },
+  {
+    key: 'faultQuota',
+    flag: '--fault-quota <n>',
+    env: 'FLOTILLA_FAULT_QUOTA',
+    help: 'fault reports each agent instance may upload per hour (default 60, 0 is off)',
+  },
+  {
+    key: 'logFollowMax',
+    flag: '--log-follow-max <n>',
+    env: 'FLOTILLA_LOG_FOLLOW_MAX',
+    help: 'log-follow streams one user or token may hold open at once (default 8)',
+  },
+  {
+    key: 'rateLimit',
+    flag: '--rate-limit <n>',
+    env: 'FLOTILLA_RATE_LIMIT',
+    help: 'check-ins per minute per client address (default 600, 0 is off); without --trusted-proxies, per address a peer forwards for',
+  },
+  {
+    key: 'onStoreFailure',
+    flag: '--on-store-failure <answer|refuse>',
+    env: 'FLOTILLA_ON_STORE_FAILURE',
+    help: 'when the store cannot take a check-in: answer it anyway, counted as unstored (default), or refuse it with 503',
+  },
+  {
+    key: 'checkinThreads',
+    flag: '--checkin-threads <n>',
+    env: 'FLOTILLA_CHECKIN_THREADS',
+    help: 'threads that take HTTP connections and parse check-ins while the main thread stores them; 0 serves everything on the main thread (default auto: one per CPU, at most 4, none on one CPU)',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'FLOTILLA_LOG_LEVEL',
+    help: 'fatal, error, warn, info (default), debug, trace, silent',
+  },
+  {
+    key: 'logFormat',
+    flag: '--log-format <format>',
+    env: 'FLOTILLA_LOG_FORMAT',
+    help: 'pretty (time, level, message, fields), json (one object a line), or auto (default): pretty on a terminal, else json',
+  },
+  {
+    key: 'applicationName',
+    flag: '--application-name <name>',
+    env: 'FLOTILLA_APPLICATION_NAME',
+    help: 'name of the default app',
+  },
+  {
+    key: 'upgradeResponseConfig',
+    flag: '--upgrade-response-config <file>',
+    env: 'FLOTILLA_UPGRADE_RESPONSE_CONFIG',
+    help: 'response config JSON of the default app (reloaded on change)',
+  },
+  {
+    key: 'requestSchema',
+    flag: '--request-schema <file>',
+    env: 'FLOTILLA_REQUEST_SCHEMA',
+    help: 'request schema JSON of the default app',
+  },
+  {
+    key: 'queryPeriod',
+    flag: '--query-period <duration>',
+    env: 'FLOTILLA_QUERY_PERIOD',
+    help: 'counting period and client request interval (default 1h)',
+  },
+  {
+    key: 'responseCasing',
+    flag: '--response-casing <casing>',
+    env: 'FLOTILLA_RESPONSE_CASING',
+    help: 'camel (default) or pascal for upgrade-responder v0.1.x clients',
+  },
+  {
+    key: 'catalogService',
+    flag: '--catalog-service <service>',
+    env: 'FLOTILLA_CATALOG_SERVICE',
+    help: "answer the default app's check-ins from this catalog service instead of a response config",
+  },
+  {
+    key: 'catalogTags',
+    flag: '--catalog-tags <tag=env,...>',
+    env: 'FLOTILLA_CATALOG_TAGS',
+    help: 'with --catalog-service: each tag marks the version desired in that environment (default latest=production)',
+  },
+  {
+    key: 'influxdbUrl',
+    flag: '--influxdb-url <url>',
+    env: 'FLOTILLA_INFLUXDB_URL',
+    help: 'InfluxDB 1.x URL; check-ins are also written there',
+  },
+  { key: 'influxdbUser', flag: '--influxdb-user <user>', env: 'FLOTILLA_INFLUXDB_USER', help: 'InfluxDB user' },
+  { key: 'influxdbPass', flag: '--influxdb-pass <password>', env: 'FLOTILLA_INFLUXDB_PASS', help: 'InfluxDB password' },
+];
