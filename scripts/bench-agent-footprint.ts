@@ -1,5 +1,5 @@
-// What the agent costs on a host: the resident memory of each of its own processes (launcher and
-// worker, not the services it runs) and their CPU while idle, with a real server on loopback.
+// What the agent costs on a host: the resident memory of each of its own processes (the shell launcher
+// and the agent, not the services it runs) and their CPU while idle, with a real server on loopback.
 //
 //   npm run bench:agent-footprint -- [--services 3] [--idle 20] [--log-rate 0] [--log-seconds 60] [--source]
 //                                    [--node-args "--max-semi-space-size=1"]
@@ -78,7 +78,9 @@ function childrenOf(pid: number): number[] {
   }
   return found;
 }
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const statusKiB = (pid: number, field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+const rssKiB = (pid: number) => statusKiB(pid, 'VmRSS');
 /** User plus system CPU time of a process, in clock ticks (100 a second on Linux). */
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -97,7 +99,7 @@ try {
   });
   const token = (await call('POST', '/api/v1/tokens', { kind: 'agent', name: 'bench-host', environment: 'bench' }))
     .token as string;
-  // Node options go before the script, so the launcher starts its worker with them too.
+  // Node options go before the script, so the launcher starts the agent with them too.
   const nodeArgs = (args['node-args'] as string).split(' ').filter(Boolean);
   const entry = args.source ? ['--conditions=@flotilla/source', join(root, 'packages/cli/src/main.ts')] : [built];
   agent = spawn(
@@ -122,13 +124,22 @@ try {
   console.log(
     `${serviceCount} services running after ${Date.now() - started} ms (${args.source ? 'sources' : 'built JS'})`,
   );
+  // The spawned process became the shell launcher; the agent is its child.
+  const agentPid = childrenOf(launcherPid).find((pid) => cmdline(pid).includes(' agent'));
+  if (!agentPid) throw new Error('no agent process found under the launcher');
+  const own = { launcher: launcherPid, agent: agentPid };
   if (logRate > 0) {
     console.log(`svc-1 prints ${logRate} lines a second for ${logSec} s…`);
-    await new Promise((r) => setTimeout(r, logSec * 1000 + 2000));
+    const ticks = cpuTicks(agentPid);
+    let peak = 0;
+    const until = Date.now() + logSec * 1000 + 2000;
+    while (Date.now() < until) {
+      peak = Math.max(peak, rssKiB(agentPid));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const cpu = (cpuTicks(agentPid) - ticks) / (logSec + 2);
+    console.log(`agent under load: peak RSS ${(peak / 1024).toFixed(1)} MB, CPU ${cpu.toFixed(1)} % of one core`);
   }
-  const worker = childrenOf(launcherPid).find((pid) => cmdline(pid).includes(' agent'));
-  if (!worker) throw new Error('no worker process found under the launcher');
-  const own = { launcher: launcherPid, worker };
   const before = Object.fromEntries(Object.entries(own).map(([k, pid]) => [k, cpuTicks(pid)]));
   await new Promise((r) => setTimeout(r, idleSec * 1000));
   let total = 0;
@@ -138,8 +149,10 @@ try {
     const used = cpuTicks(pid) - (before[name] as number);
     total += kib;
     ticks += used;
+    // Anonymous memory is the process's own; file-backed pages (the node binary) are shared between processes.
+    const anon = statusKiB(pid, 'RssAnon') / 1024;
     console.log(
-      `${name.padEnd(8)} pid ${pid}: RSS ${(kib / 1024).toFixed(1)} MB, CPU ${(used / idleSec).toFixed(2)} % over ${idleSec} s idle`,
+      `${name.padEnd(8)} pid ${pid}: RSS ${(kib / 1024).toFixed(1)} MB (${anon.toFixed(1)} anonymous), CPU ${(used / idleSec).toFixed(2)} % over ${idleSec} s idle`,
     );
   }
   console.log(`agent total: RSS ${(total / 1024).toFixed(1)} MB, CPU ${(ticks / idleSec).toFixed(2)} % of one core`);

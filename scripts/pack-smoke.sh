@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs the workspaces and installs the tarballs in an empty directory, as a user would,
-# then runs the CLI, the server and the SDK from there.
+# then runs the CLI, the server and the SDK from there; then installs only what an agent host
+# needs (protocol, agent, cli) in another, without the server, and runs the agent's commands.
 #
 #   scripts/pack-smoke.sh
 #
@@ -29,6 +30,8 @@ SERVER_PGID=""
 mkdir -p "$PACK_DIR" "$APP_DIR"
 
 log() { printf 'pack-smoke: %s\n' "$*"; }
+# Disk use of a directory in whole MB (1 MB = 1024 KiB), as `du` counts it.
+size_mb() { echo $((($(du -sk "$1" | cut -f1) + 512) / 1024)); }
 fail() {
   printf 'pack-smoke: FAIL: %s\n' "$*" >&2
   exit 1
@@ -150,6 +153,21 @@ for p in server agent protocol dashboard; do
 done
 bad=$(grep -E '/src/|/test/|\.test\.|\.map$|tsbuildinfo' <<<"$bundle_listing" || true)
 [[ -z $bad ]] || fail "$BUNDLE holds files that must not be published:"$'\n'"$bad"
+# The plain command leaves the server an optional peer (an agent host goes without it); the bundle
+# is the whole control plane, with the server as a bundled dependency.
+tar xzf "${TARBALL[cli]}" -O package/package.json | node -e '
+  const pkg = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  const deps = Object.keys(pkg.dependencies ?? {});
+  if (deps.includes("@flotilla/server") || deps.includes("@flotilla/dashboard")) throw new Error(`dependencies: ${deps}`);
+  if (pkg.peerDependenciesMeta?.["@flotilla/server"]?.optional !== true) throw new Error("@flotilla/server is not an optional peer");
+' || fail "$(basename "${TARBALL[cli]}") must not depend on the server, only name it as an optional peer"
+tar xzf "$BUNDLE" -O package/package.json | node -e '
+  const pkg = JSON.parse(require("fs").readFileSync(0, "utf8"));
+  for (const p of ["@flotilla/server", "@flotilla/dashboard", "@flotilla/agent"]) {
+    if (!pkg.bundleDependencies?.includes(p)) throw new Error(`${p} is not bundled`);
+  }
+  if (!pkg.dependencies?.["@flotilla/server"] || pkg.peerDependencies?.["@flotilla/server"]) throw new Error("the server is not a dependency");
+' || fail "$(basename "$BUNDLE") must depend on and bundle the server"
 log "tarballs (packed size, files):"
 for t in "${TARBALL[@]}" "$BUNDLE"; do
   printf '  %-34s %9s bytes %4s files\n' "$(basename "$t")" "$(stat -c %s "$t")" "$(tar tzf "$t" | wc -l)"
@@ -163,10 +181,13 @@ log "npm install ${PACKAGES[*]/#/@flotilla/} from tarballs into $APP_DIR"
 start=$EPOCHREALTIME
 npm install --no-audit --no-fund --loglevel=error "${TARBALL[@]}"
 INSTALL_SECONDS=$(node -e 'console.log((process.argv[2] - process.argv[1]).toFixed(1))' "$start" "$EPOCHREALTIME")
-log "install took ${INSTALL_SECONDS}s ($(du -sh node_modules | cut -f1) in node_modules)"
+FULL_MB=$(size_mb node_modules)
+log "install took ${INSTALL_SECONDS}s"
+log "full install: $FULL_MB MB in node_modules"
 
 # Each @flotilla package must come from its tarball, once, never from a registry.
-node -e '
+check_local_flotilla() {
+  node -e '
   const lock = JSON.parse(require("fs").readFileSync("package-lock.json", "utf8"));
   const bad = [];
   for (const [path, entry] of Object.entries(lock.packages)) {
@@ -176,7 +197,9 @@ node -e '
   }
   for (const p of process.argv.slice(1)) if (!lock.packages[`node_modules/@flotilla/${p}`]) bad.push(`@flotilla/${p} not installed`);
   if (bad.length) { console.error(bad.join("\n")); process.exit(1); }
-' "${PACKAGES[@]}" || fail "@flotilla/* were not all installed from the local tarballs"
+' "$@"
+}
+check_local_flotilla "${PACKAGES[@]}" || fail "@flotilla/* were not all installed from the local tarballs"
 npm ls --all >/dev/null 2>"$WORK/npm-ls.err" || { cat "$WORK/npm-ls.err" >&2; fail "npm ls reports problems"; }
 
 # The published JS must not import .ts files (only the @flotilla/source condition points at src/).
@@ -186,17 +209,22 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 4. The CLI runs from the installed bin.
+# `flotilla agent install-service` writes a unit that runs the flotilla installed in the current dir.
+check_install_service() {
+  local tag=$1
+  npx flotilla agent install-service --server http://127.0.0.1:1 --token t --dir "$WORK/$tag" \
+    --unit-dir "$WORK/$tag-units" --settings-file "$WORK/$tag.env" --no-enable >"$WORK/$tag-unit.txt" 2>&1 ||
+    { cat "$WORK/$tag-unit.txt" >&2; fail "flotilla agent install-service exited non-zero ($tag)"; }
+  grep -q "^ExecStart=.*$PWD/node_modules/@flotilla/cli/dist/main.js agent$" "$WORK/$tag-units/flotilla-agent.service" ||
+    { cat "$WORK/$tag-units/flotilla-agent.service" >&2; fail "the agent unit does not run the installed flotilla ($tag)"; }
+}
 [[ -x node_modules/.bin/flotilla ]] || fail "node_modules/.bin/flotilla was not installed"
 npx flotilla --help >"$WORK/help.txt" 2>&1 || { cat "$WORK/help.txt" >&2; fail "flotilla --help exited non-zero"; }
 grep -q 'server' "$WORK/help.txt" || { cat "$WORK/help.txt" >&2; fail "flotilla --help does not list the server command"; }
 npx flotilla server --help >"$WORK/server-help.txt" 2>&1 ||
   { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help exited non-zero"; }
 grep -q -- '--port' "$WORK/server-help.txt" || { cat "$WORK/server-help.txt" >&2; fail "flotilla server --help does not mention --port"; }
-npx flotilla agent install-service --server http://127.0.0.1:1 --token t --dir "$WORK/agent" \
-  --unit-dir "$WORK/units" --settings-file "$WORK/agent.env" --no-enable >"$WORK/agent-unit.txt" 2>&1 ||
-  { cat "$WORK/agent-unit.txt" >&2; fail "flotilla agent install-service exited non-zero"; }
-grep -q "^ExecStart=.*node_modules/@flotilla/cli/dist/main.js agent$" "$WORK/units/flotilla-agent.service" ||
-  { cat "$WORK/units/flotilla-agent.service" >&2; fail "the agent unit does not run the installed flotilla"; }
+check_install_service agent
 log "flotilla --help, flotilla server --help and flotilla agent install-service: OK"
 
 # On a Node older than 22.16 the installed bin says what it needs, instead of failing on node:sqlite.
@@ -278,6 +306,31 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/usage?app=x")
 [[ $code == 200 ]] || fail "GET /usage (a client route) answered $code"
 log "GET /: the dashboard's index.html; $asset immutable; client routes fall back to index.html"
 
+# The installed agent runs as its shell launcher and one Node process (built JS, in lite mode), and
+# reaches the server: it writes its status file once a desired-list poll has been answered.
+curl -s -o /dev/null --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+  -d '{"name":"smoke"}' "$BASE/api/v1/environments"
+AGENT_TOKEN=$(curl -s --max-time 10 -H "Authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+  -d '{"kind":"agent","name":"smoke-host","environment":"smoke"}' "$BASE/api/v1/tokens" |
+  node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).token ?? "")')
+[[ -n $AGENT_TOKEN ]] || fail "could not create an agent token"
+set -m
+node_modules/.bin/flotilla agent --server "$BASE" --token "$AGENT_TOKEN" --dir "$WORK/agent-run" >"$WORK/agent.log" 2>&1 &
+AGENT_PGID=$!
+set +m
+status_file="$WORK/agent-run/services/flotilla-agent/versions/builtin/status.json"
+for _ in $(seq 60); do [[ -s $status_file ]] && break; sleep 0.5; done
+[[ -s $status_file ]] || { cat "$WORK/agent.log" >&2; kill -KILL -- "-$AGENT_PGID"; fail "the installed agent did not reach the server within 30 s"; }
+agent_pid=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).pid)' "$status_file")
+tr '\0' ' ' <"/proc/$AGENT_PGID/cmdline" | grep -q 'launcher.sh' || fail "flotilla agent did not become launcher.sh"
+[[ $(ps -o ppid= -p "$agent_pid" | tr -d ' ') == "$AGENT_PGID" ]] || fail "the agent is not the launcher's child"
+tr '\0' ' ' <"/proc/$agent_pid/cmdline" | grep -q -- '--lite-mode' || fail "the installed agent does not run in lite mode"
+agent_rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$agent_pid/status")
+kill -TERM "$AGENT_PGID"
+for _ in $(seq 100); do kill -0 "$AGENT_PGID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$AGENT_PGID" 2>/dev/null && { kill -KILL -- "-$AGENT_PGID"; fail "the agent did not stop on SIGTERM within 10 s"; }
+log "flotilla agent: launcher.sh and one Node process (lite mode, ${agent_rss} MB RSS) reached the server; stopped on SIGTERM"
+
 # ---------------------------------------------------------------------------------------------
 # 6. The installed packages load under the default conditions, and the SDK talks to the server.
 cat >sdk-smoke.mjs <<'EOF'
@@ -344,6 +397,37 @@ wait "$NPX_PID" || status=$?
 grep -q 'shutting down' "$SERVER_LOG" || fail "the server did not log its shutdown"
 SERVER_PGID=""
 log "server stopped on SIGTERM with status 0"
+
+# ---------------------------------------------------------------------------------------------
+# 7. An agent host installs only what the agent needs: no server, dashboard or database drivers.
+AGENT_APP_DIR="$WORK/agent-app"
+AGENT_PACKAGES=(protocol agent cli)
+mkdir -p "$AGENT_APP_DIR"
+cd "$AGENT_APP_DIR"
+npm init -y >/dev/null
+log "npm install ${AGENT_PACKAGES[*]/#/@flotilla/} from tarballs into $AGENT_APP_DIR (an agent host)"
+npm install --no-audit --no-fund --loglevel=error "${TARBALL[protocol]}" "${TARBALL[agent]}" "${TARBALL[cli]}"
+check_local_flotilla "${AGENT_PACKAGES[@]}" || fail "the agent host's @flotilla/* were not all installed from the local tarballs"
+npm ls --all >/dev/null 2>"$WORK/npm-ls-agent.err" ||
+  { cat "$WORK/npm-ls-agent.err" >&2; fail "npm ls reports problems in the agent-only install"; }
+for m in @flotilla/server @flotilla/dashboard @flotilla/sdk fastify kysely pg pino; do
+  [[ ! -e node_modules/$m ]] || fail "the agent-only install holds node_modules/$m"
+done
+npx flotilla --help >"$WORK/agent-host-help.txt" 2>&1 ||
+  { cat "$WORK/agent-host-help.txt" >&2; fail "flotilla --help exited non-zero on the agent host"; }
+npx flotilla agent --help >"$WORK/agent-help.txt" 2>&1 ||
+  { cat "$WORK/agent-help.txt" >&2; fail "flotilla agent --help exited non-zero on the agent host"; }
+grep -q -- '--server' "$WORK/agent-help.txt" || { cat "$WORK/agent-help.txt" >&2; fail "flotilla agent --help does not mention --server"; }
+check_install_service agent-host
+status=0
+npx flotilla server --port 1 >"$WORK/agent-host-server.txt" 2>&1 || status=$?
+expected='flotilla: flotilla server needs the control plane: npm install @flotilla/server (or the flotilla bundle)'
+[[ $status -eq 2 && $(cat "$WORK/agent-host-server.txt") == "$expected" ]] ||
+  { cat "$WORK/agent-host-server.txt" >&2; fail "flotilla server on the agent host exited $status without saying what to install"; }
+log "agent host: flotilla --help, flotilla agent --help and install-service: OK; flotilla server: exit 2, says what to install"
+AGENT_MB=$(size_mb node_modules)
+log "agent-only install: $AGENT_MB MB in node_modules"
+log "full install: $FULL_MB MB"
 
 # ---------------------------------------------------------------------------------------------
 cd "$ROOT"

@@ -1,6 +1,7 @@
 // Builds every workspace and writes release/: one tarball per package (what `npm publish` would
 // upload) and flotilla-<version>.tgz, which installs the `flotilla` command with the server, agent,
-// dashboard and protocol inside it: `npm install -g ./release/flotilla-<version>.tgz`.
+// dashboard and protocol inside it: `npm install -g ./release/flotilla-<version>.tgz`. An agent host
+// installs the protocol, agent and cli tarballs alone (the server is an optional peer of the cli).
 //
 //   npm run package [-- --no-build] [-- --out <dir>]
 import { execFileSync } from 'node:child_process';
@@ -57,6 +58,17 @@ try {
   };
   extract(tarballs['@flotilla/cli'], stage);
   const manifest = JSON.parse(readFileSync(join(stage, 'package.json'), 'utf8'));
+  // The plain command leaves the server an optional peer, so an agent host goes without it; the
+  // bundle is the whole control plane, so its @flotilla peers become bundled dependencies.
+  for (const [dep, range] of Object.entries(manifest.peerDependencies ?? {})) {
+    if (!dep.startsWith('@flotilla/')) continue;
+    manifest.dependencies[dep] = range;
+    delete manifest.peerDependencies[dep];
+    delete manifest.peerDependenciesMeta?.[dep];
+  }
+  for (const key of ['peerDependencies', 'peerDependenciesMeta']) {
+    if (manifest[key] && Object.keys(manifest[key]).length === 0) delete manifest[key];
+  }
   const bundled = [];
   const visit = (name) => {
     if (bundled.includes(name) || !tarballs[name]) return;

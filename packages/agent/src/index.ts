@@ -3,6 +3,12 @@ export * from './layout.ts';
 export * from './logs/line-buffer.ts';
 export * from './logs/log-line.ts';
 export { type AgentHooks, type AgentLogger, type RunningAgent, startAgent } from './runtime/agent.ts';
+export {
+  type AgentProcess,
+  type AgentProcessOptions,
+  handOverExitCode,
+  runAgentProcess,
+} from './runtime/agent-process.ts';
 export { AgentApi, ApiError } from './runtime/api.ts';
 export {
   type AgentConfig,
@@ -11,7 +17,6 @@ export {
   agentOptionTable,
   resolveAgentConfig,
 } from './runtime/config.ts';
-export { type LauncherOptions, type RunningLauncher, startLauncher } from './runtime/launcher.ts';
 export { agentServiceName } from './runtime/self-update.ts';
 export { installService, type ServiceInstallOptions, unitText } from './runtime/systemd.ts';
 export * from './supervisor/process-supervisor.ts';

@@ -59,7 +59,7 @@ describe('kill -9 of the agent at every step of an update', () => {
       const version = `1.1.${i}`;
       await publish(server, 'web', version, port, 'good');
       await setDesired(server, 'test', { web: version });
-      // The worker kills itself with SIGKILL right after journaling `step`; the launcher restarts it.
+      // The agent kills itself with SIGKILL right after journaling `step`; launcher.sh starts it again.
       agent = spawnAgent(server, token, dir, ['--instance-id', 'crash-host'], {
         FLOTILLA_AGENT_FAILPOINT: `${step}:begin`,
       });

@@ -97,7 +97,7 @@ export interface AgentProcess {
   output: () => string;
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** SIGKILL to the launcher and its worker at once, as a power loss would. */
+  /** SIGKILL to the launcher, the agent and any trial version at once, as a power loss would. */
   killAll(): Promise<void>;
 }
 
@@ -227,7 +227,7 @@ export function watchAvailability(port: number, everyMs = 10) {
 
 /**
  * A version of the agent itself: `good` runs this repository's agent; `silent` starts a process that
- * never reports healthy, so the launcher must roll it back.
+ * never reports healthy, so the agent must roll it back.
  */
 export async function publishAgent(server: TestServer, version: string, kind: 'good' | 'silent') {
   const { readFileSync } = await import('node:fs');

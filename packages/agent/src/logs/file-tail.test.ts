@@ -58,6 +58,27 @@ describe('FileTail', () => {
     expect(chunks.join('')).toBe(`one\ntwo\n${'x'.repeat(80)}\nafter truncation\n`);
   });
 
+  it('reads a large backlog in chunks through one reused buffer, losing nothing', () => {
+    const file = join(dir, 'live.stdout');
+    const text = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'y'.repeat(i % 80)}\n`).join('');
+    writeFileSync(file, text);
+    const chunks: string[] = [];
+    const stores = new Set<ArrayBufferLike>();
+    const tail = follow(
+      file,
+      (c) => {
+        chunks.push(c.toString());
+        stores.add(c.buffer);
+      },
+      { watch: false, pollMs: 60_000 },
+    );
+    tail.start(0);
+    tail.drain();
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.join('')).toBe(text);
+    expect(stores.size).toBe(1);
+  });
+
   it.runIf(process.platform === 'linux')('delivers each write as it lands, not at the next poll', async () => {
     const file = join(dir, 'live.stdout');
     writeFileSync(file, '');

@@ -4,6 +4,8 @@
 import { closeSync, type FSWatcher, fstatSync, ftruncateSync, openSync, readSync, watch } from 'node:fs';
 
 const chunkBytes = 64 * 1024;
+/** The read buffer every tail borrows: reads are synchronous, so one serves all without an allocation per read. */
+let readBuffer: Buffer | null = null;
 
 export interface FileTailOptions {
   truncateAboveBytes?: number;
@@ -15,6 +17,7 @@ export interface FileTailOptions {
   watch?: boolean;
 }
 
+/** Calls `onChunk` with what was written; the chunk is valid only during the call (its buffer is reused). */
 export class FileTail {
   readonly path: string;
   readonly #onChunk: (chunk: Buffer) => void;
@@ -68,12 +71,14 @@ export class FileTail {
   /** Reads everything written so far; empties the file once it is large and fully read. */
   drain(): void {
     if (this.#fd === null) return;
+    // Borrowed, so a drain started from inside `onChunk` gets a buffer of its own.
+    const buffer = readBuffer ?? Buffer.allocUnsafeSlow(chunkBytes);
+    readBuffer = null;
     try {
       const size = fstatSync(this.#fd).size;
       if (size < this.#offset) this.#offset = 0; // truncated by someone else
       while (this.#offset < size) {
-        const buffer = Buffer.allocUnsafe(Math.min(chunkBytes, size - this.#offset));
-        const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset);
+        const n = readSync(this.#fd, buffer, 0, Math.min(chunkBytes, size - this.#offset), this.#offset);
         if (n <= 0) break;
         this.#offset += n;
         this.#onChunk(buffer.subarray(0, n));
@@ -86,6 +91,8 @@ export class FileTail {
       }
     } catch {
       // The file went away (the service directory was removed): nothing more to read.
+    } finally {
+      readBuffer = buffer;
     }
   }
 

@@ -40,6 +40,26 @@ describe('LineSplitter', () => {
     ]);
   });
 
+  it('copies what it keeps, so the writer may reuse its chunk', () => {
+    const { lines, splitter } = collect(10);
+    const chunk = Buffer.alloc(16);
+    const write = (text: string) => {
+      chunk.fill(0);
+      const n = chunk.write(text);
+      splitter.write(chunk.subarray(0, n));
+    };
+    write('ab\ncd');
+    write('ef\n0123456');
+    write('789xyz\ngh');
+    splitter.end();
+    expect(lines).toEqual([
+      ['ab', false],
+      ['cdef', false],
+      ['0123456789', true],
+      ['gh', false],
+    ]);
+  });
+
   it('cuts at 64 KiB by default', () => {
     const { lines, splitter } = collect();
     splitter.write(Buffer.alloc(maxLineBytes * 3, 'a'));

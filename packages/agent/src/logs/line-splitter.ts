@@ -4,6 +4,7 @@ export const maxLineBytes = 64 * 1024;
 /**
  * Splits a byte stream into lines: keeps a partial last line until the next chunk (or `end()`), and cuts
  * lines longer than `maxBytes`, so a service that never prints a newline cannot grow the agent's memory.
+ * A chunk is not kept after `write` returns (a partial line is copied), so the caller may reuse it.
  */
 export class LineSplitter {
   readonly #emit: (line: string, truncated: boolean) => void;
@@ -22,7 +23,15 @@ export class LineSplitter {
     while (start < chunk.length) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl === -1 ? chunk.length : nl;
-      if (!this.#skipping) this.#append(chunk.subarray(start, end));
+      if (!this.#skipping) {
+        // The usual case, a whole line within the chunk, is decoded in place without copies.
+        if (nl !== -1 && this.#pendingBytes === 0 && end - start <= this.#maxBytes) {
+          this.#emit(chunk.toString('utf8', start, end), false);
+          start = nl + 1;
+          continue;
+        }
+        this.#append(chunk.subarray(start, end));
+      }
       if (nl === -1) return;
       if (!this.#skipping) this.#flush(false);
       this.#skipping = false;
@@ -40,12 +49,12 @@ export class LineSplitter {
     const room = this.#maxBytes - this.#pendingBytes;
     if (part.length <= room) {
       if (part.length > 0) {
-        this.#pending.push(part);
+        this.#pending.push(Buffer.from(part));
         this.#pendingBytes += part.length;
       }
       return;
     }
-    this.#pending.push(part.subarray(0, room));
+    this.#pending.push(Buffer.from(part.subarray(0, room)));
     this.#pendingBytes += room;
     this.#flush(true);
     this.#skipping = true;

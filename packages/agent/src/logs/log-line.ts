@@ -52,10 +52,21 @@ export function parseLogLine(raw: string, stream: LogStream, nowMs: number): Log
     }
   }
   return {
-    time: new Date(nowMs).toISOString(),
+    time: captureTime(nowMs),
     level: stream === 'stderr' ? 'error' : 'info',
     unit: '',
     message: text,
     stream,
   };
+}
+
+// Lines read together share their capture time: one string for them all, not one per line.
+let lastMs = Number.NaN;
+let lastIso = '';
+function captureTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

@@ -20,11 +20,12 @@ export class RotatingFile {
   }
 
   write(text: string): void {
-    const buf = Buffer.from(text, 'utf8');
+    // Written as a string: no intermediate Buffer per line.
+    const size = Buffer.byteLength(text);
     if (this.#fd === null) this.#open();
-    if (this.#size > 0 && this.#size + buf.length > this.#maxBytes) this.#rotate();
-    writeSync(this.#fd as number, buf);
-    this.#size += buf.length;
+    if (this.#size > 0 && this.#size + size > this.#maxBytes) this.#rotate();
+    writeSync(this.#fd as number, text);
+    this.#size += size;
   }
 
   close(): void {

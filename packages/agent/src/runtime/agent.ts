@@ -47,8 +47,11 @@ export interface AgentHooks {
   gateIntervalMs?: number;
   /** Called after each journal record of an update (failure injection in tests). */
   updateHooks?: UpdateHooks;
-  /** Set when run by the launcher: the worker's own version and status file (see self-update.ts). */
-  selfUpdate?: { runningVersion: string; statusFile?: string };
+  /**
+   * The agent's own version and where it says it is healthy (see self-update.ts); with `onRequest`, it
+   * asks for the desired version of itself (a trial version only reports).
+   */
+  selfUpdate?: { runningVersion: string; statusFile?: string; onRequest?: () => void };
   /** Called when the agent gives up for good (401/403); the CLI exits non-zero. */
   onFatal?: (err: Error) => void;
 }
@@ -67,6 +70,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const uploader = new LogUploader({
     api,
     instanceId,
+    maxBufferBytes: config.logBufferBytes,
     onError: (err) => log.debug(`log upload failed; retrying: ${(err as Error).message}`),
   });
   const self = hooks.selfUpdate ? new SelfUpdateClient(layout, hooks.selfUpdate.runningVersion) : null;
@@ -186,9 +190,17 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     }
   };
 
+  const askForSelf = (target: AgentDesiredService) => {
+    const onRequest = hooks.selfUpdate?.onRequest;
+    if (!self || !onRequest || !self.request(target)) return;
+    log.info(`updating the agent to ${target.version}`);
+    // Not awaited: the update stops this agent, which must first finish this pass.
+    setImmediate(onRequest);
+  };
+
   const converge = async (desired: AgentDesired, trust: TrustedKey) => {
     const wanted = new Map<string, AgentDesiredService>(desired.services.map((s) => [s.service, s]));
-    // The agent's own service is updated by the launcher, after everything else has converged.
+    // The agent's own service is updated last, after everything else has converged (agent-process.ts).
     const selfTarget = wanted.get(agentServiceName);
     wanted.delete(agentServiceName);
     desiredAgentVersion = selfTarget?.version ?? null;
@@ -210,8 +222,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     for (const runner of runners.values()) {
       if (!wanted.has(runner.name) && runner.desired) await runner.retire();
     }
-    if (self && selfTarget && self.request(selfTarget))
-      log.info(`asked the launcher to update the agent to ${selfTarget.version}`);
+    if (selfTarget) askForSelf(selfTarget);
     await sendReport();
     for (const listener of convergedListeners) listener(desired.revision);
   };
@@ -254,8 +265,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
         } else if (last) {
           resolveFirst();
           if ([...runners.values()].some((r) => r.retryDue())) await converge(last, trust);
-          // Asking again is idempotent, and covers a request the launcher never saw (it was restarting).
-          if (self && lastSelfTarget) self.request(lastSelfTarget);
+          // Asking again is idempotent, and covers a request lost in a restart.
+          if (lastSelfTarget) askForSelf(lastSelfTarget);
         }
       } catch (err) {
         if (stopping.signal.aborted) break;

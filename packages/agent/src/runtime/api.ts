@@ -1,7 +1,7 @@
 // The agent's side of the agent API; every call has a timeout so a hung server never stalls the agent.
-import { readFileSync } from 'node:fs';
 import type { AgentDesired, AgentLogBatch, AgentStateReport, SigningKey } from '@flotilla/protocol';
 import { enrol, readCredential } from './enrolment.ts';
+import { type HttpRequestOptions, type HttpResponse, httpRequest } from './http-request.ts';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -24,13 +24,17 @@ export function retryAfterOf(header: string | null, now = Date.now()): number | 
 
 export type DesiredAnswer = { changed: true; desired: AgentDesired; etag: string | null } | { changed: false };
 
-async function errorOf(res: Response, what: string): Promise<ApiError> {
+/** The largest error body read for its message. */
+const maxErrorBodyBytes = 64 * 1024;
+
+/** An `ApiError` with the server's `{"error":{"message"}}` when it sent one. */
+async function errorOf(res: HttpResponse, what: string): Promise<ApiError> {
   let message = `${res.status} ${res.statusText}`;
   try {
-    const body = (await res.json()) as { error?: { message?: string } };
+    const body = await res.json<{ error?: { message?: string } }>(maxErrorBodyBytes);
     if (body.error?.message) message = `${res.status}: ${body.error.message}`;
   } catch {}
-  return new ApiError(res.status, `${what}: ${message}`, retryAfterOf(res.headers.get('retry-after')));
+  return new ApiError(res.status, `${what}: ${message}`, retryAfterOf(res.header('retry-after')));
 }
 
 /** Where an enrolled agent keeps its identity: its directory and instance id. */
@@ -75,9 +79,9 @@ export class AgentApi {
   }
 
   async signingKey(signal?: AbortSignal): Promise<SigningKey> {
-    const res = await fetch(`${this.url}/api/v1/signing-key`, { signal: withTimeout(signal, 10_000) });
+    const res = await httpRequest(`${this.url}/api/v1/signing-key`, withTimeout(signal, 10_000));
     if (!res.ok) throw await errorOf(res, 'signing key');
-    return (await res.json()) as SigningKey;
+    return await res.json<SigningKey>();
   }
 
   /** Long-polls the desired list: `changed: false` when the ETag still matches after `waitSec`. */
@@ -90,52 +94,54 @@ export class AgentApi {
     const query = new URLSearchParams({ instance: instanceId });
     if (etag && waitSec > 0) query.set('wait', `${waitSec}s`);
     const headers = await this.#headers(etag ? { 'if-none-match': etag } : {}, signal);
-    const res = await fetch(`${this.url}/api/v1/agent/desired?${query}`, {
+    const res = await httpRequest(`${this.url}/api/v1/agent/desired?${query}`, {
       headers,
-      signal: withTimeout(signal, (waitSec + 15) * 1000),
+      ...withTimeout(signal, (waitSec + 15) * 1000),
     });
     if (res.status === 304) {
-      await res.body?.cancel();
+      res.discard();
       return { changed: false };
     }
     if (!res.ok) throw await errorOf(res, 'desired versions');
-    return { changed: true, desired: (await res.json()) as AgentDesired, etag: res.headers.get('etag') };
+    return { changed: true, desired: await res.json<AgentDesired>(), etag: res.header('etag') };
   }
 
   async reportState(report: AgentStateReport, signal?: AbortSignal): Promise<void> {
-    await this.#post('/api/v1/agent/state', JSON.stringify(report), 'application/json', 'state report', signal);
+    const res = await this.#post('/api/v1/agent/state', { json: report }, 'application/json', 'state report', signal);
+    res.discard();
   }
 
   async uploadLogs(batch: AgentLogBatch, signal?: AbortSignal): Promise<void> {
-    await this.#post('/api/v1/agent/logs', JSON.stringify(batch), 'application/json', 'log upload', signal);
+    const res = await this.#post('/api/v1/agent/logs', { json: batch }, 'application/json', 'log upload', signal);
+    res.discard();
   }
 
+  /** Streams the archive from disk, so a large crash file is never held in memory. */
   async uploadFault(archive: string, signal?: AbortSignal): Promise<string> {
-    const res = await this.#post(
-      '/api/v1/agent/faults',
-      readFileSync(archive),
-      'application/gzip',
-      'fault report',
-      signal,
-    );
-    return ((await res.json()) as { id: string }).id;
+    const res = await this.#post('/api/v1/agent/faults', { file: archive }, 'application/gzip', 'fault report', signal);
+    return (await res.json<{ id: string }>()).id;
   }
 
-  async #post(path: string, body: string | Buffer, type: string, what: string, signal?: AbortSignal) {
-    const res = await fetch(`${this.url}${path}`, {
+  async #post(
+    path: string,
+    body: Pick<HttpRequestOptions, 'json' | 'file'>,
+    type: string,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
+    const res = await httpRequest(`${this.url}${path}`, {
       method: 'POST',
       headers: await this.#headers({ 'content-type': type }, signal),
-      body,
-      signal: withTimeout(signal, 60_000),
+      ...body,
+      ...withTimeout(signal, 60_000),
     });
     if (!res.ok) throw await errorOf(res, what);
     return res;
   }
 }
 
-function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+function withTimeout(signal: AbortSignal | undefined, ms: number): Pick<HttpRequestOptions, 'signal' | 'timeoutMs'> {
+  return signal ? { signal, timeoutMs: ms } : { timeoutMs: ms };
 }
 
 /** Whether retrying can help: network failures and 5xx/429, not refusals like 401/403/400. */

@@ -16,6 +16,7 @@ describe('resolveAgentConfig', () => {
     expect(config.waitSec).toBe(60);
     expect(config.heartbeatMs).toBe(10_000);
     expect(config.keepVersions).toBe(3);
+    expect(config.logBufferBytes).toBe(4 * 1024 * 1024);
     expect(
       resolveAgentConfig({ dir: 'data' }, { FLOTILLA_AGENT_SERVER: 'http://x', FLOTILLA_AGENT_TOKEN: 't' }, '/srv').dir,
     ).toBe('/srv/data');
@@ -29,6 +30,10 @@ describe('resolveAgentConfig', () => {
     [{ server: 'http://x', token: 't', labels: 'novalue' }, /labels: "novalue" is not key=value/],
     [{ server: 'http://x', token: 't', wait: '500' }, /wait: "500" is not a whole number from 1 to 120/],
     [{ server: 'http://x', token: 't', keepVersions: '0' }, /keep-versions/],
+    [
+      { server: 'http://x', token: 't', logBufferMb: '0.5' },
+      /log-buffer-mb: "0.5" is not a whole number from 1 to 256/,
+    ],
   ])('refuses %j with a message naming the setting', (flags, message) => {
     expect(() => resolveAgentConfig(flags, {})).toThrow(AgentConfigError);
     expect(() => resolveAgentConfig(flags, {})).toThrow(message);
@@ -36,9 +41,19 @@ describe('resolveAgentConfig', () => {
 
   it('round-trips through its env vars (the launcher hands its settings to the worker this way)', () => {
     const config = resolveAgentConfig(
-      { server: 'http://x:9', token: 'secret', dir: '/d', labels: 'a=1', roles: 'web=fe', wait: '30', heartbeat: '2' },
+      {
+        server: 'http://x:9',
+        token: 'secret',
+        dir: '/d',
+        labels: 'a=1',
+        roles: 'web=fe',
+        wait: '30',
+        heartbeat: '2',
+        logBufferMb: '16',
+      },
       {},
     );
+    expect(config.logBufferBytes).toBe(16 * 1024 * 1024);
     const again = resolveAgentConfig({}, configEnv(config, 'host-7'));
     expect(again).toEqual({ ...config, instanceId: 'host-7' });
   });

@@ -12,6 +12,7 @@ export interface AgentOptions {
   wait?: string;
   heartbeat?: string;
   keepVersions?: string;
+  logBufferMb?: string;
 }
 
 export interface AgentConfig {
@@ -30,6 +31,8 @@ export interface AgentConfig {
   waitSec: number;
   heartbeatMs: number;
   keepVersions: number;
+  /** Bytes of service log lines held in memory for upload while the server is slow or away. */
+  logBufferBytes: number;
 }
 
 export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: string; help: string }[] = [
@@ -93,6 +96,12 @@ export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: str
     env: 'FLOTILLA_AGENT_KEEP_VERSIONS',
     help: 'version directories kept per service for fast rollback (default 3)',
   },
+  {
+    key: 'logBufferMb',
+    flag: '--log-buffer-mb <n>',
+    env: 'FLOTILLA_AGENT_LOG_BUFFER_MB',
+    help: 'MiB of service log lines held in memory while the server is away (default 4, 1 to 256)',
+  },
 ];
 
 export class AgentConfigError extends Error {
@@ -153,6 +162,7 @@ export function resolveAgentConfig(
     waitSec: integer(opts.wait, 'wait', 60, 1, 120),
     heartbeatMs: integer(opts.heartbeat, 'heartbeat', 10, 1, 3600) * 1000,
     keepVersions: integer(opts.keepVersions, 'keep-versions', 3, 1, 100),
+    logBufferBytes: integer(opts.logBufferMb, 'log-buffer-mb', 4, 1, 256) * 1024 * 1024,
   });
 }
 
@@ -169,6 +179,7 @@ export function configEnv(config: AgentConfig, instanceId = config.instanceId): 
     FLOTILLA_AGENT_WAIT: String(config.waitSec),
     FLOTILLA_AGENT_HEARTBEAT: String(config.heartbeatMs / 1000),
     FLOTILLA_AGENT_KEEP_VERSIONS: String(config.keepVersions),
+    FLOTILLA_AGENT_LOG_BUFFER_MB: String(config.logBufferBytes / (1024 * 1024)),
   };
   if (Object.keys(config.labels).length > 0) env.FLOTILLA_AGENT_LABELS = list(config.labels);
   if (Object.keys(config.roles).length > 0) env.FLOTILLA_AGENT_ROLES = list(config.roles);

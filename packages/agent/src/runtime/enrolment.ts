@@ -17,6 +17,7 @@ import {
 import { join } from 'node:path';
 import type { AgentEnrolled } from '@flotilla/protocol';
 import { fsyncDir } from '../journal/journal.ts';
+import { httpRequest } from './http-request.ts';
 
 export const credentialFile = 'instance-credential';
 export const instanceKeyFile = 'instance-key.pem';
@@ -76,17 +77,17 @@ export async function enrol(
   signal?: AbortSignal,
 ): Promise<string> {
   const publicKey = instancePublicKey(dir);
-  const timeout = AbortSignal.timeout(30_000);
-  const res = await fetch(`${server}/api/v1/agent/enroll`, {
+  const res = await httpRequest(`${server}/api/v1/agent/enroll`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ instanceId, publicKey }),
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    headers: { authorization: `Bearer ${token}` },
+    json: { instanceId, publicKey },
+    timeoutMs: 30_000,
+    ...(signal ? { signal } : {}),
   });
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
     try {
-      const body = (await res.json()) as { error?: { message?: string } };
+      const body = await res.json<{ error?: { message?: string } }>(64 * 1024);
       if (body.error?.message) message = body.error.message;
     } catch {}
     // 5xx, 408 and 429 may pass; a refusal (401, 403, 409) will not.
@@ -95,7 +96,7 @@ export async function enrol(
     }
     throw new EnrolmentError(res.status, `the server refused to enrol instance "${instanceId}": ${message}`);
   }
-  const enrolled = (await res.json()) as AgentEnrolled;
+  const enrolled = await res.json<AgentEnrolled>();
   writePrivateFile(join(dir, credentialFile), `${enrolled.credential}\n`);
   return enrolled.credential;
 }

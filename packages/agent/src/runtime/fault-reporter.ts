@@ -15,7 +15,6 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { FaultReportMeta } from '@flotilla/protocol';
-import { c as createTar } from 'tar';
 import type { AgentApi } from './api.ts';
 import { ApiError, isTransient } from './api.ts';
 
@@ -78,6 +77,8 @@ export async function packFaultReport(faultsDir: string, input: FaultInput, now 
   writeFileSync(join(staging, 'log-tail.txt'), input.logTail.slice(-500).join('\n'));
   const archive = join(faultsDir, `${id}.tar.gz`);
   const partial = `${archive}.part`;
+  // Loaded on first use: an agent with no fault to report never loads tar (~10 MB in a bare process).
+  const { c: createTar } = await import('tar');
   await createTar({ gzip: true, file: partial, cwd: staging, portable: true }, ['fault.json', 'log-tail.txt', 'files']);
   renameSync(partial, archive);
   rmSync(staging, { recursive: true, force: true });

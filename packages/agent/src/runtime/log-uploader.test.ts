@@ -87,13 +87,45 @@ describe('LogUploader', () => {
     expect(uploader.uploaded).toBe(sent.length);
   });
 
+  it('backs off during an outage however much output keeps arriving', async () => {
+    const ep = await endpoint();
+    server = ep.server;
+    const uploader = new LogUploader({
+      api: new AgentApi(ep.url, 't'),
+      instanceId: 'host-1',
+      batchSize: 1000,
+      flushIntervalMs: 20,
+    });
+    uploader.start();
+    // 100 lines every 50 ms for 1.5 s: from 0.5 s on a full batch waits at every burst, but the first
+    // backoff is 1.6 s at least.
+    for (let i = 0; i < 30; i++) {
+      for (let j = 0; j < 100; j++) uploader.push(line(i * 100 + j));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ep.state.attempts).toBeGreaterThanOrEqual(1);
+    expect(ep.state.attempts).toBeLessThanOrEqual(2);
+    ep.state.up = true;
+    const until = Date.now() + 10_000;
+    while (uploader.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await uploader.stop();
+    const sent = ep.state.batches.flatMap((b) => b.lines.map((l) => l.message));
+    expect(sent).toEqual(Array.from({ length: 3000 }, (_, i) => `line ${i}`));
+    expect(uploader.dropped).toBe(0);
+  });
+
   it("The agent can build a batch above the server's 8 MiB limit and then drops all 1,000 lines uncounted", async () => {
     // A server with the real limit: a body over 8 MiB is a 413 and nothing of it is kept.
     const limit = 8 * 1024 * 1024;
     const ep = await endpoint((body) => (body.length > limit ? 413 : 200));
     server = ep.server;
     ep.state.up = true;
-    const uploader = new LogUploader({ api: new AgentApi(ep.url, 't'), instanceId: 'host-1', flushIntervalMs: 10 });
+    const uploader = new LogUploader({
+      api: new AgentApi(ep.url, 't'),
+      instanceId: 'host-1',
+      flushIntervalMs: 10,
+      maxBufferBytes: 64 * 1024 * 1024,
+    });
     // 1,000 lines near the server's longest message: about 60 MiB, far above one batch.
     const long = 'y'.repeat(60_000);
     for (let i = 0; i < 1000; i++) uploader.push({ ...line(i), message: `${i} ${long}` });
@@ -107,6 +139,36 @@ describe('LogUploader', () => {
     const sent = ep.state.batches.flatMap((b) => b.lines.map((l) => Number(l.message.split(' ')[0])));
     expect(sent).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     expect(uploader.dropped).toBe(0);
+  });
+
+  it('bounds the lines waiting by bytes too: drops the oldest, counts and reports them, keeps the order', async () => {
+    const ep = await endpoint();
+    server = ep.server;
+    const uploader = new LogUploader({
+      api: new AgentApi(ep.url, 't'),
+      instanceId: 'host-1',
+      maxBufferBytes: 64 * 1024,
+      flushIntervalMs: 20,
+    });
+    uploader.start();
+    // 100 lines of ~2 KiB during an outage: about 200 KiB for a 64 KiB budget.
+    const big = (i: number) => ({ ...line(i), message: `${i} ${'b'.repeat(2000)}` });
+    for (let i = 0; i < 100; i++) uploader.push(big(i));
+    expect(uploader.bufferedBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(uploader.dropped).toBeGreaterThanOrEqual(65);
+    ep.state.up = true;
+    const until = Date.now() + 10_000;
+    while (uploader.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await uploader.stop();
+    const sent = ep.state.batches.flatMap((b) => b.lines.map((l) => Number(l.message.split(' ')[0])));
+    // The newest lines are kept, in order, whole; every other line is counted and reported.
+    expect(sent).toEqual(Array.from({ length: sent.length }, (_, i) => 100 - sent.length + i));
+    expect(ep.state.batches.flatMap((b) => b.lines).every((l, i) => l.message === big(sent[i] as number).message)).toBe(
+      true,
+    );
+    expect(sent.length + uploader.dropped).toBe(100);
+    expect(ep.state.batches.reduce((n, b) => n + (b.dropped ?? 0), 0)).toBe(uploader.dropped);
+    expect(uploader.truncated).toBe(0);
   });
 
   it('truncates a single line over the batch limit, drops one that cannot fit, and counts every drop', async () => {

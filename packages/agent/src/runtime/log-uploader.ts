@@ -1,7 +1,7 @@
 // Streams captured lines of services (all but those whose manifest says `uploadLogs: false`) to the
-// server in batches. A bounded buffer holds lines through a server outage; when it is full the oldest
-// are dropped, counted and reported. Batches stay below the server's body limit; every line the agent
-// gives up on (buffer full, refused by the server, too large to send) is counted as dropped.
+// server in batches. A buffer bounded in lines and bytes holds lines through a server outage; when it is
+// full the oldest are dropped, counted and reported. Batches stay below the server's body limit; every
+// line the agent gives up on (buffer full, refused by the server, too large to send) is counted as dropped.
 import type { AgentLogLine } from '@flotilla/protocol';
 import { LineBuffer } from '../logs/line-buffer.ts';
 import type { AgentApi } from './api.ts';
@@ -10,6 +10,8 @@ import { backoffDelay, sleep } from './backoff.ts';
 
 /** The server takes batches up to 8 MiB; the rest is room for the batch's own fields. */
 export const defaultMaxBatchBytes = 8 * 1024 * 1024 - 512 * 1024;
+/** Bytes of serialized lines waiting in memory, at most (the agent's `--log-buffer-mb`). */
+export const defaultMaxBufferBytes = 4 * 1024 * 1024;
 /** The server refuses a message longer than this (the agent's line splitter keeps lines shorter). */
 const maxMessageLength = 65_536;
 /** The longest `Retry-After` honoured; a longer one is capped so the agent tries again eventually. */
@@ -18,7 +20,10 @@ const maxRetryAfterMs = 600_000;
 export interface LogUploaderOptions {
   api: AgentApi;
   instanceId: string;
+  /** Lines waiting in memory, at most. */
   capacity?: number;
+  /** Bytes of serialized lines waiting in memory, at most. */
+  maxBufferBytes?: number;
   batchSize?: number;
   /** Serialized bytes of a batch's lines, at most. */
   maxBatchBytes?: number;
@@ -26,13 +31,13 @@ export interface LogUploaderOptions {
   onError?: (err: unknown) => void;
 }
 
-const lineBytes = (line: AgentLogLine) => Buffer.byteLength(JSON.stringify(line)) + 1;
-
 export class LogUploader {
   readonly #opts: Required<Omit<LogUploaderOptions, 'onError'>> & Pick<LogUploaderOptions, 'onError'>;
-  readonly #buffer: LineBuffer<AgentLogLine>;
-  /** Lines taken from the buffer and not yet accepted, oldest first. */
-  #held: AgentLogLine[] = [];
+  /** Each line serialized as JSON and followed by a comma: a batch is their bytes back to back. */
+  readonly #buffer: LineBuffer;
+  /** Lines taken from the buffer and not yet accepted, oldest first, and the size of each. */
+  #held: Buffer = Buffer.alloc(0);
+  #heldSizes: number[] = [];
   /** At most this many lines in the next batch, after a 413 (halved until one is taken). */
   #splitTo = Number.POSITIVE_INFINITY;
   /** Lines given up on outside the buffer: refused by the server or too large to send. */
@@ -40,6 +45,8 @@ export class LogUploader {
   #truncated = 0;
   #reportedDrops = 0;
   #pausedUntil = 0;
+  /** Until then a full batch does not cut the wait short: the server asked to wait, or sending failed. */
+  #wakeableAt = 0;
   #wake: (() => void) | null = null;
   #stop = new AbortController();
   #loop: Promise<void> | null = null;
@@ -48,16 +55,26 @@ export class LogUploader {
   constructor(opts: LogUploaderOptions) {
     this.#opts = {
       capacity: 20_000,
+      maxBufferBytes: defaultMaxBufferBytes,
       batchSize: 1000,
       maxBatchBytes: defaultMaxBatchBytes,
       flushIntervalMs: 1000,
       ...opts,
     };
-    this.#buffer = new LineBuffer(this.#opts.capacity);
+    this.#buffer = new LineBuffer({
+      maxLines: this.#opts.capacity,
+      maxBytes: this.#opts.maxBufferBytes,
+      separator: 0x2c,
+    });
   }
 
   get pending(): number {
-    return this.#buffer.size + this.#held.length;
+    return this.#buffer.size + this.#heldSizes.length;
+  }
+
+  /** Bytes of the lines waiting in the buffer (not counting the batch being sent). */
+  get bufferedBytes(): number {
+    return this.#buffer.bytes;
   }
 
   /** Every line given up on: the buffer full, refused by the server, or too large to send. */
@@ -74,10 +91,13 @@ export class LogUploader {
     return this.#uploaded;
   }
 
+  /** Serializes the line at once, so only its bytes wait (see LineBuffer). */
   push(line: AgentLogLine): void {
-    this.#buffer.push(line);
-    // While the server has asked to wait (429), a full batch waits too; the buffer bounds the wait.
-    if (this.#buffer.size >= this.#opts.batchSize && Date.now() >= this.#pausedUntil) this.#wake?.();
+    const json = this.#fit(line);
+    if (json === null) this.#lost++;
+    else this.#buffer.push(json);
+    // While the server has asked to wait (429) or is failing, a full batch waits too; the buffer bounds the wait.
+    if (this.#buffer.size >= this.#opts.batchSize && Date.now() >= this.#wakeableAt) this.#wake?.();
   }
 
   start(): void {
@@ -103,9 +123,14 @@ export class LogUploader {
         this.#pausedUntil - Date.now(),
         failures === 0 ? this.#opts.flushIntervalMs : backoffDelay(failures, 1000, 30_000),
       );
+      // Lines arriving during an outage must not turn the backoff into a retry per burst of output.
+      this.#wakeableAt = failures === 0 ? this.#pausedUntil : Date.now() + waitMs;
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, waitMs).unref();
+        const timer = setTimeout(resolve, waitMs).unref();
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.#wake = null;
       if (this.#stop.signal.aborted) break;
@@ -123,9 +148,15 @@ export class LogUploader {
   }
 
   async #sendOnce(signal: AbortSignal): Promise<void> {
-    if (this.#held.length === 0) this.#held = this.#take();
-    if (this.#held.length === 0) return;
-    const lines = this.#batch();
+    if (this.#heldSizes.length === 0) {
+      const taken = this.#buffer.take(this.#opts.batchSize);
+      this.#held = taken.data;
+      this.#heldSizes = taken.sizes;
+    }
+    if (this.#heldSizes.length === 0) return;
+    const { count, bytes } = this.#batch();
+    // The objects live only while the request is built; the held lines stay bytes.
+    const lines = JSON.parse(`[${this.#held.toString('utf8', 0, bytes - 1)}]`) as AgentLogLine[];
     const dropped = this.dropped - this.#reportedDrops;
     try {
       await this.#opts.api.uploadLogs(
@@ -133,55 +164,57 @@ export class LogUploader {
         signal,
       );
     } catch (err) {
-      this.#refused(err, lines.length);
+      this.#refused(err, count, bytes);
       throw err;
     }
     this.#reportedDrops += dropped;
-    this.#uploaded += lines.length;
-    this.#held.splice(0, lines.length);
+    this.#uploaded += count;
+    this.#release(count, bytes);
     this.#splitTo = Number.POSITIVE_INFINITY;
   }
 
-  /** The next lines from the buffer, each made to fit a batch on its own (or dropped and counted). */
-  #take(): AgentLogLine[] {
-    const taken: AgentLogLine[] = [];
-    for (const line of this.#buffer.drain(this.#opts.batchSize)) {
-      const fitted = this.#fit(line);
-      if (fitted) taken.push(fitted);
-      else this.#lost++;
-    }
-    return taken;
-  }
-
-  /** The oldest held lines that fit in one batch by serialized size; always at least one. */
-  #batch(): AgentLogLine[] {
+  /** How many of the oldest held lines fit in one batch by serialized size, and their bytes; always one at least. */
+  #batch(): { count: number; bytes: number } {
     let bytes = 0;
     let count = 0;
-    for (const line of this.#held) {
+    for (const size of this.#heldSizes) {
       if (count >= this.#splitTo) break;
-      const size = lineBytes(line);
       if (count > 0 && bytes + size > this.#opts.maxBatchBytes) break;
       bytes += size;
       count++;
     }
-    return this.#held.slice(0, count);
+    return { count, bytes };
   }
 
-  /** A line whose message is shortened to what the server and one batch take; null if even that cannot fit. */
-  #fit(line: AgentLogLine): AgentLogLine | null {
+  /** Forgets the oldest `count` held lines (`bytes` long). */
+  #release(count: number, bytes: number): void {
+    this.#heldSizes.splice(0, count);
+    this.#held = this.#heldSizes.length === 0 ? Buffer.alloc(0) : this.#held.subarray(bytes);
+  }
+
+  /**
+   * The line as JSON, its message shortened to what the server and one batch take (with the comma that
+   * follows it in a batch); null if even that cannot fit. One serialization for the usual line.
+   */
+  #fit(line: AgentLogLine): string | null {
     let message = line.message;
     if (message.length > maxMessageLength) message = cut(message, maxMessageLength);
-    let fitted = message === line.message ? line : { ...line, message };
-    const over = lineBytes(fitted) - this.#opts.maxBatchBytes;
+    let json = JSON.stringify(message === line.message ? line : { ...line, message });
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: the usual line needs no byte count here.
+    const over =
+      json.length * 3 + 1 > this.#opts.maxBatchBytes ? Buffer.byteLength(json) + 1 - this.#opts.maxBatchBytes : 0;
     // Each character takes at least one byte serialized, so dropping `over` of them is enough.
-    if (over > 0) fitted = { ...fitted, message: cut(fitted.message, fitted.message.length - over) };
-    if (lineBytes(fitted) > this.#opts.maxBatchBytes) return null;
-    if (fitted !== line) this.#truncated++;
-    return fitted;
+    if (over > 0) {
+      message = cut(message, message.length - over);
+      json = JSON.stringify({ ...line, message });
+      if (Buffer.byteLength(json) + 1 > this.#opts.maxBatchBytes) return null;
+    }
+    if (message !== line.message) this.#truncated++;
+    return json;
   }
 
   /** What a refused batch means for the lines in it. */
-  #refused(err: unknown, count: number): void {
+  #refused(err: unknown, count: number, bytes: number): void {
     if (!(err instanceof ApiError)) return;
     if (err.status === 429 || err.status === 503) {
       // Held until the server says; lines that overflow the buffer meanwhile are counted as dropped.
@@ -195,7 +228,7 @@ export class LogUploader {
       return;
     }
     // A refused batch (400/403, or one line the server still finds too large) will never be taken.
-    this.#held.splice(0, count);
+    this.#release(count, bytes);
     this.#lost += count;
     this.#splitTo = Number.POSITIVE_INFINITY;
   }

@@ -1,6 +1,6 @@
-// Self-update: the agent is the service `flotilla-agent`. The worker (which talks to the server) asks
-// the launcher to update it; the launcher runs the same journaled transaction with the worker as the
-// supervised service, health-gates the new worker on its status file, and brings the old one back if not.
+// Self-update: the agent is the service `flotilla-agent`. The agent proper writes the desired version of
+// itself as a request; agent-process.ts runs the same journaled transaction on it, health-gates the new
+// version on its status file, and brings the old one back if not.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentDesiredService, AgentServiceReport, InstallManifest } from '@flotilla/protocol';
@@ -10,8 +10,8 @@ import { failedVersionMessage, readFailedVersion, writeFileAtomic } from '../upd
 export const agentServiceName = 'flotilla-agent';
 /** The version directory of the agent that came with the installed `flotilla` command. */
 export const builtinVersion = 'builtin';
-/** Written by a worker, relative to its version directory, once it has reached the server. */
-export const workerStatusFile = 'status.json';
+/** Written by an agent, relative to its version directory, once it has reached the server. */
+export const agentStatusFile = 'status.json';
 
 export interface SelfUpdateRequest {
   version: string;
@@ -23,18 +23,18 @@ export const selfUpdatePaths = (layout: AgentLayout) => ({
   request: join(layout.root, 'self-update', 'request.json'),
 });
 
-/** The manifest of the built-in agent: the launcher's own command, held to the worker status file. */
-export function builtinManifest(workerCommand: string[]): InstallManifest {
-  const [command, ...args] = workerCommand;
-  if (!command) throw new Error('the worker command is empty');
+/** The manifest of the built-in agent: the installed command, held to its status file. */
+export function builtinManifest(agentCommand: string[]): InstallManifest {
+  const [command, ...args] = agentCommand;
+  if (!command) throw new Error('the agent command is empty');
   return {
     run: { command, args },
     restart: { onFault: true },
-    health: { statusFile: { path: workerStatusFile }, startupWindowSec: 1, timeoutSec: 60 },
+    health: { statusFile: { path: agentStatusFile }, startupWindowSec: 1, timeoutSec: 60 },
   };
 }
 
-/** Worker side: what to do about the desired `flotilla-agent` entry, and how to report it. */
+/** The agent proper's side: what to do about the desired `flotilla-agent` entry, and how to report it. */
 export class SelfUpdateClient {
   readonly #layout: AgentLayout;
   readonly #running: string;
@@ -44,7 +44,7 @@ export class SelfUpdateClient {
     this.#running = runningVersion;
   }
 
-  /** Asks the launcher for `target` unless it runs already or failed before. Returns true when asked. */
+  /** Asks for `target` unless it runs already or failed before. Returns true when asked. */
   request(target: AgentDesiredService): boolean {
     if (target.version === this.#running) return false;
     if (readFailedVersion(this.#layout.service(agentServiceName))?.version === target.version) return false;
@@ -74,7 +74,7 @@ export class SelfUpdateClient {
     return report;
   }
 
-  /** Tells the launcher (through the health gate) that this worker is up and reaches the server. */
+  /** Says (to the health gate) that this agent is up and reaches the server. */
   markHealthy(statusFile: string | undefined): void {
     if (statusFile) writeFileAtomic(statusFile, JSON.stringify({ status: 'ok', pid: process.pid }));
   }

@@ -14,7 +14,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { type HttpResponse, httpRequest } from '../runtime/http-request.ts';
 import { checkArtifact, VerificationError, type VerifiedManifest } from './verify.ts';
+
+/** A stalled transfer fails after this long without a byte; the .part file keeps what came. */
+const idleTimeoutMs = 60_000;
 
 /** The server could not be reached or answered 5xx/429: the version is not at fault, try again later. */
 export class DownloadUnavailable extends Error {
@@ -69,11 +73,13 @@ export async function downloadArtifact(options: {
   }
   const headers: Record<string, string> = { authorization: `Bearer ${server.token}` };
   if (have > 0) headers.range = `bytes=${have}-`;
-  const init: RequestInit = { headers };
-  if (options.signal) init.signal = options.signal;
-  let res: Response;
+  let res: HttpResponse;
   try {
-    res = await fetch(artifactUrl(server, verified.service, verified.version), init);
+    res = await httpRequest(artifactUrl(server, verified.service, verified.version), {
+      headers,
+      idleTimeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   } catch (err) {
     throw new DownloadUnavailable(`artifact download failed: ${(err as Error).message}`);
   }
@@ -82,7 +88,7 @@ export async function downloadArtifact(options: {
   else if (res.status === 200) append = false;
   else if (res.status === 416 && have === verified.size) append = true;
   else {
-    await res.body?.cancel();
+    res.discard();
     const message = `artifact download failed: HTTP ${res.status}`;
     throw res.status >= 500 || res.status === 429 || res.status === 408
       ? new DownloadUnavailable(message)
@@ -91,9 +97,10 @@ export async function downloadArtifact(options: {
   const fd = openSync(part, append ? 'a' : 'w');
   let written = append ? have : 0;
   try {
-    if (res.status !== 416 && res.body) {
+    if (res.status === 416) res.discard();
+    else {
       try {
-        for await (const chunk of res.body) {
+        for await (const chunk of res.body()) {
           written += chunk.length;
           if (written > verified.size)
             throw new VerificationError(`artifact is larger than the signed size ${verified.size}`);

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import type { InstallManifest } from '@flotilla/protocol';
+import { httpRequest } from '../runtime/http-request.ts';
 import type { ServiceSupervisor } from '../supervisor/types.ts';
 import { expand, type Macros } from './commands.ts';
 
@@ -35,8 +36,9 @@ export async function probeOnce(
     const url = expand(health.http.url, macros);
     const expected = health.http.expectStatus ?? 200;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      await res.body?.cancel();
+      // Redirects are followed, as a browser (and fetch) would.
+      const res = await httpRequest(url, { timeoutMs, maxRedirects: 20 });
+      res.discard();
       return res.status === expected ? null : `GET ${url} answered ${res.status}, not ${expected}`;
     } catch (err) {
       return `GET ${url}: ${failureOf(err, timeoutMs)}`;

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { archiveLinkProblem } from '@flotilla/protocol/archive-links';
-import { t, x } from 'tar';
 import { fsyncDir } from '../journal/journal.ts';
 
 export class UnsafeArchiveError extends Error {
@@ -104,6 +103,8 @@ function checkLinksOnDisk(root: string): void {
 export async function inspectArchive(archive: string, limits: UnpackLimits = {}): Promise<void> {
   const entries: EntryLike[] = [];
   const full = { maxTotalBytes: limits.maxTotalBytes ?? 2 * 1024 ** 3, maxEntries: limits.maxEntries ?? 100_000 };
+  // Loaded on first use: an agent that has not unpacked anything never loads tar (~10 MB in a bare process).
+  const { t } = await import('tar');
   await t({
     file: archive,
     onReadEntry: (e) => {
@@ -125,6 +126,7 @@ export async function unpackArchive(archive: string, destination: string, limits
   const tmp = `${destination}.tmp-${randomBytes(4).toString('hex')}`;
   mkdirSync(tmp);
   try {
+    const { x } = await import('tar');
     await x({ file: archive, cwd: tmp, strict: true, preservePaths: false, preserveOwner: false, noChmod: false });
     checkLinksOnDisk(tmp);
     if (existsSync(destination)) rmSync(destination, { recursive: true, force: true });

@@ -1,8 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { AuditPage, CreatedToken, TokenInfo, UserInfo, UserList, WhoAmI } from '@flotilla/protocol';
-import { generatePassword } from '@flotilla/server/cli-surface';
 import { type Command, Option } from 'commander';
 import { ApiClient, apiError, CliError, saveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, countOption, wholeNumber, withApiOptions } from '../command-helpers.ts';
@@ -11,6 +11,9 @@ import { formatTime, printResult } from '../output.ts';
 import { addUserOffline, createAdminTokenOffline, type StoreFlags } from './offline-store.ts';
 
 const roles = ['admin', 'developer', 'viewer'];
+
+/** A strong random password for people who did not pick one: 24 characters, about 143 bits, as the server makes them. */
+const generatePassword = () => randomBytes(18).toString('base64url');
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

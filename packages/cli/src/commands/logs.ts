@@ -1,5 +1,5 @@
 import type { LogPage, LogRecord } from '@flotilla/protocol';
-import { parseDuration } from '@flotilla/server/cli-surface';
+import { parseDuration } from '@flotilla/protocol/duration';
 import type { Command } from 'commander';
 import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';

@@ -3,8 +3,9 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { CreatedToken, UserInfo } from '@flotilla/protocol';
-import { createAccountsService, migrateToLatest, openDatabase } from '@flotilla/server';
+import type { createAccountsService, openDatabase } from '@flotilla/server';
 import { CliError } from '../api-client.ts';
+import { loadServer } from '../server-package.ts';
 
 /** Where the offline commands find the server's store. */
 export interface StoreFlags {
@@ -90,6 +91,11 @@ export async function withOfflineStore<T>(
   flags: StoreFlags,
   work: (accounts: Accounts, actor: OfflineActor) => Promise<T>,
 ): Promise<T> {
+  // The store's code is the server's: loaded only here, and not installed on an agent-only host.
+  const { createAccountsService, migrateToLatest, openDatabase } = await loadServer(
+    'working on the store with --data-dir or --database',
+    () => import('@flotilla/server'),
+  );
   const location = storeLocation(flags);
   const postgres = isPostgresUrl(location);
   if (!postgres) requireSqliteStore(location, flags);

@@ -1,6 +1,10 @@
-import { type ServerOptions, serverOptionTable } from '@flotilla/server/cli-surface';
+import type { ServerOptions } from '@flotilla/server/cli-surface';
 import { type Command, Option } from 'commander';
 import { examples } from '../help.ts';
+import { installServerHint, loadServer, loadServerIfInstalled } from '../server-package.ts';
+
+// Only the light option table, for the options and help; absent on a host that runs only the agent.
+const surface = await loadServerIfInstalled(() => import('@flotilla/server/cli-surface'));
 
 export function registerServerCommand(program: Command): void {
   const cmd = program
@@ -18,11 +22,18 @@ export function registerServerCommand(program: Command): void {
         ]),
       ].join('\n'),
     );
-  for (const opt of serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
+  if (surface) {
+    for (const opt of surface.serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
+  } else {
+    // Whatever options were given, the answer is what to install.
+    cmd.description(`${cmd.description()}: not installed here`).allowUnknownOption().allowExcessArguments();
+    cmd.addHelpText('before', `Not installed on this host: ${installServerHint}\n`);
+  }
   cmd.action(async (flags: ServerOptions) => {
     // Loaded only when the server runs, so other commands stay light.
-    const { ConfigError, firstStartBanner, resolveLogFormat, resolveServerConfig, startServer } = await import(
-      '@flotilla/server'
+    const { ConfigError, firstStartBanner, resolveLogFormat, resolveServerConfig, startServer } = await loadServer(
+      'flotilla server',
+      () => import('@flotilla/server'),
     );
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
