@@ -31,6 +31,8 @@ const forbidden = [
   /\/packages\/server\//,
   /\/packages\/dashboard\//,
   /\/node_modules\/(fastify|@fastify\/[^/]+|kysely|pg|pino|typebox|react)\//,
+  // The Kubernetes client is for the cluster's drift agent only (an optional peer dependency).
+  /\/node_modules\/@kubernetes\//,
 ];
 
 describe('the agent module graph', () => {

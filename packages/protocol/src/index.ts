@@ -4,6 +4,7 @@ export * from './canonical-json.ts';
 export * from './catalog.ts';
 export * from './checkin.ts';
 export * from './desired.ts';
+export * from './drift.ts';
 export * from './errors.ts';
 export * from './faults.ts';
 export * from './fleet.ts';
