@@ -49,6 +49,8 @@ export class ServiceRunner {
   readonly #deps: ServiceRunnerDeps;
   readonly #layout: ServiceLayout;
   #targetVersion: string | null = null;
+  /** What ran when the update to `#targetVersion` began: reported until it ends (`current` moves mid-way). */
+  #updateFrom: string | null = null;
   #updateError: string | null = null;
   /** A version refused before any change (bad signature or digest) is not retried until the target changes. */
   #refused: { version: string; signature: string } | null = null;
@@ -184,6 +186,7 @@ export class ServiceRunner {
       return null;
     }
     this.#targetVersion = target.version;
+    this.#updateFrom = running;
     this.#updateError = null;
     this.#deps.onChange();
     // A first install is not an update: nothing runs that could be kept or rolled back to.
@@ -271,10 +274,11 @@ export class ServiceRunner {
 
   report(): AgentServiceReport {
     const status = this.supervisor.status();
-    const version = this.version;
+    const updating = this.#targetVersion !== null;
+    const version = updating ? this.#updateFrom : this.version;
     // A library-only version (no `run`) has no process: installed and desired counts as running.
     const libraryOnly = version !== null && this.#desired && !this.#currentManifest()?.run;
-    const state = this.#targetVersion
+    const state = updating
       ? 'updating'
       : status.state === 'failed' || (status.state === 'backoff' && status.failureCount > 0)
         ? 'failed'
@@ -284,7 +288,8 @@ export class ServiceRunner {
     const report: AgentServiceReport = { service: this.name, state, failureCount: status.failureCount };
     if (version) report.version = version;
     if (this.#targetVersion) report.targetVersion = this.#targetVersion;
-    const error = this.#updateError ?? status.lastError ?? null;
+    // While the new version is being gated, its exits are the gate's business, said once it ends.
+    const error = this.#updateError ?? (updating ? null : (status.lastError ?? null));
     if (error) report.updateError = error.slice(0, 1024);
     if (this.#installedAt) report.installedAt = this.#installedAt;
     if (status.startedAt) report.startedAt = status.startedAt;

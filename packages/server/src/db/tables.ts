@@ -1,6 +1,7 @@
 import type { AccountTables } from '../accounts/tables.ts';
 import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
+import type { DriftTables } from '../drift/tables.ts';
 import type { FaultTables } from '../faults/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
@@ -67,4 +68,5 @@ export type Tables = CheckinTables &
   RolloutTables &
   LogTables &
   FaultTables &
-  IdentityTables;
+  IdentityTables &
+  DriftTables;
