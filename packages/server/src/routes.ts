@@ -12,6 +12,7 @@ import { checkinRoutes } from './checkin/routes.ts';
 import type { CheckinService } from './checkin/service.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { desiredRoutes } from './desired/routes.ts';
+import { driftRoutes } from './drift/routes.ts';
 import { faultsRoutes } from './faults/routes.ts';
 import { fleetRoutes } from './fleet/routes.ts';
 import { healthRoutes, type Readiness } from './health/routes.ts';
@@ -86,6 +87,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(faultsRoutes, deps.features);
   await app.register(identityRoutes, deps.features);
   await app.register(fleetRoutes, deps.features);
+  await app.register(driftRoutes, deps.features);
   await app.register(dashboardRoutes, deps.features);
   return app;
 }

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { adminToken } from './server.ts';
 
 export interface ApiCallOptions {
@@ -39,4 +40,15 @@ export async function callApi(
   const bytes = Buffer.from(await res.arrayBuffer());
   const json = res.headers.get('content-type')?.includes('json') && bytes.length > 0;
   return { status: res.status, headers: res.headers, body: json ? JSON.parse(bytes.toString()) : undefined, bytes };
+}
+
+/** `call` and `ok` (a call that must answer `status`, returning the body) against a server known later. */
+export function apiOf(base: () => string) {
+  const call = (method: string, path: string, opts: ApiCallOptions = {}) => callApi(base(), method, path, opts);
+  const ok = async (method: string, path: string, body?: unknown, status = 200) => {
+    const res = await call(method, path, { body });
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    return res.body;
+  };
+  return { call, ok };
 }
