@@ -3,6 +3,7 @@ import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
+import { registerDriftCommands } from './commands/drift.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
@@ -37,6 +38,7 @@ Environment:
   registerLogsCommands(program);
   registerFaultsCommands(program);
   registerFleetCommands(program);
+  registerDriftCommands(program);
   return program;
 }
 
