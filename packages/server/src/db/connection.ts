@@ -131,8 +131,12 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
   // the pool opens a new one for the next query.
   pool.on('error', onConnectionError);
   // int8 and numeric come back as strings by default; every integer we store fits in a double.
+  // A connection dropped while checked out (between the queries of a transaction) emits on the client,
+  // not the pool: without a listener that is an uncaught exception. Its next query fails (and is
+  // handled where it was made), and the pool discards it on release; idle ones are the pool's event.
   pool.on('connect', (client) => {
     client.setTypeParser?.(20, 'text', Number);
+    client.on('error', () => {});
   });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   const safe = new URL(url);
