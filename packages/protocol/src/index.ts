@@ -5,6 +5,7 @@ export * from './catalog.ts';
 export * from './checkin.ts';
 export * from './desired.ts';
 export * from './drift.ts';
+export * from './drift-api.ts';
 export * from './errors.ts';
 export * from './faults.ts';
 export * from './fleet.ts';

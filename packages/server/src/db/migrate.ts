@@ -10,6 +10,7 @@ import * as m0008 from './migrations/0008-rollout-admitted.ts';
 import * as m0009 from './migrations/0009-agent-identity.ts';
 import * as m0010 from './migrations/0010-fault-retention.ts';
 import * as m0011 from './migrations/0011-drift.ts';
+import * as m0012 from './migrations/0012-drift-resolution.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0009-agent-identity': m0009,
   '0010-fault-retention': m0010,
   '0011-drift': m0011,
+  '0012-drift-resolution': m0012,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

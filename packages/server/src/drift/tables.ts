@@ -32,10 +32,42 @@ export interface DriftSubjectsTable {
   changed_at: number;
   /** Set by expiry when the place stopped reporting; cleared by the next report. */
   stale_since: number | null;
+  /** The tracker's own error as the agent reported it (bad regex, JSONPath, command failed). */
+  error: string | null;
+  /** Key of the upstream this subject is compared with (`drift_upstreams.key`); null when there is none. */
+  upstream_key: string | null;
+  /** Highest upstream version passing the constraint. */
+  latest: string | null;
+  /** How far the oldest running version is behind, as `classify` counts it. */
+  majors_behind: number | null;
+  minors_behind: number | null;
+  patches_behind: number | null;
+  /** Worst of the above, for filtering: 'none' | 'patch' | 'minor' | 'major' | 'unknown'; null before resolution. */
+  behind: string | null;
+  /** endoflife.date: when support of the oldest running version's cycle ends (epoch ms). */
+  support_ends_at: number | null;
+  /** JSON: per running version its classification and the newer releases (bounded), for `drift show`. */
+  resolution: string | null;
+  resolved_at: number | null;
+  /** Why the comparison failed (upstream refused by policy, unparsable version, fetch error). */
+  resolve_error: string | null;
+}
+
+/** Host trackers per environment (`flotilla drift apply`), fetched by `flotilla agent`. */
+export interface DriftTrackersTable {
+  environment: string;
+  /** The tracker's `metadata.name`. */
+  name: string;
+  /** JSON: the whole VersionTracker document as validated by `parseTracker`. */
+  spec: string;
+  updated_at: number;
+  /** Name of the admin credential that applied it. */
+  updated_by: string;
 }
 
 /** Tables of version drift. */
 export type DriftTables = {
   drift_upstreams: DriftUpstreamsTable;
   drift_subjects: DriftSubjectsTable;
+  drift_trackers: DriftTrackersTable;
 };
