@@ -190,10 +190,13 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     }
   };
 
+  let selfAskedFor: string | null = null;
   const askForSelf = (target: AgentDesiredService) => {
     const onRequest = hooks.selfUpdate?.onRequest;
     if (!self || !onRequest || !self.request(target)) return;
-    log.info(`updating the agent to ${target.version}`);
+    // Asked again on every poll while the update is pending (that is its retry); said once.
+    if (selfAskedFor !== target.version) log.info(`updating the agent to ${target.version}`);
+    selfAskedFor = target.version;
     // Not awaited: the update stops this agent, which must first finish this pass.
     setImmediate(onRequest);
   };
