@@ -1,6 +1,7 @@
 // Starts a server with demo data and saves a PNG of each dashboard page into docs/screenshots/.
 //
-//   npm run screenshots        (builds the dashboard first when it is stale)
+//   npm run screenshots              (builds the dashboard first when it is stale)
+//   npm run screenshots -- drift     (only the shots whose names start with one of the words given)
 //
 // Needs Debian's Chromium at /usr/bin/chromium (or FLOTILLA_CHROMIUM).
 import { existsSync, mkdirSync } from 'node:fs';
@@ -8,10 +9,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { demoUser, seedDemo, seedOperations } from '../packages/dashboard/test/demo-data.test.helper.ts';
+import { seedDrift, waitForDriftComparison } from '../packages/dashboard/test/drift-demo.test.helper.ts';
 import { startDemoServer } from './demo-server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'docs/screenshots');
+const only = process.argv.slice(2);
 const chromiumPath = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) {
   console.error(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set FLOTILLA_CHROMIUM)`);
@@ -24,9 +27,12 @@ const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--
 try {
   await seedDemo(server.url, adminToken, { full: true });
   await seedOperations(server.url, adminToken);
+  await seedDrift(server.url, adminToken);
+  await waitForDriftComparison(server.url, adminToken);
   mkdirSync(out, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const shot = async (name: string) => {
+    if (only.length > 0 && !only.some((prefix) => name.startsWith(prefix))) return;
     await page.waitForLoadState('networkidle');
     await page.screenshot({ path: join(out, `${name}.png`) });
     console.log(`docs/screenshots/${name}.png`);
@@ -65,6 +71,12 @@ try {
   await page.getByRole('table', { name: 'Fault reports' }).getByRole('link').first().click();
   await page.getByTestId('log-tail').waitFor();
   await shot('fault-detail');
+  await open('/drift', (p) => p.getByRole('table', { name: 'Subjects on production / prod-eu' }).waitFor());
+  await shot('drift');
+  await open('/drift/subjects/coredns', (p) => p.getByRole('table', { name: 'Releases newer than 1.7.0' }).waitFor());
+  await shot('drift-subject');
+  await open('/drift/upstreams', (p) => p.getByRole('table', { name: 'Upstream fetch status' }).waitFor());
+  await shot('drift-upstreams');
   await page.setViewportSize({ width: 375, height: 800 });
   await open('/usage?app=demo&range=24h', (p) => p.getByRole('table', { name: 'Instances by app version' }).waitFor());
   await shot('usage-phone');

@@ -4,6 +4,7 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
 import { registerDriftCommands } from './commands/drift.ts';
+import { registerDriftAgentCommand } from './commands/drift-agent.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
@@ -39,6 +40,7 @@ Environment:
   registerFaultsCommands(program);
   registerFleetCommands(program);
   registerDriftCommands(program);
+  registerDriftAgentCommand(program);
   return program;
 }
 

@@ -95,5 +95,7 @@ describe('the agent module graph', () => {
       [...urls].filter((u) => forbidden.some((f) => f.test(u))),
     );
     expect(offending).toEqual([]);
+    // With no host trackers in its environment, the tracker evaluation and its RE2 engine stay unloaded.
+    expect(loaded(/\/(drift\/host-trackers\.ts|node_modules\/re2js\/)/)).toEqual([]);
   }, 120_000);
 });

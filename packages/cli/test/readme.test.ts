@@ -59,6 +59,15 @@ const before: Array<[RegExp, () => Promise<unknown>]> = [
     () => eventually('web 1.0.0 running in production', () => productionRuns('1.0.0'), 90_000),
   ],
   [
+    /flotilla drift --environment production/,
+    () =>
+      eventually('the host to report os-release and web', async () => {
+        const { items } = (await api('/api/v1/drift?environment=production')) as { items: Array<{ subject: string }> };
+        const subjects = items.map((i) => i.subject);
+        return subjects.includes('os-release') && subjects.includes('web') ? true : undefined;
+      }),
+  ],
+  [
     /flotilla rollout approve/,
     async () => {
       await eventually('the first wave running web 1.1.0', () => productionRuns('1.1.0'), 90_000);
@@ -101,6 +110,15 @@ const after: Array<[RegExp, (out: string) => Promise<void> | void]> = [
       expect(out).toContain(`web listening on ${webPort}`);
     },
   ],
+  [/flotilla drift apply -f trackers\.yaml/, (out) => expect(out).toMatch(/os-release/)],
+  [
+    /flotilla drift --environment production/,
+    (out) => {
+      expect(out).toMatch(/os-release/);
+      expect(out).toMatch(/web\s[\s\S]*1\.0\.0|1\.0\.0[\s\S]*web/);
+    },
+  ],
+  [/flotilla drift show web/, (out) => expect(out).toMatch(/1\.0\.0/)],
   [/flotilla rollout abort/, () => eventually('production back on web 1.0.0', () => productionRuns('1.0.0'), 90_000)],
 ];
 

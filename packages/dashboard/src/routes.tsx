@@ -37,5 +37,16 @@ export const pages: PageRoute[] = [
     title: () => 'Fault report',
     element: page(() => import('./pages/fault-detail.tsx'), 'FaultPage'),
   },
+  { path: 'drift', label: 'Drift', element: page(() => import('./pages/drift.tsx'), 'DriftPage') },
+  {
+    path: 'drift/subjects/:subject',
+    title: (p) => `Drift of ${p.subject}`,
+    element: page(() => import('./pages/drift-subject.tsx'), 'DriftSubjectPage'),
+  },
+  {
+    path: 'drift/upstreams',
+    title: () => 'Drift upstreams',
+    element: page(() => import('./pages/drift-upstreams.tsx'), 'DriftUpstreamsPage'),
+  },
   { path: 'settings', label: 'Settings', element: page(() => import('./pages/settings.tsx'), 'SettingsPage') },
 ];

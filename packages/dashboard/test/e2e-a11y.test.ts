@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeUpstream } from '../../server/src/drift/upstreams/fake-upstream.test-support.ts';
 import { faultMeta, makeFaultArchive } from '../../server/src/faults/archive.test.helper.ts';
 import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
@@ -11,6 +12,12 @@ import { makeTempDir } from '../../server/test/support/temp-dir.ts';
 import { axe, contrast, cutCells, focused, inPage, overflowing, sameNamedControls } from './a11y.test.helper.ts';
 import { chromiumPath, haveChromium, openPage } from './browser.test.helper.ts';
 import { demoAgentToken, demoServerOptions, demoUser, seedDemo, seedOperations } from './demo-data.test.helper.ts';
+import {
+  driftServerOptions,
+  seedDrift,
+  startDriftUpstreams,
+  waitForDriftComparison,
+} from './drift-demo.test.helper.ts';
 
 if (!haveChromium) {
   console.warn(`dashboard accessibility tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
@@ -19,6 +26,7 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const widths = [1280, 375] as const;
 describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 px', () => {
   let server: TestServer;
+  let upstreams: FakeUpstream;
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
@@ -53,7 +61,8 @@ describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 p
   beforeAll(async () => {
     execFileSync(process.execPath, [join(root, 'scripts/ensure-dashboard.mjs'), '--quiet'], { stdio: 'inherit' });
     const dir = makeTempDir('flotilla-e2e-a11y-');
-    server = await startTestServer('sqlite', demoServerOptions(dir), { dir });
+    upstreams = await startDriftUpstreams();
+    server = await startTestServer('sqlite', { ...demoServerOptions(dir), ...driftServerOptions(upstreams) }, { dir });
     ({ browser, page } = await openPage(problems));
   }, 120_000);
   // Console and page errors fail the state they happened in.
@@ -63,6 +72,7 @@ describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 p
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
+    await upstreams?.stop();
   });
 
   it('setup and sign-in', async () => {
@@ -243,6 +253,22 @@ describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 p
       .first()
       .waitFor();
     await check("logs around a fault's time");
+  });
+
+  it('Drift, a subject and the upstreams', { timeout: 60_000 }, async () => {
+    await seedDrift(server.url, adminToken);
+    await waitForDriftComparison(server.url, adminToken);
+    await navigate('Drift', 'Drift');
+    const subjects = page.getByRole('table', { name: 'Subjects on production / prod-eu' });
+    await subjects.waitFor();
+    await check('drift');
+    await subjects.getByRole('link', { name: 'coredns' }).click();
+    await page.getByRole('table', { name: 'Releases newer than 1.7.0' }).waitFor();
+    await check('drift subject');
+    await page.getByRole('link', { name: '← Drift' }).click();
+    await page.getByRole('navigation', { name: 'Drift sections' }).getByRole('link', { name: 'Upstreams' }).click();
+    await page.getByRole('table', { name: 'Upstream fetch status' }).waitFor();
+    await check('drift upstreams');
   });
 
   it('Settings, each tab', { timeout: 120_000 }, async () => {

@@ -1,5 +1,6 @@
 import { Value } from 'typebox/value';
 import { describe, expect, it } from 'vitest';
+import { opvicAgentPayload } from '../test/fixtures/opvic-agent-payload.ts';
 import { driftSchemaProblems, OpvicAgentPayload, parseTracker, type TrackerChecks, VersionTracker } from './drift.ts';
 import { compileExtraction, ExtractionError } from './drift-extraction.ts';
 
@@ -344,27 +345,7 @@ describe('parseTracker: invalid trackers give errors naming the field', () => {
 });
 
 describe('OpvicAgentPayload', () => {
-  const payload = {
-    agentId: 'prod-eu-1',
-    agentTags: { env: 'prod' },
-    version: {
-      id: 'coredns',
-      namespace: 'opvic',
-      count: 3,
-      uniqVersions: ['1.7.0'],
-      versions: [
-        { runningVersion: '1.7.0', resourceCount: 3, resourceKind: 'Pods', extractedFrom: 'k8s.gcr.io/coredns:1.7.0' },
-      ],
-      remoteVersion: {
-        provider: 'github',
-        strategy: 'releases',
-        repo: 'coredns/coredns',
-        chart: '',
-        extraction: { regex: { pattern: semverPattern, result: '$1' } },
-        constraint: '~>1',
-      },
-    },
-  };
+  const payload = opvicAgentPayload();
 
   it('accepts the payload an Opvic agent sends, including Go zero values and nulls', () => {
     expect(Value.Check(OpvicAgentPayload, payload)).toBe(true);

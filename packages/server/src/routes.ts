@@ -13,6 +13,8 @@ import type { CheckinService } from './checkin/service.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { desiredRoutes } from './desired/routes.ts';
 import { driftRoutes } from './drift/routes.ts';
+import { driftTrackerRoutes } from './drift/tracker-routes.ts';
+import { driftUpstreamRoutes } from './drift/upstream-routes.ts';
 import { faultsRoutes } from './faults/routes.ts';
 import { fleetRoutes } from './fleet/routes.ts';
 import { healthRoutes, type Readiness } from './health/routes.ts';
@@ -88,6 +90,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(identityRoutes, deps.features);
   await app.register(fleetRoutes, deps.features);
   await app.register(driftRoutes, deps.features);
+  await app.register(driftUpstreamRoutes, deps.features);
+  await app.register(driftTrackerRoutes, deps.features);
   await app.register(dashboardRoutes, deps.features);
   return app;
 }

@@ -188,6 +188,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         logger,
         config,
         metrics,
+        commitDurably: database.commitDurably,
       },
       setup,
       version: serverVersion,

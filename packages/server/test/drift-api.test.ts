@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { opvicAgentPayload } from '../../protocol/test/fixtures/opvic-agent-payload.ts';
 import { TokenStore } from '../src/auth/tokens.ts';
 import { type Database, openDatabase } from '../src/db/connection.ts';
 import { createDriftService } from '../src/drift/service.ts';
@@ -7,33 +8,18 @@ import { apiOf } from './support/api.ts';
 import { allStoreKinds, describeEachStore } from './support/databases.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
-/** The payload an Opvic agent sends (the research's example). */
-const opvicPayload = (agentId = 'prod-eu-1', version = '1.7.0') => ({
-  agentId,
-  agentTags: { env: 'prod' },
-  version: {
-    id: 'coredns',
-    namespace: 'opvic',
-    count: 3,
-    uniqVersions: [version],
-    versions: [
-      {
-        runningVersion: version,
-        resourceCount: 3,
-        resourceKind: 'Pods',
-        extractedFrom: `k8s.gcr.io/coredns:${version}`,
-      },
-    ],
-    remoteVersion: {
-      provider: 'github',
-      strategy: 'releases',
-      repo: 'coredns/coredns',
-      chart: '',
-      extraction: { regex: { pattern: '^v(...)$', result: '$1' } },
-      constraint: '~>1',
-    },
-  },
-});
+/** The payload an Opvic agent sends (the research's example), for `agentId` running `version`. */
+const opvicPayload = (agentId = 'prod-eu-1', version = '1.7.0') => {
+  const p = opvicAgentPayload();
+  p.agentId = agentId;
+  p.version.uniqVersions = [version];
+  p.version.versions = p.version.versions.map((v) => ({
+    ...v,
+    runningVersion: version,
+    extractedFrom: `k8s.gcr.io/coredns:${version}`,
+  }));
+  return p;
+};
 
 describeEachStore(allStoreKinds)('drift API on %s', (kind) => {
   let server: TestServer;

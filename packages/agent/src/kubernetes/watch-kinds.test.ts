@@ -1,10 +1,10 @@
-// The real @kubernetes/client-node against the local list/watch server: what the Kubernetes agent's
+// The agent's own client (kube-client.ts) against the local list/watch server: what the Kubernetes agent's
 // cache sees, how fast, and what it costs the API server (lists, watches, sockets).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeApiServer, pod, startFakeApiServer, workload } from './fake-api-server.test.helper.ts';
 import { TRACKED_KINDS } from './image-ref.ts';
+import type { KubernetesObject } from './kube-client.ts';
 import { LabelSelectorError, labelSelectorString } from './label-selector.ts';
 import { type KindWatch, type WatchKindOptions, watchKind } from './watch-kinds.ts';
 

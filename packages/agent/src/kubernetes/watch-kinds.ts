@@ -1,107 +1,49 @@
-// Keeps a local cache of one tracked kind with @kubernetes/client-node's ListWatch: a (chunked) list,
-// then a watch resumed from the last resourceVersion, a re-list only on 410 Gone. The library is an
-// optional peer dependency, loaded on first use so the host agent never loads it.
-import type { KubeConfig, KubernetesListObject, KubernetesObject, ListWatch } from '@kubernetes/client-node';
+// Keeps a local cache of one tracked kind: a chunked list, then a watch resumed from the last
+// resourceVersion (bookmarks move it), a re-list only on 410 Gone; failures retry with backoff. The
+// same protocol as client-go's reflector, on the agent's own small client (kube-client.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TrackedKind } from './image-ref.ts';
+import { KubeApiError, type KubernetesObject, kubeClient } from './kube-client.ts';
+import type { KubeConfig } from './kube-config.ts';
 import { type LabelSelector, labelSelectorString } from './label-selector.ts';
 
-type Client = typeof import('@kubernetes/client-node');
-type List = KubernetesListObject<KubernetesObject>;
-interface ListQuery {
-  labelSelector?: string;
-  limit: number;
-  _continue?: string;
-}
-type ListPage = (client: Client, config: KubeConfig, namespace: string | undefined, query: ListQuery) => Promise<List>;
-
-/** Where a kind lives in the API, and the generated client calls that list it. */
-export interface KindResource {
+/** Where a kind lives in the API. */
+export interface KindResource extends WatchedResource {
   apiPath: '/api/v1' | '/apis/apps/v1' | '/apis/batch/v1';
-  plural: string;
   kind: string;
-  namespaced: boolean;
-  list: ListPage;
 }
 
-const apps = (client: Client, config: KubeConfig) => config.makeApiClient(client.AppsV1Api);
-const batch = (client: Client, config: KubeConfig) => config.makeApiClient(client.BatchV1Api);
-const core = (client: Client, config: KubeConfig) => config.makeApiClient(client.CoreV1Api);
+/** Any listable resource: its API path (`/apis/<group>/<version>`), plural and scope. */
+export interface WatchedResource {
+  apiPath: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+const kind = (apiPath: KindResource['apiPath'], plural: string, name: string, namespaced = true): KindResource => ({
+  apiPath,
+  plural,
+  kind: name,
+  namespaced,
+});
 
 export const KIND_RESOURCES: Record<TrackedKind, KindResource> = {
-  Pods: {
-    apiPath: '/api/v1',
-    plural: 'pods',
-    kind: 'Pod',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace ? core(c, k).listNamespacedPod({ namespace, ...q }) : core(c, k).listPodForAllNamespaces(q),
-  },
-  Nodes: {
-    apiPath: '/api/v1',
-    plural: 'nodes',
-    kind: 'Node',
-    namespaced: false,
-    list: (c, k, _, q) => core(c, k).listNode(q),
-  },
-  Deployments: {
-    apiPath: '/apis/apps/v1',
-    plural: 'deployments',
-    kind: 'Deployment',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace
-        ? apps(c, k).listNamespacedDeployment({ namespace, ...q })
-        : apps(c, k).listDeploymentForAllNamespaces(q),
-  },
-  DaemonSets: {
-    apiPath: '/apis/apps/v1',
-    plural: 'daemonsets',
-    kind: 'DaemonSet',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace ? apps(c, k).listNamespacedDaemonSet({ namespace, ...q }) : apps(c, k).listDaemonSetForAllNamespaces(q),
-  },
-  StatefulSets: {
-    apiPath: '/apis/apps/v1',
-    plural: 'statefulsets',
-    kind: 'StatefulSet',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace
-        ? apps(c, k).listNamespacedStatefulSet({ namespace, ...q })
-        : apps(c, k).listStatefulSetForAllNamespaces(q),
-  },
-  ReplicaSets: {
-    apiPath: '/apis/apps/v1',
-    plural: 'replicasets',
-    kind: 'ReplicaSet',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace
-        ? apps(c, k).listNamespacedReplicaSet({ namespace, ...q })
-        : apps(c, k).listReplicaSetForAllNamespaces(q),
-  },
-  CronJobs: {
-    apiPath: '/apis/batch/v1',
-    plural: 'cronjobs',
-    kind: 'CronJob',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace ? batch(c, k).listNamespacedCronJob({ namespace, ...q }) : batch(c, k).listCronJobForAllNamespaces(q),
-  },
-  Jobs: {
-    apiPath: '/apis/batch/v1',
-    plural: 'jobs',
-    kind: 'Job',
-    namespaced: true,
-    list: (c, k, namespace, q) =>
-      namespace ? batch(c, k).listNamespacedJob({ namespace, ...q }) : batch(c, k).listJobForAllNamespaces(q),
-  },
+  Pods: kind('/api/v1', 'pods', 'Pod'),
+  Nodes: kind('/api/v1', 'nodes', 'Node', false),
+  Deployments: kind('/apis/apps/v1', 'deployments', 'Deployment'),
+  DaemonSets: kind('/apis/apps/v1', 'daemonsets', 'DaemonSet'),
+  StatefulSets: kind('/apis/apps/v1', 'statefulsets', 'StatefulSet'),
+  ReplicaSets: kind('/apis/apps/v1', 'replicasets', 'ReplicaSet'),
+  CronJobs: kind('/apis/batch/v1', 'cronjobs', 'CronJob'),
+  Jobs: kind('/apis/batch/v1', 'jobs', 'Job'),
 };
 
-export interface WatchKindOptions {
-  kubeConfig: KubeConfig;
+export interface WatchKindOptions extends WatchResourceOptions {
   kind: TrackedKind;
+}
+
+export interface WatchResourceOptions {
+  kubeConfig: KubeConfig;
   /** Empty or absent: every namespace (ignored for Nodes, which have none). */
   namespaces?: readonly string[];
   selector?: LabelSelector;
@@ -112,10 +54,15 @@ export interface WatchKindOptions {
   debounceMs?: number;
   /** Objects per list page (the API's `limit`); 500 like client-go. */
   pageSize?: number;
+  /**
+   * Shrinks each object before it is cached (listed or watched), to hold only what is read. It must keep
+   * metadata.name, namespace and resourceVersion, which the cache and the resume need.
+   */
+  transform?: (object: KubernetesObject) => KubernetesObject;
 }
 
 export interface KindWatch {
-  /** Resolves once every namespace has been listed and is being watched (never, if stopped before). */
+  /** Resolves once every namespace has been listed; its watch starts right after (never, if stopped before). */
   readonly synced: Promise<void>;
   /** The cached objects, as the API server returned them. */
   list(): KubernetesObject[];
@@ -123,143 +70,150 @@ export interface KindWatch {
   stop(): Promise<void>;
 }
 
-let client: Promise<Client> | undefined;
-/** Loads the optional peer dependency once, with a clear error when it is not installed. */
-export function loadKubernetesClient(): Promise<Client> {
-  client ??= import('@kubernetes/client-node').catch((error: unknown) => {
-    client = undefined;
-    throw new Error(
-      'the Kubernetes agent needs the @kubernetes/client-node package: npm install @kubernetes/client-node',
-      {
-        cause: error,
-      },
-    );
-  });
-  return client;
-}
+export type { KubernetesObject };
 
-const statusOf = (error: unknown) => (error as { code?: unknown } | null)?.code;
-
-/** Every page of a chunked list, as one list carrying the first page's (snapshot) resourceVersion. */
-async function listAllPages(page: (cont: string | undefined) => Promise<List>): Promise<List> {
-  for (let attempt = 1; ; attempt++) {
-    const first = await page(undefined);
-    const items = [...first.items];
-    let cont = first.metadata?._continue;
-    try {
-      while (cont) {
-        const next = await page(cont);
-        items.push(...next.items);
-        cont = next.metadata?._continue;
-      }
-    } catch (error) {
-      // An expired continue token (410): the snapshot is gone, start the list again.
-      if (statusOf(error) === 410 && attempt < 3) continue;
-      throw error;
-    }
-    return { ...first, metadata: { ...first.metadata, _continue: undefined }, items };
-  }
-}
+/** Server-side watch timeout, spread like client-go's (5-10 min) so watches do not all renew at once. */
+const watchTimeoutSeconds = () => 300 + Math.floor(Math.random() * 300);
+const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+const gone = (error: unknown) => error instanceof KubeApiError && error.code === 410;
 
 export async function watchKind(options: WatchKindOptions): Promise<KindWatch> {
   const resource = KIND_RESOURCES[options.kind];
   if (!resource) throw new Error(`unknown kind ${JSON.stringify(options.kind)}`);
+  return watchResource(resource, options);
+}
+
+/** Like watchKind, for any resource (the VersionTracker custom resources). */
+export async function watchResource(resource: WatchedResource, options: WatchResourceOptions): Promise<KindWatch> {
+  const client = kubeClient(options.kubeConfig);
   const labelSelector = labelSelectorString(options.selector) || undefined;
-  const k8s = await loadKubernetesClient();
-  const config = options.kubeConfig;
   const pageSize = options.pageSize ?? 500;
   const debounceMs = options.debounceMs ?? 250;
+  const shrink = options.transform;
   const namespaces =
     resource.namespaced && options.namespaces && options.namespaces.length > 0
       ? [...new Set(options.namespaces)]
       : [undefined];
-  let stopped = false;
+  const abort = new AbortController();
   let debounce: NodeJS.Timeout | undefined;
   const changed = () => {
-    if (stopped || debounce) return;
+    if (abort.signal.aborted || debounce) return;
     debounce = setTimeout(() => {
       debounce = undefined;
-      if (!stopped) options.onChange();
+      if (!abort.signal.aborted) options.onChange();
     }, debounceMs);
   };
 
-  /** The library's Watch, asking for bookmarks and refusing to connect once stopped. */
-  class GuardedWatch extends k8s.Watch {
-    onConnect: () => void = () => {};
-    override async watch(
-      path: string,
-      query: Record<string, string | number | boolean | undefined>,
-      callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-      done: (err: unknown) => void,
-    ): Promise<AbortController> {
-      if (stopped) {
-        const aborted = new AbortController();
-        aborted.abort();
-        return aborted;
+  /** Every page of a chunked list into the cache; returns the list's (snapshot) resourceVersion. */
+  async function relist(path: string, cache: Map<string, KubernetesObject>, announce: boolean): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const fresh = new Map<string, KubernetesObject>();
+      let resourceVersion: string | undefined;
+      let cont: string | undefined;
+      try {
+        do {
+          const query = { limit: pageSize, labelSelector, continue: cont };
+          const page = await client.list(path, query, shrink);
+          resourceVersion ??= page.resourceVersion;
+          for (const item of page.items) fresh.set(keyOf(item), item);
+          cont = page.continue;
+        } while (cont);
+      } catch (error) {
+        // An expired continue token (410): the snapshot is gone, start the list again.
+        if (cont && gone(error) && attempt < 3) continue;
+        throw error;
       }
-      this.onConnect();
-      return super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
+      let differs = fresh.size !== cache.size;
+      for (const [key, object] of fresh) {
+        if (differs) break;
+        differs = cache.get(key)?.metadata?.resourceVersion !== object.metadata?.resourceVersion;
+      }
+      cache.clear();
+      for (const [key, object] of fresh) cache.set(key, object);
+      if (differs && announce) changed();
+      return resourceVersion;
     }
   }
 
-  const retries = new Set<NodeJS.Timeout>();
-  const informers: ListWatch<KubernetesObject>[] = [];
+  /** List, then watch from where the cache is; again after each end, failure or 410. */
+  async function follow(path: string, cache: Map<string, KubernetesObject>, markSynced: () => void): Promise<void> {
+    let resourceVersion: string | undefined;
+    let synced = false;
+    let failures = 0;
+    while (!abort.signal.aborted) {
+      let events = 0;
+      const started = Date.now();
+      try {
+        if (resourceVersion === undefined) {
+          resourceVersion = await relist(path, cache, synced);
+          failures = 0;
+          if (!synced) markSynced();
+          synced = true;
+        }
+        const query = {
+          resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: watchTimeoutSeconds(),
+          labelSelector,
+        };
+        await client.watch(
+          path,
+          query,
+          ({ type, object }) => {
+            if (type === 'ERROR') throw new KubeApiError(Number(object.code) || 500, object, `watch ${path}`);
+            events++;
+            if (object.metadata?.resourceVersion) resourceVersion = object.metadata.resourceVersion;
+            if (type === 'BOOKMARK') return;
+            if (type === 'DELETED') cache.delete(keyOf(object));
+            else cache.set(keyOf(object), shrink ? shrink(object) : object);
+            changed();
+          },
+          abort.signal,
+        );
+        failures = 0;
+        // A watch the server ends at once, with nothing in it, is not retried in a tight loop.
+        if (events === 0 && Date.now() - started < 1000) await sleep(1000, undefined, { signal: abort.signal });
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        if (gone(error)) {
+          resourceVersion = undefined;
+          continue;
+        }
+        options.onError?.(error);
+        try {
+          await sleep(Math.min(1000 * 2 ** failures++, 30_000), undefined, { signal: abort.signal });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  const caches: Map<string, KubernetesObject>[] = [];
   const syncs: Promise<void>[] = [];
+  const loops: Promise<void>[] = [];
   for (const namespace of namespaces) {
     const path = namespace
       ? `${resource.apiPath}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`
       : `${resource.apiPath}/${resource.plural}`;
-    let synced = false;
-    let failures = 0;
-    const watch = new GuardedWatch(config);
+    const cache = new Map<string, KubernetesObject>();
+    caches.push(cache);
+    let markSynced: () => void = () => {};
     syncs.push(
       new Promise<void>((resolve) => {
-        // The first watch starts right after the first list has filled the cache.
-        watch.onConnect = () => {
-          synced = true;
-          failures = 0;
-          resolve();
-        };
+        markSynced = resolve;
       }),
     );
-    const query = (cont: string | undefined): ListQuery => ({
-      limit: pageSize,
-      ...(labelSelector ? { labelSelector } : {}),
-      ...(cont ? { _continue: cont } : {}),
-    });
-    const listFn = () => listAllPages((cont) => resource.list(k8s, config, namespace, query(cont)));
-    const informer = new k8s.ListWatch<KubernetesObject>(path, watch, listFn, false, labelSelector);
-    const onObject = () => {
-      if (synced) changed();
-    };
-    informer.on('add', onObject);
-    informer.on('update', onObject);
-    informer.on('delete', onObject);
-    informer.on('error', (error: unknown) => {
-      if (stopped) return;
-      options.onError?.(error);
-      const timer = setTimeout(
-        () => {
-          retries.delete(timer);
-          if (!stopped) void informer.start().catch((err: unknown) => options.onError?.(err));
-        },
-        Math.min(1000 * 2 ** failures++, 30_000),
-      );
-      retries.add(timer);
-    });
-    informers.push(informer);
+    loops.push(follow(path, cache, markSynced).catch(() => {}));
   }
-  for (const informer of informers) void informer.start().catch((err: unknown) => options.onError?.(err));
 
   return {
     synced: Promise.all(syncs).then(() => undefined),
-    list: () => informers.flatMap((informer) => informer.list()),
+    list: () => caches.flatMap((cache) => [...cache.values()]),
     async stop() {
-      stopped = true;
+      abort.abort();
       clearTimeout(debounce);
-      for (const timer of retries) clearTimeout(timer);
-      retries.clear();
-      await Promise.all(informers.map((informer) => informer.stop()));
+      await Promise.all(loops);
     },
   };
 }

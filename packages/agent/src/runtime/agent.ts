@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentDesired, AgentDesiredService, AgentStateReport } from '@flotilla/protocol';
+import type { HostDrift } from '../drift/host-runner.ts';
 import { type AgentLayout, agentLayout } from '../layout.ts';
 import type { SupervisorLogger } from '../supervisor/process-supervisor.ts';
 import { killOrphans } from '../update/orphans.ts';
@@ -54,6 +55,8 @@ export interface AgentHooks {
   selfUpdate?: { runningVersion: string; statusFile?: string; onRequest?: () => void };
   /** Called when the agent gives up for good (401/403); the CLI exits non-zero. */
   onFatal?: (err: Error) => void;
+  /** Host drift: pass and heartbeat intervals (tests shorten them). */
+  drift?: { intervalMs?: number; heartbeatMs?: number };
 }
 
 const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -191,6 +194,31 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   };
 
   let selfAskedFor: string | null = null;
+  // Host drift (docs/drift.md): started after the first accepted desired list, poked after each poll.
+  let drift: HostDrift | null = null;
+  let driftLoading: Promise<void> | null = null;
+  const pokeDrift = (trust: TrustedKey) => {
+    if (drift) return drift.poke();
+    driftLoading ??= import('../drift/host-runner.ts')
+      .then(async ({ startHostDrift }) => {
+        const { driftTransport } = await import('../drift/drift-client.ts');
+        if (stopping.signal.aborted) return;
+        drift = startHostDrift({
+          transport: driftTransport(api),
+          trust,
+          agentId: instanceId,
+          environment: () => lastEnvironment,
+          tags: config.labels,
+          commands: config.driftCommands === true,
+          services: () => stateReport().services,
+          log,
+          ...hooks.drift,
+        });
+      })
+      .catch((err: Error) => log.warn(`host drift could not start: ${err.message}`));
+  };
+  let lastEnvironment: string | null = null;
+
   const askForSelf = (target: AgentDesiredService) => {
     const onRequest = hooks.selfUpdate?.onRequest;
     if (!self || !onRequest || !self.request(target)) return;
@@ -263,13 +291,16 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
           refusals = 0;
           etag = answer.etag;
           last = answer.desired;
+          lastEnvironment = answer.desired.environment;
           await converge(answer.desired, trust);
           resolveFirst();
+          pokeDrift(trust);
         } else if (last) {
           resolveFirst();
           if ([...runners.values()].some((r) => r.retryDue())) await converge(last, trust);
           // Asking again is idempotent, and covers a request lost in a restart.
           if (lastSelfTarget) askForSelf(lastSelfTarget);
+          pokeDrift(trust);
         }
       } catch (err) {
         if (stopping.signal.aborted) break;
@@ -303,6 +334,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const shutdown = async (leaveServicesRunning: boolean) => {
     stopping.abort();
     clearInterval(heartbeat);
+    await driftLoading;
+    await drift?.stop();
     if (leaveServicesRunning) for (const runner of runners.values()) runner.supervisor.detach();
     else await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
     await faultWork;

@@ -57,4 +57,17 @@ describe('resolveAgentConfig', () => {
     const again = resolveAgentConfig({}, configEnv(config, 'host-7'));
     expect(again).toEqual({ ...config, instanceId: 'host-7' });
   });
+
+  it('runs Command trackers only when --drift-commands is given or its variable says 1', () => {
+    const base = { server: 'http://x', token: 't' };
+    expect(resolveAgentConfig(base, {}).driftCommands).toBe(false);
+    expect(resolveAgentConfig({ ...base, driftCommands: true }, {}).driftCommands).toBe(true);
+    expect(resolveAgentConfig(base, { FLOTILLA_AGENT_DRIFT_COMMANDS: '1' }).driftCommands).toBe(true);
+    expect(resolveAgentConfig(base, { FLOTILLA_AGENT_DRIFT_COMMANDS: '0' }).driftCommands).toBe(false);
+    expect(() => resolveAgentConfig(base, { FLOTILLA_AGENT_DRIFT_COMMANDS: 'maybe' })).toThrow(
+      /drift-commands: "maybe" is not 1 or 0/,
+    );
+    const on = resolveAgentConfig({ ...base, driftCommands: true }, {});
+    expect(resolveAgentConfig({}, configEnv(on)).driftCommands).toBe(true);
+  });
 });

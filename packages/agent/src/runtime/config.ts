@@ -13,6 +13,8 @@ export interface AgentOptions {
   heartbeat?: string;
   keepVersions?: string;
   logBufferMb?: string;
+  /** A switch: `true` from the flag, or the variable's text (1/true/yes, 0/false/no). */
+  driftCommands?: string | boolean;
 }
 
 export interface AgentConfig {
@@ -33,6 +35,8 @@ export interface AgentConfig {
   keepVersions: number;
   /** Bytes of service log lines held in memory for upload while the server is slow or away. */
   logBufferBytes: number;
+  /** Host trackers with the Command strategy run only when this is set (`--drift-commands`). */
+  driftCommands?: boolean;
 }
 
 export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: string; help: string }[] = [
@@ -102,6 +106,12 @@ export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: str
     env: 'FLOTILLA_AGENT_LOG_BUFFER_MB',
     help: 'MiB of service log lines held in memory while the server is away (default 4, 1 to 256)',
   },
+  {
+    key: 'driftCommands',
+    flag: '--drift-commands',
+    env: 'FLOTILLA_AGENT_DRIFT_COMMANDS',
+    help: 'run host trackers with the Command strategy (off by default: a tracker from the server then runs a command here; env FLOTILLA_AGENT_DRIFT_COMMANDS=1)',
+  },
 ];
 
 export class AgentConfigError extends Error {
@@ -121,6 +131,13 @@ function pairs(text: string | undefined, what: string): Record<string, string> {
   return out;
 }
 
+function switchOf(value: string | boolean | undefined, what: string): boolean {
+  if (value === undefined || value === true || value === false) return value === true;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new AgentConfigError(`${what}: "${value}" is not 1 or 0 (true or false)`);
+}
+
 function integer(text: string | undefined, what: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -138,7 +155,7 @@ export function resolveAgentConfig(
   const opts: AgentOptions = {};
   for (const { key, env: name } of agentOptionTable) {
     const value = flags[key] ?? env[name];
-    if (value !== undefined && value !== '') opts[key] = value;
+    if (value !== undefined && value !== '') (opts as Record<string, string | boolean>)[key] = value;
   }
   if (!opts.server) throw new AgentConfigError('server: missing (--server or FLOTILLA_AGENT_SERVER)');
   let url: URL;
@@ -163,6 +180,7 @@ export function resolveAgentConfig(
     heartbeatMs: integer(opts.heartbeat, 'heartbeat', 10, 1, 3600) * 1000,
     keepVersions: integer(opts.keepVersions, 'keep-versions', 3, 1, 100),
     logBufferBytes: integer(opts.logBufferMb, 'log-buffer-mb', 4, 1, 256) * 1024 * 1024,
+    driftCommands: switchOf(opts.driftCommands, 'drift-commands'),
   });
 }
 
@@ -185,5 +203,6 @@ export function configEnv(config: AgentConfig, instanceId = config.instanceId): 
   if (Object.keys(config.roles).length > 0) env.FLOTILLA_AGENT_ROLES = list(config.roles);
   if (instanceId) env.FLOTILLA_AGENT_INSTANCE_ID = instanceId;
   if (config.signingKey) env.FLOTILLA_AGENT_SIGNING_KEY = config.signingKey;
+  if (config.driftCommands) env.FLOTILLA_AGENT_DRIFT_COMMANDS = '1';
   return env;
 }

@@ -139,7 +139,11 @@ function configOf(flags: AgentOptions) {
 }
 
 function addAgentOptions(cmd: Command): Command {
-  for (const opt of agentOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
+  for (const opt of agentOptionTable) {
+    const option = new Option(opt.flag, opt.help);
+    // A switch's variable is read (strictly) by resolveAgentConfig: Commander would take "0" as on.
+    cmd.addOption(opt.flag.includes('<') ? option.env(opt.env) : option);
+  }
   return cmd;
 }
 

@@ -4,6 +4,7 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { type LogFormat, logFormats } from '../logging/log-format.ts';
+import { type DriftUpstreamConfig, resolveDriftUpstreams } from './drift-upstreams.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { readConfigText } from './read-file.ts';
 import { type AppFileConfig, FileConfig, type ServerOptions, serverOptionTable } from './schema.ts';
@@ -30,6 +31,9 @@ export interface ServerConfig {
   rawRetentionMs: number;
   logRetentionMs: number;
   faultRetentionMs: number;
+  /** Drift: a silent place is shown stale after this, then forgotten. */
+  driftStaleAfterMs: number;
+  driftRemoveAfterMs: number;
   faultMaxCount: number;
   /** Per instance: log message bytes and lines a minute, fault reports an hour; 0 is unlimited. */
   logQuotaBytes: number;
@@ -49,6 +53,8 @@ export interface ServerConfig {
   apps: AppConfig[];
   /** Only from FLOTILLA_ADMIN_TOKEN, never from a file or flag, so it stays out of `ps` and config repos. */
   adminToken: string | null;
+  /** Drift: upstream access (base URLs, credentials, allowed private hosts), TTL and metrics. */
+  driftUpstreams: DriftUpstreamConfig;
 }
 
 const defaultAppName = 'default';
@@ -91,6 +97,11 @@ export function resolveServerConfig(
     rawRetentionMs: durationOption(opts.rawRetention ?? file.rawRetention ?? '30d', where('rawRetention')),
     logRetentionMs: durationOption(opts.logRetention ?? file.logRetention ?? '14d', where('logRetention')),
     faultRetentionMs: durationOption(opts.faultRetention ?? file.faultRetention ?? '30d', where('faultRetention')),
+    driftStaleAfterMs: durationOption(opts.driftStaleAfter ?? file.driftStaleAfter ?? '10m', where('driftStaleAfter')),
+    driftRemoveAfterMs: durationOption(
+      opts.driftRemoveAfter ?? file.driftRemoveAfter ?? '7d',
+      where('driftRemoveAfter'),
+    ),
     faultMaxCount:
       opts.faultMaxCount !== undefined
         ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))
@@ -117,7 +128,17 @@ export function resolveServerConfig(
       : null,
     apps: resolveApps(opts, file.apps ?? [], cwd, base, where),
     adminToken: env.FLOTILLA_ADMIN_TOKEN || null,
+    driftUpstreams: resolveDriftUpstreams(
+      {
+        ...opts,
+        ...(opts.driftOpvicMetrics !== undefined ? { driftOpvicMetrics: String(opts.driftOpvicMetrics) } : {}),
+      },
+      cwd,
+    ),
   };
+  if (config.driftRemoveAfterMs < config.driftStaleAfterMs || config.driftStaleAfterMs <= 0) {
+    throw new ConfigError('drift-remove-after must be at least drift-stale-after, and both more than 0');
+  }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     throw new ConfigError(
       `log-level: "${config.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`,

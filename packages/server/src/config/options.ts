@@ -12,6 +12,8 @@ export interface ServerOptions {
   rawRetention?: string;
   logRetention?: string;
   faultRetention?: string;
+  driftStaleAfter?: string;
+  driftRemoveAfter?: string;
   faultMaxCount?: string;
   logQuotaBytes?: string;
   logQuotaLines?: string;
@@ -32,6 +34,18 @@ export interface ServerOptions {
   influxdbUrl?: string;
   influxdbUser?: string;
   influxdbPass?: string;
+  driftUpstreamTtl?: string;
+  driftGithubUrl?: string;
+  driftGithubToken?: string;
+  driftGitlabUrl?: string;
+  driftGitlabToken?: string;
+  driftNpmRegistry?: string;
+  driftNpmToken?: string;
+  driftEndoflifeUrl?: string;
+  driftRegistryCredentials?: string;
+  driftUpstreamAllowHost?: string;
+  driftOpvicMetrics?: string;
+  driftMetricsMaxSeries?: string;
 }
 
 /** Every option, with its env var and help, in one table shared by the CLI and the docs. */
@@ -85,6 +99,18 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--fault-retention <duration>',
     env: 'FLOTILLA_FAULT_RETENTION',
     help: 'how long fault reports are kept (default 30d)',
+  },
+  {
+    key: 'driftStaleAfter',
+    flag: '--drift-stale-after <duration>',
+    env: 'FLOTILLA_DRIFT_STALE_AFTER',
+    help: 'a drift place (cluster or host) silent this long is shown stale (default 10m)',
+  },
+  {
+    key: 'driftRemoveAfter',
+    flag: '--drift-remove-after <duration>',
+    env: 'FLOTILLA_DRIFT_REMOVE_AFTER',
+    help: 'a drift place silent this long is forgotten (default 7d; at least --drift-stale-after)',
   },
   {
     key: 'faultMaxCount',
@@ -196,4 +222,76 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
   },
   { key: 'influxdbUser', flag: '--influxdb-user <user>', env: 'FLOTILLA_INFLUXDB_USER', help: 'InfluxDB user' },
   { key: 'influxdbPass', flag: '--influxdb-pass <password>', env: 'FLOTILLA_INFLUXDB_PASS', help: 'InfluxDB password' },
+  {
+    key: 'driftUpstreamTtl',
+    flag: '--drift-upstream-ttl <duration>',
+    env: 'FLOTILLA_DRIFT_UPSTREAM_TTL',
+    help: 'drift: how long an upstream release list is used before it is checked again (default 1h, at least 10s)',
+  },
+  {
+    key: 'driftGithubUrl',
+    flag: '--drift-github-url <url>',
+    env: 'FLOTILLA_DRIFT_GITHUB_URL',
+    help: 'drift: GitHub API base URL (default https://api.github.com; GitHub Enterprise: https://ghe.example.com/api/v3)',
+  },
+  {
+    key: 'driftGithubToken',
+    flag: '--drift-github-token <token>',
+    env: 'FLOTILLA_DRIFT_GITHUB_TOKEN',
+    help: 'drift: GitHub token, lifts the quota from 60 to 5,000 requests an hour (prefer the env var)',
+  },
+  {
+    key: 'driftGitlabUrl',
+    flag: '--drift-gitlab-url <url>',
+    env: 'FLOTILLA_DRIFT_GITLAB_URL',
+    help: 'drift: GitLab base URL (default https://gitlab.com)',
+  },
+  {
+    key: 'driftGitlabToken',
+    flag: '--drift-gitlab-token <token>',
+    env: 'FLOTILLA_DRIFT_GITLAB_TOKEN',
+    help: 'drift: GitLab token (prefer the env var)',
+  },
+  {
+    key: 'driftNpmRegistry',
+    flag: '--drift-npm-registry <url>',
+    env: 'FLOTILLA_DRIFT_NPM_REGISTRY',
+    help: 'drift: npm registry URL (default https://registry.npmjs.org)',
+  },
+  {
+    key: 'driftNpmToken',
+    flag: '--drift-npm-token <token>',
+    env: 'FLOTILLA_DRIFT_NPM_TOKEN',
+    help: 'drift: npm registry token (prefer the env var)',
+  },
+  {
+    key: 'driftEndoflifeUrl',
+    flag: '--drift-endoflife-url <url>',
+    env: 'FLOTILLA_DRIFT_ENDOFLIFE_URL',
+    help: 'drift: endoflife.date base URL (default https://endoflife.date)',
+  },
+  {
+    key: 'driftRegistryCredentials',
+    flag: '--drift-registry-credentials <host=user:token,...|@file>',
+    env: 'FLOTILLA_DRIFT_REGISTRY_CREDENTIALS',
+    help: 'drift: container registry credentials, or @ a JSON file {"host": {"username", "password", "baseUrl"?}} (prefer the env var or a file)',
+  },
+  {
+    key: 'driftUpstreamAllowHost',
+    flag: '--drift-upstream-allow-host <hosts>',
+    env: 'FLOTILLA_DRIFT_UPSTREAM_ALLOW_HOST',
+    help: 'drift: comma-separated hosts (host or host:port) agents may name as Helm repositories or registries over plain HTTP or at private addresses',
+  },
+  {
+    key: 'driftOpvicMetrics',
+    flag: '--drift-opvic-metrics [true|false]',
+    env: 'FLOTILLA_DRIFT_OPVIC_METRICS',
+    help: "drift: also expose Opvic's metric names (opvic_controlplane_*), for existing dashboards",
+  },
+  {
+    key: 'driftMetricsMaxSeries',
+    flag: '--drift-metrics-max-series <n>',
+    env: 'FLOTILLA_DRIFT_METRICS_MAX_SERIES',
+    help: 'drift: per-place metric series at most; more are dropped and counted (default 10000)',
+  },
 ];

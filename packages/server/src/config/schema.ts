@@ -35,6 +35,8 @@ export const FileConfig = Type.Object(
     rawRetention: Type.Optional(Type.String()),
     logRetention: Type.Optional(Type.String()),
     faultRetention: Type.Optional(Type.String()),
+    driftStaleAfter: Type.Optional(Type.String()),
+    driftRemoveAfter: Type.Optional(Type.String()),
     faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
     logQuotaBytes: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Log message bytes per agent instance per minute; 0 is off' }),

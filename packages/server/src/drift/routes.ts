@@ -1,126 +1,95 @@
-import { driftSchemaProblems, ErrorBody, OpvicAgentPayload } from '@flotilla/protocol';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  DriftItem,
+  DriftPage,
+  DriftReport,
+  DriftReportAnswer,
+  DriftSubjectDetail,
+  driftReportLimits,
+  driftSchemaProblems,
+  ErrorBody,
+} from '@flotilla/protocol';
+import type { FastifyInstance } from 'fastify';
 import { type Static, Type } from 'typebox';
-import { authenticated, authorize, principalOf } from '../auth/hook.ts';
-import { Forbidden, Invalid, Unauthorized } from '../errors.ts';
+import { authorize } from '../auth/hook.ts';
+import { Invalid } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
-import { createDriftService } from './service.ts';
+import { opvicRoutes } from './opvic-routes.ts';
+import { authorizeReporter, checkPlace } from './reporter-auth.ts';
+import { createDriftService, parseTagFilters } from './service.ts';
+import { behindFilters } from './store-queries.ts';
 
-/** One report is one subject; 1 MiB holds the schema's 1,000 versions with room to spare. */
-export const maxReportBytes = 1024 * 1024;
 export const maxPageSize = 500;
 
 const Id = Type.String({ minLength: 1, maxLength: 253 });
 const DriftQuery = Type.Object({
   environment: Type.Optional(Id),
   place: Type.Optional(Id),
+  agent: Type.Optional({ ...Id, description: 'the same as place (Opvic calls places agents)' }),
   subject: Type.Optional(Id),
+  tag: Type.Optional(
+    Type.Array(Type.String({ minLength: 2, maxLength: 320 }), {
+      maxItems: 16,
+      description: '`key:value`, repeatable: every one must be among the place tags',
+    }),
+  ),
+  behind: Type.Optional(
+    Type.Enum([...behindFilters], {
+      description: '`patch|minor|major`: at least that far behind; `current`: up to date; `unknown`: not comparable',
+    }),
+  ),
+  stale: Type.Optional(Type.Boolean({ description: 'only rows whose place stopped reporting (true) or not (false)' })),
   limit: Type.Integer({ minimum: 1, maximum: maxPageSize, default: 100 }),
   after: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'the `next` of the previous page' })),
 });
 type DriftQuery = Static<typeof DriftQuery>;
 const WhereQuery = Type.Object({ subject: Id, version: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) });
 type WhereQuery = Static<typeof WhereQuery>;
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const DriftItem = Type.Object({
-  environment: Type.String(),
-  place: Type.String({ description: 'the reporting agent id (cluster or host)' }),
-  subject: Type.String(),
-  namespace: Nullable(Type.String()),
-  tags: Type.Record(Type.String(), Type.String()),
-  versions: Type.Array(
-    Type.Object({
-      runningVersion: Type.String(),
-      resourceCount: Type.Integer(),
-      resourceKind: Type.Optional(Type.String()),
-      extractedFrom: Type.Optional(Type.String()),
-    }),
-  ),
-  upstream: Nullable(
-    Type.Object({
-      provider: Type.String(),
-      strategy: Type.Optional(Type.String()),
-      repo: Type.Optional(Type.String()),
-      chart: Type.Optional(Type.String()),
-      extraction: Type.Optional(
-        Type.Object({ regex: Type.Object({ pattern: Type.String(), result: Type.Optional(Type.String()) }) }),
-      ),
-      constraint: Type.Optional(Type.String()),
-    }),
-  ),
-  reportedAt: Type.String({ format: 'date-time' }),
-  changedAt: Type.String({ format: 'date-time', description: 'when the reported content last changed' }),
-  staleSince: Nullable(Type.String({ format: 'date-time', description: 'set once the place stopped reporting' })),
-});
-const DriftPage = Type.Object({ items: Type.Array(DriftItem), next: Nullable(Type.String()) });
 const DriftWhere = Type.Object({ items: Type.Array(DriftItem) });
-const Received = Type.Object({ message: Type.String() });
-
-/**
- * Opvic agents report with a Flotilla agent token (or an instance credential): the report lands in the
- * credential's environment. Admins and viewers read; they may not write reports.
- */
-function authorizeReporter(deps: FeatureDeps) {
-  return async (request: FastifyRequest) => {
-    if (request.viaSession) throw new Unauthorized('drift reports take an agent token in "Authorization: Bearer"');
-    const principal = await deps.tokens.authenticate(request.headers.authorization);
-    if (principal.role !== 'agent')
-      throw new Forbidden(`drift reports take agent tokens; the token "${principal.name}" has ${principal.role}`);
-    if (!principal.environment)
-      throw new Forbidden(`the agent token "${principal.name}" is not bound to an environment`);
-    request.principal = principal;
-  };
-}
 
 export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
-  const drift = createDriftService({ db: deps.db });
+  const drift = createDriftService({
+    db: deps.db,
+    ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
+    staleAfterMs: deps.config.driftStaleAfterMs,
+    removeAfterMs: deps.config.driftRemoveAfterMs,
+  });
   let stopExpiry: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
     stopExpiry = drift.startExpiry((err) => deps.logger.warn({ err }, 'drift report expiry failed'));
   });
   app.addHook('onClose', async () => {
+    await drift.close();
     await stopExpiry?.();
   });
 
   const security = [{ bearer: [] }];
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
   const tags = ['drift'];
+  await opvicRoutes(app, deps, drift);
 
-  // Opvic requires its token on every /api/v1alpha1 route; here any valid Flotilla credential.
-  app.get(
-    '/api/v1alpha1/ping',
-    {
-      onRequest: authenticated(deps.tokens),
-      schema: { tags, summary: 'Opvic-compatible liveness check: answers `pong`', security },
-    },
-    async (_request, reply) => reply.type('text/plain; charset=utf-8').send('pong'),
-  );
-
-  app.post<{ Body: OpvicAgentPayload }>(
-    '/api/v1alpha1/agents',
+  app.post<{ Body: DriftReport }>(
+    '/api/v1/drift/reports',
     {
       // Before the body is read: an unauthenticated sender learns nothing about its payload.
       onRequest: authorizeReporter(deps),
-      bodyLimit: maxReportBytes,
-      // Refused below with every problem as `<field path>: <reason>`, as trackers are.
+      bodyLimit: driftReportLimits.bodyBytes,
       attachValidation: true,
       schema: {
         tags,
-        summary: "Opvic-compatible report of one subject's running versions from one agent (cluster or host)",
+        summary:
+          "One place's subjects (complete: every one, so the others are removed), or a heartbeat without subjects",
         security,
-        body: OpvicAgentPayload,
-        response: { 202: Received, ...errors, 413: ErrorBody },
+        body: DriftReport,
+        response: { 202: DriftReportAnswer, ...errors, 413: ErrorBody },
       },
     },
     async (request, reply) => {
       if (request.validationError) {
-        const problems = driftSchemaProblems(OpvicAgentPayload, request.body);
+        const problems = driftSchemaProblems(DriftReport, request.body);
         throw new Invalid(problems.length > 0 ? problems.join('; ') : request.validationError.message);
       }
-      const environment = principalOf(request).environment as string;
-      await drift.ingest(environment, request.body);
-      return reply.status(202).send({ message: 'data received' });
+      const environment = checkPlace(request, request.body.agentId);
+      return reply.status(202).send(await drift.ingestReport(environment, request.body));
     },
   );
 
@@ -131,13 +100,19 @@ export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
       preHandler: viewer,
       schema: {
         tags,
-        summary: 'Reported subjects per environment and place, ordered by (environment, place, subject)',
+        summary:
+          'Reported subjects per environment and place with how far behind each is, by (environment, place, subject)',
         security,
         querystring: DriftQuery,
         response: { 200: DriftPage, ...errors },
       },
     },
-    async (request) => drift.list(request.query),
+    async (request) => {
+      const { agent, place, tag, ...rest } = request.query;
+      if (agent !== undefined && place !== undefined && agent !== place)
+        throw new Invalid('place and agent name the same thing; give one');
+      return drift.list({ ...rest, place: place ?? agent, tags: parseTagFilters(tag) });
+    },
   );
 
   app.get<{ Querystring: WhereQuery }>(
@@ -153,5 +128,20 @@ export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
       },
     },
     async (request) => drift.where(request.query.subject, request.query.version),
+  );
+
+  app.get<{ Params: { subject: string } }>(
+    '/api/v1/drift/subjects/:subject',
+    {
+      preHandler: viewer,
+      schema: {
+        tags,
+        summary: 'Every place running a subject, with each running version compared to its upstream',
+        security,
+        params: Type.Object({ subject: Id }),
+        response: { 200: DriftSubjectDetail, ...errors, 404: ErrorBody },
+      },
+    },
+    async (request) => drift.detail(request.params.subject),
   );
 }

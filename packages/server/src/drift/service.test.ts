@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
+import { resolveServerConfig } from '../config/config.ts';
 import { createDriftService, defaultRemoveAfterMs, defaultStaleAfterMs } from './service.ts';
 
 const t0 = Date.parse('2026-03-01T12:00:00Z');
@@ -48,5 +49,31 @@ describeEachStore(['sqlite'] as const)('drift service on %s', (kind) => {
     await stop2();
     expect((await drift.list({ limit: 10 })).items).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it('takes the stale and removal periods from the server options', async () => {
+    const flags = { dataDir: '/nonexistent', driftStaleAfter: '2m' };
+    const config = resolveServerConfig(flags, { FLOTILLA_DRIFT_REMOVE_AFTER: '1h' }, '/');
+    expect([config.driftStaleAfterMs, config.driftRemoveAfterMs]).toEqual([120_000, 3_600_000]);
+    const defaults = resolveServerConfig({ dataDir: '/nonexistent' }, {}, '/');
+    expect([defaults.driftStaleAfterMs, defaults.driftRemoveAfterMs]).toEqual([
+      defaultStaleAfterMs,
+      defaultRemoveAfterMs,
+    ]);
+    expect(() => resolveServerConfig({ ...flags, driftRemoveAfter: '1m' }, {}, '/')).toThrow(/drift-remove-after/);
+    expect(() => resolveServerConfig({ ...flags, driftStaleAfter: 'soon' }, {}, '/')).toThrow(/driftStaleAfter/);
+
+    let now = t0;
+    const drift = createDriftService({
+      db: handle.current.db,
+      now: () => now,
+      staleAfterMs: 120_000,
+      removeAfterMs: 3_600_000,
+    });
+    await drift.ingest('prod', payload('host-1'));
+    now = t0 + 120_001;
+    expect(await drift.expire()).toEqual({ stale: 1, removed: 0 });
+    now = t0 + 3_600_001;
+    expect(await drift.expire()).toEqual({ stale: 0, removed: 1 });
   });
 });

@@ -1,6 +1,7 @@
 import { OpvicAgentPayload } from '@flotilla/protocol';
 import { Value } from 'typebox/value';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { opvicAgentPayload } from '../../../protocol/test/fixtures/opvic-agent-payload.ts';
 import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { DatabaseUpstreamStateStore, DriftStore, DriftTooLarge, driftLimits, type SubjectReport } from './store.ts';
 import { UpstreamCache, type UpstreamState } from './upstreams/cache.ts';
@@ -11,27 +12,20 @@ const minute = 60_000;
 const hour = 60 * minute;
 const t0 = Date.parse('2026-03-01T12:00:00Z');
 
-// The payload Opvic's agent sends (docs/drift.md), as the Opvic route will hand it to the store.
-const opvic = {
-  agentId: 'prod-eu-1',
-  agentTags: { env: 'prod' },
-  version: {
-    id: 'coredns',
-    namespace: 'opvic',
-    count: 3,
-    uniqVersions: ['1.7.0'],
-    versions: [
-      { runningVersion: '1.7.0', resourceCount: 3, resourceKind: 'Pods', extractedFrom: 'k8s.gcr.io/coredns:1.7.0' },
-    ],
-    remoteVersion: {
-      provider: 'github',
-      strategy: 'releases',
-      repo: 'coredns/coredns',
-      chart: '',
-      extraction: { regex: { pattern: '^v(...)$', result: '$1' } },
-      constraint: '~>1',
-    },
-  },
+// The payload Opvic's agent sends, as the Opvic route hands it to the store.
+const opvic = opvicAgentPayload();
+
+const unresolved = {
+  upstreamKey: null,
+  latest: null,
+  majorsBehind: null,
+  minorsBehind: null,
+  patchesBehind: null,
+  behind: null,
+  supportEndsAt: null,
+  resolution: null,
+  resolvedAt: null,
+  resolveError: null,
 };
 
 const report = (subject: string, runningVersion = '1.0.0'): SubjectReport => ({
@@ -70,6 +64,8 @@ describeEachStore(allStoreKinds)('drift store on %s', (kind) => {
           tags: { env: 'prod' },
           versions: version.versions,
           upstream: version.remoteVersion,
+          error: null,
+          ...unresolved,
           reportedAt: t0,
           changedAt: t0,
           staleSince: null,
@@ -82,6 +78,9 @@ describeEachStore(allStoreKinds)('drift store on %s', (kind) => {
   it('is idempotent: a repeated report keeps the row and refreshes reported_at only', async () => {
     const drift = store();
     await drift.upsertReport('c1', 'prod', { b: '2', a: '1' }, report('app'), t0);
+    // Unchanged within a minute: nothing is written, not even reported_at.
+    await drift.upsertReport('c1', 'prod', { a: '1', b: '2' }, report('app'), t0 + minute - 1);
+    expect((await drift.list({ limit: 10 })).items[0]).toMatchObject({ reportedAt: t0, changedAt: t0 });
     await drift.upsertReport('c1', 'prod', { a: '1', b: '2' }, report('app'), t0 + minute);
     let [row] = (await drift.list({ limit: 10 })).items;
     expect((await drift.list({ limit: 10 })).items).toHaveLength(1);

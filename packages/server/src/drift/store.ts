@@ -1,34 +1,23 @@
 import { createHash } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import type { DriftSeverity, DriftVersionResolution } from '@flotilla/protocol';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Tables } from '../db/tables.ts';
-import { DomainError, Invalid } from '../errors.ts';
-import type { DriftSubjectsTable, DriftUpstreamsTable } from './tables.ts';
-import type { UpstreamState, UpstreamStateStore } from './upstreams/cache.ts';
-import type { RateLimit, UpstreamVersion } from './upstreams/types.ts';
+import { Invalid } from '../errors.ts';
+import { checkId, driftLimits, json } from './limits.ts';
+import { listSubjects, type SubjectFilter, type SubjectPage, whereSubject } from './store-queries.ts';
+import type { DriftSubjectsTable } from './tables.ts';
 
-/** Byte caps on what a row holds, checked before writing (the schemas bound each field, these the total). */
-export const driftLimits = {
-  idBytes: 253,
-  tagsBytes: 16 * 1024,
-  versionsBytes: 512 * 1024,
-  upstreamRefBytes: 8 * 1024,
-  upstreamKeyBytes: 1024,
-  upstreamVersionsBytes: 8 * 1024 * 1024,
-  upstreamTextBytes: 8 * 1024,
-} as const;
-
-/** A value too large to store; mapped to 413. */
-export class DriftTooLarge extends DomainError {
-  constructor(message: string) {
-    super('payload_too_large', message);
-  }
-}
+export { DriftTooLarge, driftLimits } from './limits.ts';
+export { DatabaseUpstreamStateStore } from './shared-upstream-state.ts';
+export type { SubjectFilter, SubjectPage } from './store-queries.ts';
 
 export interface RunningVersion {
   runningVersion: string;
   resourceCount: number;
   resourceKind?: string;
   extractedFrom?: string;
+  /** ImageTag: the image repository, so its own tags can be the upstream. */
+  image?: string;
 }
 
 /** Where newer versions are looked up, as the tracker's `remoteVersion` says. */
@@ -47,14 +36,33 @@ export interface SubjectReport {
   namespace?: string | null;
   versions: RunningVersion[];
   upstream?: UpstreamReference | null;
+  /** The tracker's own error (bad regex, command failed): shown, never fatal. */
+  error?: string | null;
 }
 
-export interface SubjectRow extends Required<Omit<SubjectReport, 'upstream' | 'namespace'>> {
+/** What the server worked out for a row (filled by the resolver); all null before it ran. */
+export interface SubjectResolution {
+  upstreamKey: string | null;
+  latest: string | null;
+  majorsBehind: number | null;
+  minorsBehind: number | null;
+  patchesBehind: number | null;
+  behind: DriftSeverity | null;
+  supportEndsAt: number | null;
+  resolution: DriftVersionResolution[] | null;
+  resolvedAt: number | null;
+  resolveError: string | null;
+}
+
+export interface SubjectRow
+  extends Required<Omit<SubjectReport, 'upstream' | 'namespace' | 'error'>>,
+    SubjectResolution {
   environment: string;
   place: string;
   namespace: string | null;
   tags: Record<string, string>;
   upstream: UpstreamReference | null;
+  error: string | null;
   reportedAt: number;
   /** When the reported content last changed. */
   changedAt: number;
@@ -62,35 +70,9 @@ export interface SubjectRow extends Required<Omit<SubjectReport, 'upstream' | 'n
   staleSince: number | null;
 }
 
-export interface SubjectFilter {
-  environment?: string;
-  place?: string;
-  subject?: string;
-  limit: number;
-  /** The `next` cursor of the previous page. */
-  after?: string;
-}
+const num = (v: number | string | null) => (v === null ? null : Number(v));
 
-export interface SubjectPage {
-  items: SubjectRow[];
-  /** Cursor of the next page; null on the last one. */
-  next: string | null;
-}
-
-function json(value: unknown, field: string, maxBytes: number): string {
-  const text = JSON.stringify(value);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxBytes) throw new DriftTooLarge(`${field} is ${bytes} bytes; at most ${maxBytes} are stored`);
-  return text;
-}
-
-function checkId(value: string, field: string): void {
-  if (value.length === 0) throw new Invalid(`${field} must not be empty`);
-  if (Buffer.byteLength(value) > driftLimits.idBytes)
-    throw new DriftTooLarge(`${field} is longer than ${driftLimits.idBytes} bytes`);
-}
-
-function toSubject(r: DriftSubjectsTable): SubjectRow {
+export function toSubject(r: DriftSubjectsTable): SubjectRow {
   return {
     environment: r.environment,
     place: r.place,
@@ -99,24 +81,55 @@ function toSubject(r: DriftSubjectsTable): SubjectRow {
     tags: JSON.parse(r.tags) as Record<string, string>,
     versions: JSON.parse(r.versions) as RunningVersion[],
     upstream: r.upstream === null ? null : (JSON.parse(r.upstream) as UpstreamReference),
+    error: r.error ?? null,
+    upstreamKey: r.upstream_key ?? null,
+    latest: r.latest ?? null,
+    majorsBehind: num(r.majors_behind ?? null),
+    minorsBehind: num(r.minors_behind ?? null),
+    patchesBehind: num(r.patches_behind ?? null),
+    behind: (r.behind ?? null) as DriftSeverity | null,
+    supportEndsAt: num(r.support_ends_at ?? null),
+    resolution: r.resolution ? (JSON.parse(r.resolution) as DriftVersionResolution[]) : null,
+    resolvedAt: num(r.resolved_at ?? null),
+    resolveError: r.resolve_error ?? null,
     reportedAt: Number(r.reported_at),
     changedAt: Number(r.changed_at),
-    staleSince: r.stale_since === null ? null : Number(r.stale_since),
+    staleSince: num(r.stale_since),
   };
 }
 
-// The cursor is the last row's key, opaque to clients; rows are ordered by that key, so paging is stable.
-function encodeCursor(r: SubjectRow): string {
-  return Buffer.from(JSON.stringify([r.environment, r.place, r.subject])).toString('base64url');
+const sortedTags = (tags: Record<string, string>) =>
+  Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+/** The stored columns of one reported subject, with the hash that tells a change from a repeat. */
+function rowOf(place: string, environment: string, tags: string, report: SubjectReport) {
+  checkId(report.subject, 'subject');
+  if (report.namespace) checkId(report.namespace, 'namespace');
+  const error = report.error ? report.error.slice(0, driftLimits.errorBytes) : null;
+  const row = {
+    environment,
+    place,
+    subject: report.subject,
+    namespace: report.namespace || null,
+    tags,
+    versions: json(report.versions, 'versions', driftLimits.versionsBytes),
+    upstream: report.upstream ? json(report.upstream, 'upstream', driftLimits.upstreamRefBytes) : null,
+    error,
+  };
+  // `error` joins the hash only when set, so rows stored before it existed keep their hash.
+  const parts: unknown[] = [row.namespace, row.tags, row.versions, row.upstream];
+  if (error !== null) parts.push(error);
+  const contentHash = createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
+  return { ...row, content_hash: contentHash };
 }
 
-function decodeCursor(cursor: string): [string, string, string] {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(key) && key.length === 3 && key.every((k) => typeof k === 'string'))
-      return key as [string, string, string];
-  } catch {}
-  throw new Invalid('after: not a cursor this server issued');
+// Rows per INSERT: 13 parameters each stays far below SQLite's and PostgreSQL's parameter limits.
+const chunkRows = 500;
+
+/** A batch report's outcome: subjects written, and subjects of the place removed by `complete`. */
+export interface IngestResult {
+  stored: number;
+  removed: number;
 }
 
 /** Reports per (environment, place, subject): the place is the reporting agent's cluster or host id. */
@@ -134,86 +147,35 @@ export class DriftStore {
     report: SubjectReport,
     now = Date.now(),
   ): Promise<void> {
-    checkId(place, 'place');
-    checkId(environment, 'environment');
-    checkId(report.subject, 'subject');
-    if (report.namespace) checkId(report.namespace, 'namespace');
-    const sortedTags = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    const row = {
-      environment,
-      place,
-      subject: report.subject,
-      namespace: report.namespace || null,
-      tags: json(sortedTags, 'tags', driftLimits.tagsBytes),
-      versions: json(report.versions, 'versions', driftLimits.versionsBytes),
-      upstream: report.upstream ? json(report.upstream, 'upstream', driftLimits.upstreamRefBytes) : null,
-    };
-    const hash = createHash('sha256').update(JSON.stringify([row.namespace, row.tags, row.versions, row.upstream]));
-    const contentHash = hash.digest('base64url');
-    await this.#db
-      .insertInto('drift_subjects')
-      .values({ ...row, content_hash: contentHash, reported_at: now, changed_at: now, stale_since: null })
-      .onConflict((oc) =>
-        oc.columns(['environment', 'place', 'subject']).doUpdateSet((eb) => ({
-          namespace: eb.ref('excluded.namespace'),
-          tags: eb.ref('excluded.tags'),
-          versions: eb.ref('excluded.versions'),
-          upstream: eb.ref('excluded.upstream'),
-          content_hash: eb.ref('excluded.content_hash'),
-          reported_at: eb.ref('excluded.reported_at'),
-          changed_at: sql<number>`case when ${sql.ref('drift_subjects.content_hash')} = ${sql.ref('excluded.content_hash')} then ${sql.ref('drift_subjects.changed_at')} else ${sql.ref('excluded.changed_at')} end`,
-          stale_since: null,
-        })),
-      )
-      .execute();
+    await this.ingest(place, environment, tags, [report], false, now);
+  }
+
+  /**
+   * One batch report in one transaction. `subjects` undefined is a heartbeat (refreshes the place's
+   * rows); `complete` removes the place's subjects not in `subjects`. A row whose content changed gets
+   * `resolved_at = null` (the resolver's queue) but keeps its last comparison until the resolver re-runs.
+   */
+  async ingest(
+    place: string,
+    environment: string,
+    tags: Record<string, string>,
+    subjects: SubjectReport[] | undefined,
+    complete: boolean,
+    now = Date.now(),
+  ): Promise<IngestResult> {
+    const report = prepareReport(place, environment, tags, subjects, complete, now);
+    const [result] = await this.#db.transaction().execute((tx) => applyReports(tx, [report]));
+    return result as IngestResult;
   }
 
   /** Ordered by (environment, place, subject); `next` resumes after the last row returned. */
-  async list(f: SubjectFilter): Promise<SubjectPage> {
-    if (!Number.isInteger(f.limit) || f.limit < 1) throw new Invalid('limit must be a positive integer');
-    let q = this.#db.selectFrom('drift_subjects').selectAll();
-    if (f.environment !== undefined) q = q.where('environment', '=', f.environment);
-    if (f.place !== undefined) q = q.where('place', '=', f.place);
-    if (f.subject !== undefined) q = q.where('subject', '=', f.subject);
-    if (f.after !== undefined) {
-      const [environment, place, subject] = decodeCursor(f.after);
-      q = q.where((eb) =>
-        eb.or([
-          eb('environment', '>', environment),
-          eb.and([eb('environment', '=', environment), eb('place', '>', place)]),
-          eb.and([eb('environment', '=', environment), eb('place', '=', place), eb('subject', '>', subject)]),
-        ]),
-      );
-    }
-    const rows = await q
-      .orderBy('environment')
-      .orderBy('place')
-      .orderBy('subject')
-      .limit(f.limit + 1)
-      .execute();
-    const items = rows.slice(0, f.limit).map(toSubject);
-    const last = items.at(-1);
-    return { items, next: rows.length > f.limit && last ? encodeCursor(last) : null };
+  list(f: SubjectFilter): Promise<SubjectPage> {
+    return listSubjects(this.#db, f);
   }
 
   /** Places running `subject` (any version, or only `version`), with only the matching versions. */
-  async where(subject: string, version?: string): Promise<SubjectRow[]> {
-    const rows = await this.#db
-      .selectFrom('drift_subjects')
-      .selectAll()
-      .where('subject', '=', subject)
-      .orderBy('environment')
-      .orderBy('place')
-      .execute();
-    const out: SubjectRow[] = [];
-    for (const row of rows.map(toSubject)) {
-      if (version === undefined) out.push(row);
-      else {
-        const versions = row.versions.filter((v) => v.runningVersion === version);
-        if (versions.length > 0) out.push({ ...row, versions });
-      }
-    }
-    return out;
+  where(subject: string, version?: string): Promise<SubjectRow[]> {
+    return whereSubject(this.#db, subject, version);
   }
 
   /**
@@ -237,64 +199,131 @@ export class DriftStore {
   }
 }
 
-const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
-function ms(value: string | null, field: string): number | null {
-  if (value === null) return null;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new Invalid(`${field}: not a date: ${value}`);
-  return t;
-}
-function text(value: string | null, field: string): string | null {
-  if (value !== null && Buffer.byteLength(value) > driftLimits.upstreamTextBytes)
-    throw new DriftTooLarge(`${field} is longer than ${driftLimits.upstreamTextBytes} bytes`);
-  return value;
+/** A report checked and turned into rows, ready to be applied inside a transaction. */
+export interface PreparedReport {
+  place: string;
+  environment: string;
+  /** Undefined: a heartbeat. */
+  rows: ReturnType<typeof rowOf>[] | undefined;
+  complete: boolean;
+  now: number;
 }
 
-/** Upstream states in the main database, so every replica shares one fetch per upstream per TTL. */
-export class DatabaseUpstreamStateStore implements UpstreamStateStore {
-  readonly #db: Kysely<Tables>;
-  constructor(db: Kysely<Tables>) {
-    this.#db = db;
-  }
+/** Checks sizes before any write, so a refused report costs no transaction (and fails alone in a batch). */
+export function prepareReport(
+  place: string,
+  environment: string,
+  tags: Record<string, string>,
+  subjects: SubjectReport[] | undefined,
+  complete: boolean,
+  now: number,
+): PreparedReport {
+  checkId(place, 'place');
+  checkId(environment, 'environment');
+  if (subjects === undefined) return { place, environment, rows: undefined, complete: false, now };
+  const tagText = json(sortedTags(tags), 'tags', driftLimits.tagsBytes);
+  // The last of a repeated subject wins: one statement may not touch a row twice (PostgreSQL).
+  const bySubject = new Map(subjects.map((s) => [s.subject, rowOf(place, environment, tagText, s)]));
+  return { place, environment, rows: [...bySubject.values()], complete, now };
+}
 
-  async get(key: string): Promise<UpstreamState | undefined> {
-    const r = await this.#db.selectFrom('drift_upstreams').selectAll().where('key', '=', key).executeTakeFirst();
-    if (!r) return undefined;
-    return {
-      key: r.key,
-      versions: r.versions === null ? null : (JSON.parse(r.versions) as UpstreamVersion[]),
-      etag: r.etag,
-      lastModified: r.last_modified,
-      fetchedAt: iso(r.fetched_at),
-      error: r.error,
-      errorAt: iso(r.error_at),
-      failures: Number(r.failures),
-      retryAt: iso(r.retry_at),
-      rateLimit: r.rate_limit === null ? null : (JSON.parse(r.rate_limit) as RateLimit),
-    };
+/**
+ * Applies reports in order. Reports of distinct places commute, so each run of them shares one
+ * multi-row upsert; a place seen again starts a new run, which keeps a later report's effect last.
+ */
+export async function applyReports(
+  tx: Transaction<Tables>,
+  reports: PreparedReport[],
+  resolutionMs = reportedAtResolutionMs,
+): Promise<IngestResult[]> {
+  const results: IngestResult[] = [];
+  let run: PreparedReport[] = [];
+  const places = new Set<string>();
+  for (const r of reports) {
+    const key = JSON.stringify([r.environment, r.place]);
+    if (places.has(key)) {
+      results.push(...(await applyRun(tx, run, resolutionMs)));
+      run = [];
+      places.clear();
+    }
+    places.add(key);
+    run.push(r);
   }
+  results.push(...(await applyRun(tx, run, resolutionMs)));
+  return results;
+}
 
-  async put(s: UpstreamState): Promise<void> {
-    if (Buffer.byteLength(s.key) > driftLimits.upstreamKeyBytes)
-      throw new DriftTooLarge(`upstream key is longer than ${driftLimits.upstreamKeyBytes} bytes`);
-    const row: DriftUpstreamsTable = {
-      key: s.key,
-      versions: s.versions === null ? null : json(s.versions, 'upstream versions', driftLimits.upstreamVersionsBytes),
-      etag: text(s.etag, 'etag'),
-      last_modified: text(s.lastModified, 'lastModified'),
-      fetched_at: ms(s.fetchedAt, 'fetchedAt'),
-      // An upstream's error text is not ours to bound; a long one is cut rather than lost.
-      error: s.error === null ? null : s.error.slice(0, 2048),
-      error_at: ms(s.errorAt, 'errorAt'),
-      failures: s.failures,
-      retry_at: ms(s.retryAt, 'retryAt'),
-      rate_limit: s.rateLimit === null ? null : json(s.rateLimit, 'rateLimit', driftLimits.upstreamTextBytes),
-    };
-    const { key: _, ...update } = row;
-    await this.#db
-      .insertInto('drift_upstreams')
-      .values(row)
-      .onConflict((oc) => oc.column('key').doUpdateSet(update))
-      .execute();
+/**
+ * By default an unchanged row's `reported_at` is rewritten at most this often: agents re-send
+ * unchanged subjects every minute or so, and rewriting the row each time is most of what ingestion
+ * would write. The service uses a quarter of the stale period.
+ */
+export const reportedAtResolutionMs = 60_000;
+
+async function applyRun(tx: Transaction<Tables>, run: PreparedReport[], resolutionMs: number): Promise<IngestResult[]> {
+  const rows = run.flatMap((r) => (r.rows ?? []).map((row) => ({ ...row, reported_at: r.now, changed_at: r.now })));
+  for (let i = 0; i < rows.length; i += chunkRows) await upsertRows(tx, rows.slice(i, i + chunkRows), resolutionMs);
+  const results: IngestResult[] = [];
+  for (const r of run) {
+    if (r.rows === undefined) {
+      await tx
+        .updateTable('drift_subjects')
+        .set({ reported_at: r.now, stale_since: null })
+        .where('environment', '=', r.environment)
+        .where('place', '=', r.place)
+        .where((eb) => eb.or([eb('reported_at', '<=', r.now - resolutionMs), eb('stale_since', 'is not', null)]))
+        .execute();
+      results.push({ stored: 0, removed: 0 });
+      continue;
+    }
+    let removed = 0;
+    if (r.complete) {
+      let del = tx.deleteFrom('drift_subjects').where('environment', '=', r.environment).where('place', '=', r.place);
+      if (r.rows.length > 0)
+        del = del.where(
+          'subject',
+          'not in',
+          r.rows.map((row) => row.subject),
+        );
+      removed = Number((await del.executeTakeFirst()).numDeletedRows);
+    }
+    results.push({ stored: r.rows.length, removed });
   }
+  return results;
+}
+
+type TimedRow = ReturnType<typeof rowOf> & { reported_at: number; changed_at: number };
+
+async function upsertRows(tx: Transaction<Tables>, rows: TimedRow[], resolutionMs: number): Promise<void> {
+  const same = sql<boolean>`${sql.ref('drift_subjects.content_hash')} = ${sql.ref('excluded.content_hash')}`;
+  const refreshBefore = Math.min(...rows.map((r) => r.reported_at)) - resolutionMs;
+  await tx
+    .insertInto('drift_subjects')
+    .values(rows.map((r) => ({ ...r, stale_since: null, resolved_at: null })))
+    .onConflict((oc) =>
+      oc
+        .columns(['environment', 'place', 'subject'])
+        .doUpdateSet((eb) => ({
+          namespace: eb.ref('excluded.namespace'),
+          tags: eb.ref('excluded.tags'),
+          versions: eb.ref('excluded.versions'),
+          upstream: eb.ref('excluded.upstream'),
+          error: eb.ref('excluded.error'),
+          content_hash: eb.ref('excluded.content_hash'),
+          reported_at: eb.ref('excluded.reported_at'),
+          changed_at: sql<number>`case when ${same} then ${sql.ref('drift_subjects.changed_at')} else ${sql.ref('excluded.changed_at')} end`,
+          resolved_at: sql<
+            number | null
+          >`case when ${same} then ${sql.ref('drift_subjects.resolved_at')} else null end`,
+          stale_since: null,
+        }))
+        .where((eb) =>
+          eb.or([
+            sql<boolean>`not (${same})`,
+            eb('drift_subjects.reported_at', '<=', refreshBefore),
+            eb('drift_subjects.stale_since', 'is not', null),
+          ]),
+        ),
+    )
+    .execute();
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
 import type { ServerConfig } from '../config/config.ts';
@@ -17,4 +17,6 @@ export interface FeatureDeps {
   /** The validated configuration (retention settings and the like). */
   config: ServerConfig;
   metrics: Metrics;
+  /** One durable commit that does not hold the event loop while SQLite syncs (Database.commitDurably). */
+  commitDurably?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
 }

@@ -9,7 +9,8 @@ export type UpstreamErrorKind =
   | 'timeout'
   | 'network'
   | 'not-found'
-  | 'unsupported';
+  | 'unsupported'
+  | 'refused';
 
 export class UpstreamError extends Error {
   readonly kind: UpstreamErrorKind;
@@ -34,8 +35,13 @@ export class UpstreamError extends Error {
   }
 }
 
+/** Checks a URL before it is requested (each redirect too); throws an `UpstreamError` of kind `refused`. */
+export type UrlGuard = (url: URL) => Promise<void>;
+
 export interface GetOptions {
   headers?: Record<string, string>;
+  /** With a guard, redirects are followed one by one and each target is checked first. */
+  guard?: UrlGuard | undefined;
   /** Validators of the list held, sent as If-None-Match / If-Modified-Since. */
   etag?: string | undefined;
   lastModified?: string | undefined;
@@ -52,6 +58,7 @@ export type GetResult =
 
 export const defaultTimeoutMs = 30_000;
 const errorBodyMaxBytes = 64 * 1024;
+const maxRedirects = 5;
 
 /** One GET to an upstream: bounded body, timeout, conditional request, rate-limit headers, typed errors. */
 export async function upstreamGet(url: string, options: GetOptions): Promise<GetResult> {
@@ -65,7 +72,7 @@ export async function upstreamGet(url: string, options: GetOptions): Promise<Get
   const abort = new AbortController();
   const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(options.timeoutMs)]);
   try {
-    const response = await fetch(url, { headers, signal, redirect: 'follow' });
+    const response = await guardedFetch(url, headers, signal, options.guard);
     const rateLimit = parseRateLimit(response.headers);
     const validators = {
       ...optional('etag', response.headers.get('etag')),
@@ -92,6 +99,32 @@ export async function upstreamGet(url: string, options: GetOptions): Promise<Get
     throw new UpstreamError('network', url, `${error instanceof Error ? error.message : String(error)}${cause}`);
   } finally {
     abort.abort();
+  }
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+// Unguarded requests go to base URLs the operator configured; guarded ones (URLs from agents) check
+// every hop, so a redirect cannot lead to an address the policy refuses.
+async function guardedFetch(
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  guard: UrlGuard | undefined,
+): Promise<Response> {
+  if (!guard) return fetch(url, { headers, signal, redirect: 'follow' });
+  let target = new URL(url);
+  for (let hop = 0; ; hop++) {
+    await guard(target);
+    const response = await fetch(target, { headers, signal, redirect: 'manual' });
+    const location = response.headers.get('location');
+    if (!redirectStatuses.has(response.status) || location === null) return response;
+    await response.body?.cancel();
+    if (hop >= maxRedirects) throw new UpstreamError('http', url, `more than ${maxRedirects} redirects`);
+    const next = new URL(location, target);
+    // A credential never follows a redirect to another origin.
+    if (next.origin !== target.origin) delete headers.authorization;
+    target = next;
   }
 }
 

@@ -16,7 +16,11 @@ const prereleasePattern = /^v?\d+(\.\d+)*-/;
 
 export function helmProvider(options: HelmOptions = {}): UpstreamProvider<HelmRef> {
   // Large public repositories publish index files of several MiB.
-  const limits = { maxBytes: options.maxBytes ?? 16 * 1024 * 1024, timeoutMs: options.timeoutMs ?? defaultTimeoutMs };
+  const limits = {
+    maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
+    timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+    guard: options.guard,
+  };
   return {
     key: (ref) => `helm:${indexUrl(ref.repo)}#${ref.chart}/${ref.strategy}${ref.skipDeprecated ? '/current' : ''}`,
     async list(ref: HelmRef, state: ConditionalState): Promise<ListResult> {
@@ -35,7 +39,7 @@ export function helmProvider(options: HelmOptions = {}): UpstreamProvider<HelmRe
 
 function indexUrl(repo: string): string {
   if (repo.startsWith('oci://')) {
-    throw new UpstreamError('unsupported', repo, 'charts in OCI registries are not read yet; use an HTTP repository');
+    throw new UpstreamError('unsupported', repo, 'charts in OCI registries are read by the helm-oci provider');
   }
   const base = new URL(repo.endsWith('/') ? repo : `${repo}/`);
   return new URL('index.yaml', base).href;

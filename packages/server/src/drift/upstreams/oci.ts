@@ -46,17 +46,24 @@ export function parseImage(image: string): { host: string; name: string } {
   return { host, name };
 }
 
+/** Where a registry's API is: its configured base URL, else `https://<host>` (Docker Hub's for docker.io). */
+export function registryBaseUrl(host: string, registries: Record<string, RegistryAccess> | undefined): string {
+  const base =
+    registries?.[host]?.baseUrl ?? (host === 'docker.io' ? 'https://registry-1.docker.io' : `https://${host}`);
+  return base.replace(/\/+$/, '');
+}
+
 /** Tags of an image through the OCI distribution API, with the bearer-token challenge (Docker Hub, GHCR, Quay). */
 export function ociProvider(options: OciOptions = {}): UpstreamProvider<OciRef> {
-  const limits = { maxBytes: options.maxBytes ?? 5 * 1024 * 1024, timeoutMs: options.timeoutMs ?? defaultTimeoutMs };
+  const limits = {
+    maxBytes: options.maxBytes ?? 5 * 1024 * 1024,
+    timeoutMs: options.timeoutMs ?? defaultTimeoutMs,
+    guard: options.guard,
+  };
   const maxPages = options.maxPages ?? 20;
   const pageSize = options.pageSize ?? 1000;
   const access = (host: string): RegistryAccess => options.registries?.[host] ?? {};
-  const baseOf = (host: string) =>
-    (access(host).baseUrl ?? (host === 'docker.io' ? 'https://registry-1.docker.io' : `https://${host}`)).replace(
-      /\/+$/,
-      '',
-    );
+  const baseOf = (host: string) => registryBaseUrl(host, options.registries);
 
   return {
     key(ref) {
@@ -105,7 +112,7 @@ async function fetchToken(
   challenge: string,
   name: string,
   access: RegistryAccess,
-  limits: { maxBytes: number; timeoutMs: number },
+  limits: { maxBytes: number; timeoutMs: number; guard: FetchLimits['guard'] },
 ): Promise<string> {
   const params = parseChallenge(challenge);
   if (!params?.realm) throw new UpstreamError('http', base, `unsupported authentication challenge: ${challenge}`);

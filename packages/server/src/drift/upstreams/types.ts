@@ -39,4 +39,6 @@ export interface UpstreamProvider<Ref> {
 export interface FetchLimits {
   maxBytes?: number;
   timeoutMs?: number;
+  /** Checks each URL before it is requested (upstream-policy.ts); for URLs that come from agents. */
+  guard?: (url: URL) => Promise<void>;
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Invalid } from '../errors.ts';
 import {
   classify,
   compareVersions,
@@ -12,7 +11,8 @@ import {
   parseVersion,
   satisfies,
   sortVersions,
-} from './versions.ts';
+  VersionSyntaxError,
+} from './drift-versions.ts';
 
 describe('parseVersion', () => {
   it('normalises v prefixes, partial, four-part, prerelease and build versions', () => {
@@ -66,8 +66,8 @@ describe('compareVersions', () => {
     expect(compareVersions('1.0.0+a', '1.0.0+b')).toBe(0);
   });
 
-  it('throws Invalid for non-versions and sorts lists by version, not text', () => {
-    expect(() => compareVersions('latest', '1.0.0')).toThrow(Invalid);
+  it('throws VersionSyntaxError for non-versions and sorts lists by version, not text', () => {
+    expect(() => compareVersions('latest', '1.0.0')).toThrow(VersionSyntaxError);
     expect(sortVersions(['1.10.0', 'junk', '1.9.0', 'v1.9.1', '1.0.0-rc.1', '1.0.0'])).toEqual([
       '1.0.0-rc.1',
       '1.0.0',
@@ -184,7 +184,7 @@ describe('satisfies: npm ranges', () => {
 
 describe('parseConstraint', () => {
   it('refuses bad constraints with a message naming the problem', () => {
-    expect(() => parseConstraint('>= banana')).toThrow(Invalid);
+    expect(() => parseConstraint('>= banana')).toThrow(VersionSyntaxError);
     expect(constraintProblem('>= 1.0, banana')).toMatch(/"banana" is not an operator and a version/);
     expect(constraintProblem('~> x')).toMatch(/not an operator and a version/);
     expect(constraintProblem('>>1')).toMatch(/neither a hashicorp constraint nor an npm range/);
@@ -274,7 +274,7 @@ describe('classify', () => {
 
 describe('helm appVersion values (recorded stable index)', () => {
   const index = parse(
-    readFileSync(join(import.meta.dirname, '../../test/fixtures/drift/helm-stable-index.yaml'), 'utf8'),
+    readFileSync(join(import.meta.dirname, '../../server/test/fixtures/drift/helm-stable-index.yaml'), 'utf8'),
   ) as { entries: Record<string, { version: string; appVersion?: string }[]> };
   const appVersions = (chart: string) => (index.entries[chart] ?? []).map((e) => e.appVersion ?? '');
 

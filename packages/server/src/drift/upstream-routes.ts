@@ -1,0 +1,50 @@
+import { DriftUpstreamStatus, ErrorBody } from '@flotilla/protocol';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { authorize } from '../auth/hook.ts';
+import { defaultDriftUpstreams } from '../config/drift-upstreams.ts';
+import type { FeatureDeps } from '../http/feature-deps.ts';
+import { registerDriftMetrics } from './metrics.ts';
+import { createResolver } from './resolver.ts';
+import { upstreamStatuses } from './upstream-status.ts';
+
+/**
+ * The upstream side of drift: the resolver (started and stopped with the server), its metrics, and
+ * `GET /api/v1/drift/upstreams`, the fetch status of each upstream.
+ */
+export async function driftUpstreamRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
+  // Tests build partial configurations; they get public upstreams and no credentials.
+  const config = deps.config.driftUpstreams ?? defaultDriftUpstreams;
+  const metrics = registerDriftMetrics(deps.metrics.registry, {
+    db: deps.db,
+    maxSeries: config.maxSeries,
+    opvic: config.opvicMetrics,
+  });
+  const resolver = createResolver({
+    db: deps.db,
+    config,
+    logger: deps.logger,
+    onFetch: (provider, result) => metrics.fetches.inc({ provider, result }),
+  });
+  let stop: (() => Promise<void>) | undefined;
+  app.addHook('onReady', async () => {
+    stop = resolver.start();
+  });
+  app.addHook('onClose', async () => {
+    await stop?.();
+  });
+
+  app.get(
+    '/api/v1/drift/upstreams',
+    {
+      preHandler: authorize(deps.tokens, 'viewer'),
+      schema: {
+        tags: ['drift'],
+        summary: 'Fetch status of each upstream: versions held, age, last error, quota, subjects compared with it',
+        security: [{ bearer: [] }],
+        response: { 200: Type.Array(DriftUpstreamStatus), 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async () => upstreamStatuses(deps.db),
+  );
+}
