@@ -13,14 +13,27 @@
 // (PostgreSQL) the database it created are removed at the end.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DriftItem, DriftPage, DriftUpstreamStatus } from '@flotilla/protocol';
-import pg from 'pg';
 import pino from 'pino';
+import {
+  api,
+  cpuMs,
+  fakeGithub,
+  freshPostgres,
+  keepAlive,
+  load,
+  ms,
+  percentile,
+  pool,
+  sleep,
+  verdict,
+  waitFor,
+  writtenBytes,
+} from './bench-drift-support.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,116 +88,6 @@ async function serve(dataDir: string): Promise<void> {
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
 
-/** A GitHub releases API for `bench/r<i>`: 30 releases each, with an ETag, counting what it is asked. */
-function fakeGithub() {
-  const counts = { requests: 0, conditional: 0, notModified: 0, unknown: 0 };
-  const server = createServer((req, res) => {
-    counts.requests++;
-    const m = /^\/repos\/bench\/r(\d+)\/releases$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
-    if (!m) {
-      counts.unknown++;
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
-      return;
-    }
-    const etag = `"r${m[1]}-v1"`;
-    const headers = { etag, 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999' };
-    if (req.headers['if-none-match'] !== undefined) {
-      counts.conditional++;
-      if (req.headers['if-none-match'] === etag) {
-        counts.notModified++;
-        res.writeHead(304, headers).end();
-        return;
-      }
-    }
-    const releases = [];
-    for (let minor = 9; minor >= 0; minor--)
-      for (let patch = 2; patch >= 0; patch--)
-        releases.push({
-          tag_name: `v1.${minor}.${patch}`,
-          draft: false,
-          prerelease: false,
-          published_at: new Date(Date.UTC(2026, minor, patch + 1)).toISOString(),
-          html_url: `https://github.example/bench/r${m[1]}/releases/tag/v1.${minor}.${patch}`,
-        });
-    res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(releases));
-  });
-  return { server, counts };
-}
-
-/** User + system CPU time (ms) of a process and all its threads, from /proc (Linux; 10 ms ticks). */
-function cpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Bytes a process has caused to be written to storage (`write_bytes` of /proc/<pid>/io). */
-function writtenBytes(pid: number | undefined): number {
-  try {
-    return Number(/^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One request over a kept-alive socket (cheaper for the generator than fetch); throws unless 2xx. */
-function api<T>(base: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      {
-        method,
-        agent: keepAlive,
-        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          if ((res.statusCode ?? 0) >= 300)
-            reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-          else resolve((text && res.headers['content-type']?.includes('json') ? JSON.parse(text) : text) as T);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** Runs `count` jobs with `inFlight` at once; returns each job's latency in ms. */
-async function pool(count: number, inFlight: number, job: (i: number) => Promise<void>): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const started = performance.now();
-      await job(i);
-      latencies.push(performance.now() - started);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return latencies.sort((a, b) => a - b);
-}
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const ms = (n: number) => `${n.toFixed(1)} ms`;
-const sleep = (milliseconds: number) => new Promise((r) => setTimeout(r, milliseconds));
-const verdict = (ok: boolean, goal: string) => console.log(`  ${ok ? 'PASS' : 'MISSED'}: ${goal}`);
-const load = () =>
-  `load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}`;
-
 /** Latest upstream is v1.9.2: one row in 20 runs a major behind, 2 are current, 3 a patch behind, the rest minors. */
 function runningVersion(n: number): string {
   const k = n % 20;
@@ -201,31 +104,6 @@ const subject = (agent: number, t: number, n = agent * 7 + t) => ({
   versions: [{ runningVersion: runningVersion(n), resourceCount: 3, resourceKind: 'Deployment' }],
   upstream: upstreamOf(t),
 });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, everyMs = 1000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-/** Creates a fresh database on the PostgreSQL server of `url`; returns its URL and how to drop it. */
-async function freshPostgres(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `flotilla_bench_drift_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const own = new URL(url);
-  own.pathname = `/${name}`;
-  const drop = async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => client.end());
-  };
-  return { url: own.toString(), drop };
-}
 
 async function main(): Promise<void> {
   const counts = [agents, trackers, upstreams, ttlSeconds, Number(args.reads), Number(args.concurrency)];

@@ -126,7 +126,7 @@ describeEachStore(['sqlite', 'postgres'] as const)("the seed's CoreDNS example o
     expect(page.items).toMatchObject([
       { environment: 'production', place: 'test', latest: '1.8.6', behind: 'minor', minorsBehind: 1, patchesBehind: 1 },
     ]);
-    const metrics = await callApi(server.url, 'GET', '/metrics');
+    const metrics = await callApi(server.url, 'GET', '/api/v1/drift/metrics');
     expect(metrics.bytes.toString()).toMatch(
       /opvic_controlplane_minor_versions_count\{[^}]*running_version="1\.7\.0"[^}]*\} 7/,
     );

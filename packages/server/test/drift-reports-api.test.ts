@@ -158,6 +158,13 @@ describeEachStore(allStoreKinds)('drift batch reports and read API on %s', (kind
     const other = await send(credential, { agentId: 'host-2', subjects: [subject('nginx')] });
     expect(other.status).toBe(403);
     expect(other.body.error.message).toMatch(/host-1/);
+    // An agent token (a cluster's agent) may not write, let alone erase, an enrolled host's rows.
+    const spoof = await send(agent, { agentId: 'host-1', complete: true, subjects: [] });
+    expect(spoof.status).toBe(403);
+    expect(spoof.body.error.message).toMatch(/enrolled host/);
+    expect((await ok('GET', '/api/v1/drift?place=host-1')).items.map((i: { subject: string }) => i.subject)).toEqual([
+      'nginx',
+    ]);
     expect((await send(undefined, { agentId: 'who-1', subjects: [] })).status).toBe(403); // admin
     expect((await send(viewer, { agentId: 'who-1', subjects: [] })).status).toBe(403);
     expect((await send(null, { agentId: 'who-1', subjects: [] })).status).toBe(401);

@@ -1,8 +1,10 @@
 // The drift agent's tracker evaluation against the local list/watch server: the seed's three
 // examples, every strategy, namespaces, selectors, images, field paths, bad trackers, status writes.
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriftSubjectReport } from '@flotilla/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import {
   type ApiObject,
   type FakeApiServer,
@@ -50,69 +52,15 @@ const bySubject = (subjects: DriftSubjectReport[], subject: string) => subjects.
 const statusOf = (group: TrackerGroup, name: string, namespace = 'opvic') =>
   api.tracker(group, namespace, name)?.status as Record<string, unknown> | undefined;
 
-// The seed's examples, as written there.
-const coredns = {
-  metadata: { name: 'coredns', namespace: 'opvic' },
-  spec: {
-    name: 'coredns',
-    resources: { namespaces: ['kube-system'], selector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
-    localVersion: { strategy: 'ImageTag' },
-    remoteVersion: {
-      provider: 'github',
-      strategy: 'releases',
-      repo: 'coredns/coredns',
-      extraction: { regex: { pattern: '^v([0-9]+\\.[0-9]+\\.[0-9]+)$', result: '$1' } },
-    },
-  },
-};
-const kubelet = {
-  metadata: { name: 'kubernetes', namespace: 'opvic' },
-  spec: {
-    name: 'kubernetes',
-    resources: {
-      strategy: 'Nodes',
-      selector: { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'Exists' }] },
-    },
-    localVersion: {
-      strategy: 'FieldSelector',
-      fieldSelector: '.status.nodeInfo.kubeletVersion',
-      extraction: { regex: { pattern: '^v([0-9]+\\.[0-9]+\\.[0-9]+)', result: '$1' } },
-    },
-    remoteVersion: {
-      provider: 'github',
-      strategy: 'tags',
-      repo: 'kubernetes/kubernetes',
-      extraction: { regex: { pattern: '^v([0-9]+\\.[0-9]+\\.[0-9]+)', result: '$1' } },
-    },
-  },
-};
-const artifactory = {
-  metadata: { name: 'artifactory', namespace: 'opvic' },
-  spec: {
-    name: 'artifactory',
-    resources: { namespaces: ['artifactory'], selector: { matchLabels: { component: 'artifactory' } } },
-    localVersion: { strategy: 'ImageTag' },
-    remoteVersion: { provider: 'helm', strategy: 'appVersion', repo: 'https://charts.jfrog.io', chart: 'artifactory' },
-  },
-};
-const artifactoryHelm = {
-  metadata: { name: 'artifactory-helm', namespace: 'opvic' },
-  spec: {
-    name: 'artifactory-helm-chart',
-    resources: { namespaces: ['artifactory'], selector: { matchLabels: { component: 'artifactory' } } },
-    localVersion: {
-      strategy: 'FieldSelector',
-      fieldSelector: '.metadata.labels.chart',
-      extraction: { regex: { pattern: '^artifactory-([0-9]+\\.[0-9]+\\.[0-9]+)$', result: '$1' } },
-    },
-    remoteVersion: {
-      provider: 'helm',
-      strategy: 'chartVersion',
-      repo: 'https://charts.jfrog.io',
-      chart: 'artifactory',
-    },
-  },
-};
+// The seed's examples as deploy/kubernetes/examples ships them, applied in the seed's namespace.
+type Tracker = ApiObject & { spec: { remoteVersion?: unknown } };
+const examples = (file: string): Tracker[] =>
+  parseAllDocuments(readFileSync(new URL(`../../../../deploy/kubernetes/examples/${file}`, import.meta.url), 'utf8'))
+    .map((doc) => doc.toJS() as Tracker)
+    .map((t) => ({ ...t, metadata: { ...t.metadata, namespace: 'opvic' } }));
+const [coredns] = examples('coredns.yaml') as [Tracker];
+const [kubelet] = examples('kubernetes.yaml') as [Tracker];
+const [artifactory, artifactoryHelm] = examples('artifactory.yaml') as [Tracker, Tracker];
 
 describe('drift agent trackers', () => {
   it("evaluates the seed's CoreDNS, kubelet and Artifactory examples and writes Opvic's status", async () => {

@@ -63,7 +63,7 @@ export async function opvicRoutes(app: FastifyInstance, deps: FeatureDeps, drift
         const problems = driftSchemaProblems(OpvicAgentPayload, request.body);
         throw new Invalid(problems.length > 0 ? problems.join('; ') : request.validationError.message);
       }
-      await drift.ingest(checkPlace(request, request.body.agentId), request.body);
+      await drift.ingest(await checkPlace(deps, request, request.body.agentId), request.body);
       return reply.status(202).send({ message: 'data received' });
     },
   );

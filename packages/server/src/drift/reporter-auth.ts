@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { principalOf } from '../auth/hook.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { findIdentity } from '../identity/store.ts';
 
 /**
  * Drift reports take an agent token bound to an environment (a Kubernetes drift-agent) or an enrolled
@@ -20,10 +21,23 @@ export function authorizeReporter(deps: FeatureDeps) {
   };
 }
 
-/** An instance credential speaks only for its own instance: the place must be its id. */
-export function checkPlace(request: FastifyRequest, agentId: string): string {
+/**
+ * An instance credential speaks only for its own instance: the place must be its id. An agent token
+ * (a cluster's drift agent) may name any place of its environment except an enrolled host, whose rows
+ * only that host's credential may write (a complete report would otherwise erase them).
+ */
+export async function checkPlace(deps: FeatureDeps, request: FastifyRequest, agentId: string): Promise<string> {
   const principal = principalOf(request);
-  if (principal.kind === 'instance' && principal.instanceId !== agentId)
-    throw new Forbidden(`the instance "${principal.instanceId}" may report only as agentId "${principal.instanceId}"`);
-  return principal.environment as string;
+  const environment = principal.environment as string;
+  if (principal.kind === 'instance') {
+    if (principal.instanceId !== agentId)
+      throw new Forbidden(
+        `the instance "${principal.instanceId}" may report only as agentId "${principal.instanceId}"`,
+      );
+    return environment;
+  }
+  const host = await findIdentity(deps.db, agentId);
+  if (host && host.environment === environment)
+    throw new Forbidden(`agentId "${agentId}" is an enrolled host; only its own instance credential reports for it`);
+  return environment;
 }

@@ -88,7 +88,7 @@ export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
         const problems = driftSchemaProblems(DriftReport, request.body);
         throw new Invalid(problems.length > 0 ? problems.join('; ') : request.validationError.message);
       }
-      const environment = checkPlace(request, request.body.agentId);
+      const environment = await checkPlace(deps, request, request.body.agentId);
       return reply.status(202).send(await drift.ingestReport(environment, request.body));
     },
   );

@@ -1,5 +1,5 @@
 // The resolver as the server runs it: started with the server, fed by rows ingestion queues, and seen
-// through GET /api/v1/drift/upstreams and /metrics.
+// through GET /api/v1/drift/upstreams and /api/v1/drift/metrics.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ApiCallOptions, callApi } from '../../test/support/api.ts';
 import { allStoreKinds, describeEachStore } from '../../test/support/databases.ts';
@@ -62,7 +62,11 @@ describeEachStore(allStoreKinds)('drift upstreams on a running server (%s)', (ki
     expect(res.body[0].ageSeconds).toBeGreaterThanOrEqual(0);
     expect((await call('/api/v1/drift/upstreams', { token: null })).status).toBe(401);
 
-    const metrics = await call('/metrics');
+    // An inventory of what runs where: viewers only, never on the public /metrics.
+    expect((await call('/metrics')).bytes.toString()).not.toContain('flotilla_drift_');
+    expect((await call('/api/v1/drift/metrics', { token: null })).status).toBe(401);
+    const metrics = await call('/api/v1/drift/metrics', { token: viewer });
+    expect(metrics.status).toBe(200);
     const text = metrics.bytes.toString();
     expect(text).toContain('flotilla_drift_places{environment="prod",subject="coredns",behind="minor"} 1');
     expect(text).toContain('flotilla_drift_upstream_fetches_total{provider="github",result="ok"} 1');

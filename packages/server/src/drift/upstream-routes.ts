@@ -1,5 +1,6 @@
 import { DriftUpstreamStatus, ErrorBody } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
 import { defaultDriftUpstreams } from '../config/drift-upstreams.ts';
@@ -10,12 +11,15 @@ import { upstreamStatuses } from './upstream-status.ts';
 
 /**
  * The upstream side of drift: the resolver (started and stopped with the server), its metrics, and
- * `GET /api/v1/drift/upstreams`, the fetch status of each upstream.
+ * `GET /api/v1/drift/upstreams`, the fetch status of each upstream. The metrics are an inventory of
+ * which versions run where and how far behind: they are served to viewers only
+ * (`GET /api/v1/drift/metrics`), never on the public `/metrics`.
  */
 export async function driftUpstreamRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
   // Tests build partial configurations; they get public upstreams and no credentials.
   const config = deps.config.driftUpstreams ?? defaultDriftUpstreams;
-  const metrics = registerDriftMetrics(deps.metrics.registry, {
+  const registry = new Registry();
+  const metrics = registerDriftMetrics(registry, {
     db: deps.db,
     maxSeries: config.maxSeries,
     opvic: config.opvicMetrics,
@@ -46,5 +50,18 @@ export async function driftUpstreamRoutes(app: FastifyInstance, deps: FeatureDep
       },
     },
     async () => upstreamStatuses(deps.db),
+  );
+
+  app.get(
+    '/api/v1/drift/metrics',
+    {
+      preHandler: authorize(deps.tokens, 'viewer'),
+      schema: {
+        tags: ['drift'],
+        summary: 'Drift metrics in the Prometheus text format (scrape with a bearer token)',
+        security: [{ bearer: [] }],
+      },
+    },
+    async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
 }
