@@ -131,7 +131,7 @@ export const driftReports: Record<string, DriftReport[]> = {
   ],
   staging: [
     {
-      agentId: 'stg-1',
+      agentId: 'stg-apps',
       tags: { region: 'eu' },
       complete: true,
       subjects: [

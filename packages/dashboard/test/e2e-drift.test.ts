@@ -96,7 +96,7 @@ describe.skipIf(!haveChromium)('the Drift pages', () => {
       ['nginx', 'production / prod-eu', 'patch', '1 patch behind'],
       ['ingress', 'production / prod-us', 'minor', '1 minor behind'],
       ['coredns', 'production / prod-us', 'none', 'current'],
-      ['coredns', 'staging / stg-1', 'major', '1 major behind'],
+      ['coredns', 'staging / stg-apps', 'major', '1 major behind'],
     ];
     const colours = new Map<string, string>();
     for (const [subject, place, behind, label] of expected) {
@@ -145,7 +145,7 @@ describe.skipIf(!haveChromium)('the Drift pages', () => {
       ['production / prod-eu', 'coredns'],
       ['production / prod-eu', 'kubernetes'],
       ['production / prod-us', 'ingress'],
-      ['staging / stg-1', 'coredns'],
+      ['staging / stg-apps', 'coredns'],
     ]);
     expect(new URL(page.url()).searchParams.get('behind')).toBe('minor');
 
@@ -158,7 +158,7 @@ describe.skipIf(!haveChromium)('the Drift pages', () => {
     ]);
 
     await page.goto(`${server.url}/drift?environment=staging&subject=coredns`);
-    await expect.poll(rows).toEqual([['staging / stg-1', 'coredns']]);
+    await expect.poll(rows).toEqual([['staging / stg-apps', 'coredns']]);
     expect(await page.getByRole('form', { name: 'Filter drift' }).getByLabel('Environment').inputValue()).toBe(
       'staging',
     );

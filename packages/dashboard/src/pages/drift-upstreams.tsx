@@ -48,12 +48,12 @@ export function DriftUpstreamsPage() {
 function UpstreamRow({ u }: { u: DriftUpstreamStatus }) {
   return (
     <tr className={u.error ? 'alert' : undefined} data-upstream={u.key}>
-      <th scope="row" className="mono">
+      <th scope="row" className="mono drift-key">
         {u.key}
       </th>
       <td>{u.provider}</td>
       <td className="num">{u.subjects}</td>
-      <td className="mono">{u.latest ?? '—'}</td>
+      <td className="mono nowrap">{u.latest ?? '—'}</td>
       <td>
         {u.fetchedAt ? (
           <>
@@ -64,7 +64,7 @@ function UpstreamRow({ u }: { u: DriftUpstreamStatus }) {
           'none yet'
         )}
       </td>
-      <td>
+      <td className="drift-error">
         {u.error ? (
           <>
             <span className="bad">{u.error}</span>{' '}
