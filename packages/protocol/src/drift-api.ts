@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { TrackerRemoteVersion } from './drift.ts';
+import { TrackerRemoteVersion, type VersionTracker } from './drift.ts';
 
 // Flotilla's own drift wire shapes: the batch report agents send (the Kubernetes drift-agent and
 // `flotilla agent`'s host trackers) and what the read API answers. Opvic's shapes stay in drift.ts.
@@ -141,3 +141,23 @@ export const DriftUpstreamStatus = Type.Object({
   ),
 });
 export type DriftUpstreamStatus = Static<typeof DriftUpstreamStatus>;
+
+/** What the server signs for `GET /api/v1/agent/drift/trackers`; the agent runs only what it covers. */
+export interface TrackerStatement {
+  /** Domain separation: a signed desired list can never pass for a tracker set, nor the reverse. */
+  kind: 'flotilla.drift-trackers';
+  environment: string;
+  /** The set's ETag, without quotes. */
+  revision: string;
+  /** Sorted by metadata.name. */
+  trackers: VersionTracker[];
+  issuedAt: string;
+  expiresAt: string;
+}
+
+/** `GET /api/v1/agent/drift/trackers`: the statement's bytes, its signature and the signing key's id. */
+export interface SignedTrackerSet {
+  statement: string;
+  signature: string;
+  keyId: string;
+}

@@ -2,28 +2,14 @@
 // tracker makes this host run a command or read a file, so only what the server signed is used.
 import { verify } from 'node:crypto';
 // Types only (erased): the protocol index pulls in typebox, which the host agent never loads.
-import type { VersionTracker } from '@flotilla/protocol';
+import type { SignedTrackerSet, TrackerStatement } from '@flotilla/protocol';
 import { canonicalJson } from '@flotilla/protocol/canonical-json';
 import { pinnedKey, type TrustedKey, VerificationError } from '../update/verify.ts';
 import { desiredClockSkewMs } from '../update/verify-desired.ts';
 
-/** `GET /api/v1/agent/drift/trackers`: the statement's bytes, its signature and the signing key's id. */
-export interface SignedTrackerSet {
-  statement: string;
-  signature: string;
-  keyId: string;
-}
+export type { SignedTrackerSet, TrackerStatement } from '@flotilla/protocol';
 
-export interface TrackerStatement {
-  kind: 'flotilla.drift-trackers';
-  environment: string;
-  revision: string;
-  trackers: VersionTracker[];
-  issuedAt: string;
-  expiresAt: string;
-}
-
-export const trackerStatementKind = 'flotilla.drift-trackers';
+export const trackerStatementKind: TrackerStatement['kind'] = 'flotilla.drift-trackers';
 const hostStrategies = new Set(['Command', 'File', 'Package']);
 
 /**

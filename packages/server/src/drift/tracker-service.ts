@@ -1,7 +1,14 @@
 // Host trackers per environment: `flotilla drift apply` writes them (validated, audited), agents
 // fetch them signed, because a tracker makes a host run a command or read a file.
 import { createHash, sign } from 'node:crypto';
-import { canonicalJson, hostStrategies, parseTracker, type VersionTracker } from '@flotilla/protocol';
+import {
+  canonicalJson,
+  hostStrategies,
+  parseTracker,
+  type SignedTrackerSet,
+  type TrackerStatement,
+  type VersionTracker,
+} from '@flotilla/protocol';
 import { compileExtraction } from '@flotilla/protocol/drift-extraction';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -16,24 +23,7 @@ import { constraintProblem } from './versions.ts';
 /** At most this many host trackers per environment, each at most this many bytes of JSON. */
 export const trackerLimits = { perEnvironment: 200, trackerBytes: 16 * 1024, bodyBytes: 1024 * 1024 } as const;
 
-/** What the server signs for `GET /api/v1/agent/drift/trackers`; the agent runs only what it covers. */
-export interface TrackerStatement {
-  /** Domain separation: a signed desired list can never pass for a tracker set, nor the reverse. */
-  kind: 'flotilla.drift-trackers';
-  environment: string;
-  /** The set's ETag, without quotes. */
-  revision: string;
-  /** Sorted by metadata.name. */
-  trackers: VersionTracker[];
-  issuedAt: string;
-  expiresAt: string;
-}
-
-export interface SignedTrackers {
-  statement: string;
-  signature: string;
-  keyId: string;
-}
+export type { TrackerStatement } from '@flotilla/protocol';
 
 const hostOnly = new Set<string>(hostStrategies);
 const checks = {
@@ -171,7 +161,7 @@ export function createTrackerService(deps: TrackerServiceDeps) {
     },
 
     /** The environment's set, signed for the agent, with the ETag of exactly what was read. */
-    async signed(environment: string): Promise<SignedTrackers & { etag: string }> {
+    async signed(environment: string): Promise<SignedTrackerSet & { etag: string }> {
       const rows = await store.list(environment);
       const trackers = rows.map((t) => t.tracker);
       const etag = etagOf(environment, fingerprintOf(rows));
