@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { kubernetesStrategies, TrackerSpec, versionTrackerApiVersions } from '@flotilla/protocol';
 import { stringify } from 'yaml';
-import { TrackerStatusSchema } from '../packages/agent/src/kubernetes/tracker-status.ts';
+import { TrackerStatusSchema } from '../packages/agent/src/kubernetes/tracker-status-schema.ts';
 
 type Json = Record<string, unknown>;
 const crdFile = new URL('../deploy/kubernetes/crd.yaml', import.meta.url);

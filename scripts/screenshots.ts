@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { demoUser, seedDemo, seedOperations } from '../packages/dashboard/test/demo-data.test.helper.ts';
 import { seedDrift, waitForDriftComparison } from '../packages/dashboard/test/drift-demo.test.helper.ts';
+import { seedMesh } from '../packages/dashboard/test/mesh-demo.test.helper.ts';
 import { startDemoServer } from './demo-server.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -29,6 +30,7 @@ try {
   await seedOperations(server.url, adminToken);
   await seedDrift(server.url, adminToken);
   await waitForDriftComparison(server.url, adminToken);
+  await seedMesh(server.url, adminToken, 'production');
   mkdirSync(out, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const shot = async (name: string) => {
@@ -77,6 +79,12 @@ try {
   await shot('drift-subject');
   await open('/drift/upstreams', (p) => p.getByRole('table', { name: 'Upstream fetch status' }).waitFor());
   await shot('drift-upstreams');
+  await open('/mesh?env=production&from=eu-3&to=eu-1', (p) =>
+    p.getByRole('img', { name: 'p50, p99 and loss of eu-3 → eu-1 per minute' }).waitFor(),
+  );
+  // From the summary down: the partitions, the matrix and the selected pair's history.
+  await page.evaluate('window.scrollTo(0, document.querySelector(\'dl[aria-label="Mesh summary"]\').offsetTop - 8)');
+  await shot('mesh');
   await page.setViewportSize({ width: 375, height: 800 });
   await open('/usage?app=demo&range=24h', (p) => p.getByRole('table', { name: 'Instances by app version' }).waitFor());
   await shot('usage-phone');

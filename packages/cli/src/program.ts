@@ -8,6 +8,7 @@ import { registerDriftAgentCommand } from './commands/drift-agent.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
+import { registerMeshCommand } from './commands/mesh.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
 import { examples } from './help.ts';
@@ -41,6 +42,7 @@ Environment:
   registerFleetCommands(program);
   registerDriftCommands(program);
   registerDriftAgentCommand(program);
+  registerMeshCommand(program);
   return program;
 }
 

@@ -48,5 +48,6 @@ export const pages: PageRoute[] = [
     title: () => 'Drift upstreams',
     element: page(() => import('./pages/drift-upstreams.tsx'), 'DriftUpstreamsPage'),
   },
+  { path: 'mesh', label: 'Mesh', element: page(() => import('./pages/mesh.tsx'), 'MeshPage') },
   { path: 'settings', label: 'Settings', element: page(() => import('./pages/settings.tsx'), 'SettingsPage') },
 ];

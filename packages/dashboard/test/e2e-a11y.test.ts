@@ -18,6 +18,7 @@ import {
   startDriftUpstreams,
   waitForDriftComparison,
 } from './drift-demo.test.helper.ts';
+import { seedMesh } from './mesh-demo.test.helper.ts';
 
 if (!haveChromium) {
   console.warn(`dashboard accessibility tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
@@ -269,6 +270,22 @@ describe.skipIf(!haveChromium)('every page state is accessible at 1280 and 375 p
     await page.getByRole('navigation', { name: 'Drift sections' }).getByRole('link', { name: 'Upstreams' }).click();
     await page.getByRole('table', { name: 'Upstream fetch status' }).waitFor();
     await check('drift upstreams');
+  });
+
+  it('Mesh, a pair history and the loss colours', { timeout: 60_000 }, async () => {
+    await seedMesh(server.url, adminToken, 'production');
+    await navigate('Mesh', 'Mesh');
+    const grid = page.getByRole('grid', { name: /^Pair matrix, p50/ });
+    await grid.waitFor();
+    await check('mesh');
+    await page.locator('[role="gridcell"][data-from="eu-3"][data-to="eu-1"]').click();
+    await page.getByRole('img', { name: 'p50, p99 and loss of eu-3 → eu-1 per minute' }).waitFor();
+    await page.getByRole('button', { name: 'Show the minutes' }).click();
+    await page.getByRole('table', { name: 'Minutes of eu-3 → eu-1' }).waitFor();
+    await check('mesh, a pair history');
+    await page.getByRole('radio', { name: 'loss' }).click();
+    await page.getByRole('grid', { name: /^Pair matrix, loss/ }).waitFor();
+    await check('mesh by loss');
   });
 
   it('Settings, each tab', { timeout: 120_000 }, async () => {

@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { TrackerRemoteVersion, type VersionTracker } from './drift.ts';
+import { driftReportLimits } from './drift-constants.ts';
 
 // Flotilla's own drift wire shapes: the batch report agents send (the Kubernetes drift-agent and
 // `flotilla agent`'s host trackers) and what the read API answers. Opvic's shapes stay in drift.ts.
@@ -7,8 +8,6 @@ import { TrackerRemoteVersion, type VersionTracker } from './drift.ts';
 const Str = (minLength: number, maxLength: number, description?: string) =>
   Type.String({ minLength, maxLength, ...(description ? { description } : {}) });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-
-export const driftReportLimits = { subjects: 2000, versionsPerSubject: 1000, bodyBytes: 4 * 1024 * 1024 } as const;
 
 export const DriftRunningVersion = Type.Object(
   {

@@ -24,6 +24,7 @@ import type { FeatureDeps } from './http/feature-deps.ts';
 import { compileTrustedProxies } from './http/trusted-proxies.ts';
 import { identityRoutes } from './identity/routes.ts';
 import { logsRoutes } from './logs/routes.ts';
+import { meshRoutes } from './mesh/routes.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
 import type { SetupGate } from './setup/gate.ts';
@@ -92,6 +93,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(driftRoutes, deps.features);
   await app.register(driftUpstreamRoutes, deps.features);
   await app.register(driftTrackerRoutes, deps.features);
+  await app.register(meshRoutes, deps.features);
   await app.register(dashboardRoutes, deps.features);
   return app;
 }

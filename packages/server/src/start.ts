@@ -16,6 +16,7 @@ import { migrateToLatest } from './db/migrate.ts';
 import { ConfigError } from './errors.ts';
 import { openGeoLocator } from './geo/geo.ts';
 import { closeGracefully } from './http/graceful-close.ts';
+import { ThreadRoutes } from './http/thread-routes.ts';
 import { createInfluxSink } from './influx/sink.ts';
 import { createLogger } from './logging/logger.ts';
 import { startMaintenance } from './maintenance.ts';
@@ -165,6 +166,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       logger,
       onStoreFailure: config.onStoreFailure,
     });
+    const threadRoutes = new ThreadRoutes();
     const app = await buildHttpApp({
       logger,
       metrics,
@@ -189,6 +191,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         config,
         metrics,
         commitDurably: database.commitDurably,
+        threadRoutes,
       },
       setup,
       version: serverVersion,
@@ -222,6 +225,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           headersTimeoutMs: app.server.headersTimeout,
           metrics,
           logger,
+          routes: threadRoutes,
         },
         socket.path,
       );

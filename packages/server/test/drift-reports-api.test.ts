@@ -49,8 +49,24 @@ describeEachStore(allStoreKinds)('drift batch reports and read API on %s', (kind
   const { call, ok } = apiOf(() => server.url);
   const send = (token: string | null | undefined, body: unknown) =>
     call('POST', '/api/v1/drift/reports', { token, body });
-  const resolve = (place: string, name: string, values: Record<string, unknown>) =>
-    store.db.updateTable('drift_subjects').set(values).where('place', '=', place).where('subject', '=', name).execute();
+  // Stands in for the resolver's comparison, once the server's own resolver has had its go at the row
+  // (its upstreams are unreachable here), so that it cannot overwrite these values afterwards.
+  const resolve = async (place: string, name: string, values: Record<string, unknown>) => {
+    const row = () =>
+      store.db
+        .selectFrom('drift_subjects')
+        .select('resolved_at')
+        .where('place', '=', place)
+        .where('subject', '=', name)
+        .executeTakeFirstOrThrow();
+    await expect.poll(async () => (await row()).resolved_at, { timeout: 15_000, interval: 20 }).not.toBeNull();
+    await store.db
+      .updateTable('drift_subjects')
+      .set(values)
+      .where('place', '=', place)
+      .where('subject', '=', name)
+      .execute();
+  };
 
   beforeAll(async () => {
     server = await startTestServer(kind);

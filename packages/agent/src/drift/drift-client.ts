@@ -1,8 +1,8 @@
 // The drift calls of the host agent, with its instance credential: the signed tracker set of its
 // environment (ETag, so an idle poll is a 304) and the batch report of what the host runs.
 import type { DriftReport } from '@flotilla/protocol';
-import { type AgentApi, ApiError, retryAfterOf } from '../runtime/api.ts';
-import { type HttpResponse, httpRequest } from '../runtime/http-request.ts';
+import { type AgentApi, errorOf } from '../runtime/api.ts';
+import { httpRequest } from '../runtime/http-request.ts';
 import type { SignedTrackerSet } from './tracker-set.ts';
 
 export type TrackerAnswer = { changed: false } | { changed: true; set: SignedTrackerSet; etag: string | null };
@@ -14,15 +14,6 @@ export interface DriftTransport {
 
 /** A signed set of 200 trackers of 16 KiB each fits with room to spare. */
 const maxSetBytes = 8 * 1024 * 1024;
-
-async function failure(res: HttpResponse, what: string): Promise<ApiError> {
-  let message = `${res.status} ${res.statusText}`;
-  try {
-    const body = await res.json<{ error?: { message?: string } }>(64 * 1024);
-    if (body.error?.message) message = `${res.status}: ${body.error.message}`;
-  } catch {}
-  return new ApiError(res.status, `${what}: ${message}`, retryAfterOf(res.header('retry-after')));
-}
 
 export function driftTransport(api: AgentApi): DriftTransport {
   const auth = async (signal?: AbortSignal) => `Bearer ${await api.credential(signal)}`;
@@ -39,7 +30,7 @@ export function driftTransport(api: AgentApi): DriftTransport {
         res.discard();
         return { changed: false };
       }
-      if (!res.ok) throw await failure(res, 'host trackers');
+      if (!res.ok) throw await errorOf(res, 'host trackers');
       return { changed: true, set: await res.json<SignedTrackerSet>(maxSetBytes), etag: res.header('etag') };
     },
     async report(report, signal) {
@@ -50,7 +41,7 @@ export function driftTransport(api: AgentApi): DriftTransport {
         timeoutMs: 60_000,
         ...(signal ? { signal } : {}),
       });
-      if (!res.ok) throw await failure(res, 'drift report');
+      if (!res.ok) throw await errorOf(res, 'drift report');
       res.discard();
     },
   };

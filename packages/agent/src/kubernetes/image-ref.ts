@@ -2,7 +2,7 @@
 // runs. Unlike a `.*:(.*)$` regex this survives registry ports, digests and untagged images.
 
 /** A parsed image reference, normalised the way Docker does (docker.io, library/, implied latest). */
-import { kubernetesStrategies } from '@flotilla/protocol';
+import { kubernetesStrategies } from '@flotilla/protocol/drift-constants';
 export interface ImageRef {
   /** Registry host, with its port if any: `docker.io`, `ghcr.io`, `localhost:5000`. */
   registry: string;

@@ -28,7 +28,7 @@ export {
   labelSelectorString,
 } from './label-selector.ts';
 export { type DriftReporter, type ReporterOptions, type ReporterStats, startReporter } from './reporter.ts';
-export { type TrackerStatus, TrackerStatusSchema, trackerStatus } from './tracker-status.ts';
+export { type TrackerStatus, trackerStatus } from './tracker-status.ts';
 export {
   type DriftAgent,
   type DriftAgentOptions,

@@ -1,7 +1,8 @@
 // Sends the drift agent's subjects to the server (POST /api/v1/drift/reports): a complete report when
 // they changed, debounced so a rollout is one report; otherwise a heartbeat every few minutes. One
 // pending report at most (the latest wins); failures are retried with backoff, Retry-After obeyed.
-import { type DriftReport, type DriftSubjectReport, driftReportLimits } from '@flotilla/protocol';
+import type { DriftReport, DriftSubjectReport } from '@flotilla/protocol';
+import { driftReportLimits } from '@flotilla/protocol/drift-constants';
 import { type HttpResponse, httpRequest } from '../runtime/http-request.ts';
 import type { DriftLog } from './trackers.ts';
 

@@ -1,13 +1,14 @@
 // A VersionTracker's `.status` as Opvic writes it (id, namespace, totalResourceCount, uniqVersions,
 // versions, localVersion, remoteVersion), plus `error`, `note` and `observedGeneration`. The schema
 // also goes into the CRD (scripts/generate-drift-crd.ts), so the API server keeps every field.
-import {
-  canonicalJson,
-  type DriftRunningVersion,
+// Its JSON Schema for the CRD is in tracker-status-schema.ts, which the agent does not load.
+import type {
+  DriftRunningVersion,
   TrackerLocalVersion,
   TrackerRemoteVersion,
-  type VersionTracker,
+  VersionTracker,
 } from '@flotilla/protocol';
+import { canonicalJson } from '@flotilla/protocol/canonical-json';
 
 export interface TrackerStatus {
   id?: string;
@@ -21,32 +22,6 @@ export interface TrackerStatus {
   note?: string;
   observedGeneration?: number;
 }
-
-// As a JSON Schema too (plain, so the agent needs no schema library): the CRD generator reads it.
-const str = (description?: string) => ({ type: 'string', ...(description ? { description } : {}) });
-const int = (description?: string) => ({ type: 'integer', ...(description ? { description } : {}) });
-export const TrackerStatusSchema = {
-  type: 'object',
-  properties: {
-    id: str('the subject: spec.name'),
-    namespace: str(),
-    totalResourceCount: int('objects that gave a version'),
-    uniqVersions: { type: 'array', items: str() },
-    versions: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { version: str(), resourceCount: int(), resourceKind: str(), extractedFrom: str() },
-        required: ['version', 'resourceCount', 'resourceKind', 'extractedFrom'],
-      },
-    },
-    localVersion: TrackerLocalVersion,
-    remoteVersion: TrackerRemoteVersion,
-    error: str('why the tracker could not be evaluated'),
-    note: str('objects that gave no version, and why'),
-    observedGeneration: int(),
-  },
-} as const;
 
 /** At most this many entries of `versions` in `.status` (the report carries up to 1,000). */
 export const maxStatusVersions = 100;

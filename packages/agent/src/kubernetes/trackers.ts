@@ -1,8 +1,11 @@
 // The Kubernetes drift agent's core: watches VersionTracker resources (both API groups), keeps one
 // shared list/watch per (kind, namespaces, selector) they need, evaluates every tracker when something
 // changes, writes each tracker's `.status` when it changed, and hands every subject to the reporter.
-import { canonicalJson, type DriftSubjectReport, parseTracker, type VersionTracker } from '@flotilla/protocol';
+import type { DriftSubjectReport, VersionTracker } from '@flotilla/protocol';
+import { canonicalJson } from '@flotilla/protocol/canonical-json';
 import { compileExtraction } from '@flotilla/protocol/drift-extraction';
+import { parseTrackerDocument } from '@flotilla/protocol/drift-tracker';
+import { Check as matchesTrackerSchema } from '@flotilla/protocol/drift-tracker-check';
 import { type CompiledTracker, compileTracker } from './evaluate.ts';
 import { KubeApiError, type KubernetesObject, kubeClient } from './kube-client.ts';
 import type { KubeConfig } from './kube-config.ts';
@@ -91,6 +94,19 @@ function loadConstraintCheck(): Promise<void> {
   });
   return constraintLoading;
 }
+
+// Trackers are checked by the precompiled schema check; TypeBox (about 10 MB) loads only to explain
+// a tracker the check refuses.
+let explainSchema: ((doc: object) => string[]) | null = null;
+let explainerLoading: Promise<void> | null = null;
+function loadSchemaExplainer(): Promise<void> {
+  explainerLoading ??= import('@flotilla/protocol').then((m) => {
+    explainSchema = (doc) => m.driftSchemaProblems(m.VersionTracker, doc);
+  });
+  return explainerLoading;
+}
+const schemaProblems = (doc: object): string[] =>
+  matchesTrackerSchema(doc) ? [] : (explainSchema?.(doc) ?? ['(document): does not match the VersionTracker schema']);
 
 async function putStatus(
   config: KubeConfig,
@@ -214,6 +230,10 @@ export async function startDriftAgent(options: DriftAgentOptions): Promise<Drift
       loadConstraintCheck().then(schedule, (error: unknown) => log('error', `loading the constraint parser: ${error}`));
       return;
     }
+    if (!explainSchema && trackers.some((t) => !matchesTrackerSchema(t.object))) {
+      loadSchemaExplainer().then(schedule, (error: unknown) => log('error', `loading the schema checker: ${error}`));
+      return;
+    }
     const id = (t: { group: string; object: KubernetesObject }) =>
       `${t.object.metadata?.namespace ?? ''}/${t.object.metadata?.name ?? ''}/${t.group}`;
     trackers.sort((a, b) => id(a).localeCompare(id(b)));
@@ -225,7 +245,7 @@ export async function startDriftAgent(options: DriftAgentOptions): Promise<Drift
     for (const { group, object } of trackers) {
       const doc = object as KubernetesObject & { spec?: { name?: unknown }; status?: unknown };
       const where = `${group}/${object.metadata?.namespace}/${object.metadata?.name}`;
-      const parsed = parseTracker(doc, {
+      const parsed = parseTrackerDocument(doc, schemaProblems, {
         extraction: extractionProblem,
         ...(constraintCheck ? { constraint: constraintCheck } : {}),
       });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AgentDesired, AgentDesiredService, AgentStateReport } from '@flotilla/protocol';
 import type { HostDrift } from '../drift/host-runner.ts';
 import { type AgentLayout, agentLayout } from '../layout.ts';
+import type { FleetMesh, FleetMeshOptions } from '../mesh/fleet.ts';
 import type { SupervisorLogger } from '../supervisor/process-supervisor.ts';
 import { killOrphans } from '../update/orphans.ts';
 import { recoverAll } from '../update/recover.ts';
@@ -57,6 +58,8 @@ export interface AgentHooks {
   onFatal?: (err: Error) => void;
   /** Host drift: pass and heartbeat intervals (tests shorten them). */
   drift?: { intervalMs?: number; heartbeatMs?: number };
+  /** The mesh node: peer poll, summary flush and minute grace (tests shorten them). */
+  mesh?: Pick<FleetMeshOptions, 'pollMs' | 'flushMs' | 'closeGraceMs'>;
 }
 
 const quietLogger: AgentLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -172,6 +175,24 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     runnerFor(name).startInstalled();
   }
   uploader.start();
+
+  // The mesh (docs/mesh.md): a light poll of whether it is on; the node itself loads only when it is.
+  let mesh: FleetMesh | null = null;
+  const meshListen = config.meshListen;
+  const meshLoading = meshListen
+    ? import('../mesh/fleet.ts')
+        .then(({ startFleetMesh }) => {
+          if (stopping.signal.aborted) return;
+          mesh = startFleetMesh({
+            api,
+            instanceId,
+            listen: meshListen,
+            log: (level, message) => log[level](message),
+            ...hooks.mesh,
+          });
+        })
+        .catch((err: Error) => log.warn(`the mesh could not start: ${err.message}`))
+    : null;
 
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((resolve) => {
@@ -336,6 +357,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
     clearInterval(heartbeat);
     await driftLoading;
     await drift?.stop();
+    await meshLoading;
+    await (mesh as FleetMesh | null)?.stop();
     if (leaveServicesRunning) for (const runner of runners.values()) runner.supervisor.detach();
     else await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
     await faultWork;

@@ -28,7 +28,7 @@ export type DesiredAnswer = { changed: true; desired: AgentDesired; etag: string
 const maxErrorBodyBytes = 64 * 1024;
 
 /** An `ApiError` with the server's `{"error":{"message"}}` when it sent one. */
-async function errorOf(res: HttpResponse, what: string): Promise<ApiError> {
+export async function errorOf(res: HttpResponse, what: string): Promise<ApiError> {
   let message = `${res.status} ${res.statusText}`;
   try {
     const body = await res.json<{ error?: { message?: string } }>(maxErrorBodyBytes);

@@ -70,4 +70,21 @@ describe('resolveAgentConfig', () => {
     const on = resolveAgentConfig({ ...base, driftCommands: true }, {});
     expect(resolveAgentConfig({}, configEnv(on)).driftCommands).toBe(true);
   });
+
+  it('listens for the mesh on 0.0.0.0:8081 unless --mesh-listen says where, or off', () => {
+    const base = { server: 'http://x', token: 't' };
+    expect(resolveAgentConfig(base, {}).meshListen).toEqual({ host: '0.0.0.0', port: 8081 });
+    expect(resolveAgentConfig({ ...base, meshListen: '[::1]:9000' }, {}).meshListen).toEqual({
+      host: '::1',
+      port: 9000,
+    });
+    expect(resolveAgentConfig(base, { FLOTILLA_AGENT_MESH_LISTEN: 'off' }).meshListen).toBeNull();
+    for (const bad of ['8081', 'host:', 'host:70000', ':8081', 'a b:1']) {
+      expect(() => resolveAgentConfig({ ...base, meshListen: bad }, {})).toThrow(/mesh-listen: .* is not host:port/);
+    }
+    const v6 = resolveAgentConfig({ ...base, meshListen: '[::1]:9000' }, {});
+    expect(resolveAgentConfig({}, configEnv(v6)).meshListen).toEqual({ host: '::1', port: 9000 });
+    const off = resolveAgentConfig({ ...base, meshListen: 'off' }, {});
+    expect(resolveAgentConfig({}, configEnv(off)).meshListen).toBeNull();
+  });
 });

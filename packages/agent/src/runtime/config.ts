@@ -15,6 +15,7 @@ export interface AgentOptions {
   logBufferMb?: string;
   /** A switch: `true` from the flag, or the variable's text (1/true/yes, 0/false/no). */
   driftCommands?: string | boolean;
+  meshListen?: string;
 }
 
 export interface AgentConfig {
@@ -37,6 +38,8 @@ export interface AgentConfig {
   logBufferBytes: number;
   /** Host trackers with the Command strategy run only when this is set (`--drift-commands`). */
   driftCommands?: boolean;
+  /** Where the mesh node listens when the server switches the mesh on (null: `off`, never a mesh node). */
+  meshListen?: { host: string; port: number } | null;
 }
 
 export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: string; help: string }[] = [
@@ -112,6 +115,12 @@ export const agentOptionTable: { key: keyof AgentOptions; flag: string; env: str
     env: 'FLOTILLA_AGENT_DRIFT_COMMANDS',
     help: 'run host trackers with the Command strategy (off by default: a tracker from the server then runs a command here; env FLOTILLA_AGENT_DRIFT_COMMANDS=1)',
   },
+  {
+    key: 'meshListen',
+    flag: '--mesh-listen <host:port|off>',
+    env: 'FLOTILLA_AGENT_MESH_LISTEN',
+    help: "the mesh node's address, used only while the server has the mesh on for this environment (default 0.0.0.0:8081; off: never a mesh node)",
+  },
 ];
 
 export class AgentConfigError extends Error {
@@ -145,6 +154,21 @@ function integer(text: string | undefined, what: string, fallback: number, min: 
     throw new AgentConfigError(`${what}: "${text}" is not a whole number from ${min} to ${max}`);
   }
   return n;
+}
+
+/** Default mesh listen address: canary-bot's listen port, so existing firewall rules keep working. */
+export const defaultMeshListen = '0.0.0.0:8081';
+
+function meshListenOf(text: string): { host: string; port: number } | null {
+  if (/^off$/i.test(text)) return null;
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const portText = text.slice(colon + 1);
+  const port = Number(portText);
+  if (colon <= 0 || !host || /[\s/]/.test(host) || !/^[0-9]{1,5}$/.test(portText) || port > 65535) {
+    throw new AgentConfigError(`mesh-listen: "${text}" is not host:port (e.g. 0.0.0.0:8081) or off`);
+  }
+  return { host, port };
 }
 
 export function resolveAgentConfig(
@@ -181,6 +205,7 @@ export function resolveAgentConfig(
     keepVersions: integer(opts.keepVersions, 'keep-versions', 3, 1, 100),
     logBufferBytes: integer(opts.logBufferMb, 'log-buffer-mb', 4, 1, 256) * 1024 * 1024,
     driftCommands: switchOf(opts.driftCommands, 'drift-commands'),
+    meshListen: meshListenOf(opts.meshListen ?? defaultMeshListen),
   });
 }
 
@@ -204,5 +229,10 @@ export function configEnv(config: AgentConfig, instanceId = config.instanceId): 
   if (instanceId) env.FLOTILLA_AGENT_INSTANCE_ID = instanceId;
   if (config.signingKey) env.FLOTILLA_AGENT_SIGNING_KEY = config.signingKey;
   if (config.driftCommands) env.FLOTILLA_AGENT_DRIFT_COMMANDS = '1';
+  if (config.meshListen === null) env.FLOTILLA_AGENT_MESH_LISTEN = 'off';
+  else if (config.meshListen) {
+    const { host, port } = config.meshListen;
+    env.FLOTILLA_AGENT_MESH_LISTEN = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
   return env;
 }

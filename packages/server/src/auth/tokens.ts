@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
 import { identityByCredential, touchIdentity } from '../identity/store.ts';
@@ -87,6 +88,44 @@ export function tokenRow(name: string, role: Role, token: string, extra: NewToke
   };
 }
 
+// Every API request authenticates, so the lookup is compiled once.
+const tokenByHash = prepared<Tables, TokenLookupRow, [string]>((db) =>
+  db
+    .selectFrom('api_tokens as t')
+    .leftJoin('users as u', 'u.id', 't.user_id')
+    .select([
+      't.id',
+      't.name',
+      't.role',
+      't.token_hash',
+      't.kind',
+      't.user_id',
+      't.environment',
+      't.profile',
+      't.expires_at',
+      't.revoked_at',
+      'u.name as user_name',
+      'u.role as user_role',
+      'u.disabled_at as user_disabled_at',
+    ])
+    .where('t.token_hash', '=', ''),
+);
+type TokenLookupRow = {
+  id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  kind: string | null;
+  user_id: string | null;
+  environment: string | null;
+  profile: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  user_name: string | null;
+  user_role: string | null;
+  user_disabled_at: string | null;
+};
+
 export class TokenStore {
   readonly #db: Kysely<Tables>;
   readonly #lastTouched = new Map<string, number>();
@@ -159,26 +198,7 @@ export class TokenStore {
     const bearer = match[1] as string;
     if (bearer.startsWith(instanceCredentialPrefix)) return this.#authenticateInstance(bearer);
     const hash = hashToken(bearer);
-    const row = await this.#db
-      .selectFrom('api_tokens as t')
-      .leftJoin('users as u', 'u.id', 't.user_id')
-      .select([
-        't.id',
-        't.name',
-        't.role',
-        't.token_hash',
-        't.kind',
-        't.user_id',
-        't.environment',
-        't.profile',
-        't.expires_at',
-        't.revoked_at',
-        'u.name as user_name',
-        'u.role as user_role',
-        'u.disabled_at as user_disabled_at',
-      ])
-      .where('t.token_hash', '=', hash)
-      .executeTakeFirst();
+    const [row] = await tokenByHash(this.#db, hash);
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
       throw new Unauthorized('the token is unknown');
     }

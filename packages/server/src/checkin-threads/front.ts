@@ -13,6 +13,7 @@ import type {
   CheckinFailure,
   CheckinResult,
   CheckinUnstored,
+  RouteAnswer,
   ThreadInit,
   ToMain,
   ToThread,
@@ -24,13 +25,17 @@ interface CheckinRoute {
   app: string | null;
 }
 
+/** The path as the main thread's router sees it: no query string, no trailing slash. */
+function routePath(url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
 /** Matches the two check-in routes as the main thread's router does (trailing slash, query string). */
 function checkinRoute(req: IncomingMessage, defaultApp: string | null): CheckinRoute | null {
   if (req.method !== 'POST') return null;
-  const url = req.url ?? '';
-  const q = url.indexOf('?');
-  let path = q < 0 ? url : url.slice(0, q);
-  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  const path = routePath(req.url ?? '');
   if (path === '/v1/checkupgrade') return { route: path, app: defaultApp };
   const m = /^\/v1\/apps\/([^/]+)\/checkupgrade$/.exec(path);
   if (!m) return null;
@@ -41,6 +46,52 @@ function checkinRoute(req: IncomingMessage, defaultApp: string | null): CheckinR
     return null;
   }
   return { route: '/v1/apps/:app/checkupgrade', app };
+}
+
+interface ThreadRouteMatch {
+  path: string;
+  bodyLimit: number;
+  authorization: string;
+}
+
+const jsonType = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
+
+/**
+ * A request for a thread route that this thread reads itself: a bearer credential and a plain JSON body
+ * within the limit. Anything Fastify answers in its own way (a session cookie, another body type, a
+ * compressed or oversized body, `Expect`) is passed on as usual.
+ */
+function threadRoute(req: IncomingMessage, limits: ReadonlyMap<string, number>): ThreadRouteMatch | null {
+  if (req.method !== 'POST' || limits.size === 0) return null;
+  const path = routePath(req.url ?? '');
+  const bodyLimit = limits.get(path);
+  const authorization = req.headers.authorization;
+  if (bodyLimit === undefined || !authorization || !/^bearer\s/i.test(authorization)) return null;
+  if (!jsonType.test(req.headers['content-type'] ?? '')) return null;
+  if (req.headers['content-encoding'] !== undefined || req.headers.expect !== undefined) return null;
+  if (Number(req.headers['content-length']) > bodyLimit) return null;
+  return { path, bodyLimit, authorization };
+}
+
+/**
+ * Reads a whole body of at most `limit` bytes. Past it, the rest is read and discarded (at most 10 s)
+ * before `tooLarge` answers: closing with unread input would reset the connection and lose the 413.
+ */
+function readBody(req: IncomingMessage, limit: number, tooLarge: () => void, done: (body: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      drainThenClose(req);
+      tooLarge();
+    } else chunks.push(chunk);
+  });
+  req.on('end', () =>
+    done(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+  );
 }
 
 /**
@@ -59,6 +110,18 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   let replies: Array<(result: CheckinResult) => void> = [];
   let seq = 0;
   let closing = false;
+  const routeLimits = new Map(init.threadRoutes.map((r) => [r.path, r.bodyLimit]));
+  const waitingAnswers = new Map<number, Array<(answer: RouteAnswer) => void>>();
+  const emptyRequests = () => ({ paths: [] as string[], authorizations: [] as string[], bodies: [] as string[] });
+  let requests = emptyRequests();
+  let requestReplies: Array<(answer: RouteAnswer) => void> = [];
+  const flushRequests = () => {
+    seq += 1;
+    waitingAnswers.set(seq, requestReplies);
+    post({ type: 'requests', seq, ...requests });
+    requests = emptyRequests();
+    requestReplies = [];
+  };
 
   const flush = () => {
     seq += 1;
@@ -91,6 +154,10 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
         const result = message.results[i] as number | CheckinUnstored | CheckinFailure;
         pending[i]?.(typeof result === 'number' ? (message.answers[result] as string) : result);
       }
+    } else if (message.type === 'answers') {
+      const pending = waitingAnswers.get(message.seq) ?? [];
+      waitingAnswers.delete(message.seq);
+      for (const [i, answer] of message.answers.entries()) pending[i]?.(answer);
     } else if (message.type === 'flush-metrics') {
       post({ type: 'http-metrics', samples: samples.drain(), flushId: message.flushId });
     } else if (message.type === 'close') void close(message.graceMs);
@@ -119,42 +186,22 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   const fail = (res: ServerResponse, route: string, started: number, status: number, code: string, message: string) =>
     answer(res, route, started, { status, code, message, headers: {} });
 
+  const tooLargeMessage = 'the request body is larger than the limit for this route';
   const handleCheckin = (req: IncomingMessage, res: ServerResponse, target: CheckinRoute) => {
     const started = performance.now();
     if (closing) {
       res.setHeader('connection', 'close');
       return fail(res, target.route, started, 503, 'unavailable', 'the server is shutting down');
     }
-    // The rest of the body is read and discarded (at most 10 s): closing with unread input would
-    // reset the connection and the client would never read its 413.
-    const tooLarge = () => {
+    const tooLarge = () => fail(res, target.route, started, 413, 'payload_too_large', tooLargeMessage);
+    if (Number(req.headers['content-length']) > init.bodyLimit) {
       drainThenClose(req);
-      fail(
-        res,
-        target.route,
-        started,
-        413,
-        'payload_too_large',
-        'the request body is larger than the limit for this route',
-      );
-    };
-    if (Number(req.headers['content-length']) > init.bodyLimit) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > init.bodyLimit) {
-        req.removeAllListeners('data');
-        req.removeAllListeners('end');
-        tooLarge();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
+      return tooLarge();
+    }
+    readBody(req, init.bodyLimit, tooLarge, (body) => {
       if (target.app === null) return fail(res, target.route, started, 404, 'not_found', 'no app is configured');
       const peer = req.socket.remoteAddress;
       if (!peer) return void req.destroy();
-      const body =
-        chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
       const forwardedFor = req.headers['x-forwarded-for'];
       const clientIp = clientAddress(peer, forwardedFor, trusted);
       const rateKey = rateLimitKey(clientIp, forwardedFor, trusted);
@@ -163,9 +210,41 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     });
   };
 
+  const handleThreadRoute = (req: IncomingMessage, res: ServerResponse, target: ThreadRouteMatch) => {
+    const started = performance.now();
+    const reply = (result: RouteAnswer) => {
+      const headers: Record<string, string> = {
+        ...result.headers,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(result.body)),
+      };
+      res.writeHead(result.status, headers);
+      res.end(result.body);
+      samples.add(target.path, res.statusCode, (performance.now() - started) / 1000);
+    };
+    if (closing) {
+      res.setHeader('connection', 'close');
+      return fail(res, target.path, started, 503, 'unavailable', 'the server is shutting down');
+    }
+    readBody(
+      req,
+      target.bodyLimit,
+      () => fail(res, target.path, started, 413, 'payload_too_large', tooLargeMessage),
+      (body) => {
+        if (requestReplies.length === 0) setImmediate(flushRequests);
+        requests.paths.push(target.path);
+        requests.authorizations.push(target.authorization);
+        requests.bodies.push(body);
+        requestReplies.push(reply);
+      },
+    );
+  };
+
   const server = createServer((req, res) => {
     const target = checkinRoute(req, init.defaultApp);
-    if (target) handleCheckin(req, res, target);
+    if (target) return handleCheckin(req, res, target);
+    const route = threadRoute(req, routeLimits);
+    if (route) handleThreadRoute(req, res, route);
     else proxy.forward(req, res);
   });
   // The main thread's limits, so that a long upload is not cut here where it would not be there.

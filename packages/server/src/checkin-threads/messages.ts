@@ -4,6 +4,8 @@ export interface ThreadInit {
   /** The main thread's private socket, where every request that is not a check-in is passed on. */
   upstreamSocket: string;
   defaultApp: string | null;
+  /** Agent routes read here and handed over in batches (see ThreadRoute), with their body limits. */
+  threadRoutes: Array<{ path: string; bodyLimit: number }>;
   trustedProxies: string[];
   bodyLimit: number;
   keepAliveTimeoutMs: number;
@@ -52,6 +54,13 @@ export interface CheckinResults {
   results: Array<number | CheckinUnstored | CheckinFailure>;
 }
 
+/** The main thread's answer to one thread-route request. */
+export interface RouteAnswer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
 export interface HttpSample {
   route: string;
   status: number;
@@ -62,11 +71,14 @@ export interface HttpSample {
 export type ToMain =
   | { type: 'listening'; port: number }
   | ({ type: 'checkins'; seq: number } & CheckinBatch)
+  /** Requests to thread routes read in one event-loop turn: path, Authorization header and body of each. */
+  | { type: 'requests'; seq: number; paths: string[]; authorizations: string[]; bodies: string[] }
   /** Each second, and in answer to a flush (with its id). */
   | { type: 'http-metrics'; samples: HttpSample[]; flushId?: number }
   | { type: 'error'; message: string };
 
 export type ToThread =
   | ({ type: 'results'; seq: number } & CheckinResults)
+  | { type: 'answers'; seq: number; answers: RouteAnswer[] }
   | { type: 'flush-metrics'; flushId: number }
   | { type: 'close'; graceMs: number };

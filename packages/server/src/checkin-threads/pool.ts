@@ -8,9 +8,18 @@ import type { AppRegistry } from '../checkin/apps.ts';
 import { untrustedForwardWarning } from '../checkin/forwarded.ts';
 import { RateWindow } from '../checkin/rate-window.ts';
 import type { CheckinService } from '../checkin/service.ts';
-import { DomainError, statusByCode } from '../errors.ts';
+import { DomainError, NotFound, statusByCode } from '../errors.ts';
+import { BatchMemo, errorAnswer, type ThreadRoutes } from '../http/thread-routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { CheckinBatch, CheckinResult, CheckinResults, ThreadInit, ToMain, ToThread } from './messages.ts';
+import type {
+  CheckinBatch,
+  CheckinResult,
+  CheckinResults,
+  RouteAnswer,
+  ThreadInit,
+  ToMain,
+  ToThread,
+} from './messages.ts';
 import { removeStaleSocketDirs, socketDirPrefix, socketFileName } from './stale-socket-dirs.ts';
 
 export interface CheckinThreadsOptions {
@@ -27,6 +36,8 @@ export interface CheckinThreadsOptions {
   headersTimeoutMs: number;
   metrics: Metrics;
   logger: Logger;
+  /** Agent routes the threads read and hand over in batches instead of passing them on over HTTP. */
+  routes?: ThreadRoutes;
 }
 
 /**
@@ -86,6 +97,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     upstreamSocket,
     defaultApp: opts.apps.list().length > 0 ? opts.apps.getDefault().config.name : null,
     trustedProxies: opts.trustedProxies,
+    threadRoutes: opts.routes?.list() ?? [],
     bodyLimit: opts.bodyLimit,
     keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs,
@@ -120,6 +132,18 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       batch.bodies.map((body, i) =>
         store(batch.apps[i] as string, batch.clientIps[i] as string, batch.rateKeys[i] as string, body),
       ),
+    );
+  };
+
+  const answerRequests = (batch: Extract<ToMain, { type: 'requests' }>): Promise<RouteAnswer[]> => {
+    const memo = new BatchMemo();
+    return Promise.all(
+      batch.paths.map((path, i) => {
+        const route = opts.routes?.get(path);
+        if (!route) return errorAnswer(new NotFound(`no route POST ${path}`), opts.logger);
+        opts.metrics.threadRouteRequests.labels({ route: path }).inc();
+        return route.handle(batch.authorizations[i] as string, batch.bodies[i] as string, memo);
+      }),
     );
   };
 
@@ -160,6 +184,8 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
           void storeBatch(message).then((results) =>
             send({ type: 'results', seq: message.seq, ...indexAnswers(results) }),
           );
+        } else if (message.type === 'requests') {
+          void answerRequests(message).then((answers) => send({ type: 'answers', seq: message.seq, answers }));
         } else if (message.type === 'http-metrics') {
           observe(message);
           if (message.flushId !== undefined) {

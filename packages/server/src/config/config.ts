@@ -34,6 +34,8 @@ export interface ServerConfig {
   /** Drift: a silent place is shown stale after this, then forgotten. */
   driftStaleAfterMs: number;
   driftRemoveAfterMs: number;
+  /** Mesh: per-minute pair summaries older than this are deleted. */
+  meshRetentionMs: number;
   faultMaxCount: number;
   /** Per instance: log message bytes and lines a minute, fault reports an hour; 0 is unlimited. */
   logQuotaBytes: number;
@@ -102,6 +104,7 @@ export function resolveServerConfig(
       opts.driftRemoveAfter ?? file.driftRemoveAfter ?? '7d',
       where('driftRemoveAfter'),
     ),
+    meshRetentionMs: durationOption(opts.meshRetention ?? file.meshRetention ?? '7d', where('meshRetention')),
     faultMaxCount:
       opts.faultMaxCount !== undefined
         ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))
@@ -139,6 +142,7 @@ export function resolveServerConfig(
   if (config.driftRemoveAfterMs < config.driftStaleAfterMs || config.driftStaleAfterMs <= 0) {
     throw new ConfigError('drift-remove-after must be at least drift-stale-after, and both more than 0');
   }
+  if (config.meshRetentionMs < 3_600_000) throw new ConfigError('mesh-retention must be at least 1h');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(config.logLevel)) {
     throw new ConfigError(
       `log-level: "${config.logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`,

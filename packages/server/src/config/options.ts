@@ -14,6 +14,7 @@ export interface ServerOptions {
   faultRetention?: string;
   driftStaleAfter?: string;
   driftRemoveAfter?: string;
+  meshRetention?: string;
   faultMaxCount?: string;
   logQuotaBytes?: string;
   logQuotaLines?: string;
@@ -111,6 +112,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--drift-remove-after <duration>',
     env: 'FLOTILLA_DRIFT_REMOVE_AFTER',
     help: 'a drift place silent this long is forgotten (default 7d; at least --drift-stale-after)',
+  },
+  {
+    key: 'meshRetention',
+    flag: '--mesh-retention <duration>',
+    env: 'FLOTILLA_MESH_RETENTION',
+    help: 'how long per-minute mesh summaries (pair round trips and loss) are kept (default 7d)',
   },
   {
     key: 'faultMaxCount',

@@ -37,6 +37,7 @@ export const FileConfig = Type.Object(
     faultRetention: Type.Optional(Type.String()),
     driftStaleAfter: Type.Optional(Type.String()),
     driftRemoveAfter: Type.Optional(Type.String()),
+    meshRetention: Type.Optional(Type.String()),
     faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
     logQuotaBytes: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Log message bytes per agent instance per minute; 0 is off' }),

@@ -5,6 +5,7 @@ import type { DriftTables } from '../drift/tables.ts';
 import type { FaultTables } from '../faults/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
+import type { MeshTables } from '../mesh/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
 
 export interface CheckinsTable {
@@ -69,4 +70,5 @@ export type Tables = CheckinTables &
   LogTables &
   FaultTables &
   IdentityTables &
-  DriftTables;
+  DriftTables &
+  MeshTables;

@@ -12,6 +12,9 @@ export const driftLimits = {
   errorBytes: 2048,
 } as const;
 
+/** Opvic sends one subject per report; 1 MiB holds the schema's 1,000 versions with room to spare. */
+export const maxReportBytes = 1024 * 1024;
+
 /** A value too large to store; mapped to 413. */
 export class DriftTooLarge extends DomainError {
   constructor(message: string) {

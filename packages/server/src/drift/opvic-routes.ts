@@ -4,11 +4,9 @@ import { type Static, Type } from 'typebox';
 import { authenticated, authorize } from '../auth/hook.ts';
 import { Invalid } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { maxReportBytes } from './limits.ts';
 import { authorizeReporter, checkPlace } from './reporter-auth.ts';
 import type { DriftService } from './service.ts';
-
-/** Opvic sends one subject per report; 1 MiB holds the schema's 1,000 versions with room to spare. */
-export const maxReportBytes = 1024 * 1024;
 
 const Id = Type.String({ minLength: 1, maxLength: 253 });
 const AgentParams = Type.Object({ agent: Id });

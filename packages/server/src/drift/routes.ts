@@ -17,6 +17,7 @@ import { opvicRoutes } from './opvic-routes.ts';
 import { authorizeReporter, checkPlace } from './reporter-auth.ts';
 import { createDriftService, parseTagFilters } from './service.ts';
 import { behindFilters } from './store-queries.ts';
+import { driftThreadRoutes } from './thread-reports.ts';
 
 export const maxPageSize = 500;
 
@@ -66,6 +67,7 @@ export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
   const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody };
   const tags = ['drift'];
   await opvicRoutes(app, deps, drift);
+  for (const route of driftThreadRoutes(deps, drift)) deps.threadRoutes?.add(route);
 
   app.post<{ Body: DriftReport }>(
     '/api/v1/drift/reports',

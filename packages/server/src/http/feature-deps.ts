@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/config.ts';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { ThreadRoutes } from './thread-routes.ts';
 
 /** What every API feature plugin receives from the composition root. */
 export interface FeatureDeps {
@@ -18,5 +19,7 @@ export interface FeatureDeps {
   config: ServerConfig;
   metrics: Metrics;
   /** One durable commit that does not hold the event loop while SQLite syncs (Database.commitDurably). */
+  /** Where features register agent routes that check-in threads read themselves (see ThreadRoute). */
+  threadRoutes?: ThreadRoutes;
   commitDurably?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
 }

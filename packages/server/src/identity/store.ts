@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 
 type Db = Kysely<Tables>;
@@ -48,8 +49,13 @@ function toIdentity(r: IdentitySelect): IdentityRow {
   };
 }
 
+// Looked up on every drift report that names a place, so compiled once.
+const identityById = prepared<Tables, IdentitySelect, [string]>((db) =>
+  identityQuery(db).where('i.instance_id', '=', ''),
+);
+
 export async function findIdentity(db: Db, instanceId: string): Promise<IdentityRow | undefined> {
-  const row = await identityQuery(db).where('i.instance_id', '=', instanceId).executeTakeFirst();
+  const [row] = await identityById(db, instanceId);
   return row && toIdentity(row);
 }
 

@@ -60,6 +60,12 @@ export function createMetrics(registry = new Registry()) {
       help: 'Check-in threads listening on the public port',
       registers: [registry],
     }),
+    threadRouteRequests: new Counter({
+      name: 'flotilla_thread_route_requests_total',
+      help: 'Agent reports that check-in threads read and handed to the main thread in batches, by route',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
     checkinThreadRestarts: new Counter({
       name: 'flotilla_checkin_thread_restarts_total',
       help: 'Check-in threads that stopped unexpectedly and were replaced',
