@@ -198,7 +198,7 @@ export class TokenStore {
     const bearer = match[1] as string;
     if (bearer.startsWith(instanceCredentialPrefix)) return this.#authenticateInstance(bearer);
     const hash = hashToken(bearer);
-    const [row] = await tokenByHash(this.#db, hash);
+    const [row] = (await tokenByHash(this.#db, hash)).rows;
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
       throw new Unauthorized('the token is unknown');
     }

@@ -1,4 +1,4 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import { CompiledQuery, type Kysely, type QueryResult } from 'kysely';
 
 /**
  * A query built and compiled once per database, for the per-request lookups of hot paths (tokens,
@@ -7,7 +7,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
  */
 export function prepared<DB, Row, Args extends unknown[]>(
   build: (db: Kysely<DB>) => { compile(): CompiledQuery<Row> },
-): (db: Kysely<DB>, ...args: Args) => Promise<Row[]> {
+): (db: Kysely<DB>, ...args: Args) => Promise<QueryResult<Row>> {
   const compiled = new WeakMap<Kysely<DB>, CompiledQuery<Row>>();
   return async (db, ...args) => {
     let query = compiled.get(db);
@@ -17,6 +17,6 @@ export function prepared<DB, Row, Args extends unknown[]>(
         throw new Error(`a prepared query takes ${query.parameters.length} parameters, not ${args.length}`);
       compiled.set(db, query);
     }
-    return (await db.executeQuery(CompiledQuery.raw(query.sql, args) as CompiledQuery<Row>)).rows;
+    return db.executeQuery(CompiledQuery.raw(query.sql, args) as CompiledQuery<Row>);
   };
 }

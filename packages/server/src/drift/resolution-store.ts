@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import type { Comparison } from './resolver-compare.ts';
 import type { RunningVersion, UpstreamReference } from './store.ts';
@@ -40,6 +41,47 @@ function resolutionJson(c: Comparison): string {
   return JSON.stringify(c.resolution.map((r) => ({ ...r, newer: r.newer.slice(0, trimmedNewer) })));
 }
 
+// One UPDATE per compared row, compiled once per batch's transaction rather than built per row.
+const writeComparison = prepared<
+  Tables,
+  never,
+  [
+    string | null,
+    string | null,
+    number | null,
+    number | null,
+    number | null,
+    string | null,
+    number | null,
+    string,
+    number,
+    string | null,
+    string,
+    string,
+    string,
+    string,
+  ]
+>((db) =>
+  db
+    .updateTable('drift_subjects')
+    .set({
+      upstream_key: '',
+      latest: '',
+      majors_behind: 0,
+      minors_behind: 0,
+      patches_behind: 0,
+      behind: '',
+      support_ends_at: 0,
+      resolution: '',
+      resolved_at: 0,
+      resolve_error: '',
+    })
+    .where('environment', '=', '')
+    .where('place', '=', '')
+    .where('subject', '=', '')
+    .where('content_hash', '=', ''),
+);
+
 export class ResolutionStore {
   readonly #db: Kysely<Tables>;
   constructor(db: Kysely<Tables>) {
@@ -73,26 +115,24 @@ export class ResolutionStore {
     return this.#db.transaction().execute(async (trx) => {
       let written = 0;
       for (const { row, upstreamKey, comparison: c } of items) {
-        const result = await trx
-          .updateTable('drift_subjects')
-          .set({
-            upstream_key: upstreamKey,
-            latest: c.latest,
-            majors_behind: c.majorsBehind,
-            minors_behind: c.minorsBehind,
-            patches_behind: c.patchesBehind,
-            behind: c.behind,
-            support_ends_at: c.supportEndsAt,
-            resolution: resolutionJson(c),
-            resolved_at: now,
-            resolve_error: c.error === null ? null : c.error.slice(0, 2048),
-          })
-          .where('environment', '=', row.environment)
-          .where('place', '=', row.place)
-          .where('subject', '=', row.subject)
-          .where('content_hash', '=', row.contentHash)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) > 0) written++;
+        const result = await writeComparison(
+          trx,
+          upstreamKey,
+          c.latest,
+          c.majorsBehind,
+          c.minorsBehind,
+          c.patchesBehind,
+          c.behind,
+          c.supportEndsAt,
+          resolutionJson(c),
+          now,
+          c.error === null ? null : c.error.slice(0, 2048),
+          row.environment,
+          row.place,
+          row.subject,
+          row.contentHash,
+        );
+        if (Number(result.numAffectedRows ?? 0) > 0) written++;
       }
       return written;
     });

@@ -55,7 +55,7 @@ const identityById = prepared<Tables, IdentitySelect, [string]>((db) =>
 );
 
 export async function findIdentity(db: Db, instanceId: string): Promise<IdentityRow | undefined> {
-  const [row] = await identityById(db, instanceId);
+  const [row] = (await identityById(db, instanceId)).rows;
   return row && toIdentity(row);
 }
 
