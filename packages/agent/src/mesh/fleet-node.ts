@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { checkMeshPeer, meshServerIdentityCheck } from '@flotilla/protocol/mesh-peer';
 import type { Coordinate, MemberUpdate, MeshClock, PairSummary } from './contracts.ts';
 import { createMembership } from './membership.ts';
+import { memberChangeLine } from './membership-config.ts';
 import type { MeshLog } from './node.ts';
 import { type EventLoopLag, type PeerAddress, type Prober, startProber, writeEchoResponse } from './probe-runner.ts';
 import { MESH_ECHO_PATH } from './probe-types.ts';
@@ -166,16 +167,8 @@ export async function startFleetNode(options: FleetNodeOptions): Promise<FleetNo
     },
     onMemberChange: (member, previous) => {
       if (member.name === name) return;
-      const what = {
-        alive: previous ? 'is alive again' : 'joined',
-        suspect: 'is suspected',
-        dead: 'is dead',
-        left: 'left',
-      };
-      log(
-        member.state === 'suspect' || member.state === 'dead' ? 'warn' : 'info',
-        `mesh: ${member.name} ${what[member.state]}`,
-      );
+      const line = memberChangeLine(member.state, previous);
+      log(line.level, `mesh: ${member.name} ${line.text}`);
       if (member.state === 'dead' || member.state === 'left') {
         book.forget(member.name);
         vivaldi.forget(member.name);

@@ -1,4 +1,4 @@
-import type { MembershipOptions } from './contracts.ts';
+import type { MemberState, MembershipOptions } from './contracts.ts';
 
 // Memberlist's LAN defaults (DefaultLANConfig), but for a shorter suspicion window, and the few timings
 // this implementation adds.
@@ -39,4 +39,18 @@ export function membershipConfig(options: MembershipOptions): MembershipConfig {
   config.maxUpdatesPerMessage = Math.max(1, Math.floor(config.maxUpdatesPerMessage));
   config.indirectChecks = Math.floor(config.indirectChecks);
   return config;
+}
+
+/** How a node logs a member's change of state: the level and the words after the member's name. */
+export function memberChangeLine(
+  state: MemberState,
+  previous: MemberState | undefined,
+): { level: 'info' | 'warn'; text: string } {
+  const text = {
+    alive: previous ? 'is alive again' : 'joined',
+    suspect: 'is suspected',
+    dead: 'is dead',
+    left: 'left',
+  };
+  return { level: state === 'suspect' || state === 'dead' ? 'warn' : 'info', text: text[state] };
 }

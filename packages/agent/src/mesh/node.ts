@@ -1,5 +1,6 @@
 import type { MemberState, MemberUpdate, MeshClock, MeshMessage } from './contracts.ts';
 import { createMembership } from './membership.ts';
+import { memberChangeLine } from './membership-config.ts';
 import { type MeshApi, startMeshApi } from './mesh-api.ts';
 import { createMeshMetrics } from './mesh-metrics.ts';
 import { startNodeMeasurement } from './node-measurement.ts';
@@ -155,16 +156,8 @@ export async function startMeshNode(options: MeshNodeOptions): Promise<MeshNode>
         gone.delete(member.name);
         forgotten.delete(member.name);
       }
-      const what = {
-        alive: previous ? 'is alive again' : 'joined',
-        suspect: 'is suspected',
-        dead: 'is dead',
-        left: 'left',
-      };
-      log(
-        member.state === 'alive' || member.state === 'left' ? 'info' : 'warn',
-        `${member.name} (${member.address}) ${what[member.state]}`,
-      );
+      const line = memberChangeLine(member.state, previous);
+      log(line.level, `${member.name} (${member.address}) ${line.text}`);
       peersChanged();
     },
     onJoinRefused: (reason) => refuse(new MeshJoinRefused(reason)),
