@@ -2,7 +2,7 @@
 // environment has the mesh on, with 50 peers on loopback, against the same agent with the mesh off.
 //
 //   tsc -b packages/cli && node --conditions=@flotilla/source scripts/bench-mesh-agent.ts [--peers 50]
-//        [--seconds 60] [--warmup 20] [--max-peers-per-round N] [--source]
+//        [--seconds 60] [--warmup 20] [--max-peers-per-round N] [--source] [--profile DIR]
 //
 // The server and the peers run in this process; the peers are light mesh nodes (membership, the mesh
 // port with mutual TLS and the echo path, certificates from the server's CA) that do not probe, so the
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '20' },
     'max-peers-per-round': { type: 'string' },
     source: { type: 'boolean', default: false },
+    /** Directory for CPU profiles of the measured agents (one file per thread, written when it stops). */
+    profile: { type: 'string' },
   },
 });
 const peerCount = Number(args.peers);
@@ -122,6 +124,34 @@ function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return Number(fields[11]) + Number(fields[12]);
 }
+/** User and system ticks per thread name (libuv's pool threads share one name, and are summed). */
+function threadTicks(pid: number): Map<string, { user: number; system: number }> {
+  const out = new Map<string, { user: number; system: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const t = out.get(name) ?? { user: 0, system: 0 };
+      t.user += Number(fields[11]);
+      t.system += Number(fields[12]);
+      out.set(name, t);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+function threadNote(before: Map<string, { user: number; system: number }>, pid: number, secs: number): string {
+  const rows: string[] = [];
+  for (const [name, t] of threadTicks(pid)) {
+    const b = before.get(name) ?? { user: 0, system: 0 };
+    const user = (t.user - b.user) / secs;
+    const system = (t.system - b.system) / secs;
+    if (user + system >= 0.05) rows.push(`${name} ${user.toFixed(2)} % user + ${system.toFixed(2)} % system`);
+  }
+  return rows.join('; ');
+}
 function agentPidUnder(launcher: number): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -148,6 +178,7 @@ async function measureAgent(environment: string, token: string, meshOn: boolean)
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(args.profile, environment)] : []),
       ...(args.source ? ['--conditions=@flotilla/source', join(root, 'packages/cli/src/main.ts')] : [built]),
       'agent',
       '--server',
@@ -180,6 +211,7 @@ async function measureAgent(environment: string, token: string, meshOn: boolean)
     await sleep(warmup * 1000);
     const pid = agentPidUnder(child.pid as number) ?? (child.pid as number);
     const before = cpuTicks(pid);
+    const threadsBefore = threadTicks(pid);
     let peak = 0;
     const until = Date.now() + seconds * 1000;
     while (Date.now() < until) {
@@ -191,6 +223,7 @@ async function measureAgent(environment: string, token: string, meshOn: boolean)
       rssMb: peak / 1024,
       anonMb: statusKiB(pid, 'RssAnon') / 1024,
     };
+    console.log(`${instance} threads: ${threadNote(threadsBefore, pid, seconds)}`);
     console.log(
       `${instance} (mesh ${meshOn ? 'on' : 'off'}): CPU ${figures.cpu.toFixed(2)} % of one core over ${seconds} s, peak RSS ${figures.rssMb.toFixed(1)} MB (${figures.anonMb.toFixed(1)} anonymous)`,
     );

@@ -8,11 +8,11 @@
 // thread does not pay for TypeScript stripping. Both node processes load the same modules.
 // Goal (issue: network mesh): CPU < 2 % of one core and RSS at most 20 MB more than without the prober.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -178,7 +178,10 @@ function compile(dir: string) {
 }
 
 async function main() {
-  const moduleDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-mesh-'));
+  // Inside the repository, so the compiled modules resolve @flotilla/protocol through node_modules.
+  const cache = new URL('../node_modules/.cache/', import.meta.url).pathname;
+  mkdirSync(cache, { recursive: true });
+  const moduleDir = mkdtempSync(join(cache, 'flotilla-bench-mesh-'));
   const config: Config = {
     peers: Number(args.peers),
     seconds: Number(args.seconds),

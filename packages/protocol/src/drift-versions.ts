@@ -258,6 +258,19 @@ function candidates(versions: readonly string[], constraint?: string, options: C
   return out.sort(compareVersions);
 }
 
+/** Upstream versions parsed, filtered by a constraint and sorted once, for many classifications. */
+export interface CandidateList {
+  readonly sorted: readonly Version[];
+}
+
+export function candidateList(
+  versions: readonly string[],
+  constraint?: string,
+  options: ConstraintOptions = {},
+): CandidateList {
+  return { sorted: candidates(versions, constraint, options) };
+}
+
 /** The highest version (as given) that satisfies the constraint, or null. */
 export function latestSatisfying(
   versions: readonly string[],
@@ -289,12 +302,13 @@ export interface Classification {
 /** Opvic's classification of the upstream versions newer than the running one (sorted by version). */
 export function classify(
   running: string,
-  available: readonly string[],
+  available: readonly string[] | CandidateList,
   constraint?: string,
   options: ConstraintOptions = {},
 ): Classification {
   const r = toVersion(running, 'running version');
-  const list = candidates(available, constraint, options);
+  // A CandidateList was filtered by its own constraint already; `constraint` applies to a plain list.
+  const list = 'sorted' in available ? available.sorted : candidates(available, constraint, options);
   const newer = list.filter((v) => compareVersions(v, r) > 0);
   const [major, minor] = r.parts as [number, number];
   const majors = new Map<number, Version>();

@@ -191,6 +191,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         config,
         metrics,
         commitDurably: database.commitDurably,
+        commitPipelined: database.commitPipelined,
         threadRoutes,
       },
       setup,

@@ -1,12 +1,16 @@
 // A fleet node's identity: a renewed certificate is served to new connections while the node stays in
 // the mesh, and only certificates of the mesh CA and of this environment get past the mesh port.
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { meshCaLoader } from '../../../server/src/mesh/ca.ts';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 import type { FleetIdentity, FleetNode } from './fleet-node.ts';
 import { startFleetNode } from './fleet-node.ts';
+import { writeEchoResponse } from './probe-echo.ts';
+import { type ProbeResult, startProber } from './probe-runner.ts';
 
 const ca = meshCaLoader(makeTempDir('flotilla-fleet-node-'));
 
@@ -115,4 +119,53 @@ describe('fleet node', () => {
     });
     expect(status).toBe('HTTP/1.1 403 Forbidden');
   }, 15_000);
+});
+
+describe('fleet prober', () => {
+  it('probes only peers whose certificate is of its environment and names the peer dialled', async () => {
+    const own = await identity('prober');
+    // One echo server per certificate: the right peer, another environment, another instance.
+    const served = {
+      right: await identity('peer-right'),
+      'other-env': await identity('peer-other-env', 'staging'),
+      'other-name': await identity('someone-else'),
+    };
+    const servers = await Promise.all(
+      Object.entries(served).map(async ([label, id]) => {
+        const server = createServer(
+          { cert: id.certificate, key: id.key, ca: id.ca, requestCert: true, rejectUnauthorized: true },
+          (_req, res) => writeEchoResponse(res, `peer-${label}`),
+        );
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        return { label, server, port: (server.address() as AddressInfo).port };
+      }),
+    );
+    const results: ProbeResult[] = [];
+    const prober = startProber({
+      self: 'prober',
+      tls: { ca: own.ca, cert: own.certificate, key: own.key, environment: 'production' },
+      intervalMs: 100,
+      maxPeersPerRound: 3,
+      onResult: (r) => results.push(r),
+    });
+    try {
+      prober.setPeers(servers.map((s) => ({ name: `peer-${s.label}`, address: `127.0.0.1:${s.port}` })));
+      const request = (peer: string) =>
+        results.filter((r) => r.peer === peer).flatMap((r) => r.samples.filter((s) => s.phase === 'request'));
+      const deadline = Date.now() + 10_000;
+      while (servers.some((s) => request(`peer-${s.label}`).length < 2) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(request('peer-right').every((s) => s.ok)).toBe(true);
+      for (const peer of ['peer-other-env', 'peer-other-name']) {
+        const samples = [...request(peer), ...results.filter((r) => r.peer === peer).flatMap((r) => r.samples)];
+        expect(samples.length).toBeGreaterThan(0);
+        expect(samples.filter((s) => s.phase === 'request' || s.phase === 'tls').every((s) => !s.ok)).toBe(true);
+      }
+      const tlsError = results.find((r) => r.peer === 'peer-other-env')?.samples.find((s) => s.phase === 'tls');
+      expect(tlsError?.error).toMatch(/staging|environment/);
+    } finally {
+      await prober.stop();
+      await Promise.all(servers.map((s) => new Promise((r) => s.server.close(r))));
+    }
+  }, 20_000);
 });

@@ -32,7 +32,7 @@ export interface FleetNodeOptions {
   /** host:port peers dial; its port 0 means the port bound. */
   advertiseHost: string;
   identity: FleetIdentity;
-  /** Peers probed per round (null: all, up to 1,000). */
+  /** Peers probed per round (null: the default, 5). */
   maxPeersPerRound: number | null;
   /** Wait after a minute ends before its summaries close (tests shorten it). */
   closeGraceMs?: number;
@@ -64,7 +64,10 @@ const realClock: MeshClock = {
 };
 const MAX_COORDINATES = 65_536;
 const MAX_LAG_REPORTS = 600;
-const ALL_PEERS = 1000;
+// Unset, a node probes 5 peers a round (one round a second): each of 50 peers within 16 s, the two
+// nearest every round, for under 2 % of a core (docs/benchmarks.md, "Mesh: agent"). Raise it per
+// environment for finer figures; every probe a second costs about 0.2 % of a core.
+const DEFAULT_PEERS_PER_ROUND = 5;
 
 const tlsOf = (identity: FleetIdentity): MeshTls => ({
   mode: 'mutual',
@@ -76,7 +79,7 @@ const tlsOf = (identity: FleetIdentity): MeshTls => ({
 export async function startFleetNode(options: FleetNodeOptions): Promise<FleetNode> {
   const { name, environment, log } = options;
   let identity = options.identity;
-  let maxPeers = options.maxPeersPerRound ?? ALL_PEERS;
+  let maxPeers = options.maxPeersPerRound ?? DEFAULT_PEERS_PER_ROUND;
   const book = createSummaryBook(name, {
     maxAgeMs: 3_600_000,
     ...(options.closeGraceMs !== undefined ? { closeGraceMs: options.closeGraceMs } : {}),
@@ -90,8 +93,8 @@ export async function startFleetNode(options: FleetNodeOptions): Promise<FleetNo
   const newProber = (): Prober => {
     const prober = startProber({
       self: name,
-      // Mesh certificates carry the instance as their common name, which the prober checks.
-      tls: { ca: identity.ca, cert: identity.certificate, key: identity.key },
+      // The prober accepts only mesh certificates of this environment naming the peer it dialled.
+      tls: { ca: identity.ca, cert: identity.certificate, key: identity.key, environment },
       intervalMs: options.probeIntervalMs ?? 1000,
       maxPeersPerRound: maxPeers,
       onResult: (result) => {
@@ -200,7 +203,7 @@ export async function startFleetNode(options: FleetNodeOptions): Promise<FleetNo
     },
     async update(next, nextMax) {
       const tlsChanged = next.certificate !== identity.certificate;
-      const max = nextMax ?? ALL_PEERS;
+      const max = nextMax ?? DEFAULT_PEERS_PER_ROUND;
       identity = next;
       caCertificate = new X509Certificate(next.ca);
       if (tlsChanged) transport.setTls(tlsOf(next));

@@ -1,8 +1,10 @@
+import type { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import { meshServerIdentityCheck } from '@flotilla/protocol/mesh-peer';
 import { MESH_ECHO_BODY, MESH_ECHO_NODE_HEADER, MESH_ECHO_PATH, type PhaseSample } from './probe-types.ts';
 
 // One peer's probes, run inside the worker thread and timed with process.hrtime.bigint(). The fresh
@@ -48,10 +50,18 @@ function reason(error: unknown): string {
   return error instanceof Error ? error.message.slice(0, 80) : 'failed';
 }
 
-/** Certificate must name the address dialled or the peer's mesh name (node certificates carry the name). */
-export function peerIdentityCheck(peerName: string) {
-  return (host: string, cert: tls.PeerCertificate): Error | undefined =>
-    tls.checkServerIdentity(host, cert) && tls.checkServerIdentity(peerName, cert);
+export type IdentityCheck = (host: string, cert: tls.PeerCertificate) => Error | undefined;
+
+/**
+ * Standalone: the certificate must name the address dialled or the peer's mesh name. Fleet (`mesh`
+ * given): a mesh certificate of the node's environment that names the peer dialled.
+ */
+export function peerIdentityCheck(
+  peerName: string,
+  mesh?: { ca: X509Certificate; environment: string },
+): IdentityCheck {
+  if (mesh) return meshServerIdentityCheck({ ca: mesh.ca, environment: mesh.environment, instance: peerName });
+  return (host, cert) => tls.checkServerIdentity(host, cert) && tls.checkServerIdentity(peerName, cert);
 }
 
 /** Runs `work` with a deadline; on timeout `cancel` tears it down and the phase fails as 'timeout'. */
@@ -75,6 +85,7 @@ export async function probeHandshake(
   context: tls.SecureContext | undefined,
   timeouts: PhaseTimeouts,
   track: Set<net.Socket>,
+  identity: IdentityCheck = peerIdentityCheck(target.name),
 ): Promise<PhaseSample[]> {
   const samples: PhaseSample[] = [];
   let ip = target.host;
@@ -109,7 +120,7 @@ export async function probeHandshake(
       servername: net.isIP(target.host) ? undefined : target.host,
       ALPNProtocols: ['http/1.1'],
       rejectUnauthorized: true,
-      checkServerIdentity: peerIdentityCheck(target.name),
+      checkServerIdentity: identity,
     });
     const wrapped = secure;
     wrapped.on('error', () => {});
@@ -165,6 +176,7 @@ export function requestClient(
   target: ProbeTarget,
   context: tls.SecureContext | undefined,
   token?: string,
+  identity: IdentityCheck = peerIdentityCheck(target.name),
 ): RequestClient {
   // TLS options live on the agent: a per-request checkServerIdentity gives every request a pool of its
   // own, and the kept-alive connection would never be reused.
@@ -174,7 +186,7 @@ export function requestClient(
         secureContext: context,
         servername: net.isIP(target.host) ? undefined : target.host,
         rejectUnauthorized: true,
-        checkServerIdentity: peerIdentityCheck(target.name),
+        checkServerIdentity: identity,
       })
     : new http.Agent(agentOptions);
   const headers: Record<string, string> = { accept: 'text/plain' };

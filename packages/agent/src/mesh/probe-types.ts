@@ -52,6 +52,11 @@ export interface ProbeTls {
   /** PEM: this node's certificate and key; both or neither. */
   cert?: string | Buffer | undefined;
   key?: string | Buffer | undefined;
+  /**
+   * Fleet mode: peers must hold a mesh certificate of this environment naming the peer dialled
+   * (`flotilla://<environment>/<instance>`), not only a certificate from the CA.
+   */
+  environment?: string | undefined;
 }
 
 export interface PeerAddress {

@@ -1,10 +1,13 @@
+import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import { startLagMonitor } from './event-loop-lag.ts';
 import {
+  type IdentityCheck,
   type ProbeTarget,
   parseTarget,
+  peerIdentityCheck,
   probeHandshake,
   type RequestClient,
   requestClient,
@@ -26,6 +29,7 @@ interface PeerState {
   peer: PeerAddress;
   target: ProbeTarget;
   client: RequestClient;
+  identity: IdentityCheck;
   probes: number;
   /** Spreads peers' fresh connections over rounds. */
   offset: number;
@@ -43,6 +47,11 @@ const context: SecureContext | undefined = data.tls
       minVersion: 'TLSv1.2',
     })
   : undefined;
+// In the fleet the CA is shared by environments: the peer's certificate must name ours and the peer.
+const fleetCheck =
+  data.tls?.environment !== undefined && !Array.isArray(data.tls.ca)
+    ? { ca: new X509Certificate(data.tls.ca), environment: data.tls.environment }
+    : undefined;
 const lag = startLagMonitor({ thresholdMs: settings.stallThresholdMs });
 const peers = new Map<string, PeerState>();
 const handshakeSockets = new Set<Socket>();
@@ -79,8 +88,9 @@ function setPeers(list: PeerAddress[]) {
       // The first probe opens a fresh connection (an unreachable peer shows at once); after that each
       // peer's handshakes fall on rounds of their own, so they do not come in bursts.
       const offset = Math.floor(Math.random() * settings.handshakeEvery);
-      const client = requestClient(target, context, data.token);
-      peers.set(name, { peer, target, client, probes: 0, offset, busy: false });
+      const identity = peerIdentityCheck(peer.name, fleetCheck);
+      const client = requestClient(target, context, data.token, identity);
+      peers.set(name, { peer, target, client, identity, probes: 0, offset, busy: false });
     } catch (error) {
       post({ type: 'error', message: (error as Error).message });
     }
@@ -98,7 +108,7 @@ async function probe(state: PeerState) {
   let stalled = false;
   try {
     if (state.probes === 0 || (state.probes + state.offset) % settings.handshakeEvery === 0) {
-      samples.push(...(await probeHandshake(state.target, context, settings, handshakeSockets)));
+      samples.push(...(await probeHandshake(state.target, context, settings, handshakeSockets, state.identity)));
     }
     if (!stopping) samples.push(await state.client.probe(settings.requestTimeoutMs));
   } finally {
@@ -108,7 +118,9 @@ async function probe(state: PeerState) {
   }
   if (stopping) return;
   pending.push({ peer: state.peer.name, address: state.peer.address, at, samples, stalled });
-  if (pending.length === 1) later(50, flush);
+  // One message per round at most: each message wakes the node's main thread, which costs more CPU
+  // here than the probe's own bookkeeping.
+  if (pending.length === 1) later(Math.min(settings.intervalMs, 1000), flush);
 }
 
 function flush() {

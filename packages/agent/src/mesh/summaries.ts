@@ -111,6 +111,7 @@ export function createSummaryBook(self: string, options: SummaryBookOptions = {}
   let stalledDropped = 0;
   let rejected = 0;
   let lastPrune = 0;
+  let lastAddTick = 0;
 
   const keyOf = (from: string, to: string, phase: string) => `${from}\0${to}\0${phase}`;
 
@@ -174,7 +175,12 @@ export function createSummaryBook(self: string, options: SummaryBookOptions = {}
         }
         acc.last = sample.seconds;
       }
-      tick();
+      // Closing minutes scans every open accumulator: once a second is enough (a minute closes
+      // `closeGraceMs` after its end anyway), not once per result.
+      if (result.at - lastAddTick >= 1000 || result.at < lastAddTick) {
+        lastAddTick = result.at;
+        tick();
+      }
     },
 
     deltaFor(peer) {

@@ -66,4 +66,61 @@ describe('SQLite commitDurably', () => {
       await database.close();
     }
   });
+
+  it('answers a pipelined commit before its sync, and lets commits made meanwhile share the next sync', async () => {
+    const syncs: Array<() => void> = [];
+    const database = openDatabase(join(makeTempDir('flotilla-conn-'), 'c.db'), {
+      syncWal: () => new Promise<void>((resolve) => syncs.push(resolve)),
+    });
+    try {
+      await migrateToLatest(database.db);
+      const order: string[] = [];
+      const first = await database.commitPipelined(async () => 'first');
+      expect(first.result).toBe('first');
+      void first.durable.then(() => order.push('first durable'));
+      // The first sync is still running: the next commits go ahead and wait for one sync together.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(syncs).toHaveLength(1);
+      const second = await database.commitPipelined(async () => 'second');
+      const third = await database.commitPipelined(async () => 'third');
+      void second.durable.then(() => order.push('second durable'));
+      void third.durable.then(() => order.push('third durable'));
+      expect(order).toEqual([]);
+      syncs[0]?.();
+      await first.durable;
+      await new Promise((r) => setTimeout(r, 20));
+      expect(order).toEqual(['first durable']);
+      expect(syncs).toHaveLength(2);
+      syncs[1]?.();
+      await Promise.all([second.durable, third.durable]);
+      expect(order).toEqual(['first durable', 'second durable', 'third durable']);
+      expect(syncs).toHaveLength(2);
+    } finally {
+      for (const release of syncs) release();
+      await database.close();
+    }
+  });
+
+  it('fails every commit waiting on a sync that failed, and refuses the next', async () => {
+    let release: ((err?: Error) => void) | undefined;
+    const database = openDatabase(join(makeTempDir('flotilla-conn-'), 'd.db'), {
+      syncWal: () =>
+        new Promise<void>((resolve, reject) => {
+          release = (err) => (err ? reject(err) : resolve());
+        }),
+    });
+    try {
+      await migrateToLatest(database.db);
+      const a = await database.commitPipelined(async () => 'a');
+      const b = await database.commitPipelined(async () => 'b');
+      const failures = Promise.allSettled([a.durable, b.durable]);
+      while (!release) await new Promise((r) => setTimeout(r, 5));
+      release(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      const settled = await failures;
+      expect(settled.every((s) => s.status === 'rejected')).toBe(true);
+      await expect(database.commitPipelined(async () => 'c')).rejects.toThrow('restart the server');
+    } finally {
+      await database.close();
+    }
+  });
 });

@@ -21,7 +21,19 @@ export interface Database {
    * Once a sync has failed, this and `ping` refuse until the server restarts.
    */
   commitDurably<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<T>;
+  /**
+   * The same commit, answered in two steps: once the transaction committed (`result`), and once it is
+   * durable (`durable`). A writer may start its next transaction meanwhile; concurrent commits share
+   * one WAL sync. On PostgreSQL a commit is durable when it returns.
+   */
+  commitPipelined<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>>;
   close(): Promise<void>;
+}
+
+export interface Pipelined<T> {
+  result: T;
+  /** Resolves once the commit is on disk; rejects when the sync failed (nothing may be acknowledged). */
+  durable: Promise<void>;
 }
 
 export interface OpenOptions {
@@ -54,6 +66,62 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
       throw new Error(`the SQLite WAL could not be synced (${syncFailure.message}); restart the server`);
     }
   };
+  // Group sync: commits are numbered; one fdatasync covers every commit made before it started, so
+  // commits that finish while a sync runs share the next one instead of queueing a sync each.
+  let committed = 0;
+  let synced = 0;
+  let syncing: Promise<void> | null = null;
+  const waiting: Array<{ seq: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  const openWal = async () => {
+    if (walFd !== null) return walFd;
+    // SQLite names the WAL after the database's real path; its directory entry is synced once,
+    // as SQLite itself would on its first WAL sync.
+    const real = realpathSync(path);
+    walFd = openSync(`${real}-wal`, 'r');
+    await syncFile(openSync(dirname(real), 'r'), true);
+    return walFd;
+  };
+  const runSyncs = async () => {
+    while (waiting.length > 0) {
+      const target = committed;
+      try {
+        await syncWal(await openWal());
+        synced = target;
+      } catch (err) {
+        syncFailure ??= err as Error;
+        for (const w of waiting.splice(0)) w.reject(err as Error);
+        return;
+      }
+      // In commit order, so callers are answered in the order their commits were made.
+      const done = waiting.filter((w) => w.seq <= synced);
+      waiting.splice(0, waiting.length, ...waiting.filter((w) => w.seq > synced));
+      for (const w of done) w.resolve();
+    }
+  };
+  const syncThrough = (seq: number): Promise<void> => {
+    if (seq <= synced) return Promise.resolve();
+    const durable = new Promise<void>((resolve, reject) => waiting.push({ seq, resolve, reject }));
+    syncing ??= runSyncs().finally(() => {
+      syncing = null;
+    });
+    return durable;
+  };
+  const commitPipelined = async <T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>> => {
+    if (path === ':memory:') return { result: await db.transaction().execute(work), durable: Promise.resolve() };
+    assertSyncable();
+    // NORMAL leaves this one commit's WAL frames unsynced; the fdatasync syncs them (and any later
+    // ones) before anyone is told the commit is durable. Other writers keep FULL.
+    const result = await db.connection().execute(async (conn) => {
+      await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+      try {
+        return await conn.transaction().execute(work);
+      } finally {
+        await sql`PRAGMA synchronous = FULL`.execute(conn);
+      }
+    });
+    committed += 1;
+    return { result, durable: syncThrough(committed) };
+  };
   return {
     db,
     dialect: 'sqlite',
@@ -62,35 +130,14 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
       assertSyncable();
       await sql`select 1`.execute(db);
     },
+    commitPipelined,
     async commitDurably(work) {
-      if (path === ':memory:') return db.transaction().execute(work);
-      assertSyncable();
-      // NORMAL leaves this one commit's WAL frames unsynced; the fdatasync below syncs them (and any
-      // later ones) before anyone is told the commit is done. Other writers keep FULL.
-      const result = await db.connection().execute(async (conn) => {
-        await sql`PRAGMA synchronous = NORMAL`.execute(conn);
-        try {
-          return await conn.transaction().execute(work);
-        } finally {
-          await sql`PRAGMA synchronous = FULL`.execute(conn);
-        }
-      });
-      if (walFd === null) {
-        // SQLite names the WAL after the database's real path; its directory entry is synced once,
-        // as SQLite itself would on its first WAL sync.
-        const real = realpathSync(path);
-        walFd = openSync(`${real}-wal`, 'r');
-        await syncFile(openSync(dirname(real), 'r'), true);
-      }
-      try {
-        await syncWal(walFd);
-      } catch (err) {
-        syncFailure ??= err as Error;
-        throw err;
-      }
+      const { result, durable } = await commitPipelined(work);
+      await durable;
       return result;
     },
     async close() {
+      await syncing?.catch(() => {});
       await db.destroy();
       if (walFd !== null) closeSync(walFd);
     },
@@ -145,6 +192,7 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     db,
     dialect: 'postgres',
     commitDurably: (work) => db.transaction().execute(work),
+    commitPipelined: async (work) => ({ result: await db.transaction().execute(work), durable: Promise.resolve() }),
     description: `PostgreSQL ${safe.toString()}`,
     async ping() {
       await sql`select 1`.execute(db);

@@ -12,6 +12,7 @@ import * as m0010 from './migrations/0010-fault-retention.ts';
 import * as m0011 from './migrations/0011-drift.ts';
 import * as m0012 from './migrations/0012-drift-resolution.ts';
 import * as m0013 from './migrations/0013-mesh.ts';
+import * as m0014 from './migrations/0014-drift-pending-index.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '0011-drift': m0011,
   '0012-drift-resolution': m0012,
   '0013-mesh': m0013,
+  '0014-drift-pending-index': m0014,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import type { Comparison } from './resolver-compare.ts';
@@ -35,10 +35,17 @@ export interface KeyRow {
 const maxResolutionBytes = 256 * 1024;
 const trimmedNewer = 10;
 
+// Rows with the same content share one Comparison object: its JSON is built once, not per row.
+const jsonOf = new WeakMap<Comparison, string>();
+
 function resolutionJson(c: Comparison): string {
-  const text = JSON.stringify(c.resolution);
-  if (Buffer.byteLength(text) <= maxResolutionBytes) return text;
-  return JSON.stringify(c.resolution.map((r) => ({ ...r, newer: r.newer.slice(0, trimmedNewer) })));
+  let text = jsonOf.get(c);
+  if (text !== undefined) return text;
+  text = JSON.stringify(c.resolution);
+  if (Buffer.byteLength(text) > maxResolutionBytes)
+    text = JSON.stringify(c.resolution.map((r) => ({ ...r, newer: r.newer.slice(0, trimmedNewer) })));
+  jsonOf.set(c, text);
+  return text;
 }
 
 // One UPDATE per compared row, compiled once per batch's transaction rather than built per row.
@@ -82,10 +89,15 @@ const writeComparison = prepared<
     .where('content_hash', '=', ''),
 );
 
+export type Commit = <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
+
 export class ResolutionStore {
   readonly #db: Kysely<Tables>;
-  constructor(db: Kysely<Tables>) {
+  readonly #commit: Commit;
+  /** `commit` defaults to a plain transaction; the server passes its durable commit (fsync off the event loop). */
+  constructor(db: Kysely<Tables>, commit?: Commit) {
     this.#db = db;
+    this.#commit = commit ?? ((work) => db.transaction().execute(work));
   }
 
   /** Rows waiting for a comparison, in index order (no sort over a long queue; written rows leave it). */
@@ -112,7 +124,7 @@ export class ResolutionStore {
    */
   async writeAll(items: ResolvedRow[], now: number): Promise<number> {
     if (items.length === 0) return 0;
-    return this.#db.transaction().execute(async (trx) => {
+    return this.#commit(async (trx) => {
       let written = 0;
       for (const { row, upstreamKey, comparison: c } of items) {
         const result = await writeComparison(

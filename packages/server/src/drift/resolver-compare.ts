@@ -3,9 +3,10 @@ import { compileExtraction } from '@flotilla/protocol/drift-extraction';
 import type { RunningVersion, UpstreamReference } from './store.ts';
 import type { UpstreamVersion } from './upstreams/types.ts';
 import {
+  type CandidateList,
+  candidateList,
   classify,
   compareVersions,
-  latestSatisfying,
   parseConstraint,
   parseVersion,
   type Version,
@@ -80,26 +81,26 @@ function supportEnd(running: Version, cycles: UpstreamVersion[]): number | null 
   return Number.isNaN(at) ? null : at;
 }
 
-/**
- * Compares each running version with the upstream list: the extraction turns upstream names into
- * versions, the constraint picks the candidates (prereleases only when it names one), and each running
- * version is classified as Opvic does. The row's figures are those of the oldest running version.
- */
-export function compare(
-  running: RunningVersion[],
-  list: UpstreamVersion[],
-  upstream: UpstreamReference | null,
-): Comparison {
+interface PreparedList {
+  /** Extracted name → the release it came from (the first, newest-first lists keep the newest). */
+  releases: Map<string, UpstreamVersion>;
+  names: string[];
+  /** The names that pass the constraint, parsed and sorted once for every running version. */
+  eligible: CandidateList;
+}
+
+// Rows compared in one pass share their upstream's list object: its extraction and parsing are done
+// once per (list, extraction, constraint), not once per row content.
+const preparedLists = new WeakMap<UpstreamVersion[], Map<string, PreparedList>>();
+
+function prepareList(list: UpstreamVersion[], upstream: UpstreamReference | null): PreparedList {
   const constraint = upstream?.constraint?.trim() ?? '';
-  let extract: (text: string) => string | null;
-  let wantsPrereleases: boolean;
-  try {
-    extract = compileExtraction(upstream?.extraction);
-    wantsPrereleases = parseConstraint(constraint).sets.some((set) => set.some((t) => t.v.prerelease.length > 0));
-  } catch (error) {
-    return unknownComparison(running, (error as Error).message);
-  }
-  // Extracted name → the release it came from (the first, newest-first lists keep the newest).
+  const key = JSON.stringify([upstream?.extraction ?? null, constraint]);
+  const byKey = preparedLists.get(list) ?? new Map<string, PreparedList>();
+  const known = byKey.get(key);
+  if (known) return known;
+  const extract = compileExtraction(upstream?.extraction);
+  const wantsPrereleases = parseConstraint(constraint).sets.some((set) => set.some((t) => t.v.prerelease.length > 0));
   const releases = new Map<string, UpstreamVersion>();
   for (const v of list) {
     if (v.deprecated) continue;
@@ -115,11 +116,34 @@ export function compare(
     releases.set(name, v);
   }
   const names = [...releases.keys()];
+  const prepared = { releases, names, eligible: candidateList(names, constraint) };
+  byKey.set(key, prepared);
+  preparedLists.set(list, byKey);
+  return prepared;
+}
+
+/**
+ * Compares each running version with the upstream list: the extraction turns upstream names into
+ * versions, the constraint picks the candidates (prereleases only when it names one), and each running
+ * version is classified as Opvic does. The row's figures are those of the oldest running version.
+ */
+export function compare(
+  running: RunningVersion[],
+  list: UpstreamVersion[],
+  upstream: UpstreamReference | null,
+): Comparison {
+  let prepared: PreparedList;
+  try {
+    prepared = prepareList(list, upstream);
+  } catch (error) {
+    return unknownComparison(running, (error as Error).message);
+  }
+  const { releases, names, eligible } = prepared;
   const cycles = list.filter((v) => v.cycle !== undefined);
   const errors: string[] = [];
   const resolution: DriftVersionResolution[] = [];
   let oldest: { version: Version; entry: DriftVersionResolution } | undefined;
-  const latest = latestSatisfying(names, constraint);
+  const latest = eligible.sorted.at(-1)?.original ?? null;
   for (const runningVersion of distinct(running)) {
     const parsed = parseVersion(runningVersion);
     if (!parsed) {
@@ -127,7 +151,7 @@ export function compare(
       resolution.push(unknownFor(runningVersion));
       continue;
     }
-    const c = classify(runningVersion, names, constraint);
+    const c = classify(runningVersion, eligible);
     const newer = c.availableVersions
       .slice(-maxNewer)
       .reverse()

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { type DriftUpstreamConfig, defaultDriftUpstreams } from '../config/drift-upstreams.ts';
 import type { Tables } from '../db/tables.ts';
-import { type PendingRow, ResolutionStore, type ResolvedRow } from './resolution-store.ts';
+import { type Commit, type PendingRow, ResolutionStore, type ResolvedRow } from './resolution-store.ts';
 import { type Comparison, compare, unknownComparison } from './resolver-compare.ts';
 import { type UpstreamTarget, upstreamTargets } from './resolver-upstreams.ts';
 import { DatabaseUpstreamStateStore } from './store.ts';
@@ -16,6 +16,8 @@ export type FetchOutcome = 'ok' | 'not_modified' | UpstreamError['kind'] | 'erro
 
 export interface ResolverOptions {
   db: Kysely<Tables>;
+  /** How comparison batches commit (the server's durable commit keeps SQLite's fsync off the event loop). */
+  commit?: Commit;
   config?: DriftUpstreamConfig;
   logger?: Pick<Logger, 'warn'>;
   /** Replaces the policy built from `config.allowHosts` (tests inject a resolver of host names). */
@@ -46,7 +48,7 @@ export interface RunResult {
 export function createResolver(opts: ResolverOptions) {
   const config = opts.config ?? defaultDriftUpstreams;
   const now = opts.now ?? Date.now;
-  const store = new ResolutionStore(opts.db);
+  const store = new ResolutionStore(opts.db, opts.commit);
   const states = opts.stateStore ?? new DatabaseUpstreamStateStore(opts.db);
   const cache = new UpstreamCache({ store: states, ttlMs: config.ttlMs, now });
   // A registry whose base URL the operator configured is trusted like a listed host.

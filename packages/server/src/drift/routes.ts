@@ -50,7 +50,7 @@ const DriftWhere = Type.Object({ items: Type.Array(DriftItem) });
 export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
   const drift = createDriftService({
     db: deps.db,
-    ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
+    ...(deps.commitPipelined ? { commit: deps.commitPipelined } : {}),
     staleAfterMs: deps.config.driftStaleAfterMs,
     removeAfterMs: deps.config.driftRemoveAfterMs,
   });

@@ -6,13 +6,13 @@ import type {
   OpvicAgentPayload,
   OpvicRemoteVersion,
 } from '@flotilla/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { Invalid, NotFound } from '../errors.ts';
 import { opvicSubjectVersion, opvicVersionInfos } from './opvic.ts';
 import { DriftStore, prepareReport, type SubjectFilter, type SubjectRow, type UpstreamReference } from './store.ts';
 import { placeSubjects, placesOf } from './store-queries.ts';
-import { DriftReportWriter } from './writer.ts';
+import { DriftReportWriter, type PipelinedCommit } from './writer.ts';
 
 /** A place silent this long is shown stale (Opvic's agents report every few minutes). */
 export const defaultStaleAfterMs = 10 * 60_000;
@@ -23,7 +23,7 @@ export const expiryIntervalMs = 60_000;
 export interface DriftServiceOptions {
   db: Kysely<Tables>;
   /** A durable commit that lets the event loop run while SQLite syncs; a plain transaction without it. */
-  commit?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
+  commit?: PipelinedCommit;
   staleAfterMs?: number;
   removeAfterMs?: number;
   now?: () => number;

@@ -202,4 +202,31 @@ describeEachStore(allStoreKinds)('drift batch ingestion on %s', (kind) => {
     await writer.close();
     await expect(submit('c1', ['a'], false)).rejects.toThrow(/shutting down/);
   });
+
+  it('answers a report only once its commit is durable, starts the next batch meanwhile, and fails it with the sync', async () => {
+    const syncs: Array<(err?: Error) => void> = [];
+    const writer = new DriftReportWriter(handle.current.db, {
+      commit: async (work) => ({
+        result: await handle.current.db.transaction().execute(work),
+        durable: new Promise<void>((resolve, reject) => syncs.push((err) => (err ? reject(err) : resolve()))),
+      }),
+    });
+    const submit = (place: string) => writer.submit(prepareReport(place, 'prod', {}, [subject('a')], false, t0));
+    let firstAnswered = false;
+    const first = submit('c1').then((r) => {
+      firstAnswered = true;
+      return r;
+    });
+    while (syncs.length < 1) await new Promise((r) => setTimeout(r, 5));
+    // Committed but not yet durable: stored, not answered; the next report gets a commit of its own.
+    expect((await rows()).map((r) => r.place)).toEqual(['c1']);
+    const second = submit('c2');
+    while (syncs.length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(firstAnswered).toBe(false);
+    syncs[0]?.();
+    expect(await first).toEqual({ stored: 1, removed: 0 });
+    syncs[1]?.(new Error('EIO'));
+    await expect(second).rejects.toThrow(/could not be stored/);
+    await writer.close();
+  });
 });

@@ -26,6 +26,7 @@ export async function driftUpstreamRoutes(app: FastifyInstance, deps: FeatureDep
   });
   const resolver = createResolver({
     db: deps.db,
+    ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
     config,
     logger: deps.logger,
     onFetch: (provider, result) => metrics.fetches.inc({ provider, result }),

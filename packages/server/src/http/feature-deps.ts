@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
 import type { ServerConfig } from '../config/config.ts';
-import type { Dialect } from '../db/connection.ts';
+import type { Database, Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ThreadRoutes } from './thread-routes.ts';
@@ -18,8 +18,10 @@ export interface FeatureDeps {
   /** The validated configuration (retention settings and the like). */
   config: ServerConfig;
   metrics: Metrics;
-  /** One durable commit that does not hold the event loop while SQLite syncs (Database.commitDurably). */
   /** Where features register agent routes that check-in threads read themselves (see ThreadRoute). */
   threadRoutes?: ThreadRoutes;
+  /** One durable commit that does not hold the event loop while SQLite syncs (Database.commitDurably). */
   commitDurably?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
+  /** The same in two steps, for group-commit writers (Database.commitPipelined). */
+  commitPipelined?: Database['commitPipelined'];
 }

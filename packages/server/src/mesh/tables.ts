@@ -3,7 +3,7 @@ export interface MeshEnvironmentsTable {
   environment: string;
   /** 1 or 0. */
   enabled: number;
-  /** Peers a node probes per round; null: every peer. */
+  /** Peers a node probes per round; null: the agents' default (5). */
   max_peers_per_round: number | null;
   updated_at: number;
   updated_by: string;
