@@ -19,6 +19,7 @@ import type { AgentConfig } from './config.ts';
 import { credentialFile, EnrolmentError } from './enrolment.ts';
 import { packFaultReport, uploadPendingFaults } from './fault-reporter.ts';
 import { instanceIdFor, trustedKey } from './identity.ts';
+import { lazyPart } from './lazy-part.ts';
 import { LogUploader } from './log-uploader.ts';
 import { agentServiceName, SelfUpdateClient } from './self-update.ts';
 import { type ExitEvent, ServiceRunner } from './service-runner.ts';
@@ -177,22 +178,21 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   uploader.start();
 
   // The mesh (docs/mesh.md): a light poll of whether it is on; the node itself loads only when it is.
-  let mesh: FleetMesh | null = null;
+  const mesh = lazyPart<FleetMesh>(stopping.signal, (err) => log.warn(`the mesh could not start: ${err.message}`));
   const meshListen = config.meshListen;
-  const meshLoading = meshListen
-    ? import('../mesh/fleet.ts')
-        .then(({ startFleetMesh }) => {
-          if (stopping.signal.aborted) return;
-          mesh = startFleetMesh({
-            api,
-            instanceId,
-            listen: meshListen,
-            log: (level, message) => log[level](message),
-            ...hooks.mesh,
-          });
-        })
-        .catch((err: Error) => log.warn(`the mesh could not start: ${err.message}`))
-    : null;
+  if (meshListen) {
+    mesh.start(async () => {
+      const { startFleetMesh } = await import('../mesh/fleet.ts');
+      return () =>
+        startFleetMesh({
+          api,
+          instanceId,
+          listen: meshListen,
+          log: (level, message) => log[level](message),
+          ...hooks.mesh,
+        });
+    });
+  }
 
   let resolveFirst!: () => void;
   const firstSync = new Promise<void>((resolve) => {
@@ -216,15 +216,17 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
 
   let selfAskedFor: string | null = null;
   // Host drift (docs/drift.md): started after the first accepted desired list, poked after each poll.
-  let drift: HostDrift | null = null;
-  let driftLoading: Promise<void> | null = null;
+  const drift = lazyPart<HostDrift>(stopping.signal, (err) => log.warn(`host drift could not start: ${err.message}`));
   const pokeDrift = (trust: TrustedKey) => {
-    if (drift) return drift.poke();
-    driftLoading ??= import('../drift/host-runner.ts')
-      .then(async ({ startHostDrift }) => {
-        const { driftTransport } = await import('../drift/drift-client.ts');
-        if (stopping.signal.aborted) return;
-        drift = startHostDrift({
+    const running = drift.current();
+    if (running) return running.poke();
+    drift.start(async () => {
+      const [{ startHostDrift }, { driftTransport }] = await Promise.all([
+        import('../drift/host-runner.ts'),
+        import('../drift/drift-client.ts'),
+      ]);
+      return () =>
+        startHostDrift({
           transport: driftTransport(api),
           trust,
           agentId: instanceId,
@@ -235,8 +237,7 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
           log,
           ...hooks.drift,
         });
-      })
-      .catch((err: Error) => log.warn(`host drift could not start: ${err.message}`));
+    });
   };
   let lastEnvironment: string | null = null;
 
@@ -355,10 +356,8 @@ export async function startAgent(config: AgentConfig, hooks: AgentHooks = {}): P
   const shutdown = async (leaveServicesRunning: boolean) => {
     stopping.abort();
     clearInterval(heartbeat);
-    await driftLoading;
-    await drift?.stop();
-    await meshLoading;
-    await (mesh as FleetMesh | null)?.stop();
+    await drift.stop();
+    await mesh.stop();
     if (leaveServicesRunning) for (const runner of runners.values()) runner.supervisor.detach();
     else await Promise.all([...runners.values()].map((r) => r.supervisor.stop()));
     await faultWork;
