@@ -9,6 +9,7 @@ import { registerFaultsCommands } from './commands/faults.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
 import { registerMeshCommand } from './commands/mesh.ts';
+import { registerPrivateFileCommands } from './commands/private-files.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
 import { examples } from './help.ts';
@@ -35,6 +36,7 @@ Environment:
   registerAgentCommands(program);
   registerAccountsCommands(program);
   registerCatalogCommands(program);
+  registerPrivateFileCommands(program);
   registerDesiredCommands(program);
   registerRolloutCommands(program);
   registerLogsCommands(program);

@@ -14,5 +14,6 @@ export * from './fleet.ts';
 export * from './identity.ts';
 export * from './logs.ts';
 export * from './mesh-api.ts';
+export * from './private-files.ts';
 export * from './rollouts.ts';
 export * from './usage.ts';

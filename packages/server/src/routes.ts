@@ -27,6 +27,7 @@ import { logsRoutes } from './logs/routes.ts';
 import { meshRoutes } from './mesh/routes.ts';
 import type { Metrics } from './metrics/metrics.ts';
 import { rolloutRoutes } from './rollouts/routes.ts';
+import { privateFileRoutes } from './service-private-files/routes.ts';
 import type { SetupGate } from './setup/gate.ts';
 import { setupRoutes } from './setup/routes.ts';
 import { usageRoutes } from './usage/routes.ts';
@@ -84,6 +85,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(sessionRoutes, deps.features);
   await app.register(setupRoutes, { ...deps.features, setup: deps.setup });
   await app.register(catalogRoutes, deps.features);
+  await app.register(privateFileRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);
   await app.register(logsRoutes, deps.features);

@@ -55,6 +55,11 @@ export interface ServerConfig {
   apps: AppConfig[];
   /** Only from FLOTILLA_ADMIN_TOKEN, never from a file or flag, so it stays out of `ps` and config repos. */
   adminToken: string | null;
+  /**
+   * Only from FLOTILLA_PRIVATE_FILES_KEY (base64 of 32 bytes): the key of services' private files.
+   * Without it the server keeps one in `<data dir>/private-files.key`.
+   */
+  privateFilesKey?: string | null;
   /** Drift: upstream access (base URLs, credentials, allowed private hosts), TTL and metrics. */
   driftUpstreams: DriftUpstreamConfig;
 }
@@ -131,6 +136,7 @@ export function resolveServerConfig(
       : null,
     apps: resolveApps(opts, file.apps ?? [], cwd, base, where),
     adminToken: env.FLOTILLA_ADMIN_TOKEN || null,
+    privateFilesKey: env.FLOTILLA_PRIVATE_FILES_KEY || null,
     driftUpstreams: resolveDriftUpstreams(
       {
         ...opts,

@@ -13,6 +13,7 @@ import * as m0011 from './migrations/0011-drift.ts';
 import * as m0012 from './migrations/0012-drift-resolution.ts';
 import * as m0013 from './migrations/0013-mesh.ts';
 import * as m0014 from './migrations/0014-drift-pending-index.ts';
+import * as m0015 from './migrations/0015-private-files.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0012-drift-resolution': m0012,
   '0013-mesh': m0013,
   '0014-drift-pending-index': m0014,
+  '0015-private-files': m0015,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

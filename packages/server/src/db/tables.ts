@@ -7,6 +7,7 @@ import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
 import type { MeshTables } from '../mesh/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
+import type { PrivateFileTables } from '../service-private-files/tables.ts';
 
 export interface CheckinsTable {
   time: number;
@@ -71,4 +72,5 @@ export type Tables = CheckinTables &
   FaultTables &
   IdentityTables &
   DriftTables &
-  MeshTables;
+  MeshTables &
+  PrivateFileTables;
