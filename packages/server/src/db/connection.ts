@@ -36,6 +36,11 @@ export interface Pipelined<T> {
   durable: Promise<void>;
 }
 
+/** `commitPipelined` where a commit is durable when it returns (PostgreSQL, in-memory SQLite, tests). */
+export function commitInOneStep(db: Kysely<Tables>): Database['commitPipelined'] {
+  return async (work) => ({ result: await db.transaction().execute(work), durable: Promise.resolve() });
+}
+
 export interface OpenOptions {
   /** Told when the pool loses an idle PostgreSQL connection (it opens another). */
   onConnectionError?: (err: Error) => void;
@@ -107,7 +112,7 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
     return durable;
   };
   const commitPipelined = async <T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>> => {
-    if (path === ':memory:') return { result: await db.transaction().execute(work), durable: Promise.resolve() };
+    if (path === ':memory:') return commitInOneStep(db)(work);
     assertSyncable();
     // NORMAL leaves this one commit's WAL frames unsynced; the fdatasync syncs them (and any later
     // ones) before anyone is told the commit is durable. Other writers keep FULL.
@@ -192,7 +197,7 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     db,
     dialect: 'postgres',
     commitDurably: (work) => db.transaction().execute(work),
-    commitPipelined: async (work) => ({ result: await db.transaction().execute(work), durable: Promise.resolve() }),
+    commitPipelined: commitInOneStep(db),
     description: `PostgreSQL ${safe.toString()}`,
     async ping() {
       await sql`select 1`.execute(db);

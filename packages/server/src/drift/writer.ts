@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Pipelined } from '../db/connection.ts';
+import type { Kysely } from 'kysely';
+import { commitInOneStep, type Database } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import { Unavailable } from '../errors.ts';
 import { applyReports, type IngestResult, type PreparedReport } from './store.ts';
@@ -11,7 +11,7 @@ interface Waiting {
 }
 
 /** A commit answered when the transaction committed, with a promise for when it is durable. */
-export type PipelinedCommit = <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<Pipelined<T>>;
+export type PipelinedCommit = Database['commitPipelined'];
 
 /**
  * Group commit of drift reports: while one transaction commits, new reports gather and go out together
@@ -40,8 +40,7 @@ export class DriftReportWriter {
       reportedAtResolutionMs?: number;
     } = {},
   ) {
-    this.#commit =
-      opts.commit ?? (async (work) => ({ result: await db.transaction().execute(work), durable: Promise.resolve() }));
+    this.#commit = opts.commit ?? commitInOneStep(db);
     this.#maxBatch = opts.maxBatch ?? 500;
     this.#maxQueue = opts.maxQueue ?? 10_000;
     this.#resolutionMs = opts.reportedAtResolutionMs;
