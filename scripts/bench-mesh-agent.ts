@@ -2,20 +2,23 @@
 // environment has the mesh on, with 50 peers on loopback, against the same agent with the mesh off.
 //
 //   tsc -b packages/cli && node --conditions=@flotilla/source scripts/bench-mesh-agent.ts [--peers 50]
-//        [--seconds 60] [--warmup 20] [--max-peers-per-round N] [--source] [--profile DIR]
+//        [--seconds 60] [--warmup 20] [--max-peers-per-round N] [--plain-server] [--source] [--profile DIR]
 //
 // The server and the peers run in this process; the peers are light mesh nodes (membership, the mesh
 // port with mutual TLS and the echo path, certificates from the server's CA) that do not probe, so the
 // agent is the only prober. The agent runs built (`packages/cli/dist/main.js`, as installed) unless
-// --source (TypeScript stripped at load, in the prober's thread too: more memory).
+// --source (TypeScript stripped at load, in the prober's thread too: more memory). Both agents reach the
+// control plane over HTTPS, as deployed (a TLS proxy in this process, trusted via NODE_EXTRA_CA_CERTS),
+// so the TLS library's start-up is in both; --plain-server uses plain HTTP and charges it to the mesh.
 // Goal (issue: network mesh): CPU < 2 % of one core and RSS at most 20 MB more than without the mesh.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer as createTlsServer } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { checkMeshPeer, meshServerIdentityCheck } from '@flotilla/protocol/mesh-peer';
 import { startAdminServer } from '../bench/admin-server.ts';
@@ -32,6 +35,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '20' },
     'max-peers-per-round': { type: 'string' },
     source: { type: 'boolean', default: false },
+    'plain-server': { type: 'boolean', default: false },
     /** Directory for CPU profiles of the measured agents (one file per thread, written when it stops). */
     profile: { type: 'string' },
   },
@@ -45,6 +49,32 @@ const built = join(root, 'packages/cli/dist/main.js');
 if (!args.source && !existsSync(built)) throw new Error(`${built} is missing: run tsc -b packages/cli first`);
 const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-mesh-agent-'));
 const { server, call } = await startAdminServer(work);
+const agentServer = args['plain-server'] ? { url: server.url, env: {} } : await startTlsProxy(server.url);
+
+/** A TLS front for the control plane with a throw-away certificate for 127.0.0.1. */
+async function startTlsProxy(upstream: string) {
+  const key = join(work, 'proxy-key.pem');
+  const cert = join(work, 'proxy-cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'],
+      ...['-keyout', key, '-out', cert, '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    ],
+    { stdio: 'ignore' },
+  );
+  const target = new URL(upstream);
+  const proxy = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (socket) => {
+    const up = connect(Number(target.port), target.hostname);
+    socket.pipe(up).pipe(socket);
+    socket.on('error', () => up.destroy());
+    up.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  proxy.unref();
+  const port = (proxy.address() as { port: number }).port;
+  return { url: `https://127.0.0.1:${port}`, env: { NODE_EXTRA_CA_CERTS: cert } };
+}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -182,7 +212,7 @@ async function measureAgent(environment: string, token: string, meshOn: boolean)
       ...(args.source ? ['--conditions=@flotilla/source', join(root, 'packages/cli/src/main.ts')] : [built]),
       'agent',
       '--server',
-      server.url,
+      agentServer.url,
       '--token',
       token,
       '--dir',
@@ -192,7 +222,7 @@ async function measureAgent(environment: string, token: string, meshOn: boolean)
       '--mesh-listen',
       `127.0.0.1:${port}`,
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...agentServer.env } },
   );
   try {
     const started = Date.now();
@@ -255,7 +285,7 @@ try {
     );
   }
   console.log(
-    `${peerCount} peers up; probed per round: ${maxPeers ?? 'all'}; agent from ${args.source ? 'sources' : 'built JS'}; load ${loadavg()[0]?.toFixed(2)}`,
+    `${peerCount} peers up; probed per round: ${maxPeers ?? 'the default (5)'}; agent from ${args.source ? 'sources' : 'built JS'}; control plane over ${agentServer.url.split(':')[0]}; load ${loadavg()[0]?.toFixed(2)}`,
   );
   const off = await measureAgent('bench-off', tokenOff, false);
   const on = await measureAgent('bench', tokenOn, true);

@@ -1,9 +1,17 @@
+import { createServer } from 'node:http';
 import https from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MeshMessage } from './contracts.ts';
 import { makeTestPki, type TestPki } from './tls.test.helper.ts';
 import { loadMeshTls } from './tls.ts';
-import { type DropReason, MAX_MESSAGE_BYTES, MESSAGES_PATH, type MeshTransport, startTransport } from './transport.ts';
+import {
+  type DropReason,
+  IDLE_CONNECTION_MS,
+  MAX_MESSAGE_BYTES,
+  MESSAGES_PATH,
+  type MeshTransport,
+  startTransport,
+} from './transport.ts';
 import { parseMeshMessage } from './transport-validate.ts';
 
 const ping: MeshMessage = {
@@ -77,6 +85,34 @@ describe('the mesh transport', () => {
     a.t.send(`127.0.0.1:${b.t.port}`, ping);
     await vi.waitFor(() => expect(b.received).toEqual([ping]), { timeout: 5000 });
     expect(a.drops).toEqual([]);
+  });
+
+  it('closes a connection left idle, and a later message goes out on a new one', async () => {
+    const a = await transport();
+    const opened: number[] = [];
+    const closed: number[] = [];
+    const peer = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(202).end());
+    });
+    peer.keepAliveTimeout = 60_000;
+    peer.on('connection', (socket) => {
+      opened.push(Date.now());
+      socket.on('close', () => closed.push(Date.now()));
+    });
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = `127.0.0.1:${(peer.address() as { port: number }).port}`;
+      a.t.send(address, ping);
+      await vi.waitFor(() => expect(closed).toHaveLength(1), { timeout: IDLE_CONNECTION_MS + 3000, interval: 100 });
+      expect((closed[0] as number) - (opened[0] as number)).toBeGreaterThanOrEqual(IDLE_CONNECTION_MS - 100);
+      a.t.send(address, ping);
+      await vi.waitFor(() => expect(opened).toHaveLength(2), { timeout: 3000 });
+      expect(a.drops).toEqual([]);
+    } finally {
+      peer.closeAllConnections();
+      await new Promise((resolve) => peer.close(resolve));
+    }
   });
 
   it('reports an unreachable peer once, not once per send, and counts the failed sends', async () => {

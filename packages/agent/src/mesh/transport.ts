@@ -15,6 +15,9 @@ export const MESSAGES_PATH = '/mesh/v1/messages';
 /** Largest message body accepted; a join reply carries the member list, so this is above one probe's size. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 const SEND_TIMEOUT_MS = 3000;
+/** A membership connection idle this long is closed: a TLS connection held open costs about 55 KB, and
+ *  with one ping per round a peer's connection would sit idle for a whole pass over the mesh. */
+export const IDLE_CONNECTION_MS = 2000;
 const MAX_IN_FLIGHT = 1024;
 const MAX_IN_FLIGHT_PER_PEER = 32;
 /** Most addresses remembered as unreachable (oldest forgotten first). */
@@ -160,10 +163,11 @@ export async function startTransport(options: TransportOptions): Promise<MeshTra
           keepAlive: true,
           maxSockets: 4,
           maxFreeSockets: 2,
+          timeout: IDLE_CONNECTION_MS,
           ...clientContext(material),
           ...(options.checkServerIdentity ? { checkServerIdentity: options.checkServerIdentity } : {}),
         })
-      : new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2 });
+      : new http.Agent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2, timeout: IDLE_CONNECTION_MS });
   let agent = makeAgent(tls);
   const retired = new Set<http.Agent>();
   const request = secure ? https.request : http.request;
