@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { registerAccountsCommands } from './commands/accounts.ts';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerBuildCommand } from './commands/build.ts';
+import { registerBuildsCommands } from './commands/builds.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
 import { registerDriftCommands } from './commands/drift.ts';
@@ -12,6 +14,7 @@ import { registerMeshCommand } from './commands/mesh.ts';
 import { registerPrivateFileCommands } from './commands/private-files.ts';
 import { registerRolloutCommands } from './commands/rollouts.ts';
 import { registerServerCommand } from './commands/server.ts';
+import { registerTrashCommands } from './commands/trash.ts';
 import { examples } from './help.ts';
 import { baseProgram, runProgram } from './program-base.ts';
 
@@ -37,8 +40,11 @@ Environment:
   registerAccountsCommands(program);
   registerCatalogCommands(program);
   registerPrivateFileCommands(program);
+  registerBuildCommand(program);
+  registerBuildsCommands(program);
   registerDesiredCommands(program);
   registerRolloutCommands(program);
+  registerTrashCommands(program);
   registerLogsCommands(program);
   registerFaultsCommands(program);
   registerFleetCommands(program);

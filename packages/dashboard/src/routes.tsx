@@ -22,6 +22,12 @@ function page<K extends string>(load: () => Promise<Record<K, ComponentType>>, n
 export const pages: PageRoute[] = [
   { path: 'usage', label: 'Usage', element: page(() => import('./pages/usage/index.tsx'), 'UsagePage') },
   { path: 'releases', label: 'Releases', element: page(() => import('./pages/releases.tsx'), 'ReleasesPage') },
+  { path: 'builds', label: 'Builds', element: page(() => import('./pages/builds.tsx'), 'BuildsPage') },
+  {
+    path: 'builds/:id',
+    title: (p) => `Build ${p.id}`,
+    element: page(() => import('./pages/build-detail.tsx'), 'BuildPage'),
+  },
   { path: 'desired', label: 'Desired versions', element: page(() => import('./pages/desired.tsx'), 'DesiredPage') },
   { path: 'rollouts', label: 'Rollouts', element: page(() => import('./pages/rollouts.tsx'), 'RolloutsPage') },
   { path: 'fleet', label: 'Fleet', element: page(() => import('./pages/fleet.tsx'), 'FleetPage') },

@@ -85,18 +85,23 @@ export const ManifestLogs = Type.Object(
   { additionalProperties: false },
 );
 
+/** When a running service is restarted; also update.json's `restartConditions` (build-spec.ts). */
+export const restartConditionFields = {
+  maxMemoryMB: Type.Optional(Type.Integer({ minimum: 1 })),
+  maxCpu: Type.Optional(
+    Type.Object(
+      { percents: Type.Number({ exclusiveMinimum: 0 }), durationSec: Type.Integer({ minimum: 1 }) },
+      { additionalProperties: false },
+    ),
+  ),
+  makeCore: Type.Optional(Type.Boolean()),
+  checkTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+};
+
 export const ManifestRestart = Type.Object(
   {
     onFault: Type.Optional(Type.Boolean({ description: 'Restart after an unexpected exit (default true)' })),
-    maxMemoryMB: Type.Optional(Type.Integer({ minimum: 1 })),
-    maxCpu: Type.Optional(
-      Type.Object(
-        { percents: Type.Number({ exclusiveMinimum: 0 }), durationSec: Type.Integer({ minimum: 1 }) },
-        { additionalProperties: false },
-      ),
-    ),
-    makeCore: Type.Optional(Type.Boolean()),
-    checkTimeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    ...restartConditionFields,
   },
   { additionalProperties: false },
 );
@@ -129,6 +134,37 @@ export const ManifestHealth = Type.Object(
   { additionalProperties: false, description: 'Exactly one of http, tcp, command, statusFile' },
 );
 
+const Sha256Hex = Type.String({ pattern: '^[0-9a-f]{64}$' });
+
+/** Where a built version came from; set by `flotilla build`, signed with the rest of the manifest. */
+export const ManifestProvenance = Type.Object(
+  {
+    builder: Type.String({ maxLength: 200, description: '`flotilla build <cli version>`' }),
+    sources: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ maxLength: 64 }),
+          url: Type.String({ maxLength: 4096, description: 'Without credentials' }),
+          ref: Type.String({ maxLength: 1024, description: 'As given; empty for the default branch' }),
+          subdir: Type.Optional(Type.String({ maxLength: 4096 })),
+          commit: Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 32 },
+    ),
+    spec: Type.Object({ file: Type.String({ maxLength: 4096 }), sha256: Sha256Hex }, { additionalProperties: false }),
+    log: Type.Object(
+      { sha256: Sha256Hex, bytes: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false, description: 'The build log, kept by the builder' },
+    ),
+    startedAt: Type.String({ maxLength: 64 }),
+    finishedAt: Type.String({ maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type ManifestProvenance = Static<typeof ManifestProvenance>;
+
 /** `flotilla.json` at the root of every artifact: how the agent installs, runs and watches the service. */
 export const InstallManifest = Type.Object(
   {
@@ -141,6 +177,7 @@ export const InstallManifest = Type.Object(
     ),
     restart: Type.Optional(ManifestRestart),
     health: Type.Optional(ManifestHealth),
+    provenance: Type.Optional(ManifestProvenance),
   },
   { additionalProperties: false },
 );

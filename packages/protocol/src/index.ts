@@ -1,5 +1,7 @@
 export * from './accounts.ts';
 export * from './archive-links.ts';
+export * from './build-spec.ts';
+export * from './builds.ts';
 export * from './canonical-json.ts';
 export * from './catalog.ts';
 export * from './checkin.ts';
@@ -16,4 +18,5 @@ export * from './logs.ts';
 export * from './mesh-api.ts';
 export * from './private-files.ts';
 export * from './rollouts.ts';
+export * from './trash.ts';
 export * from './usage.ts';

@@ -6,6 +6,7 @@ import type { AppRegistry } from './checkin/apps.ts';
 import type { InstanceKeys } from './checkin/instance-keys.ts';
 import { expireRawCheckins } from './checkin/store.ts';
 import type { Tables } from './db/tables.ts';
+import { createTrashService } from './trash/service.ts';
 
 /** A period's key is destroyed this long after it ends, so a batch committing at the boundary still finds it. */
 export const keyGraceMs = 5 * 60_000;
@@ -21,12 +22,24 @@ export function startMaintenance(deps: {
   rawRetentionMs: number;
   logger: Logger;
   dataDir?: string;
+  /** With `dataDir`: deleted items older than this are purged, artifacts included. */
+  trashRetentionMs?: number;
   intervalMs?: number;
   now?: () => number;
 }) {
   const now = deps.now ?? Date.now;
   let running: Promise<void> | null = null;
   const blobs = deps.dataDir === undefined ? undefined : new BlobStore(deps.dataDir);
+  const trash =
+    deps.dataDir === undefined || deps.trashRetentionMs === undefined
+      ? undefined
+      : createTrashService({
+          db: deps.db,
+          dataDir: deps.dataDir,
+          retentionMs: deps.trashRetentionMs,
+          logger: deps.logger,
+          now: () => new Date(now()),
+        });
   const runOnce = async () => {
     const t = now();
     for (const app of deps.apps.list()) {
@@ -40,6 +53,8 @@ export function startMaintenance(deps: {
       if (destroyed > 0)
         deps.logger.debug({ app: app.config.name, destroyed }, 'destroyed instance keys of closed periods');
     }
+    // Before the orphan sweep, so a purged version's blob is not left for the next run.
+    await trash?.purgeExpired();
     if (blobs) {
       const tmpFiles = await sweepArtifactTmp(blobs, t - artifactSweepGraceMs);
       const orphanBlobs = await sweepOrphanBlobs(deps.db, blobs, t - artifactSweepGraceMs);

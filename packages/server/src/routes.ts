@@ -6,6 +6,7 @@ import { accountsRoutes } from './accounts/routes.ts';
 import { sessionCookieHook } from './auth/session.ts';
 import { sessionRoutes } from './auth/session-routes.ts';
 import type { TokenStore } from './auth/tokens.ts';
+import { buildRoutes } from './builds/routes.ts';
 import { catalogRoutes } from './catalog/routes.ts';
 import { untrustedForwardWarning, warnOfUntrustedForward } from './checkin/forwarded.ts';
 import { checkinRoutes } from './checkin/routes.ts';
@@ -30,6 +31,7 @@ import { rolloutRoutes } from './rollouts/routes.ts';
 import { privateFileRoutes } from './service-private-files/routes.ts';
 import type { SetupGate } from './setup/gate.ts';
 import { setupRoutes } from './setup/routes.ts';
+import { trashRoutes } from './trash/routes.ts';
 import { usageRoutes } from './usage/routes.ts';
 import type { createUsageService } from './usage/service.ts';
 
@@ -62,6 +64,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', warnOfUntrustedForward(forwardWarning.request, trusted, behindCheckinThreads));
   // The dashboard's session cookie becomes a bearer credential for every API route (CSRF-checked).
   app.addHook('onRequest', sessionCookieHook);
+  // A build job's credential reaches only its own service's publishing routes, whatever route it calls.
+  app.addHook('preHandler', deps.tokens.buildCredentials.gate());
   await app.register(swagger, {
     openapi: {
       info: { title: 'Flotilla API', version: deps.version, description: 'The Flotilla control plane API' },
@@ -86,7 +90,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(setupRoutes, { ...deps.features, setup: deps.setup });
   await app.register(catalogRoutes, deps.features);
   await app.register(privateFileRoutes, deps.features);
+  await app.register(buildRoutes, deps.features);
   await app.register(desiredRoutes, deps.features);
+  await app.register(trashRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);
   await app.register(logsRoutes, deps.features);
   await app.register(faultsRoutes, deps.features);

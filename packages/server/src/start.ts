@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { generateToken, TokenStore } from './auth/tokens.ts';
+import { type BuilderCommand, BuildRunner } from './builds/runner.ts';
 import { createAppRegistry } from './checkin/apps.ts';
 import { catalogVersions } from './checkin/catalog-answer.ts';
 import { InstanceKeys } from './checkin/instance-keys.ts';
@@ -23,6 +24,7 @@ import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { tightenDataDir } from './private-files.ts';
 import { buildHttpApp } from './routes.ts';
+import { privateFilesFor } from './service-private-files/routes.ts';
 import { SetupGate } from './setup/gate.ts';
 import { createUsageService } from './usage/service.ts';
 
@@ -50,6 +52,8 @@ export interface StartOptions {
   shutdownGraceMs?: number;
   /** Replaces SQLite's WAL sync after check-in commits; tests make it fail. */
   syncWal?: OpenOptions['syncWal'];
+  /** How to start the CLI's build engine for queued builds (`flotilla server` gives itself); none: builds are refused. */
+  builder?: BuilderCommand;
 }
 
 /** In-flight requests wait for their commit, so nothing acknowledged is lost. */
@@ -153,6 +157,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       rawRetentionMs: config.rawRetentionMs,
       logger,
       dataDir: config.dataDir,
+      trashRetentionMs: config.trashRetentionMs,
     });
     cleanups.push(() => maintenance.stop());
 
@@ -167,6 +172,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       onStoreFailure: config.onStoreFailure,
     });
     const threadRoutes = new ThreadRoutes();
+    const builds = new BuildRunner({
+      db: database.db,
+      dataDir: config.dataDir,
+      builder: config.buildConcurrency > 0 ? (opts.builder ?? null) : null,
+      concurrency: config.buildConcurrency,
+      credentials: tokens.buildCredentials,
+      privateFiles: privateFilesFor({ db: database.db, dataDir: config.dataDir, config }),
+      logger,
+    });
+    // Stopped before the store closes; its jobs fail as "server stopped" at the next start.
+    cleanups.push(() => builds.close());
     const app = await buildHttpApp({
       logger,
       metrics,
@@ -193,6 +209,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         commitDurably: database.commitDurably,
         commitPipelined: database.commitPipelined,
         threadRoutes,
+        builds,
       },
       setup,
       version: serverVersion,
@@ -242,6 +259,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     if (!config.adminToken && !(await tokens.hasActiveAdmin())) {
       createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
     }
+    await builds.start(url);
     started = true;
     return { app, url, metrics, createdAdminToken, setupCode, checkinThreads: threads, close: cleanup };
   } catch (err) {

@@ -21,6 +21,10 @@ describe('macros', () => {
     }
   });
 
+  it('keeps undefined macros when asked to, for a developer version left to its client versions', () => {
+    expect(expandMacros('%%a%% %%b%%', { a: '1' }, 'f', 'keep')).toBe('1 %%b%%');
+  });
+
   it('ignores percent pairs that are not macro names', () => {
     expect(expandMacros('50%% of %% 100%%', {}, 'f')).toBe('50%% of %% 100%%');
   });

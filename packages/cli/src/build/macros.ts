@@ -22,12 +22,19 @@ export function isMacroName(name: string): boolean {
 
 /**
  * Replaces every `%%name%%` in `text` with its value; a name without a value stops the build with
- * the file and line of its first use. Values are inserted as they are, never expanded again.
+ * the file and line of its first use, or with `undefinedMacros: 'keep'` stays as written (a developer
+ * version's settings leave some for client versions). Values are inserted as they are, never expanded again.
  */
-export function expandMacros(text: string, macros: Macros, file: string): string {
+export function expandMacros(
+  text: string,
+  macros: Macros,
+  file: string,
+  undefinedMacros: 'error' | 'keep' = 'error',
+): string {
   return text.replace(reference, (match, name: string, offset: number) => {
     if (!isMacroName(name)) return match;
     const value = Object.hasOwn(macros, name) ? macros[name] : undefined;
+    if (value === undefined && undefinedMacros === 'keep') return match;
     if (value === undefined) {
       const line = text.slice(0, offset).split('\n').length;
       throw new BuildInputError(file, line, `macro %%${name}%% is not defined`);

@@ -122,7 +122,13 @@ function signatureValid(key: SigningKey, v: VersionDetail): boolean {
   }
 }
 
-async function publish(service: string, version: string, path: string, opts: ApiFlags & { notes?: string }) {
+/** Packs (a directory) and uploads a version; `flotilla build` publishes through it too. */
+export async function publishVersion(
+  service: string,
+  version: string,
+  path: string,
+  opts: ApiFlags & { notes?: string },
+): Promise<VersionDetail> {
   const client = clientFor(opts);
   const route = `/api/v1/services/${enc(service)}/versions/${enc(version)}`;
   // Checked first so a taken name is reported before a long upload, not after.
@@ -135,14 +141,23 @@ async function publish(service: string, version: string, path: string, opts: Api
     const sha = await sha256File(file);
     const query = new URLSearchParams({ sha256: sha, ...(opts.notes ? { notes: opts.notes } : {}) });
     const body = Readable.toWeb(createReadStream(file).pipe(progress(size, `uploading ${service} ${version}`)));
-    const created = await client.request<VersionDetail>('PUT', `${route}?${query}`, body as ReadableStream, {
+    return await client.request<VersionDetail>('PUT', `${route}?${query}`, body as ReadableStream, {
       headers: { 'content-type': 'application/gzip' },
     });
-    if (opts.json) printResult(created, { json: true });
-    else process.stdout.write(`published ${service} ${version}: ${created.digest} (${formatBytes(created.size)})\n`);
   } finally {
     cleanup();
   }
+}
+
+/** The line `flotilla version publish` and `flotilla build` print for a published version. */
+export function publishedLine(v: VersionDetail): string {
+  return `published ${v.service} ${v.version}: ${v.digest} (${formatBytes(v.size)})\n`;
+}
+
+async function publish(service: string, version: string, path: string, opts: ApiFlags & { notes?: string }) {
+  const created = await publishVersion(service, version, path, opts);
+  if (opts.json) printResult(created, { json: true });
+  else process.stdout.write(publishedLine(created));
 }
 
 async function download(service: string, version: string, opts: ApiFlags & { output?: string }) {

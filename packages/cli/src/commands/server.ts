@@ -39,7 +39,10 @@ export function registerServerCommand(program: Command): void {
     try {
       // Commander already folded the env vars into flags; pass env too for FLOTILLA_ADMIN_TOKEN.
       const config = resolveServerConfig(flags, process.env);
-      server = await startServer(config);
+      // Queued builds run this same command (`flotilla build … --server-job`), so the server needs no CLI import.
+      server = await startServer(config, {
+        builder: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
+      });
       const banner = firstStartBanner({
         url: server.url,
         host: config.host,

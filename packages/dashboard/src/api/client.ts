@@ -1,6 +1,8 @@
 import type {
   AppList,
   AuditPage,
+  BuildJob,
+  BuildList,
   CreatedToken,
   CreateTokenBody,
   CreateUserBody,
@@ -207,6 +209,11 @@ export const api = {
     cursor?: string | null;
   }) => request<FaultList>('GET', withQuery('/api/v1/faults', q)),
   fault: (id: string) => request<FaultDetail>('GET', `/api/v1/faults/${enc(id)}`),
+
+  builds: (q: { service?: string; state?: string; limit?: number }) =>
+    request<BuildList>('GET', withQuery('/api/v1/builds', q)),
+  build: (id: string) => request<BuildJob>('GET', `/api/v1/builds/${enc(id)}`),
+  cancelBuild: (id: string) => request<BuildJob>('POST', `/api/v1/builds/${enc(id)}/cancel`),
 };
 
 /** The filters of a log search; the same ones name a follow stream. */
@@ -222,6 +229,9 @@ export type LogSearch = {
 
 /** Where the browser downloads a fault's archive (the session cookie authenticates the GET). */
 export const faultArchiveUrl = (id: string) => `/api/v1/faults/${enc(id)}/archive`;
+
+/** A build's log as server-sent events from its first byte until the build ends. */
+export const buildLogFollowUrl = (id: string) => `/api/v1/builds/${enc(id)}/log?follow=1`;
 
 /** The URL of a follow stream of new log lines matching `search` (server-sent events). */
 export const logFollowUrl = (search: LogSearch) => withQuery('/api/v1/logs', { ...search, follow: '1' });

@@ -4,6 +4,7 @@ import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
 import { identityByCredential, touchIdentity } from '../identity/store.ts';
+import { BuildCredentials, buildCredentialPrefix } from './build-credentials.ts';
 
 export type Role = 'admin' | 'developer' | 'viewer' | 'agent';
 export type TokenKind = 'admin' | 'personal' | 'agent';
@@ -13,8 +14,11 @@ export interface Principal {
   /** The token's name. */
   name: string;
   role: Role;
-  /** `local` is the offline CLI working on the store directly, with no token; `instance` an enrolled agent. */
-  kind?: TokenKind | 'local' | 'instance';
+  /**
+   * `local` is the offline CLI working on the store directly, with no token; `instance` an enrolled
+   * agent; `build` a server build job's credential (auth/build-credentials.ts).
+   */
+  kind?: TokenKind | 'local' | 'instance' | 'build';
   /** The user a personal token belongs to. */
   userId?: string | null;
   userName?: string | null;
@@ -130,10 +134,13 @@ export class TokenStore {
   readonly #db: Kysely<Tables>;
   readonly #lastTouched = new Map<string, number>();
   readonly #now: () => number;
+  /** Credentials of the server's running build jobs, in memory only. */
+  readonly buildCredentials: BuildCredentials;
 
   constructor(db: Kysely<Tables>, now: () => number = Date.now) {
     this.#db = db;
     this.#now = now;
+    this.buildCredentials = new BuildCredentials(now);
   }
 
   async create(
@@ -197,6 +204,7 @@ export class TokenStore {
     if (!match) throw new Unauthorized('send "Authorization: Bearer <token>"');
     const bearer = match[1] as string;
     if (bearer.startsWith(instanceCredentialPrefix)) return this.#authenticateInstance(bearer);
+    if (bearer.startsWith(buildCredentialPrefix)) return this.buildCredentials.principalOf(bearer);
     const hash = hashToken(bearer);
     const [row] = (await tokenByHash(this.#db, hash)).rows;
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {

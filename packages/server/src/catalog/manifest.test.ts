@@ -41,4 +41,23 @@ describe('install manifest validation', () => {
   it('names the file, the path and the reason in the error', () => {
     expect(() => validateManifest({ run: { command: 5 } })).toThrow('flotilla.json: /run/command: expected string');
   });
+
+  it('accepts and keeps build provenance, whose strings are never taken for macros', () => {
+    const provenance = {
+      builder: 'flotilla build 0.1.0',
+      sources: [{ name: 'app', url: 'git://h/app.git', ref: '%%odd%%', commit: 'a'.repeat(40) }],
+      spec: { file: 'update.json', sha256: 'b'.repeat(64) },
+      log: { sha256: 'c'.repeat(64), bytes: 12 },
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.000Z',
+    };
+    const manifest = { ...good, provenance };
+    expect(validateManifest(manifest).provenance).toEqual(provenance);
+    expect(manifestProblems({ provenance: { ...provenance, sources: [] } }).join('\n')).toContain(
+      '/provenance/sources',
+    );
+    expect(manifestProblems({ provenance: { ...provenance, extra: 1 } }).join('\n')).toContain(
+      '/provenance/extra: unknown property',
+    );
+  });
 });

@@ -62,7 +62,9 @@ export function manifestProblems(value: unknown): string[] {
       );
     }
   }
-  unknownMacros(value, '', problems);
+  // The agent never expands provenance (a branch may well be named `%%x%%`), so it is not checked.
+  const { provenance: _, ...expanded } = manifest;
+  unknownMacros(expanded, '', problems);
   return problems;
 }
 

@@ -2,9 +2,10 @@ import type { Profile } from '@flotilla/protocol';
 import { serviceNamePattern } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
-import type { Principal } from '../auth/tokens.ts';
+import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Invalid, NotFound } from '../errors.ts';
+import { putInTrash } from '../trash/store.ts';
 import * as store from './store.ts';
 
 const namePattern = new RegExp(serviceNamePattern);
@@ -43,6 +44,7 @@ export function createProfileRules(db: Kysely<Tables>, now: () => string) {
         const [before] = await store.listProfiles(tx, name);
         if (!before) throw new NotFound(`no profile "${name}"`);
         await store.deleteProfile(tx, name);
+        await putInTrash(tx, { kind: 'profile', name, data: before, at: now(), by: authorName(actor) });
         await recordAudit(tx, { actor, action: 'profile.delete', target: `profile:${name}`, before });
       });
     },

@@ -159,7 +159,7 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
       preHandler: developer,
       schema: {
         tags,
-        summary: 'Delete a service without versions',
+        summary: 'Delete a service without versions (restorable for the trash retention)',
         security,
         params: ServiceParams,
         response: { 204: Type.Null(), ...errors },

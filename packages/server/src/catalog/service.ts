@@ -16,6 +16,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { authorName, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.ts';
+import { putInTrash } from '../trash/store.ts';
 import { BlobStore } from './artifacts.ts';
 import { isVersionPinned, type PinCheck } from './pins.ts';
 import { createProfileRules } from './profiles.ts';
@@ -196,10 +197,15 @@ export function createCatalogService(deps: CatalogDeps) {
         const row = await store.getService(tx, name);
         if (!row) throw new NotFound(`no service "${name}"`);
         const versions = await store.countVersions(tx, name);
-        if (versions > 0) throw new Conflict(`service "${name}" still has ${versions} version(s); they must go first`);
+        if (versions > 0)
+          throw new Conflict(
+            `service "${name}" still has ${versions} version(s); delete them first (flotilla version delete)`,
+          );
         const profiles = await store.profilesUsing(tx, name);
         if (profiles.length > 0) throw new Conflict(`service "${name}" is in profile(s) ${profiles.join(', ')}`);
         await store.deleteService(tx, name);
+        // Kept restorable until the trash retention purges it (trash/).
+        await putInTrash(tx, { kind: 'service', name, data: row, at: now(), by: authorName(actor) });
         await recordAudit(tx, { actor, action: 'service.delete', target: `service:${name}`, before: toService(row) });
       });
     },

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { uniqueOr } from '../db/unique.ts';
+import { trashedDigests } from '../trash/store.ts';
 import type { ServicesTable, ServiceVersionsTable } from './tables.ts';
 
 export type ServiceRow = ServicesTable;
@@ -135,11 +136,11 @@ export async function deleteVersions(db: Kysely<Tables>, service: string, versio
   await db.deleteFrom('service_versions').where('service', '=', service).where('version', 'in', versions).execute();
 }
 
-/** The digests among `digests` that no version row references any more. */
+/** The digests among `digests` that no version row references any more, nor a restorable deleted one. */
 export async function unreferencedDigests(db: Kysely<Tables>, digests: string[]): Promise<string[]> {
   if (digests.length === 0) return [];
   const rows = await db.selectFrom('service_versions').select('digest').where('digest', 'in', digests).execute();
-  const used = new Set(rows.map((r) => r.digest));
+  const used = new Set([...rows.map((r) => r.digest), ...(await trashedDigests(db, digests))]);
   return [...new Set(digests)].filter((d) => !used.has(d));
 }
 

@@ -38,6 +38,13 @@ describe('resolveServerConfig', () => {
     );
   });
 
+  it('runs no builds unless told how many at once (a build runs commands as the server user), at most 64', () => {
+    expect(resolveServerConfig({}, {}).buildConcurrency).toBe(0);
+    expect(resolveServerConfig({}, { FLOTILLA_BUILD_CONCURRENCY: '2' }).buildConcurrency).toBe(2);
+    expect(resolveServerConfig({ buildConcurrency: '500' }, {}).buildConcurrency).toBe(64);
+    expect(() => resolveServerConfig({ buildConcurrency: '-1' }, {})).toThrow(ConfigError);
+  });
+
   it('has working defaults: one default app, SQLite in ./flotilla-data, port 8314', () => {
     const config = resolveServerConfig({}, {}, '/srv');
     expect(config.port).toBe(8314);

@@ -36,6 +36,8 @@ export interface ServerConfig {
   driftRemoveAfterMs: number;
   /** Mesh: per-minute pair summaries older than this are deleted. */
   meshRetentionMs: number;
+  /** Deleted services, profiles, environments and versions stay restorable this long. */
+  trashRetentionMs: number;
   faultMaxCount: number;
   /** Per instance: log message bytes and lines a minute, fault reports an hour; 0 is unlimited. */
   logQuotaBytes: number;
@@ -43,6 +45,8 @@ export interface ServerConfig {
   faultQuota: number;
   /** Log-follow streams one user (or token) may hold open at once. */
   logFollowMax: number;
+  /** Queued builds run at once (builds/runner.ts). */
+  buildConcurrency: number;
   rateLimitPerMinute: number;
   /** When the store cannot take a check-in: answer it unstored (upgrade-responder's way) or refuse with 503. */
   onStoreFailure: 'answer' | 'refuse';
@@ -110,6 +114,7 @@ export function resolveServerConfig(
       where('driftRemoveAfter'),
     ),
     meshRetentionMs: durationOption(opts.meshRetention ?? file.meshRetention ?? '7d', where('meshRetention')),
+    trashRetentionMs: durationOption(opts.trashRetention ?? file.trashRetention ?? '7d', where('trashRetention')),
     faultMaxCount:
       opts.faultMaxCount !== undefined
         ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))
@@ -118,6 +123,8 @@ export function resolveServerConfig(
     logQuotaLines: countOption(opts.logQuotaLines, 'log-quota-lines', file.logQuotaLines, 60_000),
     faultQuota: countOption(opts.faultQuota, 'fault-quota', file.faultQuota, 60),
     logFollowMax: Math.max(1, countOption(opts.logFollowMax, 'log-follow-max', file.logFollowMax, 8)),
+    // 0 by default: a build runs its spec's commands as the server's OS user, so it is opted into.
+    buildConcurrency: Math.min(64, countOption(opts.buildConcurrency, 'build-concurrency', file.buildConcurrency, 0)),
     rateLimitPerMinute:
       opts.rateLimit !== undefined ? parseCount(opts.rateLimit, 'rate-limit') : (file.rateLimit ?? 600),
     onStoreFailure: (opts.onStoreFailure ?? file.onStoreFailure ?? 'answer') as ServerConfig['onStoreFailure'],

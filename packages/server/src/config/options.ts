@@ -15,11 +15,13 @@ export interface ServerOptions {
   driftStaleAfter?: string;
   driftRemoveAfter?: string;
   meshRetention?: string;
+  trashRetention?: string;
   faultMaxCount?: string;
   logQuotaBytes?: string;
   logQuotaLines?: string;
   faultQuota?: string;
   logFollowMax?: string;
+  buildConcurrency?: string;
   rateLimit?: string;
   onStoreFailure?: string;
   checkinThreads?: string;
@@ -120,6 +122,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     help: 'how long per-minute mesh summaries (pair round trips and loss) are kept (default 7d)',
   },
   {
+    key: 'trashRetention',
+    flag: '--trash-retention <duration>',
+    env: 'FLOTILLA_TRASH_RETENTION',
+    help: 'how long deleted services, profiles, environments and versions stay restorable (default 7d)',
+  },
+  {
     key: 'faultMaxCount',
     flag: '--fault-max-count <n>',
     env: 'FLOTILLA_FAULT_MAX_COUNT',
@@ -148,6 +156,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--log-follow-max <n>',
     env: 'FLOTILLA_LOG_FOLLOW_MAX',
     help: 'log-follow streams one user or token may hold open at once (default 8)',
+  },
+  {
+    key: 'buildConcurrency',
+    flag: '--build-concurrency <n>',
+    env: 'FLOTILLA_BUILD_CONCURRENCY',
+    help: "queued builds run at once, oldest first (default 0: no builds on this server; build commands run as the server's OS user)",
   },
   {
     key: 'rateLimit',

@@ -38,6 +38,7 @@ export const FileConfig = Type.Object(
     driftStaleAfter: Type.Optional(Type.String()),
     driftRemoveAfter: Type.Optional(Type.String()),
     meshRetention: Type.Optional(Type.String()),
+    trashRetention: Type.Optional(Type.String()),
     faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
     logQuotaBytes: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Log message bytes per agent instance per minute; 0 is off' }),
@@ -50,6 +51,9 @@ export const FileConfig = Type.Object(
     ),
     logFollowMax: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Log-follow streams open at once per user or token' }),
+    ),
+    buildConcurrency: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 64, description: 'Queued builds run at once, oldest first' }),
     ),
     rateLimit: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Check-ins per minute per client address; 0 is off' }),

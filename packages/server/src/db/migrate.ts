@@ -14,6 +14,8 @@ import * as m0012 from './migrations/0012-drift-resolution.ts';
 import * as m0013 from './migrations/0013-mesh.ts';
 import * as m0014 from './migrations/0014-drift-pending-index.ts';
 import * as m0015 from './migrations/0015-private-files.ts';
+import * as m0016 from './migrations/0016-builds.ts';
+import * as m0017 from './migrations/0017-restorable-deletes.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -32,6 +34,8 @@ export const migrations: Record<string, Migration> = {
   '0013-mesh': m0013,
   '0014-drift-pending-index': m0014,
   '0015-private-files': m0015,
+  '0016-builds': m0016,
+  '0017-restorable-deletes': m0017,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -1,4 +1,5 @@
 import type { AccountTables } from '../accounts/tables.ts';
+import type { BuildTables } from '../builds/tables.ts';
 import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
 import type { DriftTables } from '../drift/tables.ts';
@@ -8,6 +9,7 @@ import type { LogTables } from '../logs/tables.ts';
 import type { MeshTables } from '../mesh/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
 import type { PrivateFileTables } from '../service-private-files/tables.ts';
+import type { TrashTables } from '../trash/tables.ts';
 
 export interface CheckinsTable {
   time: number;
@@ -73,4 +75,6 @@ export type Tables = CheckinTables &
   IdentityTables &
   DriftTables &
   MeshTables &
-  PrivateFileTables;
+  PrivateFileTables &
+  BuildTables &
+  TrashTables;

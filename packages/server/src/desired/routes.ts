@@ -136,7 +136,7 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
       preHandler: admin,
       schema: {
         tags,
-        summary: 'Delete an environment with its desired-list history',
+        summary: 'Delete an environment with its desired-list history (restorable for the trash retention)',
         security,
         params: EnvironmentParams,
         response: { 204: Type.Null(), ...errors },

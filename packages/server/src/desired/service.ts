@@ -7,6 +7,8 @@ import { Conflict, Invalid, NotFound, RolloutActive } from '../errors.ts';
 import { assignedRevision } from '../rollouts/assignment.ts';
 import { activeRollout } from '../rollouts/store.ts';
 import { describeChanges, errorRollout, transition } from '../rollouts/transition.ts';
+import { snapshotEnvironment } from '../trash/restore.ts';
+import { putInTrash } from '../trash/store.ts';
 import type { CatalogLookup } from './catalog-lookup.ts';
 import { diffVersions, isEmptyDiff, newlyDesired, sortedVersions, type VersionDiff, type VersionMap } from './diff.ts';
 import type { DesiredNotifier } from './long-poll.ts';
@@ -241,7 +243,9 @@ export function createDesiredService(deps: DesiredServiceDeps) {
           throw new Conflict(`environments ${dependents.join(', ')} require versions tested in "${name}"`);
         }
         const current = await store.currentRevision(tx, name);
+        const snapshot = await snapshotEnvironment(tx, name);
         await store.deleteEnvironment(tx, name);
+        await putInTrash(tx, { kind: 'environment', name, data: snapshot, at: now(), by: authorName(actor) });
         await recordAudit(tx, {
           actor,
           action: 'environment.delete',

@@ -7,22 +7,27 @@ import type { FeatureDeps } from '../http/feature-deps.ts';
 import { loadPrivateFileKey, type PrivateFileKey } from './cipher.ts';
 import { createPrivateFiles, privateFileLimits } from './service.ts';
 
-/**
- * `/api/v1/services/:service/private-files`: developers upload, list and remove a service's private
- * files; nobody can read one back over the API (builds read them on the server).
- */
-export async function privateFileRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
+/** The private files of this server; the server's build jobs read through one too. */
+export function privateFilesFor(deps: Pick<FeatureDeps, 'db' | 'dataDir' | 'config'>) {
   // A key given in the environment is checked at start; the data dir's own is made on first upload.
   let key: PrivateFileKey | undefined = deps.config.privateFilesKey
     ? loadPrivateFileKey(deps.dataDir, deps.config.privateFilesKey)
     : undefined;
-  const files = createPrivateFiles({
+  return createPrivateFiles({
     db: deps.db,
     key: () => {
       key ??= loadPrivateFileKey(deps.dataDir, deps.config.privateFilesKey);
       return key;
     },
   });
+}
+
+/**
+ * `/api/v1/services/:service/private-files`: developers upload, list and remove a service's private
+ * files; nobody can read one back over the API (builds read them on the server).
+ */
+export async function privateFileRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
+  const files = privateFilesFor(deps);
   const developer = authorize(deps.tokens, 'developer');
   const tags = ['private files'];
   const security = [{ bearer: [] }];

@@ -1,0 +1,81 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
+import { fetchSource, parseSource, redactUrl } from './git.ts';
+import { commitFiles, gitIn, makeRepo } from './git-repo.test.helper.ts';
+
+const opts = { timeoutMs: 30_000, log: () => {} };
+
+describe('--source', () => {
+  it.each([
+    ['app=git://127.0.0.1:9418/app.git', { name: 'app', url: 'git://127.0.0.1:9418/app.git', ref: '' }],
+    ['app=https://h.example/a.git#v1.2', { name: 'app', url: 'https://h.example/a.git', ref: 'v1.2' }],
+    [
+      'lib=git@host:org/lib.git#main:pkg/lib',
+      { name: 'lib', url: 'git@host:org/lib.git', ref: 'main', subdir: 'pkg/lib' },
+    ],
+    ['conf=ssh://git@h:22/c.git#:etc/', { name: 'conf', url: 'ssh://git@h:22/c.git', ref: '', subdir: 'etc' }],
+    ['x=/srv/x.git#0123abcd', { name: 'x', url: '/srv/x.git', ref: '0123abcd' }],
+  ])('%s', (text, parsed) => {
+    expect(parseSource(text)).toEqual(parsed);
+  });
+
+  it.each([
+    ['app', 'the name'],
+    ['../x=u', 'the name'],
+    ['app=', 'no git URL'],
+    ['app=--upload-pack=x', 'no git URL'],
+    ['app=u#-x', 'not a branch'],
+    ['app=u#a..b', 'not a branch'],
+    ['app=u#main:../up', 'subdirectory'],
+    ['app=u#main:/abs', 'subdirectory'],
+  ])('refuses %s', (text, why) => {
+    expect(() => parseSource(text)).toThrow(why);
+  });
+
+  it('drops credentials from URLs', () => {
+    expect(redactUrl('https://user:tok@h.example/a.git')).toBe('https://h.example/a.git');
+    expect(redactUrl('git@host:org/a.git')).toBe('git@host:org/a.git');
+  });
+});
+
+describe('fetchSource', () => {
+  it('clones, checks out branches, tags and commits exactly, and fetches on rebuilds', async () => {
+    const dir = makeTempDir('flotilla-git-');
+    const repo = join(dir, 'repo');
+    const first = makeRepo(repo, { 'a.txt': 'one\n', 'sub/b.txt': 'b\n' });
+    gitIn(repo, ['tag', 'v1']);
+    const work = join(dir, 'work');
+
+    const got = await fetchSource(work, { name: 'app', url: repo, ref: 'main' }, opts);
+    expect(got.commit).toBe(first);
+    expect(readFileSync(join(work, 'source/app/a.txt'), 'utf8')).toBe('one\n');
+
+    const second = commitFiles(repo, { 'a.txt': 'two\n' });
+    writeFileSync(join(work, 'source/app/leftover'), 'x');
+    const again = await fetchSource(work, { name: 'app', url: repo, ref: '' }, opts);
+    expect(again.commit).toBe(second);
+    expect(readFileSync(join(work, 'source/app/a.txt'), 'utf8')).toBe('two\n');
+    expect(existsSync(join(work, 'source/app/leftover'))).toBe(false);
+
+    expect((await fetchSource(work, { name: 'app', url: repo, ref: 'v1' }, opts)).commit).toBe(first);
+    expect((await fetchSource(work, { name: 'app', url: repo, ref: first.slice(0, 10) }, opts)).commit).toBe(first);
+    expect(readFileSync(join(work, 'source/app/a.txt'), 'utf8')).toBe('one\n');
+
+    const sub = await fetchSource(work, { name: 'lib', url: repo, ref: 'v1', subdir: 'sub' }, opts);
+    expect(sub.commit).toBe(first);
+    expect(readFileSync(join(work, 'source/lib/b.txt'), 'utf8')).toBe('b\n');
+    expect(existsSync(join(work, 'source/lib/a.txt'))).toBe(false);
+
+    await expect(fetchSource(work, { name: 'app', url: repo, ref: 'nope' }, opts)).rejects.toThrow(
+      'has no branch, tag or commit "nope"',
+    );
+    await expect(fetchSource(work, { name: 'lib', url: repo, ref: 'main', subdir: 'missing' }, opts)).rejects.toThrow(
+      '"missing" is not a directory',
+    );
+    await expect(fetchSource(work, { name: 'bad', url: join(dir, 'none'), ref: '' }, opts)).rejects.toThrow(
+      'git clone failed',
+    );
+  });
+});

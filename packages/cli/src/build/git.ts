@@ -1,0 +1,170 @@
+// Sources of a build: git repositories cloned with the real `git` binary (never a shell), fetched
+// again on rebuilds, checked out at an exact commit. No prompt ever waits for a password.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { CliError } from '../api-client.ts';
+import { runProcess } from './run-process.ts';
+
+export interface SourceSpec {
+  name: string;
+  url: string;
+  /** Branch, tag or commit as given; empty for the remote's default branch. */
+  ref: string;
+  subdir?: string;
+}
+
+export interface FetchedSource extends SourceSpec {
+  /** `<workdir>/source/<name>`: the tree the build sees. */
+  root: string;
+  commit: string;
+}
+
+export interface GitOptions {
+  timeoutMs: number;
+  log: (line: string) => void;
+}
+
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const refPattern = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/+@-]{1,255}$/;
+
+function usage(text: string, why: string): CliError {
+  return new CliError(`--source ${text}: ${why} (expected name=<git url>[#ref][:subdir])`, 2);
+}
+
+/**
+ * Parses `name=<url>[#ref[:subdir]]`. The name ends at the first `=`, the URL at the first `#`, the ref
+ * at the next `:` (git refs cannot hold `:`), so URLs with `:` (`https://`, `git@host:path`) stay whole;
+ * a subdirectory of the default branch is `url#:subdir`.
+ */
+export function parseSource(text: string): SourceSpec {
+  const eq = text.indexOf('=');
+  const name = eq < 0 ? '' : text.slice(0, eq);
+  if (!namePattern.test(name)) throw usage(text, 'the name takes letters, digits, - and _');
+  const rest = text.slice(eq + 1);
+  const hash = rest.indexOf('#');
+  const url = hash < 0 ? rest : rest.slice(0, hash);
+  if (url === '' || url.startsWith('-')) throw usage(text, 'no git URL');
+  const fragment = hash < 0 ? '' : rest.slice(hash + 1);
+  const colon = fragment.indexOf(':');
+  const ref = colon < 0 ? fragment : fragment.slice(0, colon);
+  if (ref !== '' && !refPattern.test(ref)) throw usage(text, `"${ref}" is not a branch, tag or commit`);
+  if (colon < 0) return { name, url, ref };
+  const subdir = posix.normalize(fragment.slice(colon + 1)).replace(/\/+$/, '');
+  if (subdir === '' || subdir === '.' || subdir.startsWith('/') || subdir === '..' || subdir.startsWith('../')) {
+    throw usage(text, 'the subdirectory must be a relative path inside the repository');
+  }
+  return { name, url, ref, subdir };
+}
+
+/** The URL without user name or password, as provenance and messages show it. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
+export class GitError extends Error {
+  override name = 'GitError';
+}
+
+async function git(args: string[], cwd: string, opts: GitOptions, secret: string, env = {}): Promise<string> {
+  const result = await runProcess('git', args, {
+    cwd,
+    timeoutMs: opts.timeoutMs,
+    keepStdout: true,
+    env: {
+      ...process.env,
+      ...env,
+      GIT_TERMINAL_PROMPT: '0',
+      GCM_INTERACTIVE: 'never',
+      GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
+      LC_ALL: 'C',
+    },
+  });
+  const hide = (s: string) => (secret === '' ? s : s.split(secret).join(redactUrl(secret)));
+  if (result.spawnError) throw new GitError(`cannot run git: ${result.spawnError.message}`);
+  if (result.timedOut) throw new GitError(`git ${hide(args[0] ?? '')} timed out after ${opts.timeoutMs / 1000} s`);
+  if (result.code !== 0) {
+    const why = hide(result.output.trim().split('\n').slice(-5).join('\n'));
+    throw new GitError(`git ${args[0]} failed (exit ${result.code ?? result.signal}): ${why}`);
+  }
+  return result.stdout;
+}
+
+async function ensureClone(dir: string, url: string, opts: GitOptions): Promise<void> {
+  if (existsSync(join(dir, '.git'))) {
+    const origin = await git(['config', '--get', 'remote.origin.url'], dir, opts, url).catch(() => '');
+    if (origin.trim() === url) {
+      opts.log(`fetching ${redactUrl(url)} into ${dir}`);
+      await git(['fetch', '--quiet', '--force', '--prune', '--tags', 'origin'], dir, opts, url);
+      await git(['remote', 'set-head', 'origin', '--auto'], dir, opts, url);
+      return;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  opts.log(`cloning ${redactUrl(url)} into ${dir}`);
+  await git(['clone', '--quiet', '--no-checkout', '--', url, dir], dir, opts, url);
+}
+
+async function revParse(dir: string, rev: string, opts: GitOptions): Promise<string | undefined> {
+  const out = await git(
+    ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`],
+    dir,
+    opts,
+    '',
+  ).catch(() => '');
+  return out.trim() || undefined;
+}
+
+async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Promise<string> {
+  if (source.ref === '') {
+    const head = await revParse(dir, 'refs/remotes/origin/HEAD', opts);
+    if (head) return head;
+    throw new GitError(`${redactUrl(source.url)} has no default branch; give one after #`);
+  }
+  const candidates = [`refs/remotes/origin/${source.ref}`, `refs/tags/${source.ref}`];
+  const hex = /^[0-9a-f]{7,64}$/i.test(source.ref);
+  if (hex) candidates.push(source.ref);
+  for (const c of candidates) {
+    const sha = await revParse(dir, c, opts);
+    if (sha) return sha;
+  }
+  if (hex && source.ref.length >= 40) {
+    // A commit that no branch or tag reaches: asked for by name, when the server allows it.
+    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url).catch(() => '');
+    const sha = await revParse(dir, source.ref, opts);
+    if (sha) return sha;
+  }
+  throw new GitError(`${redactUrl(source.url)} has no branch, tag or commit "${source.ref}"`);
+}
+
+/**
+ * Brings `<workdir>/source/<name>` to the exact commit of the source's ref and returns that commit.
+ * A whole repository is cloned there; with a subdirectory, the clone is kept in `<workdir>/git/<name>`
+ * and only the subdirectory's tree is written to the source directory.
+ */
+export async function fetchSource(workdir: string, source: SourceSpec, opts: GitOptions): Promise<FetchedSource> {
+  const root = join(workdir, 'source', source.name);
+  const clone = source.subdir === undefined ? root : join(workdir, 'git', source.name);
+  await ensureClone(clone, source.url, opts);
+  const commit = await resolveRef(clone, source, opts);
+  opts.log(`${source.name}: ${source.ref || 'default branch'} is ${commit}`);
+  if (source.subdir === undefined) {
+    await git(['checkout', '--quiet', '--force', '--detach', commit], root, opts, '');
+    // Leftovers of an earlier build go, so every build starts from the committed files only.
+    await git(['clean', '-ffdxq'], root, opts, '');
+    return { ...source, root, commit };
+  }
+  const tree = `${commit}:${source.subdir}`;
+  const kind = await git(['cat-file', '-t', tree], clone, opts, '').catch(() => '');
+  if (kind.trim() !== 'tree') throw new GitError(`${source.name}: "${source.subdir}" is not a directory at ${commit}`);
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  const index = join(workdir, 'git', `${source.name}.index`);
+  try {
+    await git(['read-tree', tree], clone, opts, '', { GIT_INDEX_FILE: index });
+    await git(['checkout-index', '--all', '--force', `--prefix=${root}/`], clone, opts, '', { GIT_INDEX_FILE: index });
+  } finally {
+    rmSync(index, { force: true });
+  }
+  return { ...source, root, commit };
+}
