@@ -1,5 +1,8 @@
+import { rmSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { buildLogPath } from './builds/log-file.ts';
+import { deleteEndedBefore } from './builds/store.ts';
 import { BlobStore } from './catalog/artifacts.ts';
 import { artifactSweepGraceMs, sweepArtifactTmp, sweepOrphanBlobs } from './catalog/sweep.ts';
 import type { AppRegistry } from './checkin/apps.ts';
@@ -24,6 +27,8 @@ export function startMaintenance(deps: {
   dataDir?: string;
   /** With `dataDir`: deleted items older than this are purged, artifacts included. */
   trashRetentionMs?: number;
+  /** With `dataDir`: builds that ended longer ago than this are deleted with their logs. */
+  buildRetentionMs?: number;
   intervalMs?: number;
   now?: () => number;
 }) {
@@ -55,6 +60,11 @@ export function startMaintenance(deps: {
     }
     // Before the orphan sweep, so a purged version's blob is not left for the next run.
     await trash?.purgeExpired();
+    if (deps.dataDir !== undefined && deps.buildRetentionMs !== undefined) {
+      const ended = await deleteEndedBefore(deps.db, new Date(t - deps.buildRetentionMs).toISOString());
+      for (const id of ended) rmSync(buildLogPath(deps.dataDir, id), { force: true });
+      if (ended.length > 0) deps.logger.info({ builds: ended.length }, 'deleted builds past retention, logs included');
+    }
     if (blobs) {
       const tmpFiles = await sweepArtifactTmp(blobs, t - artifactSweepGraceMs);
       const orphanBlobs = await sweepOrphanBlobs(deps.db, blobs, t - artifactSweepGraceMs);

@@ -7,6 +7,7 @@ import { sessionCookieHook } from './auth/session.ts';
 import { sessionRoutes } from './auth/session-routes.ts';
 import type { TokenStore } from './auth/tokens.ts';
 import { buildRoutes } from './builds/routes.ts';
+import type { BuildRunner } from './builds/runner.ts';
 import { catalogRoutes } from './catalog/routes.ts';
 import { untrustedForwardWarning, warnOfUntrustedForward } from './checkin/forwarded.ts';
 import { checkinRoutes } from './checkin/routes.ts';
@@ -45,6 +46,8 @@ export interface HttpDeps {
   tokens: TokenStore;
   readiness: Readiness;
   features: FeatureDeps;
+  /** Runs the queued build jobs; without it, builds are refused as unavailable. */
+  builds?: BuildRunner;
   /** The first admin's one-time setup code. */
   setup: SetupGate;
   version: string;
@@ -90,7 +93,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(setupRoutes, { ...deps.features, setup: deps.setup });
   await app.register(catalogRoutes, deps.features);
   await app.register(privateFileRoutes, deps.features);
-  await app.register(buildRoutes, deps.features);
+  await app.register(buildRoutes, { ...deps.features, builds: deps.builds });
   await app.register(desiredRoutes, deps.features);
   await app.register(trashRoutes, deps.features);
   await app.register(rolloutRoutes, deps.features);

@@ -158,6 +158,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       logger,
       dataDir: config.dataDir,
       trashRetentionMs: config.trashRetentionMs,
+      buildRetentionMs: config.buildRetentionMs,
     });
     cleanups.push(() => maintenance.stop());
 
@@ -209,8 +210,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         commitDurably: database.commitDurably,
         commitPipelined: database.commitPipelined,
         threadRoutes,
-        builds,
       },
+      builds,
       setup,
       version: serverVersion,
       behindCheckinThreads: config.checkinThreads > 0,

@@ -29,7 +29,7 @@ export function idleBuildRunner(deps: FeatureDeps): BuildRunner {
  */
 export async function buildRoutes(
   app: FastifyInstance,
-  deps: FeatureDeps & { buildFollow?: BuildFollowOptions },
+  deps: FeatureDeps & { builds?: BuildRunner | undefined; buildFollow?: BuildFollowOptions },
 ): Promise<void> {
   const runner = deps.builds ?? idleBuildRunner(deps);
   const builds = createBuildService({ db: deps.db, runner });

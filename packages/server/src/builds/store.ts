@@ -164,3 +164,22 @@ export async function failInterrupted(db: Kysely<Tables>, at: string, runner: st
     .execute();
   return rows.map((r) => Number(r.id));
 }
+
+/** Ended jobs that finished before `before` (ISO time) are deleted; their ids, so their logs go too. */
+export async function deleteEndedBefore(db: Kysely<Tables>, before: string): Promise<number[]> {
+  const rows = await db
+    .selectFrom('builds')
+    .select('id')
+    .where('state', 'in', ['succeeded', 'failed', 'cancelled'])
+    .where('finished_at', '<', before)
+    .execute();
+  const ids = rows.map((r) => r.id);
+  // In slices: PostgreSQL and SQLite bound a statement's parameters.
+  for (let i = 0; i < ids.length; i += 500) {
+    await db
+      .deleteFrom('builds')
+      .where('id', 'in', ids.slice(i, i + 500))
+      .execute();
+  }
+  return ids;
+}

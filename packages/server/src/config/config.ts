@@ -38,6 +38,7 @@ export interface ServerConfig {
   meshRetentionMs: number;
   /** Deleted services, profiles, environments and versions stay restorable this long. */
   trashRetentionMs: number;
+  buildRetentionMs: number;
   faultMaxCount: number;
   /** Per instance: log message bytes and lines a minute, fault reports an hour; 0 is unlimited. */
   logQuotaBytes: number;
@@ -115,6 +116,7 @@ export function resolveServerConfig(
     ),
     meshRetentionMs: durationOption(opts.meshRetention ?? file.meshRetention ?? '7d', where('meshRetention')),
     trashRetentionMs: durationOption(opts.trashRetention ?? file.trashRetention ?? '7d', where('trashRetention')),
+    buildRetentionMs: durationOption(opts.buildRetention ?? file.buildRetention ?? '30d', where('buildRetention')),
     faultMaxCount:
       opts.faultMaxCount !== undefined
         ? Math.max(1, parseCount(opts.faultMaxCount, 'fault-max-count'))

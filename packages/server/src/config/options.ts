@@ -16,6 +16,7 @@ export interface ServerOptions {
   driftRemoveAfter?: string;
   meshRetention?: string;
   trashRetention?: string;
+  buildRetention?: string;
   faultMaxCount?: string;
   logQuotaBytes?: string;
   logQuotaLines?: string;
@@ -126,6 +127,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--trash-retention <duration>',
     env: 'FLOTILLA_TRASH_RETENTION',
     help: 'how long deleted services, profiles, environments and versions stay restorable (default 7d)',
+  },
+  {
+    key: 'buildRetention',
+    flag: '--build-retention <duration>',
+    env: 'FLOTILLA_BUILD_RETENTION',
+    help: 'how long ended builds and their logs are kept (default 30d)',
   },
   {
     key: 'faultMaxCount',

@@ -39,6 +39,7 @@ export const FileConfig = Type.Object(
     driftRemoveAfter: Type.Optional(Type.String()),
     meshRetention: Type.Optional(Type.String()),
     trashRetention: Type.Optional(Type.String()),
+    buildRetention: Type.Optional(Type.String()),
     faultMaxCount: Type.Optional(Type.Integer({ minimum: 1, description: 'Fault reports kept per service' })),
     logQuotaBytes: Type.Optional(
       Type.Integer({ minimum: 0, description: 'Log message bytes per agent instance per minute; 0 is off' }),

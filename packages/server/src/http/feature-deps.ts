@@ -1,7 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
-import type { BuildRunner } from '../builds/runner.ts';
 import type { ServerConfig } from '../config/config.ts';
 import type { Database, Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
@@ -25,6 +24,4 @@ export interface FeatureDeps {
   commitDurably?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
   /** The same in two steps, for group-commit writers (Database.commitPipelined). */
   commitPipelined?: Database['commitPipelined'];
-  /** Runs the queued build jobs; without it, builds are refused as unavailable. */
-  builds?: BuildRunner;
 }
