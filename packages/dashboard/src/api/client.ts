@@ -28,6 +28,8 @@ import type {
   ServiceList,
   TokenInfo,
   TokenList,
+  TrashItem,
+  TrashList,
   UpdateUserBody,
   UsageResponse,
   UserInfo,
@@ -214,6 +216,9 @@ export const api = {
     request<BuildList>('GET', withQuery('/api/v1/builds', q)),
   build: (id: string) => request<BuildJob>('GET', `/api/v1/builds/${enc(id)}`),
   cancelBuild: (id: string) => request<BuildJob>('POST', `/api/v1/builds/${enc(id)}/cancel`),
+
+  trash: () => request<TrashList>('GET', '/api/v1/trash'),
+  restoreTrash: (id: string) => request<TrashItem>('POST', `/api/v1/trash/${enc(id)}/restore`),
 };
 
 /** The filters of a log search; the same ones name a follow stream. */

@@ -3,12 +3,14 @@ import { useCan } from '../session.tsx';
 import { AuditTab } from './settings-audit.tsx';
 import { EnvironmentsTab } from './settings-environments.tsx';
 import { TokensTab } from './settings-tokens.tsx';
+import { TrashTab } from './settings-trash.tsx';
 import { UsersTab } from './settings-users.tsx';
 
 const tabs = [
   { id: 'users', label: 'Users', admin: true },
   { id: 'tokens', label: 'Tokens', admin: false },
   { id: 'environments', label: 'Environments', admin: false },
+  { id: 'trash', label: 'Deleted', admin: false },
   { id: 'audit', label: 'Audit log', admin: true },
 ] as const;
 
@@ -30,6 +32,7 @@ export function SettingsPage() {
       {tab === 'users' ? <UsersTab /> : null}
       {tab === 'tokens' ? <TokensTab /> : null}
       {tab === 'environments' ? <EnvironmentsTab /> : null}
+      {tab === 'trash' ? <TrashTab /> : null}
       {tab === 'audit' ? <AuditTab /> : null}
     </>
   );

@@ -175,6 +175,16 @@ describeEachStore(allStoreKinds)('the build queue on %s', (kind) => {
     expect(statSync(buildLogPath(dir, job.id)).mode & 0o777).toBe(0o600);
   });
 
+  it('gives distinct ids to builds queued at once through two servers on one database', async () => {
+    const { db, runner } = await setup();
+    const services = [createBuildService({ db, runner }), createBuildService({ db, runner })];
+    const made = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => services[i % 2]?.create(dev, 'web', { sources: [source] })),
+    );
+    const ids = made.map((job) => job?.id);
+    expect(new Set(ids).size).toBe(8);
+  });
+
   it('refuses builds when the server has no builder command', async () => {
     const { create } = await setup({ builder: null });
     await expect(create({})).rejects.toBeInstanceOf(Unavailable);

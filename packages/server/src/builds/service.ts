@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
 import { actorLabel, type Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
+import { isUniqueViolation } from '../db/unique.ts';
 import { DomainError, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { checkPrivatePath } from '../service-private-files/service.ts';
 import type { BuildRunner } from './runner.ts';
@@ -15,10 +16,20 @@ export const maxQueuedBuilds = 100;
 
 export function createBuildService(opts: { db: Kysely<Tables>; runner: BuildRunner }) {
   const { db, runner } = opts;
-  // One create at a time in this process: ids are max + 1.
+  // One create at a time in this process: ids are max + 1. Another server on the same database may
+  // take the same id first; the whole transaction is then tried again with the next one.
   let serial: Promise<unknown> = Promise.resolve();
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
-    const next = serial.then(work, work);
+    const once = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await work();
+        } catch (err) {
+          if (attempt >= 5 || !isUniqueViolation(err)) throw err;
+        }
+      }
+    };
+    const next = serial.then(once, once);
     serial = next.catch(() => {});
     return next;
   };
