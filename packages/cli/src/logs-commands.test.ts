@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentCredentialFor } from '../../server/test/support/agent-credential.ts';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
-import { logQuery, parseSse } from './commands/logs.ts';
+import { logQuery } from './commands/logs.ts';
+import { parseSse } from './event-stream.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
 describe('logs helpers', () => {

@@ -5,9 +5,9 @@ import type { Command } from 'commander';
 import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import type { SourceSpec } from '../build/git.ts';
 import { type ApiFlags, clientFor, countOption, wholeNumber, withApiOptions } from '../command-helpers.ts';
+import { eventFrames, openEventStream } from '../event-stream.ts';
 import { examples } from '../help.ts';
 import { formatTable, formatTime, printResult, shorten } from '../output.ts';
-import { parseSse } from './logs.ts';
 
 const enc = encodeURIComponent;
 const finished = new Set(['succeeded', 'failed', 'cancelled']);
@@ -27,39 +27,19 @@ const jobId = (text: string) => wholeNumber('build id', text, 1);
  * ended job. A stream cut short is opened again where it stopped.
  */
 async function followLog(id: number, flags: ApiFlags, print: boolean): Promise<BuildJob> {
-  const login = resolveLogin(flags);
   let offset = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const path = `/api/v1/builds/${id}/log?follow=1&offset=${offset}`;
-    let res: Response;
+    const reader = await openEventStream(flags, `/api/v1/builds/${id}/log?follow=1&offset=${offset}`);
     try {
-      res = await fetch(`${login.server}${path}`, {
-        headers: { authorization: `Bearer ${login.token}`, accept: 'text/event-stream' },
-      });
-    } catch (err) {
-      throw unreachable(login.server, err);
-    }
-    if (!res.ok || !res.body) throw apiError('GET', path, res.status, res.statusText, await res.text());
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        const parsed = parseSse(buffer);
-        buffer = parsed.rest;
-        for (const frame of parsed.frames) {
-          if (frame.event === 'log') {
-            const text = JSON.parse(frame.data) as string;
-            offset += Buffer.byteLength(text);
-            if (print) process.stdout.write(text);
-          } else if (frame.event === 'end') {
-            const job = JSON.parse(frame.data) as BuildJob | null;
-            if (job) return job;
-            throw new CliError(`build ${id} is gone`);
-          }
+      for await (const frame of eventFrames(reader)) {
+        if (frame.event === 'log') {
+          const text = JSON.parse(frame.data) as string;
+          offset += Buffer.byteLength(text);
+          if (print) process.stdout.write(text);
+        } else if (frame.event === 'end') {
+          const job = JSON.parse(frame.data) as BuildJob | null;
+          if (job) return job;
+          throw new CliError(`build ${id} is gone`);
         }
       }
     } catch (err) {

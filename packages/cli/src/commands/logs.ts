@@ -1,8 +1,9 @@
 import type { LogPage, LogRecord } from '@flotilla/protocol';
 import { parseDuration } from '@flotilla/protocol/duration';
 import type { Command } from 'commander';
-import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
+import { CliError } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
+import { eventFrames, openEventStream, type SseFrame } from '../event-stream.ts';
 import { examples } from '../help.ts';
 
 const levels = ['trace', 'debug', 'info', 'warn', 'error'];
@@ -67,30 +68,6 @@ export function formatLine(line: LogRecord, json = false): string {
   return `${line.time} ${line.level.padEnd(5)} ${line.instanceId} ${line.service}${line.version ? `@${line.version}` : ''} ${line.unit || '-'} ${line.message}\n`;
 }
 
-export interface SseFrame {
-  event: string;
-  data: string;
-}
-
-/** Splits complete server-sent-event frames off `buffer`; comments (`: …`) come back as event ':'. */
-export function parseSse(buffer: string): { frames: SseFrame[]; rest: string } {
-  const frames: SseFrame[] = [];
-  const parts = buffer.replace(/\r\n/g, '\n').split('\n\n');
-  const rest = parts.pop() ?? '';
-  for (const part of parts) {
-    if (!part) continue;
-    let event = 'message';
-    const data: string[] = [];
-    for (const row of part.split('\n')) {
-      if (row.startsWith(':')) event = ':';
-      else if (row.startsWith('event:')) event = row.slice(6).trim();
-      else if (row.startsWith('data:')) data.push(row.slice(5).replace(/^ /, ''));
-    }
-    frames.push({ event, data: data.join('\n') });
-  }
-  return { frames, rest };
-}
-
 export function registerLogsCommands(program: Command): void {
   withApiOptions(
     program
@@ -147,23 +124,9 @@ async function follow(
   backlog: number,
   flags: LogFlags,
 ): Promise<void> {
-  const login = resolveLogin(flags);
   const streamQuery = new URLSearchParams(query);
   streamQuery.set('follow', '1');
-  let res: Response;
-  try {
-    res = await fetch(`${login.server}/api/v1/logs?${streamQuery}`, {
-      headers: { authorization: `Bearer ${login.token}`, accept: 'text/event-stream' },
-    });
-  } catch (err) {
-    throw unreachable(login.server, err);
-  }
-  if (!res.ok || !res.body) {
-    throw apiError('GET', `/api/v1/logs?${streamQuery}`, res.status, res.statusText, await res.text());
-  }
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
+  const reader = await openEventStream(flags, `/api/v1/logs?${streamQuery}`);
   let seen: Set<string> | null = null;
   const held: LogRecord[] = [];
   const print = (line: LogRecord) => {
@@ -186,29 +149,22 @@ async function follow(
   };
   let connected = false;
   let pageRead: Promise<void> | null = null;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    const parsed = parseSse(buffer);
-    buffer = parsed.rest;
-    for (const frame of parsed.frames) {
-      handle(frame);
-      if (!connected && frame.event === ':') {
-        connected = true;
-        pageRead = (async () => {
-          const pageQuery = new URLSearchParams(query);
-          pageQuery.set('limit', String(backlog));
-          const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${pageQuery}`);
-          const recent = page.lines.toReversed();
-          if (recent.length === 0) process.stderr.write(`${noLines(service, query)}; waiting for new ones\n`);
-          for (const line of recent) process.stdout.write(formatLine(line, flags.json));
-          seen = new Set(recent.map((l) => l.id));
-          for (const line of held.splice(0)) print(line);
-        })();
-        // A failed page read ends the command with its message.
-        pageRead.catch(() => reader.cancel());
-      }
+  for await (const frame of eventFrames(reader)) {
+    handle(frame);
+    if (!connected && frame.event === ':') {
+      connected = true;
+      pageRead = (async () => {
+        const pageQuery = new URLSearchParams(query);
+        pageQuery.set('limit', String(backlog));
+        const page = await clientFor(flags).request<LogPage>('GET', `/api/v1/logs?${pageQuery}`);
+        const recent = page.lines.toReversed();
+        if (recent.length === 0) process.stderr.write(`${noLines(service, query)}; waiting for new ones\n`);
+        for (const line of recent) process.stdout.write(formatLine(line, flags.json));
+        seen = new Set(recent.map((l) => l.id));
+        for (const line of held.splice(0)) print(line);
+      })();
+      // A failed page read ends the command with its message.
+      pageRead.catch(() => reader.cancel());
     }
   }
   if (pageRead) await pageRead;
