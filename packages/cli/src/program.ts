@@ -4,10 +4,13 @@ import { registerAgentCommands } from './commands/agent.ts';
 import { registerBuildCommand } from './commands/build.ts';
 import { registerBuildsCommands } from './commands/builds.ts';
 import { registerCatalogCommands } from './commands/catalog.ts';
+import { registerClientVersionCommands } from './commands/client-version.ts';
+import { registerConsumerCommands } from './commands/consumers.ts';
 import { registerDesiredCommands } from './commands/desired.ts';
 import { registerDriftCommands } from './commands/drift.ts';
 import { registerDriftAgentCommand } from './commands/drift-agent.ts';
 import { registerFaultsCommands } from './commands/faults.ts';
+import { registerFederationCommands } from './commands/federation.ts';
 import { registerFleetCommands } from './commands/fleet.ts';
 import { registerLogsCommands } from './commands/logs.ts';
 import { registerMeshCommand } from './commands/mesh.ts';
@@ -42,6 +45,7 @@ Environment:
   registerPrivateFileCommands(program);
   registerBuildCommand(program);
   registerBuildsCommands(program);
+  registerClientVersionCommands(program);
   registerDesiredCommands(program);
   registerRolloutCommands(program);
   registerTrashCommands(program);
@@ -51,6 +55,8 @@ Environment:
   registerDriftCommands(program);
   registerDriftAgentCommand(program);
   registerMeshCommand(program);
+  registerConsumerCommands(program);
+  registerFederationCommands(program);
   return program;
 }
 

@@ -55,5 +55,6 @@ export const pages: PageRoute[] = [
     element: page(() => import('./pages/drift-upstreams.tsx'), 'DriftUpstreamsPage'),
   },
   { path: 'mesh', label: 'Mesh', element: page(() => import('./pages/mesh.tsx'), 'MeshPage') },
+  { path: 'consumers', label: 'Consumers', element: page(() => import('./pages/consumers.tsx'), 'ConsumersPage') },
   { path: 'settings', label: 'Settings', element: page(() => import('./pages/settings.tsx'), 'SettingsPage') },
 ];

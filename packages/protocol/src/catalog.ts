@@ -165,6 +165,42 @@ export const ManifestProvenance = Type.Object(
 );
 export type ManifestProvenance = Static<typeof ManifestProvenance>;
 
+/** The suffix that names a client version: `3.5.1_1+client` is client version `3.5.1_1`. */
+export const clientVersionSuffix = '+client';
+
+/** How a client version was made from its developer version; set by `flotilla client-version build`. */
+export const ClientProvenance = Type.Object(
+  {
+    builder: Type.String({ maxLength: 200, description: '`flotilla client-version build <cli version>`' }),
+    developerVersion: Type.String({ maxLength: 128 }),
+    developerDigest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+    generation: Type.Integer({ minimum: 0, maximum: 1_000_000, description: '0 for the first, then `_N`' }),
+    settings: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ maxLength: 64 }),
+          url: Type.String({ maxLength: 4096, description: 'Without credentials' }),
+          ref: Type.String({ maxLength: 1024, description: 'As given; empty for the default branch' }),
+          subdir: Type.Optional(Type.String({ maxLength: 4096 })),
+          commit: Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 32 },
+    ),
+    macros: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Names only, never values' }),
+    inputs: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 of the developer digest, settings commits and macro values: equal inputs, equal version',
+    }),
+    log: Type.Object({ sha256: Sha256Hex, bytes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    startedAt: Type.String({ maxLength: 64 }),
+    finishedAt: Type.String({ maxLength: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type ClientProvenance = Static<typeof ClientProvenance>;
+
 /** `flotilla.json` at the root of every artifact: how the agent installs, runs and watches the service. */
 export const InstallManifest = Type.Object(
   {
@@ -178,6 +214,7 @@ export const InstallManifest = Type.Object(
     restart: Type.Optional(ManifestRestart),
     health: Type.Optional(ManifestHealth),
     provenance: Type.Optional(ManifestProvenance),
+    client: Type.Optional(ClientProvenance),
   },
   { additionalProperties: false },
 );
@@ -191,6 +228,20 @@ export const VersionSummary = Type.Object({
   notes: Type.Union([Type.String(), Type.Null()]),
   author: Type.String(),
   createdAt: Type.String(),
+  kind: Type.Optional(
+    Type.Union([Type.Literal('developer'), Type.Literal('client')], {
+      description: 'A client version is named `<name>+client` in `version` and everywhere a version is named',
+    }),
+  ),
+  name: Type.Optional(Type.String({ description: 'The name without the kind: `3.5.1_1` for `3.5.1_1+client`' })),
+  client: Type.Optional(
+    Type.Object({
+      developerVersion: Type.String(),
+      generation: Type.Integer(),
+      inputs: Type.String(),
+      settings: Type.Array(Type.Object({ name: Type.String(), url: Type.String(), commit: Type.String() })),
+    }),
+  ),
 });
 export type VersionSummary = Static<typeof VersionSummary>;
 
@@ -212,6 +263,12 @@ export type VersionList = Static<typeof VersionList>;
 export const VersionListQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: Type.Optional(Type.String({ description: 'The last version of the previous page' })),
+  kind: Type.Optional(
+    Type.Union([Type.Literal('developer'), Type.Literal('client'), Type.Literal('all')], {
+      default: 'developer',
+      description: 'Which versions: developer (the default), client or all',
+    }),
+  ),
 });
 export type VersionListQuery = Static<typeof VersionListQuery>;
 

@@ -18,6 +18,9 @@ import { driftRoutes } from './drift/routes.ts';
 import { driftTrackerRoutes } from './drift/tracker-routes.ts';
 import { driftUpstreamRoutes } from './drift/upstream-routes.ts';
 import { faultsRoutes } from './faults/routes.ts';
+import { consumerRoutes } from './federation/consumer-routes.ts';
+import type { Follower } from './federation/follower.ts';
+import { providerRoutes } from './federation/provider-routes.ts';
 import { fleetRoutes } from './fleet/routes.ts';
 import { healthRoutes, type Readiness } from './health/routes.ts';
 import { createHttpApp } from './http/app.ts';
@@ -48,6 +51,10 @@ export interface HttpDeps {
   features: FeatureDeps;
   /** Runs the queued build jobs; without it, builds are refused as unavailable. */
   builds?: BuildRunner;
+  /** Federation: this server's follower of a provider (consumer side); without it, no consumer routes. */
+  follower?: Follower;
+  /** How often waiting consumer feeds look for catalog changes (ms). */
+  feedIntervalMs?: number;
   /** The first admin's one-time setup code. */
   setup: SetupGate;
   version: string;
@@ -105,6 +112,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(driftUpstreamRoutes, deps.features);
   await app.register(driftTrackerRoutes, deps.features);
   await app.register(meshRoutes, deps.features);
+  await app.register(providerRoutes, { ...deps.features, feedIntervalMs: deps.feedIntervalMs });
+  if (deps.follower) await app.register(consumerRoutes, { ...deps.features, follower: deps.follower });
   await app.register(dashboardRoutes, deps.features);
   return app;
 }

@@ -11,11 +11,18 @@ import { type CheckinSink, createCheckinService } from './checkin/service.ts';
 import { appendBatch } from './checkin/store.ts';
 import { CheckinWriter } from './checkin/writer.ts';
 import { type CheckinThreads, privateSocketPath, startCheckinThreads } from './checkin-threads/pool.ts';
+import { PASS_THROUGH_SOCKETS } from './checkin-threads/proxy.ts';
 import type { ServerConfig } from './config/config.ts';
+import { refuseDataInsideService } from './config/data-dir-placement.ts';
 import { type OpenOptions, openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { refuseNewerSchema } from './db/newer-schema.ts';
+import { agentNotifier } from './desired/agent-routes.ts';
 import { ConfigError } from './errors.ts';
+import { readConnection } from './federation/connection.ts';
+import { createFollower } from './federation/follower.ts';
 import { openGeoLocator } from './geo/geo.ts';
+import { connectionBudget, LISTEN_BACKLOG, limitConnections, openFileLimit } from './http/connection-limit.ts';
 import { closeGracefully } from './http/graceful-close.ts';
 import { ThreadRoutes } from './http/thread-routes.ts';
 import { createInfluxSink } from './influx/sink.ts';
@@ -54,6 +61,10 @@ export interface StartOptions {
   syncWal?: OpenOptions['syncWal'];
   /** How to start the CLI's build engine for queued builds (`flotilla server` gives itself); none: builds are refused. */
   builder?: BuilderCommand;
+  /** The agent's directory of this service when an agent runs the server (`FLOTILLA_SERVICE_DIR`); data must live outside it. */
+  serviceDir?: string | undefined;
+  /** Federation: how often a consumer reports to its provider (ms), its feed polls' wait (s), the provider's feed check (ms). */
+  federation?: { reportIntervalMs?: number; waitSeconds?: number; feedIntervalMs?: number };
 }
 
 /** In-flight requests wait for their commit, so nothing acknowledged is lost. */
@@ -70,7 +81,7 @@ async function listenQuietly(app: FastifyInstance, options: { path: string } | {
   const log = app.log;
   app.log = Object.assign(Object.create(log), { info: log.debug.bind(log) });
   try {
-    return await app.listen(options);
+    return await app.listen({ ...options, backlog: LISTEN_BACKLOG });
   } finally {
     app.log = log;
   }
@@ -84,6 +95,7 @@ export const serverVersion: string = JSON.parse(
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? (await createLogger({ level: config.logLevel, format: config.logFormat }));
   const metrics = createMetrics();
+  refuseDataInsideService(config, opts.serviceDir);
   tightenDataDir(config.dataDir, logger);
   const database = openDatabase(config.database, {
     onConnectionError: (err) =>
@@ -100,9 +112,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     return closing;
   };
   try {
+    await refuseNewerSchema(database.db, serverVersion);
     const applied = await migrateToLatest(database.db);
     logger.info({ store: database.description, applied }, 'store ready');
-    const tokens = new TokenStore(database.db);
+    const tokens = new TokenStore(database.db, Date.now, { commitLazily: database.commitPipelined });
     if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
     const setup = new SetupGate({ db: database.db, logger });
     // Made before listening, so the first request already finds setup pending; a failed start loses
@@ -184,6 +197,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
     // Stopped before the store closes; its jobs fail as "server stopped" at the next start.
     cleanups.push(() => builds.close());
+    // Started once the server listens; it follows a provider only when one is configured or connected.
+    let appServer: FastifyInstance['server'] | undefined;
+    const follower = createFollower({
+      db: database.db,
+      dataDir: config.dataDir,
+      logger,
+      notifier: () => (appServer ? agentNotifier(appServer) : undefined),
+      reportIntervalMs: opts.federation?.reportIntervalMs ?? config.federation?.reportIntervalMs,
+      waitSeconds: opts.federation?.waitSeconds,
+    });
     const app = await buildHttpApp({
       logger,
       metrics,
@@ -212,6 +235,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         threadRoutes,
       },
       builds,
+      follower,
+      feedIntervalMs: opts.federation?.feedIntervalMs,
       setup,
       version: serverVersion,
       behindCheckinThreads: config.checkinThreads > 0,
@@ -219,6 +244,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const graceMs = opts.shutdownGraceMs ?? 10_000;
     let url: string;
     let threads: CheckinThreads | null = null;
+    // Connections beyond what the open-file limit allows are refused one by one, never a locked-up server.
+    const fileLimit = openFileLimit() ?? 1_048_576;
     if (config.checkinThreads > 0) {
       const socket = privateSocketPath();
       cleanups.push(socket.remove);
@@ -242,6 +269,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           keepAliveTimeoutMs: app.server.keepAliveTimeout,
           requestTimeoutMs: app.server.requestTimeout,
           headersTimeoutMs: app.server.headersTimeout,
+          connectionLimit: connectionBudget(fileLimit, config.checkinThreads, 2 * PASS_THROUGH_SOCKETS),
           metrics,
           logger,
           routes: threadRoutes,
@@ -251,6 +279,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       url = `http://${localHost(config.host)}:${threads.port}`;
     } else {
       cleanups.push(() => closeHttp(app, graceMs));
+      limitConnections(app.server, connectionBudget(fileLimit, 1), () => metrics.connectionsRefused.inc());
       const address = await listenQuietly(app, { host: config.host, port: config.port });
       url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     }
@@ -261,6 +290,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       createdAdminToken = (await tokens.create('first admin', 'admin', generateToken())).token;
     }
     await builds.start(url);
+    appServer = app.server;
+    const federation = config.federation ?? readConnection(config.dataDir);
+    if (federation) {
+      await follower.start({
+        providerUrl: federation.providerUrl,
+        token: federation.token,
+        environment: federation.environment,
+        providerKeyPem: 'providerKeyPem' in federation ? federation.providerKeyPem : null,
+      });
+    }
+    cleanups.push(() => follower.stop());
     started = true;
     return { app, url, metrics, createdAdminToken, setupCode, checkinThreads: threads, close: cleanup };
   } catch (err) {

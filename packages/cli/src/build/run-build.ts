@@ -1,6 +1,6 @@
 // One local build: sources fetched, update.json read and translated, build commands run, files
 // copied, and flotilla.json written with the provenance of it all. Publishing is the caller's.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstallManifest, ManifestProvenance } from '@flotilla/protocol';
 import { BuildLog } from './build-log.ts';
@@ -10,6 +10,7 @@ import { addPrivateFiles } from './private-files.ts';
 import { runBuildCommands } from './run-commands.ts';
 import { loadSpec } from './spec/load-spec.ts';
 import { BuildStepError } from './step-error.ts';
+import { lockWorkdir } from './workdir-lock.ts';
 
 /** Sources of one build: the provenance's bound. */
 export const maxSources = 32;
@@ -42,36 +43,6 @@ export interface BuildResult {
   bytes: number;
 }
 
-/** Only one build at a time in a work directory; a lock left by a dead process is taken over. */
-function lock(workdir: string): () => void {
-  const path = join(workdir, 'build.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new BuildStepError('work directory', `${workdir} is in use by another build (pid ${pid})`);
-      }
-      rmSync(path, { force: true });
-    }
-  }
-  throw new BuildStepError('work directory', `cannot lock ${workdir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Sources of earlier builds that this one does not name go, so `../<name>` finds only this build's. */
 function dropOtherSources(workdir: string, names: Set<string>): void {
   for (const sub of ['source', 'git']) {
@@ -89,8 +60,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
   if (req.sources.length === 0) throw new BuildStepError('sources', 'give at least one --source');
   if (names.size !== req.sources.length) throw new BuildStepError('sources', 'two sources have the same name');
   if (req.sources.length > maxSources) throw new BuildStepError('sources', `at most ${maxSources} sources`);
-  mkdirSync(workdir, { recursive: true, mode: 0o700 });
-  const unlock = lock(workdir);
+  const unlock = lockWorkdir(workdir);
   const startedAt = new Date().toISOString();
   const log = new BuildLog(join(workdir, 'logs', `${req.version}.log`), req.echo, req.echoOutput);
   try {

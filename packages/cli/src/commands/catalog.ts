@@ -14,7 +14,7 @@ import type {
   VersionDetail,
   VersionList,
 } from '@flotilla/protocol';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import * as tar from 'tar';
 import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
@@ -161,10 +161,22 @@ async function publish(service: string, version: string, path: string, opts: Api
 }
 
 async function download(service: string, version: string, opts: ApiFlags & { output?: string }) {
+  const out = opts.output ?? `${service}-${version}.tar.gz`;
+  const meta = await downloadVerified(service, version, out, opts);
+  if (opts.json) printResult({ file: out, digest: meta.digest, size: meta.size, keyId: meta.keyId }, { json: true });
+  else process.stdout.write(`${out}: ${meta.digest} verified (${formatBytes(meta.size)})\n`);
+}
+
+/** Downloads a version's artifact to `out`, checking its digest and the server's signature; `flotilla client-version build` uses it too. */
+export async function downloadVerified(
+  service: string,
+  version: string,
+  out: string,
+  opts: ApiFlags,
+): Promise<VersionDetail> {
   const client = clientFor(opts);
   const route = `/api/v1/services/${enc(service)}/versions/${enc(version)}`;
   const meta = await client.request<VersionDetail>('GET', route);
-  const out = opts.output ?? `${service}-${version}.tar.gz`;
   const res = await rawFetch(opts, `${route}/artifact`);
   if (!res.ok || !res.body) throw await failure('GET', `${route}/artifact`, res);
   const part = `${out}.part`;
@@ -194,17 +206,24 @@ async function download(service: string, version: string, opts: ApiFlags & { out
     await rm(part, { force: true });
     throw err;
   }
-  if (opts.json) printResult({ file: out, digest: meta.digest, size: meta.size, keyId: meta.keyId }, { json: true });
-  else process.stdout.write(`${out}: ${meta.digest} verified (${formatBytes(meta.size)})\n`);
+  return meta;
 }
 
-async function listAllVersions(flags: ApiFlags, service: string): Promise<VersionList['versions']> {
+export async function listAllVersions(
+  flags: ApiFlags,
+  service: string,
+  kind: 'developer' | 'client' | 'all' = 'developer',
+): Promise<VersionList['versions']> {
   const client = clientFor(flags);
   const all: VersionList['versions'] = [];
   let cursor: string | null = null;
   // History is capped on the server, so a few pages at most; the bound guards against a loop.
   for (let page = 0; page < 100; page++) {
-    const q = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) });
+    const q = new URLSearchParams({
+      limit: '500',
+      ...(kind !== 'developer' ? { kind } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     const res: VersionList = await client.request<VersionList>('GET', `/api/v1/services/${enc(service)}/versions?${q}`);
     all.push(...res.versions);
     cursor = res.nextCursor;
@@ -273,11 +292,19 @@ export function registerCatalogCommands(program: Command): void {
       ]),
     )
     .action(publish);
-  withApiOptions(version.command('list <service>').description('list versions, newest first')).action(
-    async (name: string, opts: ApiFlags) => {
-      const versions = await listAllVersions(opts, name);
+  withApiOptions(version.command('list <service>').description('list versions, newest first'))
+    .addOption(
+      new Option('--kind <kind>', 'developer versions, client versions (<name>+client) or all')
+        .choices(['developer', 'client', 'all'])
+        .default('developer'),
+    )
+    .action(async (name: string, opts: ApiFlags & { kind: 'developer' | 'client' | 'all' }) => {
+      const versions = await listAllVersions(opts, name, opts.kind);
+      const kinds = opts.kind === 'developer' ? [] : ['kind', 'from'];
       const rows = versions.map((v) => ({
         version: v.version,
+        kind: v.kind ?? 'developer',
+        from: v.client?.developerVersion ?? '',
         notes: shorten(v.notes),
         author: v.author,
         created: formatTime(v.createdAt),
@@ -289,12 +316,14 @@ export function registerCatalogCommands(program: Command): void {
         {
           json: opts.json,
           rows,
-          columns: ['version', 'notes', 'author', 'created', 'size', 'digest'],
-          empty: `no versions of ${name} yet: flotilla version publish ${name} <version> <path>`,
+          columns: ['version', ...kinds, 'notes', 'author', 'created', 'size', 'digest'],
+          empty:
+            opts.kind === 'client'
+              ? `no client versions of ${name} yet: flotilla client-version build ${name} --from <version>`
+              : `no versions of ${name} yet: flotilla version publish ${name} <version> <path>`,
         },
       );
-    },
-  );
+    });
   withApiOptions(version.command('show <service> <version>').description('show a version and its manifest')).action(
     async (name: string, v: string, opts: ApiFlags) => {
       const res = await clientFor(opts).request<VersionDetail>(
@@ -307,10 +336,17 @@ export function registerCatalogCommands(program: Command): void {
         size: `${res.size} (${formatBytes(res.size)})`,
         created: formatTime(res.createdAt),
       };
-      const rows = ['service', 'version', 'digest', 'size', 'author', 'created', 'notes', 'keyId'].map((k) => ({
-        field: columnHeader(k).toLowerCase(),
-        value: fields[k],
-      }));
+      if (res.client) {
+        fields.developerVersion = res.client.developerVersion;
+        fields.settings = res.client.settings.map((x) => `${x.name}@${x.commit.slice(0, 12)}`).join(', ');
+      }
+      const keys = ['service', 'version', 'kind', 'developerVersion', 'settings', 'digest', 'size', 'author'];
+      const rows = [...keys, 'created', 'notes', 'keyId']
+        .filter((k) => fields[k] !== undefined)
+        .map((k) => ({
+          field: columnHeader(k).toLowerCase(),
+          value: fields[k],
+        }));
       process.stdout.write(formatTable(rows, ['field', 'value']));
       process.stdout.write(`manifest:\n${JSON.stringify(res.manifest, null, 2)}\n`);
     },

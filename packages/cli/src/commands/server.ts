@@ -42,6 +42,8 @@ export function registerServerCommand(program: Command): void {
       // Queued builds run this same command (`flotilla build … --server-job`), so the server needs no CLI import.
       server = await startServer(config, {
         builder: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
+        // Set when a `flotilla agent` runs this server as a service (docs/self-update.md).
+        serviceDir: process.env.FLOTILLA_SERVICE_DIR,
       });
       const banner = firstStartBanner({
         url: server.url,

@@ -152,8 +152,10 @@ export const api = {
   createService: (name: string, description?: string) =>
     request<Service>('POST', '/api/v1/services', { name, ...(description ? { description } : {}) }),
   profiles: () => request<ProfileList>('GET', '/api/v1/profiles'),
-  versions: (service: string, q: { limit?: number; cursor?: string | null } = {}) =>
-    request<VersionList>('GET', withQuery(`/api/v1/services/${enc(service)}/versions`, q)),
+  versions: (
+    service: string,
+    q: { limit?: number; cursor?: string | null; kind?: 'developer' | 'client' | 'all' } = {},
+  ) => request<VersionList>('GET', withQuery(`/api/v1/services/${enc(service)}/versions`, q)),
   version: (service: string, version: string) =>
     request<VersionDetail>('GET', `/api/v1/services/${enc(service)}/versions/${enc(version)}`),
 

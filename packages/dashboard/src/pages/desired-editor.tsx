@@ -144,7 +144,7 @@ function VersionPicker({
   value: string;
   onChange: (v: string) => void;
 }) {
-  const versions = useApi(() => api.versions(service, { limit: 100 }), [service]);
+  const versions = useApi(() => api.versions(service, { limit: 100, kind: 'all' }), [service]);
   const names = versions.data?.versions.map((v) => v.version) ?? [];
   if (value && !names.includes(value)) names.unshift(value);
   return (

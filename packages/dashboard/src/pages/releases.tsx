@@ -109,7 +109,7 @@ function ServiceVersions({ service, services, canEdit }: { service: string; serv
   const [params, go] = useSearchPatch();
   const cursor = params.get('cursor');
   const open = params.get('version');
-  const versions = useApi(() => api.versions(service, { limit: pageSize, cursor }), [service, cursor]);
+  const versions = useApi(() => api.versions(service, { limit: pageSize, cursor, kind: 'all' }), [service, cursor]);
   const info = services.find((s) => s.name === service);
   const next = versions.data?.nextCursor;
 
@@ -138,6 +138,7 @@ function ServiceVersions({ service, services, canEdit }: { service: string; serv
           label={`Versions of ${service}`}
           columns={[
             'Version',
+            'Kind',
             'Digest',
             { label: 'Size', className: 'num' },
             'Author',
@@ -152,6 +153,7 @@ function ServiceVersions({ service, services, canEdit }: { service: string; serv
                   {v.version}
                 </button>
               </th>
+              <td>{v.kind === 'client' ? `client of ${v.client?.developerVersion ?? '?'}` : 'developer'}</td>
               <td className="mono" title={v.digest}>
                 {v.digest.slice(0, 19)}…
               </td>
@@ -184,6 +186,30 @@ function VersionDetailView({ service, version }: { service: string; version: str
       {detail.data ? (
         <>
           <dl>
+            <dt>Kind</dt>
+            <dd>{detail.data.kind === 'client' ? 'client version' : 'developer version'}</dd>
+            {detail.data.client ? (
+              <>
+                <dt>Developer version</dt>
+                <dd>{detail.data.client.developerVersion}</dd>
+                <dt>Generation</dt>
+                <dd>{detail.data.client.generation}</dd>
+                <dt>Settings</dt>
+                <dd>
+                  {detail.data.client.settings.length === 0 ? (
+                    <span className="muted">none (macros only)</span>
+                  ) : (
+                    <ul data-testid="client-settings">
+                      {detail.data.client.settings.map((s) => (
+                        <li key={s.name}>
+                          {s.name}: {s.url} <span className="mono">{s.commit}</span>
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                </dd>
+              </>
+            ) : null}
             <dt>Digest</dt>
             <dd className="mono">{detail.data.digest}</dd>
             <dt>Size</dt>

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { Database } from '../db/connection.ts';
 import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
@@ -137,10 +138,29 @@ export class TokenStore {
   /** Credentials of the server's running build jobs, in memory only. */
   readonly buildCredentials: BuildCredentials;
 
-  constructor(db: Kysely<Tables>, now: () => number = Date.now) {
+  /** Writes last-use times without waiting for their sync (Database.commitPipelined); plain by default. */
+  readonly #commitLazily: Database['commitPipelined'] | undefined;
+
+  constructor(
+    db: Kysely<Tables>,
+    now: () => number = Date.now,
+    options: { commitLazily?: Database['commitPipelined'] } = {},
+  ) {
     this.#db = db;
     this.#now = now;
+    this.#commitLazily = options.commitLazily;
     this.buildCredentials = new BuildCredentials(now);
+  }
+
+  /** A last-use write: losing one in a crash costs nothing, so a request never waits for its sync. */
+  async #writeLastUse(work: (db: Kysely<Tables>) => Promise<unknown>): Promise<void> {
+    if (!this.#commitLazily) {
+      await work(this.#db);
+      return;
+    }
+    // A store that cannot write refuses the requests that need it; authentication goes on meanwhile.
+    const written = await this.#commitLazily(work).catch(() => undefined);
+    written?.durable.catch(() => {});
   }
 
   async create(
@@ -258,7 +278,7 @@ export class TokenStore {
     const key = `instance:${row.instance_id}`;
     if (now - (this.#lastTouched.get(key) ?? 0) >= 60_000) {
       this.#lastTouched.set(key, now);
-      await touchIdentity(this.#db, row.instance_id, new Date(now).toISOString());
+      await this.#writeLastUse((db) => touchIdentity(db, row.instance_id, new Date(now).toISOString()));
     }
     return {
       tokenId: row.token_id,
@@ -277,10 +297,12 @@ export class TokenStore {
   async #touch(id: string, now: number): Promise<void> {
     if (now - (this.#lastTouched.get(id) ?? 0) < 60_000) return;
     this.#lastTouched.set(id, now);
-    await this.#db
-      .updateTable('api_tokens')
-      .set({ last_used_at: new Date(now).toISOString() })
-      .where('id', '=', id)
-      .execute();
+    await this.#writeLastUse((db) =>
+      db
+        .updateTable('api_tokens')
+        .set({ last_used_at: new Date(now).toISOString() })
+        .where('id', '=', id)
+        .execute(),
+    );
   }
 }

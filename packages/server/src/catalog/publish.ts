@@ -3,10 +3,10 @@ import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { DomainError, Invalid } from '../errors.ts';
 import { type BlobStore, readArchiveManifest } from './artifacts.ts';
+import { kindOf, sortVersionsNewestFirst } from './client-version.ts';
 import { validateManifest } from './manifest.ts';
 import type { PinCheck } from './pins.ts';
 import * as store from './store.ts';
-import { sortNewestFirst } from './version-name.ts';
 
 export const maxArtifactBytes = 10 * 1024 ** 3;
 
@@ -40,7 +40,10 @@ export async function receiveArtifact(
   }
 }
 
-/** Deletes the oldest versions beyond `limit`, skipping pinned ones and `keep`; returns what went. */
+/**
+ * Deletes the oldest versions of `keep`'s kind beyond `limit`, skipping pinned ones and `keep`; returns
+ * what went. Each kind has its own history, so client builds never push developer versions out.
+ */
 export async function trimHistory(
   tx: Kysely<Tables>,
   service: string,
@@ -48,8 +51,12 @@ export async function trimHistory(
   limit: number,
   isPinned: PinCheck,
 ): Promise<store.VersionSummaryRow[]> {
-  const all = sortNewestFirst(
-    (await store.listVersionSummaries(tx, service)).map((r) => ({ ...r, createdAt: r.created_at })),
+  const all = sortVersionsNewestFirst(
+    (await store.listVersionSummaries(tx, service, kindOf(keep))).map((r) => ({
+      ...r,
+      createdAt: r.created_at,
+      developerVersion: r.developer_version,
+    })),
   );
   const removed: store.VersionSummaryRow[] = [];
   let kept = 0;

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import {
   ErrorBody,
   Profile,
@@ -14,7 +13,7 @@ import {
   VersionList,
   VersionListQuery,
 } from '@flotilla/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { authorize, requireInstance } from '../auth/hook.ts';
@@ -25,7 +24,7 @@ import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { detachedBody } from '../http/request-body.ts';
 import { createAgentScope } from './agent-scope.ts';
-import { hexOf } from './artifacts.ts';
+import { sendArtifact } from './send-artifact.ts';
 import { createCatalogService, maxArtifactBytes } from './service.ts';
 import { listProfiles } from './store.ts';
 
@@ -49,28 +48,6 @@ function viewerOrAgent(tokens: TokenStore, db: Kysely<Tables>) {
       }
     }
   };
-}
-
-/** One `bytes=` range of a body of `size` bytes; null for none or several (the whole body is sent). */
-export function parseRange(
-  header: string | undefined,
-  size: number,
-): { start: number; end: number } | null | 'unsatisfiable' {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header?.trim() ?? '');
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (start >= size || end < start) return 'unsatisfiable';
-  }
-  return { start, end };
 }
 
 export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
@@ -301,34 +278,4 @@ export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Pr
     async (request, reply) =>
       sendArtifact(request, reply, await catalog.artifact(request.params.service, request.params.version)),
   );
-}
-
-function sendArtifact(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  blob: { path: string; size: number; digest: string },
-): FastifyReply {
-  const hex = hexOf(blob.digest);
-  const etag = `"${blob.digest}"`;
-  reply.headers({
-    'accept-ranges': 'bytes',
-    etag,
-    digest: `sha-256=${Buffer.from(hex, 'hex').toString('base64')}`,
-    'x-checksum-sha256': hex,
-  });
-  const ifRange = request.headers['if-range'];
-  const range = ifRange && ifRange !== etag ? null : parseRange(request.headers.range, blob.size);
-  if (range === 'unsatisfiable') {
-    reply.header('content-range', `bytes */${blob.size}`);
-    return reply.status(416).send(errorBody('invalid', `the range is outside the ${blob.size}-byte artifact`));
-  }
-  reply.header('content-type', 'application/gzip');
-  if (range) {
-    reply.status(206);
-    reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
-    reply.header('content-length', range.end - range.start + 1);
-    return reply.send(createReadStream(blob.path, { start: range.start, end: range.end }));
-  }
-  reply.header('content-length', blob.size);
-  return reply.send(createReadStream(blob.path));
 }

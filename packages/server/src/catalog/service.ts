@@ -18,12 +18,13 @@ import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { putInTrash } from '../trash/store.ts';
 import { BlobStore } from './artifacts.ts';
+import { checkClientName, kindOf, nameOf, sortVersionsNewestFirst } from './client-version.ts';
 import { isVersionPinned, type PinCheck } from './pins.ts';
 import { createProfileRules } from './profiles.ts';
 import { receiveArtifact, trimHistory } from './publish.ts';
 import { loadOrCreateSigningKey, type SigningKeyPair, signManifest } from './signing.ts';
 import * as store from './store.ts';
-import { parseVersionName, sortNewestFirst } from './version-name.ts';
+import { parseVersionName } from './version-name.ts';
 
 export { isVersionPinned } from './pins.ts';
 export { maxArtifactBytes } from './publish.ts';
@@ -114,6 +115,22 @@ export function createCatalogService(deps: CatalogDeps) {
     notes: r.notes,
     author: r.author,
     createdAt: r.created_at,
+    kind: r.kind === 'client' ? 'client' : 'developer',
+    name: nameOf(r.version),
+    ...(r.kind === 'client'
+      ? {
+          client: {
+            developerVersion: r.developer_version ?? '',
+            generation: r.generation ?? 0,
+            inputs: r.client_inputs ?? '',
+            settings: (JSON.parse(r.settings ?? '[]') as { name: string; url: string; commit: string }[]).map((x) => ({
+              name: x.name,
+              url: x.url,
+              commit: x.commit,
+            })),
+          },
+        }
+      : {}),
   });
 
   async function requireService(name: string): Promise<store.ServiceRow> {
@@ -129,6 +146,21 @@ export function createCatalogService(deps: CatalogDeps) {
       throw new NotFound(`service "${service}" has no version ${version}`);
     }
     return row;
+  }
+
+  /** A client version names a developer version of the service that exists, by its artifact's digest. */
+  async function checkClientVersion(service: string, version: string, manifest: InstallManifest) {
+    const client = checkClientName(version, manifest.client);
+    const developer = await store.getVersion(db, service, client.developerVersion);
+    if (!developer || developer.kind === 'client') {
+      throw new Invalid(`service "${service}" has no developer version ${client.developerVersion}`);
+    }
+    if (developer.digest !== client.developerDigest) {
+      throw new Invalid(
+        `${version} was made from an artifact ${client.developerDigest}, but ${client.developerVersion} is ${developer.digest}`,
+      );
+    }
+    return client;
   }
 
   /** Deletes the blobs of `digests` that no version references any more. */
@@ -214,7 +246,8 @@ export function createCatalogService(deps: CatalogDeps) {
 
     /** Streams the artifact to disk while hashing, checks it, stores it by digest and signs its manifest. */
     async publish(actor: Principal, input: PublishInput): Promise<VersionDetail> {
-      if (!parseVersionName(input.version)) {
+      const kind = kindOf(input.version);
+      if (kind === 'developer' && !parseVersionName(input.version)) {
         throw new Invalid(
           `version "${input.version}" is neither semver (1.2.3, v1.2.3-rc.1) nor <distribution>-<build>[_N] (jetto-3.5.1_2)`,
         );
@@ -225,6 +258,18 @@ export function createCatalogService(deps: CatalogDeps) {
       }
       const { tmpPath, hex, size, manifest } = await receiveArtifact(blobs, input.body, input.sha256);
       const digest = `sha256:${hex}`;
+      let client: ReturnType<typeof checkClientName> | undefined;
+      try {
+        client = kind === 'client' ? await checkClientVersion(input.service, input.version, manifest) : undefined;
+        if (kind === 'developer' && manifest.client) {
+          throw new Invalid(
+            `flotilla.json has a "client" section: publish it as a client version (${input.version}+client)`,
+          );
+        }
+      } catch (err) {
+        await blobs.discard(tmpPath);
+        throw err;
+      }
       const publishedAt = now();
       const k = signingKey();
       const signed = signManifest(k.privateKey, {
@@ -247,6 +292,11 @@ export function createCatalogService(deps: CatalogDeps) {
         notes: input.notes ?? null,
         author: authorName(actor),
         created_at: publishedAt,
+        kind,
+        developer_version: client?.developerVersion ?? null,
+        generation: client?.generation ?? null,
+        client_inputs: client?.inputs ?? null,
+        settings: client ? JSON.stringify(client.settings) : null,
       };
       const removed = await withBlobLock(async () => {
         await blobs.commit(tmpPath, hex);
@@ -291,8 +341,12 @@ export function createCatalogService(deps: CatalogDeps) {
 
     async listVersions(serviceName: string, query: VersionListQuery): Promise<VersionList> {
       await requireService(serviceName);
-      const rows = sortNewestFirst(
-        (await store.listVersionSummaries(db, serviceName)).map((r) => ({ ...r, createdAt: r.created_at })),
+      const rows = sortVersionsNewestFirst(
+        (await store.listVersionSummaries(db, serviceName, query.kind ?? 'developer')).map((r) => ({
+          ...r,
+          createdAt: r.created_at,
+          developerVersion: r.developer_version,
+        })),
       );
       let start = 0;
       if (query.cursor !== undefined) {

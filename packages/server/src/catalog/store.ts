@@ -1,11 +1,14 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { uniqueOr } from '../db/unique.ts';
 import { trashedDigests } from '../trash/store.ts';
 import type { ServicesTable, ServiceVersionsTable } from './tables.ts';
 
 export type ServiceRow = ServicesTable;
-export type VersionRow = ServiceVersionsTable;
+type ClientColumns = 'kind' | 'developer_version' | 'generation' | 'client_inputs' | 'settings';
+/** A version row; the client columns may be left out when inserting a developer version. */
+export type VersionRow = Omit<Selectable<ServiceVersionsTable>, ClientColumns> &
+  Partial<Pick<Selectable<ServiceVersionsTable>, ClientColumns>>;
 export type VersionSummaryRow = Omit<VersionRow, 'manifest' | 'signed_manifest' | 'signature' | 'key_id'>;
 
 export async function insertService(db: Kysely<Tables>, row: ServiceRow): Promise<void> {
@@ -102,8 +105,17 @@ export async function existingServices(db: Kysely<Tables>, names: string[]): Pro
 }
 
 export async function insertVersion(db: Kysely<Tables>, row: VersionRow): Promise<void> {
+  // Rows kept in the trash before client versions existed lack the kind and its columns.
+  const full: Insertable<ServiceVersionsTable> = {
+    ...row,
+    kind: row.kind ?? 'developer',
+    developer_version: row.developer_version ?? null,
+    generation: row.generation ?? null,
+    client_inputs: row.client_inputs ?? null,
+    settings: row.settings ?? null,
+  };
   await uniqueOr(`version ${row.version} of service "${row.service}" already exists`, () =>
-    db.insertInto('service_versions').values(row).execute(),
+    db.insertInto('service_versions').values(full).execute(),
   );
 }
 
@@ -118,17 +130,44 @@ export async function getVersion(
     .where('service', '=', service)
     .where('version', '=', version)
     .executeTakeFirst();
-  return row ? { ...row, size: Number(row.size) } : undefined;
+  return row
+    ? { ...row, size: Number(row.size), generation: row.generation === null ? null : Number(row.generation) }
+    : undefined;
 }
 
-/** Every version of a service without the large columns; history is capped, so this stays small. */
-export async function listVersionSummaries(db: Kysely<Tables>, service: string): Promise<VersionSummaryRow[]> {
-  const rows = await db
+/**
+ * The versions of a service of one kind (developer by default, as check-in answers and history
+ * trimming want), or of both, without the large columns; history is capped, so this stays small.
+ */
+export async function listVersionSummaries(
+  db: Kysely<Tables>,
+  service: string,
+  kind: 'developer' | 'client' | 'all' = 'developer',
+): Promise<VersionSummaryRow[]> {
+  let q = db
     .selectFrom('service_versions')
-    .select(['service', 'version', 'digest', 'size', 'notes', 'author', 'created_at'])
-    .where('service', '=', service)
-    .execute();
-  return rows.map((r) => ({ ...r, size: Number(r.size) }));
+    .select([
+      'service',
+      'version',
+      'digest',
+      'size',
+      'notes',
+      'author',
+      'created_at',
+      'kind',
+      'developer_version',
+      'generation',
+      'client_inputs',
+      'settings',
+    ])
+    .where('service', '=', service);
+  if (kind !== 'all') q = q.where('kind', '=', kind);
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    ...r,
+    size: Number(r.size),
+    generation: r.generation === null ? null : Number(r.generation),
+  }));
 }
 
 export async function deleteVersions(db: Kysely<Tables>, service: string, versions: string[]): Promise<void> {

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Tables of the catalog feature: services, profiles and published versions. */
 export interface ServicesTable {
   name: string;
@@ -33,6 +35,15 @@ export interface ServiceVersionsTable {
   notes: string | null;
   author: string;
   created_at: string;
+  /** `developer` (the default) or `client`; a client version's `version` is `<name>+client`. */
+  kind: Generated<string>;
+  developer_version: string | null;
+  /** 0 for a client version named like its developer version, N for `<name>_N`. */
+  generation: number | null;
+  /** SHA-256 (hex) of what made a client version: equal inputs, no new generation. */
+  client_inputs: string | null;
+  /** JSON array of the settings repositories with their commits. */
+  settings: string | null;
 }
 
 export interface CatalogTables {

@@ -3,6 +3,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { isUntrustedForward, rateLimitKey } from '../checkin/forwarded.ts';
 import { unstoredHeader } from '../checkin/writer.ts';
 import { answerClientError } from '../http/client-error.ts';
+import { LISTEN_BACKLOG, limitConnections } from '../http/connection-limit.ts';
 import { closeGracefully } from '../http/graceful-close.ts';
 import { drainThenClose } from '../http/request-body.ts';
 import { compileTrustedProxies } from '../http/trusted-proxies.ts';
@@ -19,6 +20,7 @@ import type {
   ToThread,
 } from './messages.ts';
 import { createProxy, sendJson } from './proxy.ts';
+import { createThreadPolls } from './thread-polls.ts';
 
 interface CheckinRoute {
   route: string;
@@ -111,6 +113,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   let seq = 0;
   let closing = false;
   const routeLimits = new Map(init.threadRoutes.map((r) => [r.path, r.bodyLimit]));
+  const polls = createThreadPolls(init.pollRoutes, post, samples);
   const waitingAnswers = new Map<number, Array<(answer: RouteAnswer) => void>>();
   const emptyRequests = () => ({ paths: [] as string[], authorizations: [] as string[], bodies: [] as string[] });
   let requests = emptyRequests();
@@ -158,7 +161,8 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
       const pending = waitingAnswers.get(message.seq) ?? [];
       waitingAnswers.delete(message.seq);
       for (const [i, answer] of message.answers.entries()) pending[i]?.(answer);
-    } else if (message.type === 'flush-metrics') {
+    } else if (message.type === 'poll-answers') polls.onAnswers(message);
+    else if (message.type === 'flush-metrics') {
       post({ type: 'http-metrics', samples: samples.drain(), flushId: message.flushId });
     } else if (message.type === 'close') void close(message.graceMs);
   });
@@ -244,16 +248,21 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
     const target = checkinRoute(req, init.defaultApp);
     if (target) return handleCheckin(req, res, target);
     const route = threadRoute(req, routeLimits);
-    if (route) handleThreadRoute(req, res, route);
+    if (route) return handleThreadRoute(req, res, route);
+    const poll = closing ? null : polls.match(req);
+    if (poll) polls.handle(req, res, poll);
     else proxy.forward(req, res);
   });
   // The main thread's limits, so that a long upload is not cut here where it would not be there.
   server.keepAliveTimeout = init.keepAliveTimeoutMs;
   server.requestTimeout = init.requestTimeoutMs;
   server.headersTimeout = init.headersTimeoutMs;
+  let refused = 0;
+  limitConnections(server, init.connectionLimit, () => refused++);
   const metricsTimer = setInterval(() => {
     const drained = samples.drain();
-    if (drained.length > 0) post({ type: 'http-metrics', samples: drained });
+    if (drained.length > 0 || refused > 0) post({ type: 'http-metrics', samples: drained, refused });
+    refused = 0;
   }, 1000);
 
   async function close(graceMs: number): Promise<void> {
@@ -267,7 +276,7 @@ export function startFront(init: ThreadInit, port: MessagePort): Server {
   }
 
   server.on('clientError', answerClientError);
-  server.listen({ host: init.host, port: init.port, reusePort: true }, () => {
+  server.listen({ host: init.host, port: init.port, reusePort: true, backlog: LISTEN_BACKLOG }, () => {
     const address = server.address();
     post({ type: 'listening', port: typeof address === 'object' && address ? address.port : init.port });
   });

@@ -6,11 +6,15 @@ export interface ThreadInit {
   defaultApp: string | null;
   /** Agent routes read here and handed over in batches (see ThreadRoute), with their body limits. */
   threadRoutes: Array<{ path: string; bodyLimit: number }>;
+  /** Long-poll GET routes the thread parks itself and hands over (see ThreadPollRoute). */
+  pollRoutes: string[];
   trustedProxies: string[];
   bodyLimit: number;
   keepAliveTimeoutMs: number;
   requestTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Client connections this thread may hold (see connectionBudget). */
+  connectionLimit: number;
 }
 
 /**
@@ -74,11 +78,16 @@ export type ToMain =
   /** Requests to thread routes read in one event-loop turn: path, Authorization header and body of each. */
   | { type: 'requests'; seq: number; paths: string[]; authorizations: string[]; bodies: string[] }
   /** Each second, and in answer to a flush (with its id). */
-  | { type: 'http-metrics'; samples: HttpSample[]; flushId?: number }
+  | { type: 'http-metrics'; samples: HttpSample[]; refused?: number; flushId?: number }
+  /** Polls parked in one event-loop turn; `ids` are the thread's own. */
+  | { type: 'polls'; ids: number[]; paths: string[]; authorizations: string[]; queries: string[]; etags: string[] }
+  /** Polls whose clients left before their answer. */
+  | { type: 'poll-cancel'; ids: number[] }
   | { type: 'error'; message: string };
 
 export type ToThread =
   | ({ type: 'results'; seq: number } & CheckinResults)
   | { type: 'answers'; seq: number; answers: RouteAnswer[] }
+  | { type: 'poll-answers'; ids: number[]; answers: RouteAnswer[] }
   | { type: 'flush-metrics'; flushId: number }
   | { type: 'close'; graceMs: number };

@@ -11,6 +11,7 @@ import type { CheckinService } from '../checkin/service.ts';
 import { DomainError, NotFound, statusByCode } from '../errors.ts';
 import { BatchMemo, errorAnswer, type ThreadRoutes } from '../http/thread-routes.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import { createMainPolls } from './main-polls.ts';
 import type {
   CheckinBatch,
   CheckinResult,
@@ -33,6 +34,8 @@ export interface CheckinThreadsOptions {
   bodyLimit: number;
   keepAliveTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Client connections each thread may hold (see connectionBudget). */
+  connectionLimit: number;
   headersTimeoutMs: number;
   metrics: Metrics;
   logger: Logger;
@@ -98,10 +101,12 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
     defaultApp: opts.apps.list().length > 0 ? opts.apps.getDefault().config.name : null,
     trustedProxies: opts.trustedProxies,
     threadRoutes: opts.routes?.list() ?? [],
+    pollRoutes: opts.routes?.listPolls() ?? [],
     bodyLimit: opts.bodyLimit,
     keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs,
     headersTimeoutMs: opts.headersTimeoutMs,
+    connectionLimit: opts.connectionLimit,
   });
 
   const store = async (appName: string, clientIp: string, rateKey: string, body: string): Promise<CheckinResult> => {
@@ -148,9 +153,11 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
   };
 
   const observe = (message: Extract<ToMain, { type: 'http-metrics' }>) => {
+    if (message.refused) opts.metrics.connectionsRefused.inc(message.refused);
     for (const s of message.samples) {
-      opts.metrics.httpRequests.labels({ method: 'POST', route: s.route, status: s.status }).inc(s.durations.length);
-      const histogram = opts.metrics.httpDuration.labels({ method: 'POST', route: s.route });
+      const method = opts.routes?.getPoll(s.route) ? 'GET' : 'POST';
+      opts.metrics.httpRequests.labels({ method, route: s.route, status: s.status }).inc(s.durations.length);
+      const histogram = opts.metrics.httpDuration.labels({ method, route: s.route });
       for (const d of s.durations) histogram.observe(d);
     }
   };
@@ -179,8 +186,11 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
       threads.add(worker);
       let listening = false;
       const send = (message: ToThread) => worker.postMessage(message);
+      const polls = createMainPolls(opts.routes, send, opts.logger);
       worker.on('message', (message: ToMain) => {
-        if (message.type === 'checkins') {
+        if (message.type === 'polls') polls.take(message);
+        else if (message.type === 'poll-cancel') polls.cancel(message);
+        else if (message.type === 'checkins') {
           void storeBatch(message).then((results) =>
             send({ type: 'results', seq: message.seq, ...indexAnswers(results) }),
           );
@@ -206,6 +216,7 @@ export async function startCheckinThreads(opts: CheckinThreadsOptions, upstreamS
         if (!listening) reject(err);
       });
       worker.once('exit', (code) => {
+        polls.dropAll();
         threads.delete(worker);
         if (listening) opts.metrics.checkinThreads.dec();
         if (closing || !listening) return;

@@ -26,6 +26,9 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
+/** Sockets a thread may open to the main thread at once; each costs the process two descriptors. */
+export const PASS_THROUGH_SOCKETS = 128;
+
 /**
  * Passes a request that is not a check-in to the main thread over its private socket, streaming both
  * ways (log follows and agent long polls stay live). The peer address travels as the last hop of
@@ -33,7 +36,8 @@ function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
  * `X-Forwarded-Proto` and `-Host` pass only from a trusted proxy, as Fastify alone would have it.
  */
 export function createProxy(socketPath: string, trusted: ((address: string) => boolean) | null) {
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
+  // Bounded, so a flood of requests queues here instead of taking every descriptor of the process.
+  const agent = new Agent({ keepAlive: true, maxFreeSockets: 64, maxSockets: PASS_THROUGH_SOCKETS });
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const peer = req.socket.remoteAddress;
     if (!peer) {

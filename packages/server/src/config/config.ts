@@ -67,6 +67,17 @@ export interface ServerConfig {
   privateFilesKey?: string | null;
   /** Drift: upstream access (base URLs, credentials, allowed private hosts), TTL and metrics. */
   driftUpstreams: DriftUpstreamConfig;
+  /** Federation: the provider this server follows as a consumer (federation/follower.ts), or null. */
+  federation?: FederationConfig | null;
+}
+
+export interface FederationConfig {
+  providerUrl: string;
+  token: string;
+  environment: string | null;
+  /** A PEM public key to pin; null trusts the provider's key on first connect. */
+  providerKeyPem: string | null;
+  reportIntervalMs: number;
 }
 
 const defaultAppName = 'default';
@@ -170,6 +181,7 @@ export function resolveServerConfig(
     throw new ConfigError(`log-format: "${config.logFormat}" is not one of ${logFormats.join(', ')}`);
   }
   if (config.influxdb) checkUrl(config.influxdb.url, where('influxdb.url'));
+  config.federation = resolveFederation(opts, cwd);
   return Object.freeze(config);
 }
 
@@ -349,3 +361,32 @@ function checkUrl(url: string, field: string): void {
 }
 
 export { formatDuration };
+
+function resolveFederation(opts: ServerOptions, cwd: string): FederationConfig | null {
+  if (!opts.providerUrl) {
+    if (opts.providerToken || opts.providerEnvironment || opts.providerKey)
+      throw new ConfigError('provider-token, provider-environment and provider-key need --provider-url');
+    return null;
+  }
+  checkUrl(opts.providerUrl, 'provider-url');
+  if (!opts.providerToken?.startsWith('flc_')) {
+    throw new ConfigError(
+      'provider-url needs --provider-token (or FLOTILLA_PROVIDER_TOKEN): the flc_… token of a consumer account',
+    );
+  }
+  let providerKeyPem: string | null = null;
+  if (opts.providerKey) {
+    try {
+      providerKeyPem = readConfigText(resolve(cwd, opts.providerKey));
+    } catch (err) {
+      throw new ConfigError(`provider-key: ${(err as Error).message}`);
+    }
+  }
+  return {
+    providerUrl: opts.providerUrl.replace(/\/+$/, ''),
+    token: opts.providerToken,
+    environment: opts.providerEnvironment || null,
+    providerKeyPem,
+    reportIntervalMs: durationOption(opts.providerReportInterval ?? '30s', 'provider-report-interval'),
+  };
+}

@@ -50,6 +50,11 @@ export interface ServerOptions {
   driftUpstreamAllowHost?: string;
   driftOpvicMetrics?: string;
   driftMetricsMaxSeries?: string;
+  providerUrl?: string;
+  providerToken?: string;
+  providerEnvironment?: string;
+  providerKey?: string;
+  providerReportInterval?: string;
 }
 
 /** Every option, with its env var and help, in one table shared by the CLI and the docs. */
@@ -321,5 +326,35 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--drift-metrics-max-series <n>',
     env: 'FLOTILLA_DRIFT_METRICS_MAX_SERIES',
     help: 'drift: per-place metric series at most; more are dropped and counted (default 10000)',
+  },
+  {
+    key: 'providerUrl',
+    flag: '--provider-url <url>',
+    env: 'FLOTILLA_PROVIDER_URL',
+    help: "federation: follow this provider server's versions as a consumer (needs --provider-token)",
+  },
+  {
+    key: 'providerToken',
+    flag: '--provider-token <token>',
+    env: 'FLOTILLA_PROVIDER_TOKEN',
+    help: 'federation: the consumer token (flc_…) the provider issued (prefer the env var)',
+  },
+  {
+    key: 'providerEnvironment',
+    flag: '--provider-environment <env>',
+    env: 'FLOTILLA_PROVIDER_ENVIRONMENT',
+    help: 'federation: make received versions desired in this environment at once, through its tested gate',
+  },
+  {
+    key: 'providerKey',
+    flag: '--provider-key <file>',
+    env: 'FLOTILLA_PROVIDER_KEY',
+    help: "federation: the provider's public signing key (PEM) to pin, instead of trusting the key it offers on first connect",
+  },
+  {
+    key: 'providerReportInterval',
+    flag: '--provider-report-interval <duration>',
+    env: 'FLOTILLA_PROVIDER_REPORT_INTERVAL',
+    help: "federation: how often to report installed versions, instance states and faults of the provider's services to it (default 30s)",
   },
 ];

@@ -1,10 +1,11 @@
 import { chmodSync, closeSync, existsSync, fdatasync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { makePrivateDir, privateFileMode } from '../private-files.ts';
 import { nodeSqliteDatabase } from './node-sqlite.ts';
+import { queuedSqliteDialect } from './queued-sqlite-dialect.ts';
 import type { Tables } from './tables.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -61,7 +62,7 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
   file.exec(
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
   );
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: nodeSqliteDatabase(file) }) });
+  const db = new Kysely<Tables>({ dialect: queuedSqliteDialect({ database: nodeSqliteDatabase(file) }) });
   let walFd: number | null = null;
   // After a failed fsync the kernel may have dropped those WAL frames while reporting later syncs
   // as fine, and recovery stops at the first bad frame: nothing more may be acknowledged.

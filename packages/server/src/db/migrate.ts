@@ -16,6 +16,8 @@ import * as m0014 from './migrations/0014-drift-pending-index.ts';
 import * as m0015 from './migrations/0015-private-files.ts';
 import * as m0016 from './migrations/0016-builds.ts';
 import * as m0017 from './migrations/0017-restorable-deletes.ts';
+import * as m0018 from './migrations/0018-client-versions.ts';
+import * as m0019 from './migrations/0019-federation.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -36,6 +38,8 @@ export const migrations: Record<string, Migration> = {
   '0015-private-files': m0015,
   '0016-builds': m0016,
   '0017-restorable-deletes': m0017,
+  '0018-client-versions': m0018,
+  '0019-federation': m0019,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

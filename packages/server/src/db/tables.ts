@@ -4,6 +4,7 @@ import type { CatalogTables } from '../catalog/tables.ts';
 import type { DesiredTables } from '../desired/tables.ts';
 import type { DriftTables } from '../drift/tables.ts';
 import type { FaultTables } from '../faults/tables.ts';
+import type { FederationTables } from '../federation/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
 import type { MeshTables } from '../mesh/tables.ts';
@@ -77,4 +78,5 @@ export type Tables = CheckinTables &
   MeshTables &
   PrivateFileTables &
   BuildTables &
-  TrashTables;
+  TrashTables &
+  FederationTables;

@@ -1,16 +1,18 @@
 import type { Server } from 'node:http';
 import { AgentDesired, AgentDesiredInstanceQuery, AgentStateReport, ErrorBody } from '@flotilla/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { Type } from 'typebox';
-import { agentScopeOf, authorizeAgent } from '../auth/hook.ts';
+import { agentScopeOf, authorizeAgent, requireInstance } from '../auth/hook.ts';
 import type { TokenStore } from '../auth/tokens.ts';
-import { Forbidden, Invalid, NotFound } from '../errors.ts';
+import { Forbidden } from '../errors.ts';
+import { errorAnswer, type ThreadPollRoute, type ThreadRoutes } from '../http/thread-routes.ts';
+import { createAgentAnswers } from './agent-answers.ts';
+import { answerPoll } from './agent-poll.ts';
 import type { InstanceService } from './instances-service.ts';
-import { type DesiredNotifier, parseWait } from './long-poll.ts';
+import type { DesiredNotifier } from './long-poll.ts';
 import type { DesiredService } from './service.ts';
 import type { DesiredSigner } from './signed-desired.ts';
-
-const maxWaitMs = 120_000;
 
 interface Agent {
   environment: string;
@@ -38,12 +40,19 @@ export interface AgentRouteDeps {
   notifier: DesiredNotifier;
   /** Signs each desired answer, so agents can tell it came from this server unchanged. */
   signer: DesiredSigner;
+  logger: Logger;
+  /** Where check-in threads learn the poll route they park themselves. */
+  threadRoutes?: ThreadRoutes | undefined;
 }
 
 /** The API that host agents call with their `agent` token: the desired list (long poll) and state reports. */
 export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): Promise<void> {
   const { service, notifier } = deps;
   notifiers.set(app.server, notifier);
+  const answers = createAgentAnswers({ service, signer: deps.signer });
+  notifier.onChange((environment) => answers.invalidate(environment));
+  const pollDeps = { answers, notifier };
+  deps.threadRoutes?.addPoll(desiredPollRoute(deps, pollDeps));
 
   const admitAgent = authorizeAgent(deps.tokens);
   /** Admits only agent tokens, and learns which environment (and profile) the token is bound to. */
@@ -69,36 +78,21 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
       },
     },
     async (request, reply) => {
-      const { environment, profile, instanceId } = request.agent as Agent;
-      // The rollout wave is the credential's instance's; `?instance=` may only repeat it.
-      if (request.query.instance !== undefined && request.query.instance !== instanceId) {
-        throw new Forbidden(`this credential is for instance "${instanceId}", not "${request.query.instance}"`);
-      }
-      const waitMs = request.query.wait === undefined ? 0 : parseWait(request.query.wait, maxWaitMs);
-      if (waitMs === undefined) throw new Invalid(`wait must look like 30s or 2m (at most 120s)`);
-      const scope = await service.profileTag(profile);
-      const etag = (revision: number) => `"${environment}-r${revision}${scope}"`;
-      const known = parseIfNoneMatch(request.headers['if-none-match']);
-      const matches = (revision: number) => known.has(etag(revision)) || known.has('*');
-      const revisionNow = async () => {
-        const revision = await service.agentRevision(environment, instanceId);
-        if (revision === undefined) throw new NotFound(`no environment "${environment}"`);
-        return revision;
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableEnded) gone.abort();
       };
-
-      let revision = await revisionNow();
-      if (matches(revision) && waitMs > 0) {
-        const reason = await waitForChange(request, reply, notifier, environment, waitMs, async () => {
-          // Read again after registering, so a change committed since the first read is not missed.
-          return (await revisionNow()) !== revision;
-        });
-        if (reason === 'changed') revision = await revisionNow();
+      reply.raw.once('close', onClose);
+      try {
+        const agent = request.agent as Agent;
+        const answer = await answerPoll(pollDeps, agent, request.query, request.headers['if-none-match'], gone.signal);
+        reply.header('cache-control', 'private, no-cache').header('etag', answer.etag);
+        if (answer.status === 304) return reply.code(304).send();
+        // Serialised once per distinct answer; the string is sent as it is (it has the AgentDesired shape).
+        return reply.type('application/json; charset=utf-8').send(answer.body);
+      } finally {
+        reply.raw.off('close', onClose);
       }
-      reply.header('cache-control', 'private, no-cache');
-      if (matches(revision)) return reply.code(304).header('etag', etag(revision)).send();
-      const view = await service.agentView(environment, profile, revision);
-      const signed = deps.signer.sign({ ...view, profile });
-      return reply.header('etag', etag(view.revision)).send({ ...view, ...signed });
     },
   );
 
@@ -123,39 +117,32 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
   );
 }
 
-/** Holds the request until the environment changes, the wait ends, the client leaves, or the server closes. */
-async function waitForChange(
-  _request: FastifyRequest,
-  reply: FastifyReply,
-  notifier: DesiredNotifier,
-  environment: string,
-  waitMs: number,
-  changedSince: () => Promise<boolean>,
-) {
-  const left = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableEnded) left.abort();
+/** The desired-list poll as check-in threads hand it over: parked there, answered here. */
+function desiredPollRoute(deps: AgentRouteDeps, pollDeps: Parameters<typeof answerPoll>[0]): ThreadPollRoute {
+  return {
+    path: '/api/v1/agent/desired',
+    async handle(authorization, query, ifNoneMatch, gone) {
+      try {
+        const principal = await deps.tokens.authenticate(authorization);
+        if (principal.role !== 'agent') {
+          throw new Forbidden(
+            `agent routes take instance credentials; the token "${principal.name}" has ${principal.role}`,
+          );
+        }
+        requireInstance(principal);
+        const agent = {
+          environment: principal.environment as string,
+          profile: principal.profile ?? null,
+          instanceId: principal.instanceId as string,
+        };
+        const params = new URLSearchParams(query);
+        const wanted = { wait: params.get('wait') ?? undefined, instance: params.get('instance') ?? undefined };
+        const answer = await answerPoll(pollDeps, agent, wanted, ifNoneMatch || undefined, gone);
+        const headers = { etag: answer.etag, 'cache-control': 'private, no-cache' };
+        return answer.status === 304 ? { status: 304, body: '', headers } : { status: 200, body: answer.body, headers };
+      } catch (err) {
+        return errorAnswer(err, deps.logger);
+      }
+    },
   };
-  reply.raw.once('close', onClose);
-  try {
-    const waiting = notifier.wait(environment, waitMs, left.signal);
-    if (await changedSince()) {
-      left.abort();
-      await waiting;
-      return 'changed' as const;
-    }
-    return await waiting;
-  } finally {
-    reply.raw.off('close', onClose);
-  }
-}
-
-function parseIfNoneMatch(header: string | undefined): Set<string> {
-  if (!header) return new Set();
-  return new Set(
-    header
-      .split(',')
-      .map((t) => t.trim().replace(/^W\//, ''))
-      .filter(Boolean),
-  );
 }

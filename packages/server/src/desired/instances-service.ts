@@ -2,6 +2,7 @@ import type { AgentStateReport, InstanceQuery } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Invalid, NotFound } from '../errors.ts';
+import type { FeatureDeps } from '../http/feature-deps.ts';
 import { allowedServices, requireOwnInstance } from '../identity/scope.ts';
 import * as store from './instances-store.ts';
 
@@ -14,7 +15,13 @@ const maxText = 1024;
 
 export type InstanceService = ReturnType<typeof createInstanceService>;
 
-export function createInstanceService(deps: { db: Kysely<Tables>; expiryMs?: number; now?: () => Date }) {
+export function createInstanceService(deps: {
+  db: Kysely<Tables>;
+  expiryMs?: number;
+  now?: () => Date;
+  /** A durable commit that syncs off the event loop (SQLite); default: a plain transaction. */
+  commit?: FeatureDeps['commitDurably'];
+}) {
   const expiryMs = deps.expiryMs ?? defaultInstanceExpiryMs;
   const now = () => deps.now?.() ?? new Date();
 
@@ -45,7 +52,8 @@ export function createInstanceService(deps: { db: Kysely<Tables>; expiryMs?: num
       for (const [k, v] of Object.entries(body.labels ?? {})) {
         if (k.length > maxText || v.length > maxText) throw new Invalid('labels: keys and values are at most 1 KiB');
       }
-      await deps.db.transaction().execute(async (tx) => {
+      const commit = deps.commit ?? ((work) => deps.db.transaction().execute(work));
+      await commit(async (tx) => {
         const existing = await store.findInstanceEnvironment(tx, body.instanceId);
         if (existing !== undefined && existing !== agent.environment) {
           throw new Forbidden(

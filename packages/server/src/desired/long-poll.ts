@@ -11,7 +11,13 @@ interface Waiter {
  */
 export class DesiredNotifier {
   readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #listeners: Array<(environment: string) => void> = [];
   #closed = false;
+
+  /** Runs `listener` on every change notice, before the waiters wake (caches drop what they hold). */
+  onChange(listener: (environment: string) => void): void {
+    this.#listeners.push(listener);
+  }
 
   /** Resolves when `environment` changes, after `timeoutMs`, when `signal` aborts, or at close. */
   wait(environment: string, timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
@@ -41,6 +47,7 @@ export class DesiredNotifier {
 
   /** Wakes everyone waiting on `environment`. Call only after the change has committed. */
   notify(environment: string): void {
+    for (const listener of this.#listeners) listener(environment);
     const set = this.#waiters.get(environment);
     if (!set) return;
     for (const waiter of [...set]) waiter.finish('changed');

@@ -54,7 +54,11 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
   const notifier = new DesiredNotifier();
   notifiers.set(app.server, notifier);
   const service = createDesiredService({ db: deps.db, lookup, notifier });
-  const instances = createInstanceService({ db: deps.db, expiryMs: deps.instanceExpiryMs ?? defaultInstanceExpiryMs });
+  const instances = createInstanceService({
+    db: deps.db,
+    expiryMs: deps.instanceExpiryMs ?? defaultInstanceExpiryMs,
+    ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
+  });
 
   // Held long polls must end before the server waits for open requests, so release them in preClose.
   app.addHook('preClose', (done) => {
@@ -274,5 +278,14 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
 
   let key: SigningKeyPair | undefined;
   const signer = createDesiredSigner({ key: () => (key ??= loadOrCreateSigningKey(deps.dataDir)) });
-  await agentRoutes(app, { tokens: deps.tokens, service, instances, notifier, signer });
+  const threadRoutes = deps.threadRoutes;
+  await agentRoutes(app, {
+    tokens: deps.tokens,
+    service,
+    instances,
+    notifier,
+    signer,
+    logger: deps.logger,
+    threadRoutes,
+  });
 }

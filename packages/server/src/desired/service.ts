@@ -370,6 +370,12 @@ export function createDesiredService(deps: DesiredServiceDeps) {
       return (await assignedRevision(db, env, instanceId)) ?? current;
     },
 
+    /** The current revision and whether a rollout assigns revisions per instance (then ask agentRevision). */
+    async environmentRevisionState(env: string): Promise<{ current: number | undefined; rollout: boolean }> {
+      const current = await store.currentRevisionNumber(db, env);
+      return { current, rollout: (await activeRollout(db, env)) !== undefined };
+    },
+
     /** Part of an agent's ETag, so that a change of its profile's services also counts as a change. */
     async profileTag(profile: string | null): Promise<string> {
       if (profile === null) return '';

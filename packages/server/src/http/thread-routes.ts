@@ -33,14 +33,34 @@ export interface ThreadRoute {
   handle(authorization: string, body: string, memo: BatchMemo): Promise<ThreadAnswer>;
 }
 
+/**
+ * A long-poll agent route (GET) that check-in threads park themselves and hand over without a
+ * socket: passed through, each waiting poll would hold three descriptors instead of one.
+ */
+export interface ThreadPollRoute {
+  path: string;
+  /** `query` is the raw query string; `gone` aborts when the client leaves. */
+  handle(authorization: string, query: string, ifNoneMatch: string, gone: AbortSignal): Promise<ThreadAnswer>;
+}
+
 /** Filled while the HTTP app is built; the check-in threads learn the paths when they start. */
 export class ThreadRoutes {
   readonly #routes = new Map<string, ThreadRoute>();
+  readonly #polls = new Map<string, ThreadPollRoute>();
   add(route: ThreadRoute): void {
     this.#routes.set(route.path, route);
   }
+  addPoll(route: ThreadPollRoute): void {
+    this.#polls.set(route.path, route);
+  }
   get(path: string): ThreadRoute | undefined {
     return this.#routes.get(path);
+  }
+  getPoll(path: string): ThreadPollRoute | undefined {
+    return this.#polls.get(path);
+  }
+  listPolls(): string[] {
+    return [...this.#polls.keys()];
   }
   list(): Array<{ path: string; bodyLimit: number }> {
     return [...this.#routes.values()].map(({ path, bodyLimit }) => ({ path, bodyLimit }));

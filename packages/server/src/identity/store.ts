@@ -118,12 +118,23 @@ export async function revokeIdentity(db: Db, instanceId: string, at: string): Pr
   await db.updateTable('agent_identities').set({ revoked_at: at }).where('instance_id', '=', instanceId).execute();
 }
 
-/** The identity a credential hash belongs to, with the state of the token that enrolled it. */
-export async function identityByCredential(db: Db, credentialHash: string) {
+function credentialQuery(db: Db) {
   return identityQuery(db)
     .select(['i.credential_hash', 't.revoked_at as token_revoked_at', 't.expires_at as token_expires_at'])
-    .where('i.credential_hash', '=', credentialHash)
-    .executeTakeFirst();
+    .where('i.credential_hash', '=', '');
+}
+
+// Every agent request authenticates with its credential (thousands at once after a change), so compiled once.
+const identityByCredentialHash = prepared<
+  Tables,
+  Awaited<ReturnType<ReturnType<typeof credentialQuery>['execute']>>[number],
+  [string]
+>(credentialQuery);
+
+/** The identity a credential hash belongs to, with the state of the token that enrolled it. */
+export async function identityByCredential(db: Db, credentialHash: string) {
+  const [row] = (await identityByCredentialHash(db, credentialHash)).rows;
+  return row;
 }
 
 export async function touchIdentity(db: Db, instanceId: string, at: string): Promise<void> {

@@ -37,6 +37,7 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
     dialect: deps.dialect,
     retentionMs: deps.config.logRetentionMs,
     hub,
+    ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
   });
 
   let pruning: Promise<unknown> = Promise.resolve();

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import { Invalid } from '../errors.ts';
+import type { FeatureDeps } from '../http/feature-deps.ts';
 import type { LogHub } from './follow.ts';
 import { idTime, type LogFilter, levelRanks, lineId, toRecord } from './lines.ts';
 import { deleteOlderThan, insertLines, searchLines } from './store.ts';
@@ -20,6 +21,8 @@ export interface LogServiceDeps {
   retentionMs: number;
   /** Receives every stored batch, after its commit. */
   hub?: LogHub;
+  /** A durable commit that syncs off the event loop (SQLite); default: a plain transaction. */
+  commit?: FeatureDeps['commitDurably'];
   now?: () => number;
 }
 
@@ -53,7 +56,7 @@ export function createLogService(deps: LogServiceDeps) {
         message: line.message,
       };
     });
-    await insertLines(deps.db, rows);
+    await insertLines(deps.db, rows, deps.commit);
     deps.hub?.publish(rows);
     return { accepted: rows.length };
   }

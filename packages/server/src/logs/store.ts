@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import type { LogFilter } from './lines.ts';
@@ -7,10 +7,14 @@ import type { LogLinesTable } from './tables.ts';
 // 13 parameters a row: 500 rows stay far below SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 const insertChunk = 500;
 
-/** Stores the lines in one transaction, in multi-row inserts. */
-export async function insertLines(db: Kysely<Tables>, rows: LogLinesTable[]): Promise<void> {
+/** Stores the lines in one transaction, in multi-row inserts; `commit` runs it (default: a plain transaction). */
+export async function insertLines(
+  db: Kysely<Tables>,
+  rows: LogLinesTable[],
+  commit: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T> = (work) => db.transaction().execute(work),
+): Promise<void> {
   if (rows.length === 0) return;
-  await db.transaction().execute(async (tx) => {
+  await commit(async (tx) => {
     for (let i = 0; i < rows.length; i += insertChunk) {
       await tx
         .insertInto('log_lines')

@@ -20,6 +20,11 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    connectionsRefused: new Counter({
+      name: 'flotilla_http_connections_refused_total',
+      help: 'Connections answered 503 and closed because the server held as many as its open-file limit allows',
+      registers: [registry],
+    }),
     checkinsAccepted: new Counter({
       name: 'flotilla_checkins_accepted_total',
       help: 'Check-ins stored durably',

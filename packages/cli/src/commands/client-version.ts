@@ -1,0 +1,235 @@
+// `flotilla client-version`: client versions made from a developer version with a client's settings
+// repositories and macros, published as `<name>+client` (see docs/client-versions.md).
+import { rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { clientVersionSuffix, type DesiredRevision, type VersionDetail, type VersionSummary } from '@flotilla/protocol';
+import { type Command, Option } from 'commander';
+import { CliError } from '../api-client.ts';
+import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
+import { BuildInputError, isMacroName } from '../build/macros.ts';
+import { BuildStepError } from '../build/step-error.ts';
+import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
+import { examples } from '../help.ts';
+import { formatTable, formatTime, printResult } from '../output.ts';
+import { cliVersion } from '../program-base.ts';
+import { downloadVerified, listAllVersions, publishedLine, publishVersion } from './catalog.ts';
+
+const enc = encodeURIComponent;
+const gitTimeoutMs: GitOptions['timeoutMs'] = 600_000;
+
+interface ClientBuildFlags extends ApiFlags {
+  from: string;
+  settings: SourceSpec[];
+  macro: Record<string, string>;
+  privateFile: string[];
+  setDesired?: string;
+  workdir?: string;
+  notes?: string;
+}
+
+function parseMacro(text: string, previous: Record<string, string>): Record<string, string> {
+  const eq = text.indexOf('=');
+  const name = eq < 0 ? '' : text.slice(0, eq);
+  if (!isMacroName(name)) throw new CliError(`--macro ${text}: expected name=value`, 2);
+  if (name === 'version' || name === 'role') {
+    throw new CliError(`--macro ${name}: %%${name}%% is set by the agent, not on the command line`, 2);
+  }
+  return { ...previous, [name]: text.slice(eq + 1) };
+}
+
+function parseSettings(text: string, previous: SourceSpec[]): SourceSpec[] {
+  try {
+    return [...previous, parseSource(text)];
+  } catch (err) {
+    throw new CliError((err as Error).message.replace(/^--source/, '--settings'), 2);
+  }
+}
+
+function defaultWorkdir(service: string): string {
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(cache, 'flotilla', 'client-builds', service);
+}
+
+/** Generation 0 is named like its developer version, generation N `<developer version>_N` (the server checks it). */
+function clientVersionName(developerVersion: string, generation: number): string {
+  return generation === 0 ? developerVersion : `${developerVersion}_${generation}`;
+}
+
+/** The newest client version made from `developerVersion`, by generation. */
+function latestFrom(versions: VersionSummary[], developerVersion: string): VersionSummary | undefined {
+  let latest: VersionSummary | undefined;
+  for (const v of versions) {
+    if (v.client?.developerVersion !== developerVersion) continue;
+    if (!latest || v.client.generation > (latest.client?.generation ?? -1)) latest = v;
+  }
+  return latest;
+}
+
+async function build(service: string, flags: ClientBuildFlags): Promise<void> {
+  if (flags.privateFile.length > 0) {
+    throw new CliError(
+      '--private-file: private files are added by builds on the server, and client versions are built on this machine only for now',
+      2,
+    );
+  }
+  if (flags.from.endsWith(clientVersionSuffix)) {
+    throw new CliError(`--from ${flags.from}: a client version is made from a developer version`, 2);
+  }
+  const client = clientFor(flags);
+  const developer = await client.request<VersionDetail>(
+    'GET',
+    `/api/v1/services/${enc(service)}/versions/${enc(flags.from)}`,
+  );
+  const workdir = resolve(flags.workdir ?? defaultWorkdir(service));
+  const { BuildLog } = await import('../build/build-log.ts');
+  const { clientInputs, fetchSettings, runClientBuild } = await import('../build/client-build.ts');
+  const { lockWorkdir } = await import('../build/workdir-lock.ts');
+  const { killActiveProcesses } = await import('../build/run-process.ts');
+  // git runs in process groups of its own, which a signal to this one does not reach.
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
+    process.once(signal, () => {
+      killActiveProcesses();
+      process.exit(code);
+    });
+  }
+  const echo = flags.json ? undefined : (text: string) => process.stderr.write(text);
+  const startedAt = new Date().toISOString();
+  let unlock: (() => void) | undefined;
+  let log: InstanceType<typeof BuildLog> | undefined;
+  let result: Awaited<ReturnType<typeof runClientBuild>> | undefined;
+  let version = '';
+  try {
+    unlock = lockWorkdir(workdir);
+    log = new BuildLog(join(workdir, 'logs', `${flags.from}.log`), echo);
+    log.line(`building a client version of ${service} ${flags.from} with flotilla client-version build ${cliVersion}`);
+    const settings = await fetchSettings({ settings: flags.settings, workdir, gitTimeoutMs, log });
+    const inputs = clientInputs(developer.digest, settings, flags.macro);
+    const latest = latestFrom(await listAllVersions(flags, service, 'client'), flags.from);
+    if (latest?.client?.inputs === inputs) {
+      log.line(`${latest.version} has the same inputs; nothing to publish`);
+      log.close();
+      if (flags.json) printResult({ published: null, same: latest }, { json: true });
+      else {
+        process.stdout.write(
+          `nothing published: ${service} ${latest.version} was made from the same developer version, settings commits and macros\n`,
+        );
+      }
+      return;
+    }
+    const generation = latest ? (latest.client?.generation ?? 0) + 1 : 0;
+    version = `${clientVersionName(flags.from, generation)}${clientVersionSuffix}`;
+    log.line(`the new client version is ${version}`);
+    const artifact = join(workdir, 'developer.tar.gz');
+    await downloadVerified(service, flags.from, artifact, { ...flags, json: true });
+    result = await runClientBuild({
+      developerVersion: flags.from,
+      developerDigest: developer.digest,
+      developerManifest: developer.manifest,
+      artifact,
+      settings,
+      macros: flags.macro,
+      generation,
+      inputs,
+      workdir,
+      builder: `flotilla client-version build ${cliVersion}`,
+      log,
+      startedAt,
+    });
+  } catch (err) {
+    log?.line(`build failed: ${(err as Error).message}`);
+    log?.close();
+    if (err instanceof BuildStepError || err instanceof BuildInputError) {
+      throw new CliError(`client build failed, nothing published: ${err.message}\nbuild log: ${log?.path ?? workdir}`);
+    }
+    throw err;
+  } finally {
+    // Only this build's own download: a work directory in use by another build is left alone.
+    if (unlock) rmSync(join(workdir, 'developer.tar.gz'), { force: true });
+    unlock?.();
+  }
+  const published = await publishVersion(service, version, result.buildDir, flags);
+  if (!flags.json) process.stdout.write(`${publishedLine(published)}build log: ${log.path}\n`);
+  let desired: DesiredRevision | undefined;
+  if (flags.setDesired) {
+    desired = await client.request<DesiredRevision>('PATCH', `/api/v1/environments/${enc(flags.setDesired)}/desired`, {
+      set: { [service]: version },
+      comment: `flotilla client-version build ${service} ${version}`,
+    });
+    if (!flags.json) {
+      process.stdout.write(`desired in ${desired.environment}: ${service}=${version} (revision ${desired.revision})\n`);
+    }
+  }
+  if (flags.json) printResult({ published, buildLog: log.path, ...(desired ? { desired } : {}) }, { json: true });
+}
+
+async function list(service: string, flags: ApiFlags & { from?: string }): Promise<void> {
+  const versions = (await listAllVersions(flags, service, 'client')).filter(
+    (v) => flags.from === undefined || v.client?.developerVersion === flags.from,
+  );
+  if (flags.json) return printResult({ versions }, { json: true });
+  if (versions.length === 0) {
+    process.stdout.write(
+      `no client versions of ${service} yet: flotilla client-version build ${service} --from <version>\n`,
+    );
+    return;
+  }
+  const rows = versions.map((v) => ({
+    version: v.version,
+    from: v.client?.developerVersion ?? '',
+    settings: (v.client?.settings ?? []).map((s) => `${s.name}@${s.commit.slice(0, 12)}`).join(' '),
+    created: formatTime(v.createdAt),
+    digest: `${v.digest.slice(0, 19)}`,
+  }));
+  process.stdout.write(formatTable(rows, ['version', 'from', 'settings', 'created', 'digest']));
+}
+
+export function registerClientVersionCommands(program: Command): void {
+  const cmd = program
+    .command('client-version')
+    .description('client versions: a developer version with one client’s settings, published as <name>+client');
+  withApiOptions(
+    cmd
+      .command('build <service>')
+      .description('make a client version from a developer version and settings repositories, and publish it'),
+  )
+    .requiredOption('--from <version>', 'the developer version to start from')
+    .addOption(
+      new Option(
+        '--settings <name=url>',
+        'a settings repository: name=<git url>[#branch|tag|commit][:subdir], applied in order (repeatable)',
+      )
+        .argParser(parseSettings)
+        .default([]),
+    )
+    .addOption(
+      new Option('--macro <name=value>', 'a %%name%% value for every file; a .defines file overrides it (repeatable)')
+        .argParser(parseMacro)
+        .default({}),
+    )
+    .addOption(
+      new Option('--private-file <path>', 'a private file stored on the server (not yet for client versions)')
+        .argParser((text: string, previous: string[]) => [...previous, text])
+        .default([]),
+    )
+    .option('--set-desired <env>', 'make the new client version desired in this environment')
+    .option(
+      '--workdir <dir>',
+      'where settings, the build directory and logs are kept (default: ~/.cache/flotilla/client-builds/<service>)',
+    )
+    .option('--notes <text>', 'release notes')
+    .addHelpText(
+      'after',
+      examples([
+        'flotilla client-version build web --from 3.5.1 --settings acme=https://git.example.com/acme-settings.git#main',
+        'flotilla client-version build web --from 3.5.1 --settings base=https://git.example.com/settings.git#main:web --settings acme=https://git.example.com/acme.git --macro region=eu --set-desired prod',
+      ]),
+    )
+    .action(build);
+  withApiOptions(cmd.command('list <service>').description('list client versions, newest first'))
+    .option('--from <version>', 'only those made from this developer version')
+    .action(list);
+}
