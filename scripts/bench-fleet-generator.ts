@@ -28,7 +28,15 @@ export type FromGenerator =
   | { type: 'progress'; parked: number; enrolled: number; errors: number; lastError?: string }
   /** When each agent got the version (epoch ms), reported once all have or after 60 s. */
   | { type: 'woken'; version: string; at: number[] }
-  | { type: 'stats'; reports: number[]; reportErrors: number; pollErrors: number; reportsDuringWake: number[] };
+  | {
+      type: 'stats';
+      reports: number[];
+      /** Reports measured before the first change: the fleet at rest. */
+      reportsSteady: number[];
+      reportErrors: number;
+      pollErrors: number;
+      reportsDuringWake: number[];
+    };
 
 interface Answer {
   status: number;
@@ -89,6 +97,8 @@ function run(config: GeneratorConfig) {
   let reportErrors = 0;
   const reports: number[] = [];
   const reportsDuringWake: number[] = [];
+  const reportsSteady: number[] = [];
+  let changed = false;
   let measuring = false;
   let expected: { version: string; since: number; at: number[]; left: number } | undefined;
 
@@ -173,6 +183,7 @@ function run(config: GeneratorConfig) {
         if (state.status !== 204) throw new Error(`state: ${state.status} ${state.body.slice(0, 200)}`);
         const elapsed = performance.now() - started;
         if (measuring) reports.push(elapsed);
+        if (measuring && !changed) reportsSteady.push(elapsed);
         if (expected && expected.left > 0) reportsDuringWake.push(elapsed);
         const lines = [0, 1, 2].map((i) => ({
           service: 'app',
@@ -219,11 +230,12 @@ function run(config: GeneratorConfig) {
   process.on('message', (message: ToGenerator) => {
     if (message.type === 'measure') measuring = true;
     else if (message.type === 'expect') {
+      changed = true;
       expected = { version: message.version, since: Date.now(), at: [], left: config.count };
     } else if (message.type === 'stop') {
       stopping = true;
       clearInterval(progress);
-      post({ type: 'stats', reports, reportErrors, pollErrors, reportsDuringWake });
+      post({ type: 'stats', reports, reportsSteady, reportErrors, pollErrors, reportsDuringWake });
       // Parked polls end when the process exits; nothing else to flush.
       setTimeout(() => process.exit(0), 200);
     }

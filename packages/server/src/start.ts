@@ -115,7 +115,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await refuseNewerSchema(database.db, serverVersion);
     const applied = await migrateToLatest(database.db);
     logger.info({ store: database.description, applied }, 'store ready');
-    const tokens = new TokenStore(database.db, Date.now, { commitLazily: database.commitPipelined });
+    const tokens = new TokenStore(database.db, Date.now, {
+      commitLazily: database.commitPipelined,
+      ...(database.watchWrites ? { watchWrites: database.watchWrites } : {}),
+    });
     if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
     const setup = new SetupGate({ db: database.db, logger });
     // Made before listening, so the first request already finds setup pending; a failed start loses

@@ -7,7 +7,7 @@ import type { DesiredRevision, VersionList } from '@flotilla/protocol';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
 import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
-import { BuildInputError, isMacroName } from '../build/macros.ts';
+import { BuildInputError } from '../build/macros.ts';
 import { nextPatchVersion } from '../build/next-version.ts';
 import { BuildStepError } from '../build/step-error.ts';
 import { type ApiFlags, clientFor, wholeNumber, withApiOptions } from '../command-helpers.ts';
@@ -16,6 +16,7 @@ import { printResult } from '../output.ts';
 import { cliVersion } from '../program-base.ts';
 import { queueBuild } from './builds.ts';
 import { publishedLine, publishVersion } from './catalog.ts';
+import { macroOption } from './macro-option.ts';
 
 const enc = encodeURIComponent;
 const defaultCommandTimeoutSec = 1800;
@@ -35,16 +36,6 @@ interface BuildFlags extends ApiFlags {
   detach?: boolean;
   /** Hidden: the server runs this build as job `<dir>` (work/, private/, result.json). */
   serverJob?: string;
-}
-
-function parseMacro(text: string, previous: Record<string, string>): Record<string, string> {
-  const eq = text.indexOf('=');
-  const name = eq < 0 ? '' : text.slice(0, eq);
-  if (!isMacroName(name)) throw new CliError(`--macro ${text}: expected name=value`, 2);
-  if (name === 'version' || name === 'role') {
-    throw new CliError(`--macro ${name}: %%${name}%% is set by the build and the agent, not on the command line`, 2);
-  }
-  return { ...previous, [name]: text.slice(eq + 1) };
 }
 
 function defaultWorkdir(service: string): string {
@@ -167,7 +158,7 @@ export function registerBuildCommand(program: Command): void {
     )
     .addOption(
       new Option('--macro <name=value>', 'a %%name%% value for the build commands and install section (repeatable)')
-        .argParser(parseMacro)
+        .argParser(macroOption('the build and the agent'))
         .default({}),
     )
     .option('--set-desired <env>', 'make the new version desired in this environment')

@@ -7,13 +7,14 @@ import { clientVersionSuffix, type DesiredRevision, type VersionDetail, type Ver
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
 import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
-import { BuildInputError, isMacroName } from '../build/macros.ts';
+import { BuildInputError } from '../build/macros.ts';
 import { BuildStepError } from '../build/step-error.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTable, formatTime, printResult } from '../output.ts';
 import { cliVersion } from '../program-base.ts';
 import { downloadVerified, listAllVersions, publishedLine, publishVersion } from './catalog.ts';
+import { macroOption } from './macro-option.ts';
 
 const enc = encodeURIComponent;
 const gitTimeoutMs: GitOptions['timeoutMs'] = 600_000;
@@ -26,16 +27,6 @@ interface ClientBuildFlags extends ApiFlags {
   setDesired?: string;
   workdir?: string;
   notes?: string;
-}
-
-function parseMacro(text: string, previous: Record<string, string>): Record<string, string> {
-  const eq = text.indexOf('=');
-  const name = eq < 0 ? '' : text.slice(0, eq);
-  if (!isMacroName(name)) throw new CliError(`--macro ${text}: expected name=value`, 2);
-  if (name === 'version' || name === 'role') {
-    throw new CliError(`--macro ${name}: %%${name}%% is set by the agent, not on the command line`, 2);
-  }
-  return { ...previous, [name]: text.slice(eq + 1) };
 }
 
 function parseSettings(text: string, previous: SourceSpec[]): SourceSpec[] {
@@ -207,7 +198,7 @@ export function registerClientVersionCommands(program: Command): void {
     )
     .addOption(
       new Option('--macro <name=value>', 'a %%name%% value for every file; a .defines file overrides it (repeatable)')
-        .argParser(parseMacro)
+        .argParser(macroOption('the agent'))
         .default({}),
     )
     .addOption(

@@ -131,6 +131,10 @@ type TokenLookupRow = {
   user_disabled_at: string | null;
 };
 
+/** How long a found credential row is reused; writes through this process drop it at once. */
+const foundCredentialMs = 5000;
+const maxFoundCredentials = 100_000;
+
 export class TokenStore {
   readonly #db: Kysely<Tables>;
   readonly #lastTouched = new Map<string, number>();
@@ -140,16 +144,38 @@ export class TokenStore {
 
   /** Writes last-use times without waiting for their sync (Database.commitPipelined); plain by default. */
   readonly #commitLazily: Database['commitPipelined'] | undefined;
+  /** Credential rows found recently, by hash; only where every write is seen (see Database.watchWrites). */
+  readonly #found: Map<string, { row: unknown; until: number }> | null;
 
   constructor(
     db: Kysely<Tables>,
     now: () => number = Date.now,
-    options: { commitLazily?: Database['commitPipelined'] } = {},
+    options: { commitLazily?: Database['commitPipelined']; watchWrites?: Database['watchWrites'] } = {},
   ) {
     this.#db = db;
     this.#now = now;
     this.#commitLazily = options.commitLazily;
     this.buildCredentials = new BuildCredentials(now);
+    this.#found = options.watchWrites ? new Map() : null;
+    // Any write to a credential, its token or its user (a revocation, a disabled user) drops them all.
+    options.watchWrites?.(['api_tokens', 'agent_identities', 'users'], () => this.#found?.clear());
+  }
+
+  /**
+   * The row `lookup` finds for a credential hash, reused for a few seconds: after a desired-version
+   * change every agent of a fleet polls again within a second, each with its credential.
+   */
+  async #lookup<T>(key: string, lookup: () => Promise<T | undefined>): Promise<T | undefined> {
+    const found = this.#found;
+    if (!found) return lookup();
+    const hit = found.get(key);
+    if (hit && hit.until > this.#now()) return hit.row as T;
+    const row = await lookup();
+    if (row !== undefined) {
+      if (found.size >= maxFoundCredentials) found.clear();
+      found.set(key, { row, until: this.#now() + foundCredentialMs });
+    }
+    return row;
   }
 
   /** A last-use write: losing one in a crash costs nothing, so a request never waits for its sync. */
@@ -226,7 +252,7 @@ export class TokenStore {
     if (bearer.startsWith(instanceCredentialPrefix)) return this.#authenticateInstance(bearer);
     if (bearer.startsWith(buildCredentialPrefix)) return this.buildCredentials.principalOf(bearer);
     const hash = hashToken(bearer);
-    const [row] = (await tokenByHash(this.#db, hash)).rows;
+    const row = await this.#lookup(`token:${hash}`, async () => (await tokenByHash(this.#db, hash)).rows[0]);
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) {
       throw new Unauthorized('the token is unknown');
     }
@@ -260,7 +286,7 @@ export class TokenStore {
   /** An instance credential: valid while neither it nor the agent token that enrolled it is revoked. */
   async #authenticateInstance(credential: string): Promise<Principal> {
     const hash = hashToken(credential);
-    const row = await identityByCredential(this.#db, hash);
+    const row = await this.#lookup(`instance:${hash}`, () => identityByCredential(this.#db, hash));
     if (!row || !timingSafeEqual(Buffer.from(row.credential_hash), Buffer.from(hash))) {
       throw new Unauthorized('the instance credential is unknown');
     }

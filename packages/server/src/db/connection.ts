@@ -6,6 +6,7 @@ import pg from 'pg';
 import { makePrivateDir, privateFileMode } from '../private-files.ts';
 import { nodeSqliteDatabase } from './node-sqlite.ts';
 import { queuedSqliteDialect } from './queued-sqlite-dialect.ts';
+import { tableWriteWatcher } from './table-writes.ts';
 import type { Tables } from './tables.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -28,6 +29,11 @@ export interface Database {
    * one WAL sync. On PostgreSQL a commit is durable when it returns.
    */
   commitPipelined<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>>;
+  /**
+   * SQLite only (this process is its one writer): calls `listener` around every write to `tables`.
+   * Absent on PostgreSQL, where other processes write too, so nothing may be cached on it.
+   */
+  watchWrites?(tables: string[], listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -62,7 +68,11 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
   file.exec(
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;',
   );
-  const db = new Kysely<Tables>({ dialect: queuedSqliteDialect({ database: nodeSqliteDatabase(file) }) });
+  const writes = tableWriteWatcher();
+  const db = new Kysely<Tables>({
+    dialect: queuedSqliteDialect({ database: nodeSqliteDatabase(file) }),
+    plugins: [writes.plugin],
+  });
   let walFd: number | null = null;
   // After a failed fsync the kernel may have dropped those WAL frames while reporting later syncs
   // as fine, and recovery stops at the first bad frame: nothing more may be acknowledged.
@@ -137,6 +147,7 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
       await sql`select 1`.execute(db);
     },
     commitPipelined,
+    watchWrites: writes.watch,
     async commitDurably(work) {
       const { result, durable } = await commitPipelined(work);
       await durable;
