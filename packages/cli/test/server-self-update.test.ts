@@ -1,7 +1,7 @@
 // docs/self-update.md, run as written: its shell blocks in order in one bash session, with real
 // processes on loopback. The server is started by hand, publishes itself, a `flotilla agent` takes
 // it over, updates it to 1.0.1 and rolls a broken 1.0.2 back; then a 1.0.3 that migrates and fails
-// shows what the page says of schemas. Ports 8314 and 8399 become free ones, /var/lib/ a temporary
+// shows what the page says of schemas. Port 8314 becomes a free one, /var/lib/ a temporary
 // directory; the blocks that install the release bundle from the registry are replaced by a
 // `node_modules/.bin/flotilla` that runs this clone's `bin/flotilla`.
 import { spawnSync } from 'node:child_process';
@@ -31,7 +31,6 @@ const docLines = doc.split('\n');
 
 let root = '';
 let serverPort = 0;
-let bootPort = 0;
 let shell: ShellSession;
 let signingKeyId = '';
 let availability: ReturnType<typeof watchAvailability> | null = null;
@@ -145,10 +144,13 @@ const before: Array<[RegExp, () => Promise<unknown>]> = [
 /** What each block's output and effects must show. */
 const after: Array<[RegExp, (out: string) => Promise<void> | void]> = [
   [
-    /--port 8399/,
+    /--until-replaced/,
     async () => {
-      const res = await fetch(`http://127.0.0.1:${bootPort}/api/v1/signing-key`);
-      signingKeyId = ((await res.json()) as { keyId: string }).keyId;
+      signingKeyId = await keyIdNow();
+      // Started by hand to be replaced: live, never ready, so no health gate passes on it.
+      const ready = await fetch(`http://127.0.0.1:${serverPort}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toMatch(/until-replaced/);
     },
   ],
   [
@@ -157,7 +159,8 @@ const after: Array<[RegExp, (out: string) => Promise<void> | void]> = [
       expect(out).toMatch(/flotilla-server[\s\S]*1\.0\.0/);
       expect((await serverReport())?.version).toBe('1.0.0');
       expectOneServer('1.0.0');
-      // The hand-started server is gone; the managed one has the same key the agent pinned.
+      // The hand-started server stopped itself when replaced; the managed one has the key the agent pinned.
+      expect(readFileSync(join(root, 'work/bootstrap.log'), 'utf8')).toMatch(/shutting down/);
       expect(await keyIdNow()).toBe(signingKeyId);
       expect(readFileSync(join(agentDir(), 'signing-key.pem'), 'utf8')).toContain('PUBLIC KEY');
     },
@@ -198,10 +201,7 @@ const after: Array<[RegExp, (out: string) => Promise<void> | void]> = [
 ];
 
 function localise(text: string): string {
-  return text
-    .replaceAll('8314', String(serverPort))
-    .replaceAll('8399', String(bootPort))
-    .replaceAll('/var/lib/', `${root}/var/`);
+  return text.replaceAll('8314', String(serverPort)).replaceAll('/var/lib/', `${root}/var/`);
 }
 
 async function runBlock(block: ReadmeBlock): Promise<void> {
@@ -238,7 +238,6 @@ describe('docs/self-update.md, run as written', () => {
     root = mkdtempSync(join(tmpdir(), 'flotilla-self-update-'));
     for (const dir of ['home', 'tmp', 'work', 'var', 'shell']) mkdirSync(join(root, dir));
     serverPort = await freePort();
-    bootPort = await freePort();
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLOTILLA_')));
     const env = {
       ...inherited,
@@ -318,6 +317,21 @@ describe('docs/self-update.md, run as written', () => {
     },
     4 * 60_000,
   );
+  it('refuses a second server on the SQLite database the managed server holds', () => {
+    const run = spawnSync(
+      join(repo, 'bin/flotilla'),
+      ['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(root, 'var/flotilla-server')],
+      { env: { PATH: process.env.PATH, HOME: join(root, 'home') }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `another flotilla server \\(pid \\d+ .*listening on http://127\\.0\\.0\\.1:${serverPort}.*is using the SQLite database`,
+      ),
+    );
+    expectOneServer('1.0.1');
+  });
+
   // What the page says of a version that migrated the database and then failed its gate: the
   // version rolled back to refuses the newer schema, and restoring the data brings it back.
   it('a failed version that migrated: the old one refuses the newer schema until the data is restored', async () => {

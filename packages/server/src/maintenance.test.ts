@@ -44,6 +44,31 @@ describeEachStore(allStoreKinds)('maintenance on %s', (kind) => {
     expect(await keyPeriods()).toEqual([t0]);
   });
 
+  it('on a replica that does not lead: forgets closed keys held in memory, and deletes no row', async () => {
+    const onLeader = new InstanceKeys(handle.current.db);
+    const onOther = new InstanceKeys(handle.current.db);
+    const before = await onOther.digest('demo', t0 - hour, 'x');
+    const maintain = (instanceKeys: InstanceKeys, leads: boolean) =>
+      startMaintenance({
+        isLeader: () => leads,
+        db: handle.current.db,
+        apps,
+        instanceKeys,
+        rawRetentionMs: 86_400_000,
+        logger: pino({ level: 'silent' }),
+        now: () => t0 + keyGraceMs + 1000,
+        intervalMs: 3_600_000,
+      });
+    const other = maintain(onOther, false);
+    await other.stop();
+    expect(await keyPeriods()).toEqual([t0 - hour]);
+    const leader = maintain(onLeader, true);
+    await leader.stop();
+    expect(await keyPeriods()).toEqual([]);
+    // The destroyed key is not used again: a digest in that period now needs a new one.
+    expect(await onOther.digest('demo', t0 - hour, 'x')).not.toEqual(before);
+  });
+
   it('expires raw check-ins past the retention', async () => {
     const record = (time: number) => ({
       record: { time, app: 'demo', appVersion: 'v1', countryIsoCode: '', country: '', city: '', tags: {}, fields: {} },

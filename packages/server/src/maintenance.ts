@@ -1,13 +1,15 @@
 import { rmSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { BlobStore } from './blobs/blob-store.ts';
 import { buildLogPath } from './builds/log-file.ts';
 import { deleteEndedBefore } from './builds/store.ts';
-import { BlobStore } from './catalog/artifacts.ts';
+import { ArtifactStore } from './catalog/artifacts.ts';
 import { artifactSweepGraceMs, sweepArtifactTmp, sweepOrphanBlobs } from './catalog/sweep.ts';
 import type { AppRegistry } from './checkin/apps.ts';
 import type { InstanceKeys } from './checkin/instance-keys.ts';
 import { expireRawCheckins } from './checkin/store.ts';
+import { clusterFor } from './cluster/cluster.ts';
 import type { Tables } from './db/tables.ts';
 import { createTrashService } from './trash/service.ts';
 
@@ -25,36 +27,57 @@ export function startMaintenance(deps: {
   rawRetentionMs: number;
   logger: Logger;
   dataDir?: string;
+  /** With `dataDir`: where artifact blobs live (the data directory when absent). */
+  blobs?: BlobStore;
   /** With `dataDir`: deleted items older than this are purged, artifacts included. */
   trashRetentionMs?: number;
   /** With `dataDir`: builds that ended longer ago than this are deleted with their logs. */
   buildRetentionMs?: number;
   intervalMs?: number;
   now?: () => number;
+  /** Whether this replica runs the shared jobs; the cluster's leadership by default. */
+  isLeader?: () => boolean;
 }) {
+  const isLeader = deps.isLeader ?? (() => clusterFor(deps.db).leader.isLeader());
   const now = deps.now ?? Date.now;
   let running: Promise<void> | null = null;
-  const blobs = deps.dataDir === undefined ? undefined : new BlobStore(deps.dataDir);
+  const blobs = deps.dataDir === undefined ? undefined : new ArtifactStore(deps.dataDir, deps.blobs);
   const trash =
     deps.dataDir === undefined || deps.trashRetentionMs === undefined
       ? undefined
       : createTrashService({
           db: deps.db,
           dataDir: deps.dataDir,
+          blobs: deps.blobs,
           retentionMs: deps.trashRetentionMs,
           logger: deps.logger,
           now: () => new Date(now()),
         });
-  const runOnce = async () => {
+  const closedBefore = (t: number, period: number) => {
+    const currentStart = t - (t % period);
+    // Periods starting before this have ended at least keyGraceMs ago.
+    return currentStart - (t - currentStart < keyGraceMs ? period : 0);
+  };
+  // Every replica: its own memory and its own data directory.
+  const runLocal = async () => {
+    const t = now();
+    for (const app of deps.apps.list())
+      deps.instanceKeys.forgetClosed(app.config.name, closedBefore(t, app.config.queryPeriodMs));
+    if (blobs) {
+      const tmpFiles = await sweepArtifactTmp(blobs, t - artifactSweepGraceMs);
+      if (tmpFiles > 0) deps.logger.info({ tmpFiles }, 'removed temp files of interrupted uploads');
+    }
+  };
+  // The leader only: what is shared in the database and the blob store.
+  const runShared = async () => {
     const t = now();
     for (const app of deps.apps.list()) {
       const expired = await expireRawCheckins(deps.db, app.config.name, t - deps.rawRetentionMs);
       if (expired > 0) deps.logger.info({ app: app.config.name, expired }, 'expired raw check-ins past retention');
-      const period = app.config.queryPeriodMs;
-      const currentStart = t - (t % period);
-      // Periods starting before this have ended at least keyGraceMs ago.
-      const closedBefore = t - (t % period) - (t - currentStart < keyGraceMs ? period : 0);
-      const destroyed = await deps.instanceKeys.destroyClosed(app.config.name, closedBefore);
+      const destroyed = await deps.instanceKeys.destroyClosed(
+        app.config.name,
+        closedBefore(t, app.config.queryPeriodMs),
+      );
       if (destroyed > 0)
         deps.logger.debug({ app: app.config.name, destroyed }, 'destroyed instance keys of closed periods');
     }
@@ -66,15 +89,18 @@ export function startMaintenance(deps: {
       if (ended.length > 0) deps.logger.info({ builds: ended.length }, 'deleted builds past retention, logs included');
     }
     if (blobs) {
-      const tmpFiles = await sweepArtifactTmp(blobs, t - artifactSweepGraceMs);
       const orphanBlobs = await sweepOrphanBlobs(deps.db, blobs, t - artifactSweepGraceMs);
-      if (tmpFiles + orphanBlobs > 0)
-        deps.logger.info({ tmpFiles, orphanBlobs }, 'removed artifact leftovers of interrupted publishes and trims');
+      if (orphanBlobs > 0) deps.logger.info({ orphanBlobs }, 'removed artifacts of interrupted publishes and trims');
     }
+  };
+  const runOnce = async (leader = true) => {
+    await runLocal();
+    // With replicas on one PostgreSQL, only the leader runs retention and key destruction.
+    if (leader) await runShared();
   };
   const tick = () => {
     if (running) return;
-    running = runOnce()
+    running = runOnce(isLeader())
       .catch((err) => deps.logger.error({ err }, 'maintenance failed; will retry'))
       .finally(() => {
         running = null;

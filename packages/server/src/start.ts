@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { generateToken, TokenStore } from './auth/tokens.ts';
+import { openBlobStore } from './blobs/open-blob-store.ts';
 import { type BuilderCommand, BuildRunner } from './builds/runner.ts';
 import { createAppRegistry } from './checkin/apps.ts';
 import { catalogVersions } from './checkin/catalog-answer.ts';
@@ -12,11 +13,13 @@ import { appendBatch } from './checkin/store.ts';
 import { CheckinWriter } from './checkin/writer.ts';
 import { type CheckinThreads, privateSocketPath, startCheckinThreads } from './checkin-threads/pool.ts';
 import { PASS_THROUGH_SOCKETS } from './checkin-threads/proxy.ts';
+import { startCluster } from './cluster/cluster.ts';
 import type { ServerConfig } from './config/config.ts';
 import { refuseDataInsideService } from './config/data-dir-placement.ts';
 import { type OpenOptions, openDatabase } from './db/connection.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { refuseNewerSchema } from './db/newer-schema.ts';
+import { claimSqliteDatabase } from './db/sqlite-owner.ts';
 import { agentNotifier } from './desired/agent-routes.ts';
 import { ConfigError } from './errors.ts';
 import { readConnection } from './federation/connection.ts';
@@ -31,6 +34,8 @@ import { startMaintenance } from './maintenance.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { tightenDataDir } from './private-files.ts';
 import { buildHttpApp } from './routes.ts';
+import { agreeOnServerKeys } from './server-keys/agreement.ts';
+import { heldKeys } from './server-keys/held-keys.ts';
 import { privateFilesFor } from './service-private-files/routes.ts';
 import { SetupGate } from './setup/gate.ts';
 import { createUsageService } from './usage/service.ts';
@@ -63,6 +68,8 @@ export interface StartOptions {
   builder?: BuilderCommand;
   /** The agent's directory of this service when an agent runs the server (`FLOTILLA_SERVICE_DIR`); data must live outside it. */
   serviceDir?: string | undefined;
+  /** Started by hand to bootstrap: never ready, and a server started later on the same SQLite database stops it and takes over. */
+  untilReplaced?: boolean;
   /** Federation: how often a consumer reports to its provider (ms), its feed polls' wait (s), the provider's feed check (ms). */
   federation?: { reportIntervalMs?: number; waitSeconds?: number; feedIntervalMs?: number };
 }
@@ -97,12 +104,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = createMetrics();
   refuseDataInsideService(config, opts.serviceDir);
   tightenDataDir(config.dataDir, logger);
+  // Before the store opens, so a second server on the same SQLite file changes nothing and says why.
+  const owner =
+    /^postgres(ql)?:\/\//.test(config.database) || config.database === ':memory:'
+      ? undefined
+      : await claimSqliteDatabase(config.database, { untilReplaced: opts.untilReplaced ?? false });
   const database = openDatabase(config.database, {
     onConnectionError: (err) =>
       logger.warn({ err: err.message }, 'lost an idle database connection; it will be replaced'),
     syncWal: opts.syncWal,
   });
-  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  const cleanups: Array<() => Promise<void> | void> = [() => owner?.release(), () => database.close()];
   let closing: Promise<void> | null = null;
   let started = false;
   const cleanup = () => {
@@ -115,6 +127,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await refuseNewerSchema(database.db, serverVersion);
     const applied = await migrateToLatest(database.db);
     logger.info({ store: database.description, applied }, 'store ready');
+    // Several servers may share PostgreSQL: each must hold the keys the others sign and seal with.
+    if (database.dialect === 'postgres')
+      await agreeOnServerKeys(database.db, await heldKeys(config.dataDir, config.privateFilesKey));
+    // Before any feature starts: they find the bus and the leader through the store handle.
+    const cluster = startCluster(database, { logger, registry: metrics.registry });
+    cleanups.push(() => cluster.close());
+    await cluster.leader.ready;
     const tokens = new TokenStore(database.db, Date.now, {
       commitLazily: database.commitPipelined,
       ...(database.watchWrites ? { watchWrites: database.watchWrites } : {}),
@@ -134,11 +153,23 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     // Catalog-backed answers follow publishes and desired-version changes within a couple of seconds.
     const refreshAnswers = () => apps.refreshCatalogApps((catalog) => catalogVersions(database.db, catalog));
     await refreshAnswers();
-    const answerTimer = setInterval(() => {
-      refreshAnswers().catch((err: Error) => logger.error({ err }, 'refreshing catalog-backed answers failed'));
-    }, opts.catalogRefreshMs ?? 2000);
+    let refreshing: Promise<void> | null = null;
+    const refreshNow = () => {
+      refreshing ??= refreshAnswers()
+        .catch((err: Error) => logger.error({ err }, 'refreshing catalog-backed answers failed'))
+        .finally(() => {
+          refreshing = null;
+        });
+    };
+    const answerTimer = setInterval(refreshNow, opts.catalogRefreshMs ?? 2000);
     answerTimer.unref();
-    cleanups.push(() => clearInterval(answerTimer));
+    // A desired-version change on any replica refreshes at once instead of at the next tick.
+    const unsubscribeAnswers = cluster.bus.subscribe('desired', refreshNow);
+    cleanups.push(async () => {
+      clearInterval(answerTimer);
+      unsubscribeAnswers();
+      await refreshing;
+    });
     const geo = await openGeoLocator(config.geodb, logger).catch((err: Error) => {
       throw new ConfigError(`--geodb: ${err.message}`);
     });
@@ -165,6 +196,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       metrics,
     });
     cleanups.push(() => writer.close());
+    // Artifacts and fault archives: the data directory, or a bucket that replicas share (--blob-store).
+    const blobs = await openBlobStore(config.blobStore, config.dataDir);
+    await blobs.check();
+    logger.info({ blobStore: blobs.id }, 'blob store ready');
     const instanceKeys = new InstanceKeys(database.db);
     const maintenance = startMaintenance({
       db: database.db,
@@ -173,6 +208,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       rawRetentionMs: config.rawRetentionMs,
       logger,
       dataDir: config.dataDir,
+      blobs,
       trashRetentionMs: config.trashRetentionMs,
       buildRetentionMs: config.buildRetentionMs,
     });
@@ -205,6 +241,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     const follower = createFollower({
       db: database.db,
       dataDir: config.dataDir,
+      blobs,
       logger,
       notifier: () => (appServer ? agentNotifier(appServer) : undefined),
       reportIntervalMs: opts.federation?.reportIntervalMs ?? config.federation?.reportIntervalMs,
@@ -222,6 +259,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         // Not ready until every listener is up, so a balancer never sees a half-started server.
         check: async () => {
           if (!started) throw new Error('starting');
+          if (opts.untilReplaced) throw new Error('started --until-replaced: waiting for the server that replaces it');
           await database.ping();
         },
       },
@@ -230,6 +268,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         dialect: database.dialect,
         tokens,
         dataDir: config.dataDir,
+        blobs,
         logger,
         config,
         metrics,
@@ -286,6 +325,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       const address = await listenQuietly(app, { host: config.host, port: config.port });
       url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
     }
+    owner?.listening(url);
     logger.info({ url, apps: apps.list().map((a) => a.config.name) }, 'flotilla server listening');
     // Made only once the server listens, so a start that fails never loses a token nobody saw.
     let createdAdminToken: string | null = null;

@@ -24,12 +24,17 @@ export function registerServerCommand(program: Command): void {
     );
   if (surface) {
     for (const opt of surface.serverOptionTable) cmd.addOption(new Option(opt.flag, opt.help).env(opt.env));
+    // A way of starting, not a setting: no env var and no config key (docs/self-update.md).
+    cmd.option(
+      '--until-replaced',
+      'bootstrap: never ready, and the next server started on the same SQLite database stops this one and takes over',
+    );
   } else {
     // Whatever options were given, the answer is what to install.
     cmd.description(`${cmd.description()}: not installed here`).allowUnknownOption().allowExcessArguments();
     cmd.addHelpText('before', `Not installed on this host: ${installServerHint}\n`);
   }
-  cmd.action(async (flags: ServerOptions) => {
+  cmd.action(async ({ untilReplaced, ...flags }: ServerOptions & { untilReplaced?: boolean }) => {
     // Loaded only when the server runs, so other commands stay light.
     const { ConfigError, firstStartBanner, resolveLogFormat, resolveServerConfig, startServer } = await loadServer(
       'flotilla server',
@@ -44,6 +49,7 @@ export function registerServerCommand(program: Command): void {
         builder: { command: process.execPath, args: [...process.execArgv, process.argv[1] as string] },
         // Set when a `flotilla agent` runs this server as a service (docs/self-update.md).
         serviceDir: process.env.FLOTILLA_SERVICE_DIR,
+        untilReplaced: untilReplaced === true,
       });
       const banner = firstStartBanner({
         url: server.url,

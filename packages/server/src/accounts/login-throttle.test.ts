@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type FakeBus, joinedBuses } from '../cluster/testing.test.helper.ts';
 import { isRefusal, type LoginRefusal, type LoginReservation, LoginThrottle } from './login-throttle.ts';
 
 function allowed(r: LoginReservation | LoginRefusal): LoginReservation {
@@ -95,5 +96,44 @@ describe('login throttle', () => {
     const throttle = new LoginThrottle({ maxKeys: 10, overall: { burst: 1000, perMinute: 1000 } });
     for (let i = 0; i < 200; i++) allowed(throttle.reserve(`user${i}`, `192.0.2.${i}`)).failed();
     expect(throttle.size).toBeLessThanOrEqual(30);
+  });
+});
+
+describe('login throttle between replicas', () => {
+  it('counts attempts made through another replica, and forgets them as it does', () => {
+    let t = 1_000_000;
+    const [busA, busB] = joinedBuses(2);
+    const a = new LoginThrottle({ now: () => t });
+    const b = new LoginThrottle({ now: () => t });
+    a.link(busA as FakeBus);
+    b.link(busB as FakeBus);
+    b.link(busB as FakeBus);
+    const published: unknown[] = [];
+    (busA as FakeBus).subscribe('login', (notice) => published.push(notice));
+
+    for (let i = 0; i < 5; i++) allowed(a.reserve('admin', '192.0.2.1')).failed();
+    // Neither the name nor the address is sent, only their hashes.
+    expect(JSON.stringify(published)).not.toMatch(/admin|192\.0\.2/);
+    expect(b.reserve('admin', '192.0.2.1')).toEqual({
+      retryAfter: 1,
+      message: 'too many failed logins for "admin" from this address',
+    });
+    // A success through B clears the pair on A too.
+    t += 1000;
+    allowed(b.reserve('admin', '192.0.2.1')).succeeded();
+    allowed(a.reserve('admin', '192.0.2.1')).succeeded();
+
+    // The per-address budget (10) spent half on each replica.
+    for (let i = 0; i < 5; i++) allowed(a.reserve(`a${i}`, '192.0.2.9')).failed();
+    for (let i = 0; i < 5; i++) allowed(b.reserve(`b${i}`, '192.0.2.9')).failed();
+    for (const throttle of [a, b]) {
+      const refused = throttle.reserve('c', '192.0.2.9');
+      expect(isRefusal(refused) && refused.message).toBe('too many failed logins from this address');
+    }
+    // An attempt given back on one replica is given back on the other.
+    t += 6000;
+    allowed(a.reserve('d', '192.0.2.9')).released();
+    allowed(b.reserve('d', '192.0.2.9')).failed();
+    expect(isRefusal(a.reserve('e', '192.0.2.9'))).toBe(true);
   });
 });

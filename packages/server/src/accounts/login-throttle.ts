@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { bucketAddress } from '../checkin/forwarded.ts';
+import type { ClusterBus, ClusterNotice } from '../cluster/bus.ts';
 
 export interface Budget {
   /** Failed logins allowed at once. */
@@ -73,6 +74,12 @@ interface Pair {
   last: number;
 }
 
+/**
+ * What one replica tells the others about an attempt, by the same hashes it keys its counts with:
+ * counted (`reserve`), failed, succeeded or given back (`release`). `k`: the pair was known.
+ */
+type Shared = { op: 'reserve' | 'fail' | 'success' | 'release'; p: string; s: string; k: boolean };
+
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
 
@@ -99,6 +106,7 @@ export class LoginThrottle {
   readonly #known = new Map<string, number>();
   readonly #sources = new Map<string, Bucket>();
   readonly #overall: Bucket;
+  #share: ((shared: Shared) => void) | undefined;
 
   constructor(opts: LoginThrottleOptions = {}) {
     this.#now = opts.now ?? Date.now;
@@ -158,6 +166,8 @@ export class LoginThrottle {
     // Counted before #touch, which may prune: a bucket just spent is never taken for a full, idle one.
     this.#touch(this.#pairs, pairKey, counted);
     this.#touch(this.#sources, sourceKey, source);
+    const share = (op: Shared['op']) => this.#share?.({ op, p: pairKey, s: sourceKey, k: known });
+    share('reserve');
 
     const giveBack = () => {
       source.tokens = Math.min(this.#perSource.burst, source.tokens + 1);
@@ -172,7 +182,10 @@ export class LoginThrottle {
     return {
       known,
       failed: () => {
-        if (end()) counted.last = this.#now();
+        if (end()) {
+          counted.last = this.#now();
+          share('fail');
+        }
         return counted.failures;
       },
       succeeded: () => {
@@ -180,14 +193,65 @@ export class LoginThrottle {
         this.#pairs.delete(pairKey);
         this.#touch(this.#known, pairKey, this.#now());
         giveBack();
+        share('success');
       },
       released: () => {
         if (!end()) return;
         counted.failures--;
         if (counted.failures <= 0) this.#pairs.delete(pairKey);
         giveBack();
+        share('release');
       },
     };
+  }
+
+  /**
+   * Shares the counts with the other replicas on `bus`: each attempt counted, failed or ended here is
+   * counted there too, so a lockout earned through one replica holds on all. Linking twice is a no-op.
+   */
+  link(bus: ClusterBus): void {
+    if (this.#share) return;
+    this.#share = (shared) => bus.publish({ kind: 'login', ...shared });
+    bus.subscribe('login', (notice, local) => {
+      if (!local) this.apply(notice);
+    });
+  }
+
+  /** Counts an attempt another replica reported, as if it had been made here. */
+  apply(notice: ClusterNotice): void {
+    const { op, p, s, k } = notice;
+    if (typeof p !== 'string' || typeof s !== 'string' || typeof k !== 'boolean') return;
+    const now = this.#now();
+    const source = this.#sources.get(s);
+    const giveBack = () => {
+      if (source) source.tokens = Math.min(this.#perSource.burst, source.tokens + 1);
+      if (!k) this.#overall.tokens = Math.min(this.#overallBudget.burst, this.#overall.tokens + 1);
+    };
+    if (op === 'reserve') {
+      const pair = this.#pair(p, now) ?? { failures: 0, last: now };
+      pair.failures++;
+      pair.last = now;
+      const bucket = source ?? new Bucket(this.#perSource.burst, now);
+      bucket.refill(this.#perSource, now);
+      bucket.tokens--;
+      if (!k) {
+        this.#overall.refill(this.#overallBudget, now);
+        this.#overall.tokens--;
+      }
+      this.#touch(this.#pairs, p, pair);
+      this.#touch(this.#sources, s, bucket);
+    } else if (op === 'fail') {
+      const pair = this.#pairs.get(p);
+      if (pair) pair.last = now;
+    } else if (op === 'success') {
+      this.#pairs.delete(p);
+      this.#touch(this.#known, p, now);
+      giveBack();
+    } else if (op === 'release') {
+      const pair = this.#pairs.get(p);
+      if (pair && --pair.failures <= 0) this.#pairs.delete(p);
+      giveBack();
+    }
   }
 
   /** Names and sources held (for the memory bound). */

@@ -17,14 +17,19 @@ import {
 } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
 import { authenticated, authorize, principalOf } from '../auth/hook.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import { createAccountsService } from './service.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const security = [{ bearer: [] }];
 
 export async function accountsRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
-  const service = createAccountsService({ db: deps.db, logger: deps.logger });
+  // The one throttle of this server's login route, its counts shared with the other replicas.
+  const throttle = new LoginThrottle();
+  throttle.link(clusterFor(deps.db).bus);
+  const service = createAccountsService({ db: deps.db, logger: deps.logger, throttle });
   const admin = authorize(deps.tokens, 'admin');
   const anyUser = authorize(deps.tokens, 'viewer');
 

@@ -1,34 +1,40 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ArchiveEntryLink, archiveLinkProblem } from '@flotilla/protocol';
 import { Parser, type ReadEntry } from 'tar';
-import { DomainError, Invalid } from '../errors.ts';
+import type { BlobStore, ByteRange } from '../blobs/blob-store.ts';
+import { fsyncPath, LocalBlobStore } from '../blobs/local-store.ts';
+import { createMeter } from '../blobs/meter.ts';
+import { Invalid } from '../errors.ts';
 import { makePrivateDir, privateFileMode } from '../private-files.ts';
 
 export const manifestFileName = 'flotilla.json';
 const maxManifestBytes = 1024 * 1024;
 
-// Uploads streaming in this process (never swept, however long they idle) and each root's lock chain.
+// Uploads streaming in this process (never swept, however long they idle) and each store's lock chain.
 const receiving = new Set<string>();
 const locks = new Map<string, Promise<unknown>>();
 
-/** Content-addressed artifact blobs under `<dataDir>/artifacts`: `sha256/<ab>/<hex>`, uploads in `tmp/`. */
-export class BlobStore {
-  readonly root: string;
+/** The key of an artifact blob: `artifacts/sha256/<ab>/<hex>`, as laid out under the data directory. */
+export function artifactKey(digest: string): string {
+  const hex = hexOf(digest);
+  return `artifacts/sha256/${hex.slice(0, 2)}/${hex}`;
+}
+
+/**
+ * Content-addressed artifact blobs in a blob store. Uploads are staged in `<dataDir>/artifacts/tmp`
+ * (hashed, then checked as archives) whatever the store, and only checked ones reach it.
+ */
+export class ArtifactStore {
   readonly tmpDir: string;
+  readonly store: BlobStore;
 
-  constructor(dataDir: string) {
-    this.root = join(dataDir, 'artifacts');
-    this.tmpDir = join(this.root, 'tmp');
-  }
-
-  pathOf(digest: string): string {
-    const hex = hexOf(digest);
-    return join(this.root, 'sha256', hex.slice(0, 2), hex);
+  constructor(dataDir: string, store: BlobStore = new LocalBlobStore(dataDir)) {
+    this.tmpDir = join(dataDir, 'artifacts', 'tmp');
+    this.store = store;
   }
 
   /**
@@ -41,17 +47,7 @@ export class BlobStore {
   ): Promise<{ tmpPath: string; hex: string; size: number }> {
     makePrivateDir(this.tmpDir);
     const tmpPath = join(this.tmpDir, `${randomUUID()}.part`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > maxBytes)
-          return done(new DomainError('payload_too_large', `the artifact is larger than ${maxBytes} bytes`));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const meter = createMeter({ maxBytes, what: 'the artifact' });
     receiving.add(tmpPath);
     try {
       await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx', mode: privateFileMode }));
@@ -61,22 +57,31 @@ export class BlobStore {
     } finally {
       receiving.delete(tmpPath);
     }
-    return { tmpPath, hex: hash.digest('hex'), size };
+    return { tmpPath, ...meter.received() };
   }
 
-  /** Moves a received file to its content address; an identical blob already there is reused. */
+  /**
+   * Before the publish lock, the slow part: an object store gets its copy (the temp file stays for
+   * `commit`); on the data directory the file is flushed to disk, so the rename under the lock is quick.
+   */
+  async upload(tmpPath: string, hex: string): Promise<void> {
+    if (this.store.local) await fsyncPath(tmpPath);
+    else await this.store.putFile(artifactKey(`sha256:${hex}`), tmpPath, hex, { keep: true });
+  }
+
+  /**
+   * Under the publish lock: moves a received file to its content address (an identical blob already
+   * there is reused and made fresh for the orphan sweep's grace), or makes sure the uploaded copy was
+   * not collected meanwhile. The temp file is gone afterwards, even on failure.
+   */
   async commit(tmpPath: string, hex: string): Promise<void> {
-    const target = this.pathOf(`sha256:${hex}`);
-    const existing = await stat(target).catch(() => undefined);
-    if (existing) {
-      await unlink(tmpPath);
-      // A reused blob is fresh again, so the orphan sweep's grace covers it until its row commits.
-      const t = new Date();
-      await utimes(target, t, t);
-      return;
+    const key = artifactKey(`sha256:${hex}`);
+    if (this.store.local) return this.store.putFile(key, tmpPath, hex);
+    try {
+      if (!(await this.store.stat(key))) await this.store.putFile(key, tmpPath, hex, { keep: true });
+    } finally {
+      await rm(tmpPath, { force: true });
     }
-    makePrivateDir(join(this.root, 'sha256', hex.slice(0, 2)));
-    await rename(tmpPath, target);
   }
 
   async discard(tmpPath: string): Promise<void> {
@@ -84,11 +89,16 @@ export class BlobStore {
   }
 
   async remove(digest: string): Promise<void> {
-    await rm(this.pathOf(digest), { force: true });
+    await this.store.delete(artifactKey(digest));
   }
 
   async exists(digest: string): Promise<boolean> {
-    return (await stat(this.pathOf(digest)).catch(() => undefined)) !== undefined;
+    return (await this.store.stat(artifactKey(digest))) !== undefined;
+  }
+
+  /** The blob's bytes, or the inclusive range of them. */
+  open(digest: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
+    return this.store.get(artifactKey(digest), range);
   }
 
   /** True while `tmpPath` is still being received by this process. */
@@ -96,13 +106,14 @@ export class BlobStore {
     return receiving.has(tmpPath);
   }
 
-  /** Runs `fn` alone among this root's "blob placed + row written" and "blob unreferenced → deleted" steps. */
+  /** Runs `fn` alone among this store's "blob placed + row written" and "blob unreferenced → deleted" steps. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = (locks.get(this.root) ?? Promise.resolve()).then(fn, fn);
+    const id = this.store.id;
+    const run = (locks.get(id) ?? Promise.resolve()).then(fn, fn);
     const tail = run.catch(() => {});
-    locks.set(this.root, tail);
+    locks.set(id, tail);
     void tail.then(() => {
-      if (locks.get(this.root) === tail) locks.delete(this.root);
+      if (locks.get(id) === tail) locks.delete(id);
     });
     return run;
   }

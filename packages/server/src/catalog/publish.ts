@@ -2,7 +2,7 @@ import type { InstallManifest } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 import { DomainError, Invalid } from '../errors.ts';
-import { type BlobStore, readArchiveManifest } from './artifacts.ts';
+import { type ArtifactStore, readArchiveManifest } from './artifacts.ts';
 import { kindOf, sortVersionsNewestFirst } from './client-version.ts';
 import { validateManifest } from './manifest.ts';
 import type { PinCheck } from './pins.ts';
@@ -15,7 +15,7 @@ export const maxArtifactBytes = 10 * 1024 ** 3;
  * refusal the temp file is gone before the error propagates.
  */
 export async function receiveArtifact(
-  blobs: BlobStore,
+  blobs: ArtifactStore,
   body: NodeJS.ReadableStream,
   sha256: string | undefined,
 ): Promise<{ tmpPath: string; hex: string; size: number; manifest: InstallManifest }> {

@@ -51,7 +51,7 @@ function viewerOrAgent(tokens: TokenStore, db: Kysely<Tables>) {
 }
 
 export async function catalogRoutes(app: FastifyInstance, deps: FeatureDeps): Promise<void> {
-  const catalog = createCatalogService({ db: deps.db, dataDir: deps.dataDir, logger: deps.logger });
+  const catalog = createCatalogService({ db: deps.db, dataDir: deps.dataDir, blobs: deps.blobs, logger: deps.logger });
   // The signing key is made (or loaded) at start, so agents can pin it before anything is published.
   catalog.signingKey();
   const viewer = authorize(deps.tokens, 'viewer');

@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../http/error-handler.ts';
 import { hexOf } from './artifacts.ts';
+import type { ArtifactBlob } from './service.ts';
 
 /** One `bytes=` range of a body of `size` bytes; null for none or several (the whole body is sent). */
 export function parseRange(
@@ -25,11 +25,11 @@ export function parseRange(
   return { start, end };
 }
 
-export function sendArtifact(
+export async function sendArtifact(
   request: FastifyRequest,
   reply: FastifyReply,
-  blob: { path: string; size: number; digest: string },
-): FastifyReply {
+  blob: ArtifactBlob,
+): Promise<FastifyReply> {
   const hex = hexOf(blob.digest);
   const etag = `"${blob.digest}"`;
   reply.headers({
@@ -49,8 +49,8 @@ export function sendArtifact(
     reply.status(206);
     reply.header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
     reply.header('content-length', range.end - range.start + 1);
-    return reply.send(createReadStream(blob.path, { start: range.start, end: range.end }));
+    return reply.send(await blob.open(range));
   }
   reply.header('content-length', blob.size);
-  return reply.send(createReadStream(blob.path));
+  return reply.send(await blob.open());
 }

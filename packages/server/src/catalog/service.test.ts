@@ -76,7 +76,7 @@ describeEachStore(allStoreKinds)('catalog service on %s', (kind) => {
     expect(await findVersion(handle.current.db, 'web', '9.9.9')).toBeUndefined();
     await expect(publish(catalog, '1.0.0', file)).rejects.toThrow('already exists');
     await expect(catalog.deleteService(dev, 'web')).rejects.toThrow('still has 1 version');
-    expect(existsSync(catalog.blobs.pathOf(v.digest))).toBe(true);
+    expect(await catalog.blobs.exists(v.digest)).toBe(true);
     expect(readdirSync(join(dataDir, 'artifacts', 'tmp'))).toEqual([]);
   });
 
@@ -91,11 +91,11 @@ describeEachStore(allStoreKinds)('catalog service on %s', (kind) => {
     const c = await publish(catalog, '1.0.2', other);
     // 1.0.0 is trimmed, but 1.0.1 still uses the shared blob.
     expect((await catalog.listVersions('web', {})).versions.map((v) => v.version)).toEqual(['1.0.2', '1.0.1']);
-    expect(existsSync(catalog.blobs.pathOf(a.digest))).toBe(true);
+    expect(await catalog.blobs.exists(a.digest)).toBe(true);
     await publish(catalog, '1.0.3', other);
     expect((await catalog.listVersions('web', {})).versions.map((v) => v.version)).toEqual(['1.0.3', '1.0.2']);
-    expect(existsSync(catalog.blobs.pathOf(a.digest))).toBe(false);
-    expect(existsSync(catalog.blobs.pathOf(c.digest))).toBe(true);
+    expect(await catalog.blobs.exists(a.digest)).toBe(false);
+    expect(await catalog.blobs.exists(c.digest)).toBe(true);
   });
 
   it('trims history beyond maxHistorySize but keeps pinned versions', async () => {

@@ -14,10 +14,11 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { recordAudit } from '../audit/audit-log.ts';
 import { authorName, type Principal } from '../auth/tokens.ts';
+import type { BlobStore, ByteRange } from '../blobs/blob-store.ts';
 import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { putInTrash } from '../trash/store.ts';
-import { BlobStore } from './artifacts.ts';
+import { ArtifactStore } from './artifacts.ts';
 import { checkClientName, kindOf, nameOf, sortVersionsNewestFirst } from './client-version.ts';
 import { isVersionPinned, type PinCheck } from './pins.ts';
 import { createProfileRules } from './profiles.ts';
@@ -70,6 +71,8 @@ const namePattern = new RegExp(serviceNamePattern);
 export interface CatalogDeps {
   db: Kysely<Tables>;
   dataDir: string;
+  /** Where artifact blobs live; the data directory when absent. */
+  blobs?: BlobStore;
   logger?: Logger;
   defaultMaxHistory?: number;
   isPinned?: PinCheck;
@@ -84,6 +87,13 @@ export interface PublishInput {
   notes?: string;
 }
 
+/** An artifact to send: its size and digest, and its bytes streamed from the blob store. */
+export interface ArtifactBlob {
+  size: number;
+  digest: string;
+  open(range?: ByteRange): Promise<NodeJS.ReadableStream>;
+}
+
 export type CatalogService = ReturnType<typeof createCatalogService>;
 
 export function createCatalogService(deps: CatalogDeps) {
@@ -91,7 +101,7 @@ export function createCatalogService(deps: CatalogDeps) {
   const now = () => (deps.now?.() ?? new Date()).toISOString();
   const defaultMax = deps.defaultMaxHistory ?? defaultMaxHistorySize;
   const isPinned = deps.isPinned ?? isVersionPinned;
-  const blobs = new BlobStore(deps.dataDir);
+  const blobs = new ArtifactStore(deps.dataDir, deps.blobs);
   let key: SigningKeyPair | undefined;
   const signingKey = () => {
     key ??= loadOrCreateSigningKey(deps.dataDir);
@@ -298,9 +308,16 @@ export function createCatalogService(deps: CatalogDeps) {
         client_inputs: client?.inputs ?? null,
         settings: client ? JSON.stringify(client.settings) : null,
       };
+      try {
+        await blobs.upload(tmpPath, hex);
+      } catch (err) {
+        await blobs.discard(tmpPath);
+        throw err;
+      }
+      // An object store already holds the blob: any failure from here on must not leave it unreferenced.
       const removed = await withBlobLock(async () => {
-        await blobs.commit(tmpPath, hex);
         try {
+          await blobs.commit(tmpPath, hex);
           return await db.transaction().execute(async (tx) => {
             await store.insertVersion(tx, row);
             const trimmed = await trimHistory(
@@ -371,14 +388,15 @@ export function createCatalogService(deps: CatalogDeps) {
       };
     },
 
-    /** Where the artifact's bytes are, for streaming. */
-    async artifact(serviceName: string, version: string): Promise<{ path: string; size: number; digest: string }> {
+    /** The artifact's size and digest, and how to stream its bytes (all or a range). */
+    async artifact(serviceName: string, version: string): Promise<ArtifactBlob> {
       const row = await requireVersion(serviceName, version);
       if (!(await blobs.exists(row.digest))) {
         deps.logger?.error({ service: serviceName, version, digest: row.digest }, 'artifact blob missing');
-        throw new Unavailable(`the artifact of ${serviceName} ${version} is missing from the server's data directory`);
+        throw new Unavailable(`the artifact of ${serviceName} ${version} is missing from the server's blob store`);
       }
-      return { path: blobs.pathOf(row.digest), size: row.size, digest: row.digest };
+      const digest = row.digest;
+      return { size: row.size, digest, open: (range) => blobs.open(digest, range) };
     },
 
     signingKey(): SigningKey {

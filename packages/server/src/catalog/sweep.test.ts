@@ -9,7 +9,7 @@ import { makeTempDir } from '../../test/support/temp-dir.ts';
 import type { AppRegistry } from '../checkin/apps.ts';
 import { InstanceKeys } from '../checkin/instance-keys.ts';
 import { startMaintenance } from '../maintenance.ts';
-import { BlobStore } from './artifacts.ts';
+import { ArtifactStore, artifactKey } from './artifacts.ts';
 import { insertService, insertVersion } from './store.ts';
 import { artifactSweepGraceMs, sweepArtifactTmp } from './sweep.ts';
 
@@ -46,7 +46,7 @@ describeEachStore(allStoreKinds)('artifact leftovers on %s', (kind) => {
 
   it('removes .part files a crashed publish left behind', async () => {
     const dataDir = makeTempDir();
-    const blobs = new BlobStore(dataDir);
+    const blobs = new ArtifactStore(dataDir);
     const stale = leftover(join(blobs.tmpDir, 'crashed.part'), artifactSweepGraceMs + 60_000);
     const fresh = leftover(join(blobs.tmpDir, 'uploading.part'), artifactSweepGraceMs - 60_000);
     await runMaintenance(dataDir);
@@ -56,7 +56,7 @@ describeEachStore(allStoreKinds)('artifact leftovers on %s', (kind) => {
 
   it('removes blobs no version references after a crash during trimming', async () => {
     const dataDir = makeTempDir();
-    const blobs = new BlobStore(dataDir);
+    const blobs = new ArtifactStore(dataDir);
     const old = artifactSweepGraceMs + 60_000;
     const [kept, trimmed, publishing] = ['kept', 'trimmed', 'publishing'].map(digestOf) as [string, string, string];
     await insertService(handle.current.db, {
@@ -79,11 +79,11 @@ describeEachStore(allStoreKinds)('artifact leftovers on %s', (kind) => {
       author: 'test',
       created_at: stamp,
     });
-    leftover(blobs.pathOf(kept), old);
-    leftover(blobs.pathOf(trimmed), old);
+    leftover(join(dataDir, artifactKey(kept)), old);
+    leftover(join(dataDir, artifactKey(trimmed)), old);
     // Written by a publish whose row is not committed yet: inside the grace, so it stays.
-    leftover(blobs.pathOf(publishing), artifactSweepGraceMs - 60_000);
-    const stray = leftover(join(blobs.root, 'sha256', 'zz', 'not-a-blob'), old);
+    leftover(join(dataDir, artifactKey(publishing)), artifactSweepGraceMs - 60_000);
+    const stray = leftover(join(dataDir, 'artifacts', 'sha256', 'zz', 'not-a-blob'), old);
     await runMaintenance(dataDir);
     expect(await blobs.exists(trimmed)).toBe(false);
     expect(await blobs.exists(kept)).toBe(true);
@@ -93,7 +93,7 @@ describeEachStore(allStoreKinds)('artifact leftovers on %s', (kind) => {
 });
 
 it('never removes an upload this process is still receiving, however long it idles', async () => {
-  const blobs = new BlobStore(makeTempDir());
+  const blobs = new ArtifactStore(makeTempDir());
   const body = new Readable({ read() {} });
   body.push('partial');
   const receiving = blobs.receive(body, 1024);

@@ -40,12 +40,17 @@ export class InstanceKeys {
     return key;
   }
 
-  /** Destroys keys and digests of periods that ended before `closedBefore`; the counts stay in the rollups. */
-  async destroyClosed(app: string, closedBefore: number): Promise<number> {
+  /** Drops this process's copies of closed periods' keys; every replica does, the leader deletes the rows. */
+  forgetClosed(app: string, closedBefore: number): void {
     for (const k of this.#cache.keys()) {
       const [a, start] = k.split('\0');
       if (a === app && Number(start) < closedBefore) this.#cache.delete(k);
     }
+  }
+
+  /** Destroys keys and digests of periods that ended before `closedBefore`; the counts stay in the rollups. */
+  async destroyClosed(app: string, closedBefore: number): Promise<number> {
+    this.forgetClosed(app, closedBefore);
     const keys = await this.#db
       .deleteFrom('instance_period_keys')
       .where('app', '=', app)

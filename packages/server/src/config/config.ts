@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { type BlobStoreSpec, parseBlobStore } from '../blobs/blob-store-spec.ts';
 import { ConfigError } from '../errors.ts';
 import { type LogFormat, logFormats } from '../logging/log-format.ts';
 import { type DriftUpstreamConfig, resolveDriftUpstreams } from './drift-upstreams.ts';
@@ -26,6 +27,8 @@ export interface ServerConfig {
   port: number;
   dataDir: string;
   database: string;
+  /** Where artifacts and fault archives live (blobs/): the data directory or an S3-compatible bucket. */
+  blobStore: BlobStoreSpec;
   trustedProxies: string[];
   geodb: string;
   rawRetentionMs: number;
@@ -115,6 +118,7 @@ export function resolveServerConfig(
     port,
     dataDir,
     database: /^postgres(ql)?:\/\//.test(database) ? database : resolve(base, database),
+    blobStore: parseBlobStore(opts.blobStore ?? file.blobStore ?? 'file'),
     trustedProxies,
     geodb: opts.geodb ?? (file.geodb ? resolveGeodb(file.geodb, base) : 'embedded'),
     rawRetentionMs: durationOption(opts.rawRetention ?? file.rawRetention ?? '30d', where('rawRetention')),

@@ -7,6 +7,7 @@ export interface ServerOptions {
   host?: string;
   dataDir?: string;
   database?: string;
+  blobStore?: string;
   trustedProxies?: string;
   geodb?: string;
   rawRetention?: string;
@@ -78,6 +79,12 @@ export const serverOptionTable: ReadonlyArray<{ key: keyof ServerOptions; flag: 
     flag: '--database <url>',
     env: 'FLOTILLA_DATABASE',
     help: 'SQLite file path or postgres:// URL (default <data-dir>/flotilla.db)',
+  },
+  {
+    key: 'blobStore',
+    flag: '--blob-store <store>',
+    env: 'FLOTILLA_BLOB_STORE',
+    help: 'where artifacts and fault archives live: file (default, the data dir) or s3://bucket[/prefix]?endpoint=…&region=…&forcePathStyle=true; credentials from the AWS environment variables or credential chain',
   },
   {
     key: 'trustedProxies',

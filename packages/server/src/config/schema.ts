@@ -30,6 +30,9 @@ export const FileConfig = Type.Object(
     host: Type.Optional(Type.String()),
     dataDir: Type.Optional(Type.String()),
     database: Type.Optional(Type.String()),
+    blobStore: Type.Optional(
+      Type.String({ description: 'file (default) or s3://bucket[/prefix]?endpoint=…&region=…&forcePathStyle=true' }),
+    ),
     trustedProxies: Type.Optional(Type.Array(Type.String())),
     geodb: Type.Optional(Type.String()),
     rawRetention: Type.Optional(Type.String()),

@@ -34,6 +34,11 @@ export interface Database {
    * Absent on PostgreSQL, where other processes write too, so nothing may be cached on it.
    */
   watchWrites?(tables: string[], listener: () => void): void;
+  /**
+   * PostgreSQL only: a new connection outside the pool, not yet connected, for sessions that must
+   * outlive any one query (LISTEN, advisory locks). Its owner connects, watches and ends it.
+   */
+  openClient?(applicationName?: string): pg.Client;
   close(): Promise<void>;
 }
 
@@ -165,7 +170,8 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
  * Creates the database file 0600 (SQLite gives its -wal and -shm the main file's mode) and tightens
  * files an older version left readable to others.
  */
-function createPrivately(path: string): void {
+/** Makes the file (and its directory) readable by this user only; SQLite's WAL and shm files too. */
+export function createPrivately(path: string): void {
   makePrivateDir(dirname(path));
   closeSync(openSync(path, 'a', privateFileMode));
   for (const name of [path, `${path}-wal`, `${path}-shm`]) {
@@ -211,6 +217,18 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     commitDurably: (work) => db.transaction().execute(work),
     commitPipelined: commitInOneStep(db),
     description: `PostgreSQL ${safe.toString()}`,
+    openClient: (applicationName) => {
+      // TCP keepalive, so a peer that vanished without closing is noticed and the session replaced.
+      const client = new pg.Client({
+        connectionString: url,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 5000,
+        connectionTimeoutMillis: 10_000,
+        ...(applicationName ? { application_name: applicationName } : {}),
+      });
+      client.setTypeParser?.(20, 'text', Number);
+      return client;
+    },
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -18,6 +18,8 @@ import * as m0016 from './migrations/0016-builds.ts';
 import * as m0017 from './migrations/0017-restorable-deletes.ts';
 import * as m0018 from './migrations/0018-client-versions.ts';
 import * as m0019 from './migrations/0019-federation.ts';
+import * as m0020 from './migrations/0020-cluster.ts';
+import * as m0021 from './migrations/0021-server-keys.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -40,6 +42,8 @@ export const migrations: Record<string, Migration> = {
   '0017-restorable-deletes': m0017,
   '0018-client-versions': m0018,
   '0019-federation': m0019,
+  '0020-cluster': m0020,
+  '0021-server-keys': m0021,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -9,6 +9,7 @@ import type { IdentityTables } from '../identity/tables.ts';
 import type { LogTables } from '../logs/tables.ts';
 import type { MeshTables } from '../mesh/tables.ts';
 import type { RolloutTables } from '../rollouts/tables.ts';
+import type { ServerKeyTables } from '../server-keys/tables.ts';
 import type { PrivateFileTables } from '../service-private-files/tables.ts';
 import type { TrashTables } from '../trash/tables.ts';
 
@@ -79,4 +80,5 @@ export type Tables = CheckinTables &
   PrivateFileTables &
   BuildTables &
   TrashTables &
-  FederationTables;
+  FederationTables &
+  ServerKeyTables;

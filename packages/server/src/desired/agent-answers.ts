@@ -83,6 +83,13 @@ export function createAgentAnswers(deps: AgentAnswersDeps) {
     invalidate(environment: string): void {
       generations.set(environment, generationOf(environment) + 1);
     },
+
+    /** Drops everything computed (a change notice from another replica may have been missed). */
+    invalidateAll(): void {
+      states.clear();
+      answers.clear();
+      tags.clear();
+    },
   };
 }
 

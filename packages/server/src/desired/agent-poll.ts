@@ -51,14 +51,24 @@ export async function answerPoll(
     try {
       // Ends a little early at random: agents that connected together (a server restart) would
       // otherwise all time out and come back in the same second, again and again.
-      const waiting = notifier.wait(environment, waitMs * (0.75 + 0.25 * Math.random()), stop.signal);
-      // Read again after registering, so a change committed since the first read is not missed.
-      let reason = 'changed';
-      if ((await revisionNow()) !== revision) {
-        stop.abort();
-        await waiting;
-      } else reason = await waiting;
-      if (reason === 'changed') revision = await revisionNow();
+      const deadline = Date.now() + waitMs * (0.75 + 0.25 * Math.random());
+      for (;;) {
+        const waiting = notifier.wait(environment, Math.max(0, deadline - Date.now()), stop.signal);
+        // Read again after registering, so a change committed since the first read is not missed.
+        let reason = 'changed';
+        if ((await revisionNow()) !== revision) {
+          stop.abort();
+          await waiting;
+        } else reason = await waiting;
+        if (reason === 'changed') revision = await revisionNow();
+        if (reason !== 'recheck') break;
+        // A missed notice between replicas: answer only if something did change, else wait on.
+        const now = await revisionNow();
+        if (now !== revision || Date.now() >= deadline) {
+          revision = now;
+          break;
+        }
+      }
     } finally {
       gone.removeEventListener('abort', onGone);
     }

@@ -50,7 +50,9 @@ export async function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): P
   const { service, notifier } = deps;
   notifiers.set(app.server, notifier);
   const answers = createAgentAnswers({ service, signer: deps.signer });
-  notifier.onChange((environment) => answers.invalidate(environment));
+  notifier.onChange((environment) =>
+    environment === null ? answers.invalidateAll() : answers.invalidate(environment),
+  );
   const pollDeps = { answers, notifier };
   deps.threadRoutes?.addPoll(desiredPollRoute(deps, pollDeps));
 

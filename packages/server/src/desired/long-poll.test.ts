@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type FakeBus, joinedBuses } from '../cluster/testing.test.helper.ts';
 import { DesiredNotifier, parseWait } from './long-poll.ts';
 
 describe('DesiredNotifier', () => {
@@ -42,5 +43,36 @@ describe('parseWait', () => {
     expect(parseWait('250ms', 120_000)).toBe(250);
     expect(parseWait('soon', 120_000)).toBeUndefined();
     expect(parseWait('1h', 120_000)).toBeUndefined();
+  });
+});
+
+describe('DesiredNotifier between replicas', () => {
+  it('wakes the waiters of another replica, drops its caches, and rechecks after missed notices', async () => {
+    const [busA, busB] = joinedBuses(2) as [FakeBus, FakeBus];
+    const a = new DesiredNotifier();
+    const b = new DesiredNotifier();
+    const unlinkA = a.link(busA);
+    const unlinkB = b.link(busB);
+    const dropped: Array<string | null> = [];
+    b.onChange((environment) => dropped.push(environment));
+
+    const onA = a.wait('prod', 5000);
+    const onB = b.wait('prod', 5000);
+    const other = b.wait('test', 5000);
+    a.notify('prod');
+    expect(await onA).toBe('changed');
+    expect(await onB).toBe('changed');
+    expect(dropped).toEqual(['prod']);
+
+    // A missed notice: every waiter reads again, and every cache goes.
+    busB.resync(Date.now());
+    expect(await other).toBe('recheck');
+    expect(dropped).toEqual(['prod', null]);
+
+    unlinkA();
+    unlinkB();
+    const after = b.wait('prod', 50);
+    a.notify('prod');
+    expect(await after).toBe('timeout');
   });
 });

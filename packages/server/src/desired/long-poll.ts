@@ -1,5 +1,10 @@
-/** Why a wait ended: a committed change, its time ran out, the client went away, or the server is closing. */
-export type WakeReason = 'changed' | 'timeout' | 'aborted' | 'closed';
+import type { ClusterBus } from '../cluster/bus.ts';
+
+/**
+ * Why a wait ended: a committed change, its time ran out, the client went away, the server is closing,
+ * or notices from other replicas may have been missed (`recheck`: read again, wait on if unchanged).
+ */
+export type WakeReason = 'changed' | 'timeout' | 'aborted' | 'closed' | 'recheck';
 
 interface Waiter {
   finish(reason: WakeReason): void;
@@ -11,12 +16,33 @@ interface Waiter {
  */
 export class DesiredNotifier {
   readonly #waiters = new Map<string, Set<Waiter>>();
-  readonly #listeners: Array<(environment: string) => void> = [];
+  readonly #listeners: Array<(environment: string | null) => void> = [];
+  #publish: ((environment: string) => void) | undefined;
   #closed = false;
 
-  /** Runs `listener` on every change notice, before the waiters wake (caches drop what they hold). */
-  onChange(listener: (environment: string) => void): void {
+  /**
+   * Runs `listener` on every change notice, before the waiters wake (caches drop what they hold);
+   * `null` means any environment may have changed.
+   */
+  onChange(listener: (environment: string | null) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Shares changes with the other replicas on `bus`: a local notify reaches their waiters, theirs
+   * reach this one's, and a missed notice makes every waiter here read again. Returns the unlink.
+   */
+  link(bus: ClusterBus): () => void {
+    this.#publish = (environment) => bus.publish({ kind: 'desired', environment });
+    const unsubscribe = bus.subscribe('desired', (notice, local) => {
+      if (!local && typeof notice.environment === 'string') this.#wake(notice.environment);
+    });
+    const unresync = bus.onResync(() => this.recheck());
+    return () => {
+      this.#publish = undefined;
+      unsubscribe();
+      unresync();
+    };
   }
 
   /** Resolves when `environment` changes, after `timeoutMs`, when `signal` aborts, or at close. */
@@ -47,6 +73,17 @@ export class DesiredNotifier {
 
   /** Wakes everyone waiting on `environment`. Call only after the change has committed. */
   notify(environment: string): void {
+    this.#wake(environment);
+    this.#publish?.(environment);
+  }
+
+  /** Drops every cache and makes every waiter read its revision again (a notice may have been missed). */
+  recheck(): void {
+    for (const listener of this.#listeners) listener(null);
+    for (const set of [...this.#waiters.values()]) for (const waiter of [...set]) waiter.finish('recheck');
+  }
+
+  #wake(environment: string): void {
     for (const listener of this.#listeners) listener(environment);
     const set = this.#waiters.get(environment);
     if (!set) return;

@@ -25,6 +25,7 @@ import { Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { loadOrCreateSigningKey, type SigningKeyPair } from '../catalog/signing.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { agentRoutes } from './agent-routes.ts';
 import { type CatalogLookup, catalogLookup } from './catalog-lookup.ts';
@@ -53,6 +54,8 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
   const lookup = deps.catalog ?? catalogLookup;
   const notifier = new DesiredNotifier();
   notifiers.set(app.server, notifier);
+  // Changes made through any replica wake the polls parked on this one.
+  const unlink = notifier.link(clusterFor(deps.db).bus);
   const service = createDesiredService({ db: deps.db, lookup, notifier });
   const instances = createInstanceService({
     db: deps.db,
@@ -66,11 +69,14 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
     done();
   });
   const cleanup = setInterval(() => {
+    // One replica expires instances for all.
+    if (!clusterFor(deps.db).leader.isLeader()) return;
     instances.expire().catch((err: Error) => deps.logger.warn({ err }, 'instance expiry failed'));
   }, cleanupIntervalMs);
   cleanup.unref();
   app.addHook('onClose', async () => {
     clearInterval(cleanup);
+    unlink();
     notifier.close();
   });
 

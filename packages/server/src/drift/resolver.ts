@@ -175,16 +175,17 @@ export function createResolver(opts: ResolverOptions) {
 
   /**
    * Runs `runOnce` every `intervalMs` and `refresh` every `refreshMs`, one run at a time, on unref'd
-   * timers; the returned stop waits for a run under way.
+   * timers; the returned stop waits for a run under way. With `when`, a tick runs only while it says
+   * so (the leading replica: one set of upstream fetches for the cluster, not one per replica).
    */
-  function start(options: { intervalMs?: number; refreshMs?: number } = {}): () => Promise<void> {
+  function start(options: { intervalMs?: number; refreshMs?: number; when?: () => boolean } = {}): () => Promise<void> {
     const intervalMs = options.intervalMs ?? 2000;
     const refreshMs = options.refreshMs ?? Math.min(config.ttlMs, 60_000);
     let running: Promise<unknown> = Promise.resolve();
     let busy = false;
     let lastRefresh = now();
     const run = () => {
-      if (busy) return;
+      if (busy || (options.when && !options.when())) return;
       busy = true;
       running = (async () => {
         try {

@@ -11,6 +11,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { type Static, Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import { Invalid } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { opvicRoutes } from './opvic-routes.ts';
@@ -56,7 +57,12 @@ export async function driftRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
   });
   let stopExpiry: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
-    stopExpiry = drift.startExpiry((err) => deps.logger.warn({ err }, 'drift report expiry failed'));
+    const leader = clusterFor(deps.db).leader;
+    stopExpiry = drift.startExpiry(
+      (err) => deps.logger.warn({ err }, 'drift report expiry failed'),
+      undefined,
+      () => leader.isLeader(),
+    );
   });
   app.addHook('onClose', async () => {
     await drift.close();

@@ -167,9 +167,15 @@ export function createDriftService(opts: DriftServiceOptions) {
     expire: () => store.expire(now(), staleAfterMs, removeAfterMs),
 
     /** Runs `expire` now and every `intervalMs` (one run at a time); the returned stop waits for a run under way. */
-    startExpiry(onError: (err: unknown) => void, intervalMs = expiryIntervalMs): () => Promise<void> {
+    startExpiry(
+      onError: (err: unknown) => void,
+      intervalMs = expiryIntervalMs,
+      when: () => boolean = () => true,
+    ): () => Promise<void> {
       let running: Promise<unknown> = Promise.resolve();
       const run = () => {
+        // Only the replica that leads expires (`when`), so replicas do not write the same rows.
+        if (!when()) return;
         running = running.then(() => store.expire(now(), staleAfterMs, removeAfterMs)).catch(onError);
       };
       run();

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { Type } from 'typebox';
 import { authorize } from '../auth/hook.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import { defaultDriftUpstreams } from '../config/drift-upstreams.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { registerDriftMetrics } from './metrics.ts';
@@ -33,7 +34,8 @@ export async function driftUpstreamRoutes(app: FastifyInstance, deps: FeatureDep
   });
   let stop: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
-    stop = resolver.start();
+    const leader = clusterFor(deps.db).leader;
+    stop = resolver.start({ when: () => leader.isLeader() });
   });
   app.addHook('onClose', async () => {
     await stop?.();

@@ -1,12 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
+import { fsyncPath } from '../blobs/local-store.ts';
+import { createMeter } from '../blobs/meter.ts';
 import { escapesRoot } from '../catalog/artifacts.ts';
-import { DomainError, Invalid } from '../errors.ts';
+import { Invalid } from '../errors.ts';
 import { privateDirMode, privateFileMode } from '../private-files.ts';
 
 export const metaFileName = 'fault.json';
@@ -32,18 +33,7 @@ export async function receiveUpload(
 ): Promise<{ tmpPath: string; hex: string; size: number }> {
   await mkdir(tmpDir, { recursive: true, mode: privateDirMode });
   const tmpPath = join(tmpDir, `${randomUUID()}.part`);
-  const hash = createHash('sha256');
-  let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      if (size > maxBytes) {
-        return done(new DomainError('payload_too_large', `the fault archive is larger than ${maxBytes} bytes`));
-      }
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+  const meter = createMeter({ maxBytes, what: 'the fault archive' });
   try {
     await pipeline(body, meter, createWriteStream(tmpPath, { flags: 'wx', mode: privateFileMode }));
     await fsyncPath(tmpPath);
@@ -51,17 +41,7 @@ export async function receiveUpload(
     await rm(tmpPath, { force: true });
     throw err;
   }
-  return { tmpPath, hex: hash.digest('hex'), size };
-}
-
-/** Flushes a file (or a directory's entries) to disk. */
-export async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  return { tmpPath, ...meter.received() };
 }
 
 export interface FaultArchiveContent {

@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { ErrorBody, FaultAccepted, FaultDetail, FaultIdParams, FaultList, FaultQuery } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
 import { agentScopeOf, authorize, authorizeAgent } from '../auth/hook.ts';
 import { getService } from '../catalog/store.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import { errorBody } from '../http/error-handler.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { detachedBody } from '../http/request-body.ts';
@@ -34,6 +34,7 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
   const faults = createFaultService({
     db: deps.db,
     dataDir: deps.dataDir,
+    blobs: deps.blobs,
     retentionMs: deps.config.faultRetentionMs,
     maxCount: deps.config.faultMaxCount,
     maxArchiveBytes,
@@ -48,13 +49,24 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
       .catch((err: Error) => deps.logger.warn({ err }, 'fault report retention failed'));
     return running;
   };
-  const timer = setInterval(() => void retain(), retentionIntervalMs);
+  // The periodic pass runs on one replica; an upload still trims its own group wherever it lands.
+  const leader = clusterFor(deps.db).leader;
+  const timer = setInterval(() => {
+    if (leader.isLeader()) void retain();
+  }, retentionIntervalMs);
   timer.unref();
+  let ready = false;
+  // A replica that takes over the lead runs the pass at once rather than at its next tick.
+  const unlead = leader.onChange((now) => {
+    if (now && ready) void retain();
+  });
   app.addHook('onReady', async () => {
-    void retain();
+    ready = true;
+    if (leader.isLeader()) void retain();
   });
   app.addHook('onClose', async () => {
     clearInterval(timer);
+    unlead();
     await running;
   });
 
@@ -170,7 +182,7 @@ async function registerFaultRoutes(app: FastifyInstance, deps: FeatureDeps, opts
         'content-length': archive.size,
         'content-disposition': `attachment; filename="${archive.fileName}"`,
       });
-      return reply.send(createReadStream(archive.path));
+      return reply.send(await archive.open());
     },
   );
 }

@@ -6,7 +6,7 @@ import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../tes
 import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { faultMeta, makeFaultArchive } from './archive.test.helper.ts';
 import { lastLines } from './archive.ts';
-import { createFaultService, metaProblems } from './service.ts';
+import { createFaultService, faultArchiveKey, metaProblems } from './service.ts';
 
 const day = 86_400_000;
 
@@ -43,6 +43,7 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     });
   const upload = async (faults: ReturnType<typeof service>, file: string, environment = 'prod') =>
     faults.receive({ environment }, createReadStream(file));
+  const archivePath = (id: string) => join(dataDir, faultArchiveKey(id));
   const archives = () => readdirSync(join(dataDir, 'faults')).filter((n) => n.endsWith('.tar.gz'));
   const temps = () => (existsSync(join(dataDir, 'faults', 'tmp')) ? readdirSync(join(dataDir, 'faults', 'tmp')) : []);
 
@@ -60,7 +61,7 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
       files: { 'core.123': 'core', 'heap/dump.hprof': 'heap' },
     });
     const { id } = await upload(faults, file);
-    expect(readFileSync(faults.archivePath(id))).toEqual(readFileSync(file));
+    expect(readFileSync(archivePath(id))).toEqual(readFileSync(file));
     expect(temps()).toEqual([]);
     const detail = await faults.get(id);
     expect(detail).toMatchObject({
@@ -157,14 +158,14 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     // The oldest web report goes: 3 are over the count of 2.
     expect(await faults.applyRetention({ environment: 'prod', service: 'web' })).toBe(1);
     expect((await faults.list({ service: 'web' })).faults.map((f) => f.id)).toEqual([ids[2], ids[1]]);
-    expect(existsSync(faults.archivePath(ids[0] as string))).toBe(false);
-    expect(existsSync(faults.archivePath(ids[1] as string))).toBe(true);
+    expect(existsSync(archivePath(ids[0] as string))).toBe(false);
+    expect(existsSync(archivePath(ids[1] as string))).toBe(true);
 
     clock += 31 * day;
     const fresh = (await upload(faults, await makeFaultArchive({ meta: faultMeta({ service: 'db' }) }))).id;
     expect(await faults.applyRetention()).toBe(3);
     expect((await faults.list({})).faults.map((f) => f.id)).toEqual([fresh]);
-    for (const id of [ids[1], ids[2], api]) expect(existsSync(faults.archivePath(id as string))).toBe(false);
+    for (const id of [ids[1], ids[2], api]) expect(existsSync(archivePath(id as string))).toBe(false);
     expect(archives()).toEqual([`${fresh}.tar.gz`]);
   });
 
@@ -189,7 +190,7 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     const ids = async (environment: string) => (await faults.list({ environment })).faults.map((f) => f.id);
     expect(new Set(await ids('prod'))).toEqual(new Set(prod));
     expect(new Set(await ids('test'))).toEqual(new Set(test.slice(2)));
-    for (const id of [...prod, ...test.slice(2)]) expect(existsSync(faults.archivePath(id))).toBe(true);
+    for (const id of [...prod, ...test.slice(2)]) expect(existsSync(archivePath(id))).toBe(true);
     // A time absurdly far ahead is stored as the receive time, so it pins nothing to the top.
     const newest = await faults.get(test[4] as string);
     expect(newest.time).toBe(new Date(clock).toISOString());
@@ -211,7 +212,7 @@ describeEachStore(allStoreKinds)('fault service on %s', (kind) => {
     mkdirSync(join(dataDir, 'faults', 'tmp'), { recursive: true });
     writeFileSync(join(dataDir, 'faults', 'tmp', 'x.part'), 'half');
     const orphan = '00000000-0000-4000-8000-000000000000';
-    writeFileSync(faults.archivePath(orphan), 'orphan');
+    writeFileSync(archivePath(orphan), 'orphan');
     await faults.applyRetention();
     expect(temps()).toEqual(['x.part']); // too young to be a leftover
     clock += 2 * 3_600_000;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type FaultDetail,
@@ -10,21 +10,30 @@ import {
 } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import { Value } from 'typebox/value';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { LocalBlobStore } from '../blobs/local-store.ts';
 import type { Tables } from '../db/tables.ts';
 import { DomainError, Invalid, NotFound } from '../errors.ts';
-import { fsyncPath, metaFileName, readFaultArchive, receiveUpload } from './archive.ts';
+import { metaFileName, readFaultArchive, receiveUpload } from './archive.ts';
 import * as store from './store.ts';
 
 export const defaultMaxArchiveBytes = 256 * 1024 ** 2;
 /** Temp uploads and archives without a row older than this are leftovers of a crash. */
 const leftoverAgeMs = 3_600_000;
-const archiveNameRe = /^([0-9a-f-]{36})\.tar\.gz$/;
+const archiveKeyRe = /^faults\/([0-9a-f-]{36})\.tar\.gz$/;
 /** A fault time further ahead of the server's clock than this is stored as the receive time. */
 const maxFutureMs = 86_400_000;
+
+/** The blob key of a report's archive: `faults/<id>.tar.gz`, as laid out under the data directory. */
+export function faultArchiveKey(id: string): string {
+  return `faults/${id}.tar.gz`;
+}
 
 export interface FaultServiceDeps {
   db: Kysely<Tables>;
   dataDir: string;
+  /** Where archives live; the data directory when absent. Uploads are staged in `<dataDir>/faults/tmp` either way. */
+  blobs?: BlobStore;
   retentionMs: number;
   /** Reports kept per environment and service; the oldest received go first. */
   maxCount: number;
@@ -124,12 +133,11 @@ export function createFaultService(deps: FaultServiceDeps) {
   const { db } = deps;
   const now = deps.now ?? Date.now;
   const maxBytes = deps.maxArchiveBytes ?? defaultMaxArchiveBytes;
-  const root = join(deps.dataDir, 'faults');
-  const tmpDir = join(root, 'tmp');
-  const archivePath = (id: string) => join(root, `${id}.tar.gz`);
+  const tmpDir = join(deps.dataDir, 'faults', 'tmp');
+  const blobs = deps.blobs ?? new LocalBlobStore(deps.dataDir);
 
   async function removeArchives(ids: string[]): Promise<void> {
-    for (const id of ids) await rm(archivePath(id), { force: true });
+    for (const id of ids) await blobs.delete(faultArchiveKey(id));
   }
 
   /** Deletes rows then files; a file whose removal fails is swept later as an orphan. */
@@ -147,20 +155,19 @@ export function createFaultService(deps: FaultServiceDeps) {
     for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
       if (await old(join(tmpDir, name))) await rm(join(tmpDir, name), { force: true });
     }
+    await blobs.abortStaleUploads('faults/', cutoff);
     const ids: string[] = [];
-    for (const name of await readdir(root).catch(() => [] as string[])) {
-      const m = archiveNameRe.exec(name);
-      if (m && (await old(join(root, name)))) ids.push(m[1] as string);
+    for await (const entry of blobs.list('faults/')) {
+      const m = archiveKeyRe.exec(entry.key);
+      if (m && entry.modifiedMs < cutoff) ids.push(m[1] as string);
     }
-    for (const id of ids) if (!(await store.getFault(db, id))) await rm(archivePath(id), { force: true });
+    for (const id of ids) if (!(await store.getFault(db, id))) await blobs.delete(faultArchiveKey(id));
   }
 
   return {
-    archivePath,
-
     /**
-     * Takes an uploaded archive: streamed to a temp file while hashed, checked, then moved to
-     * `<dataDir>/faults/<id>.tar.gz` and its row written. On any refusal neither file nor row stays.
+     * Takes an uploaded archive: streamed to a temp file while hashed, checked, then placed in the blob
+     * store as `faults/<id>.tar.gz` and its row written. On any refusal neither object nor row stays.
      */
     async receive(
       /** `check` refuses a report the uploader may not make (another instance, a service outside its profile). */
@@ -209,13 +216,12 @@ export function createFaultService(deps: FaultServiceDeps) {
           state: meta.state,
           logTail: content.logTail,
         };
-        const target = archivePath(row.id);
-        await rename(tmpPath, target);
+        const key = faultArchiveKey(row.id);
+        await blobs.putFile(key, tmpPath, hex);
         try {
-          await fsyncPath(root);
           await store.insertFault(db, row);
         } catch (err) {
-          await rm(target, { force: true });
+          await blobs.delete(key);
           throw err;
         }
         return { id: row.id, environment: row.environment, service: row.service };
@@ -246,15 +252,15 @@ export function createFaultService(deps: FaultServiceDeps) {
       return { ...summaryOf(row), state: row.state, logTail: row.logTail, digest: row.digest };
     },
 
-    /** Where a report's archive is, for streaming it out. */
-    async archive(id: string): Promise<{ path: string; size: number; fileName: string }> {
+    /** A report's archive: its size, a file name to offer, and its bytes streamed from the blob store. */
+    async archive(id: string): Promise<{ size: number; fileName: string; open(): Promise<NodeJS.ReadableStream> }> {
       const row = await store.getFault(db, id);
       if (!row) throw new NotFound(`no fault report "${id}"`);
-      const path = archivePath(id);
-      const found = await stat(path).catch(() => undefined);
+      const key = faultArchiveKey(id);
+      const found = await blobs.stat(key);
       if (!found) throw new NotFound(`the archive of fault report "${id}" is gone`);
       const safeService = row.service.replace(/[^A-Za-z0-9._-]/g, '_');
-      return { path, size: found.size, fileName: `fault-${safeService}-${id}.tar.gz` };
+      return { size: found.size, fileName: `fault-${safeService}-${id}.tar.gz`, open: () => blobs.get(key) };
     },
 
     /**

@@ -2,6 +2,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { BlobStore } from '../blobs/blob-store.ts';
 import { createCatalogService, findVersion } from '../catalog/service.ts';
 import { keyIdOf } from '../catalog/signing.ts';
 import type { Tables } from '../db/tables.ts';
@@ -38,6 +39,8 @@ export interface FederationStatus {
 export interface FollowerDeps {
   db: Kysely<Tables>;
   dataDir: string;
+  /** Where artifact blobs live; the data directory when absent. */
+  blobs?: BlobStore;
   logger: Logger;
   /** Wakes this server's agents after a desired change (desired/agent-routes.ts). */
   notifier?: () => DesiredNotifier | undefined;
@@ -55,7 +58,7 @@ const maxRefusedShown = 20;
  */
 export function createFollower(deps: FollowerDeps) {
   const { db, logger } = deps;
-  const catalog = createCatalogService({ db, dataDir: deps.dataDir, logger });
+  const catalog = createCatalogService({ db, dataDir: deps.dataDir, blobs: deps.blobs, logger });
   const tmpDir = join(federationDir(deps.dataDir), 'tmp');
   let conn: ProviderConnection | null = null;
   let stop: AbortController | null = null;

@@ -34,7 +34,7 @@ declare module 'fastify' {
 
 /** Provider side: consumer accounts (admin) and the routes consumer servers call with their `flc_` token. */
 export async function providerRoutes(app: FastifyInstance, deps: FeatureDeps & { feedIntervalMs?: number }) {
-  const provider = createProviderService({ db: deps.db, dataDir: deps.dataDir });
+  const provider = createProviderService({ db: deps.db, dataDir: deps.dataDir, blobs: deps.blobs });
   const watch = new FeedWatch(() => catalogFingerprint(deps.db), deps.feedIntervalMs);
   app.addHook('preClose', (done) => {
     watch.close();

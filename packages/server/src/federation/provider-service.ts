@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
 import { authorName, hashToken, type Principal } from '../auth/tokens.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
 import { createCatalogService } from '../catalog/service.ts';
 import * as catalogStore from '../catalog/store.ts';
 import { sortNewestFirst } from '../catalog/version-name.ts';
@@ -18,6 +19,8 @@ export const feedVersionsPerService = 20;
 export interface ProviderDeps {
   db: Kysely<Tables>;
   dataDir: string;
+  /** Where artifact blobs live; the data directory when absent. */
+  blobs?: BlobStore;
   now?: () => Date;
 }
 
@@ -38,7 +41,7 @@ const toConsumer = (r: store.ConsumerRow): Consumer => ({
 export function createProviderService(deps: ProviderDeps) {
   const { db } = deps;
   const now = () => (deps.now?.() ?? new Date()).toISOString();
-  const catalog = createCatalogService({ db, dataDir: deps.dataDir });
+  const catalog = createCatalogService({ db, dataDir: deps.dataDir, blobs: deps.blobs });
   const lastTouched = new Map<string, number>();
 
   async function requireConsumer(name: string): Promise<store.ConsumerRow> {

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { TokenStore } from '../auth/tokens.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
 import type { ServerConfig } from '../config/config.ts';
 import type { Database, Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
@@ -12,8 +13,10 @@ export interface FeatureDeps {
   db: Kysely<Tables>;
   dialect: Dialect;
   tokens: TokenStore;
-  /** The server's data directory (artifacts, signing key). */
+  /** The server's data directory (signing key, upload staging, artifacts with the file blob store). */
   dataDir: string;
+  /** Where artifacts and fault archives live (`--blob-store`); the data directory when absent. */
+  blobs?: BlobStore;
   logger: Logger;
   /** The validated configuration (retention settings and the like). */
   config: ServerConfig;

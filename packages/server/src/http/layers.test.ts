@@ -21,6 +21,8 @@ const belowFeatures = new Set([
   'geo',
   // Tokens and the bearer, role and session-cookie checks every feature's routes use.
   'auth',
+  // Where artifacts and fault archives live (the data directory or an object store).
+  'blobs',
 ]);
 const compositionRoot = ['start.ts', 'routes.ts', 'index.ts'];
 

@@ -119,10 +119,18 @@ export class Follower {
   }
 }
 
-/** In-process fan-out of newly stored lines to the followers whose filter they match. */
+/** How many delivered line ids are remembered, so a line fetched twice (notice and catch-up) is sent once. */
+const rememberedIds = 50_000;
+
+/**
+ * Fan-out of newly stored lines to the followers whose filter they match: lines stored here at once,
+ * lines stored by other replicas as `deliver` brings them (logs/cluster-follow.ts).
+ */
 export class LogHub {
   readonly #followers = new Set<Follower>();
   readonly #opts: FollowOptions;
+  readonly #delivered = new Set<string>();
+  #announce: ((rows: LogLinesTable[]) => void) | undefined;
 
   constructor(opts: FollowOptions = {}) {
     this.#opts = opts;
@@ -166,10 +174,34 @@ export class LogHub {
     return follower;
   }
 
+  /** Lines this replica stored: to its followers now, and announced to the other replicas. */
   publish(rows: LogLinesTable[]): void {
+    this.deliver(rows);
+    this.#announce?.(rows);
+  }
+
+  /** Sets who tells the other replicas about lines stored here. */
+  announceWith(announce: ((rows: LogLinesTable[]) => void) | undefined): void {
+    this.#announce = announce;
+  }
+
+  /** Offers lines to the followers, skipping any already offered. */
+  deliver(rows: LogLinesTable[]): void {
     if (this.#followers.size === 0) return;
-    for (const follower of this.#followers) {
-      for (const row of rows) follower.offer(row);
+    for (const row of rows) {
+      if (this.#delivered.has(row.id)) continue;
+      this.#remember(row.id);
+      for (const follower of this.#followers) follower.offer(row);
+    }
+  }
+
+  #remember(id: string): void {
+    this.#delivered.add(id);
+    if (this.#delivered.size <= rememberedIds) return;
+    // Sets keep insertion order: the oldest go first.
+    for (const old of this.#delivered) {
+      this.#delivered.delete(old);
+      if (this.#delivered.size <= rememberedIds * 0.9) break;
     }
   }
 

@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import { AgentLogAccepted, AgentLogBatch, ErrorBody, LogPage, LogQuery } from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
 import { agentScopeOf, authorize, authorizeAgent, principalOf } from '../auth/hook.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { uploadScope } from '../identity/scope.ts';
 import { QuotaExceeded, UploadQuota } from '../quota/upload-quota.ts';
+import { linkLogHub } from './cluster-follow.ts';
 import { type FollowOptions, LogHub } from './follow.ts';
 import { createLogService, filterOf } from './service.ts';
 
@@ -40,8 +42,14 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
     ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
   });
 
+  // Lines uploaded through other replicas reach this one's followers too.
+  const unlink = linkLogHub(hub, clusterFor(deps.db).bus, deps.db, deps.logger);
+
   let pruning: Promise<unknown> = Promise.resolve();
+  const leader = clusterFor(deps.db).leader;
   const prune = () => {
+    // One replica deletes for all.
+    if (!leader.isLeader()) return;
     pruning = service
       .prune()
       .then((n) => {
@@ -50,6 +58,10 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
       .catch((err: Error) => deps.logger.warn({ err }, 'log retention failed'));
   };
   let timer: NodeJS.Timeout | undefined;
+  // A replica that takes over the lead prunes at once rather than at its next tick.
+  const unlead = leader.onChange((now) => {
+    if (now && timer) prune();
+  });
   app.addHook('onReady', async () => {
     prune();
     timer = setInterval(prune, deps.pruneIntervalMs ?? 600_000);
@@ -62,6 +74,8 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
   });
   app.addHook('onClose', async () => {
     clearInterval(timer);
+    unlead();
+    unlink();
     service.stop();
     hub.closeAll();
     await pruning;

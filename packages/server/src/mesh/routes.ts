@@ -19,6 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TSchema } from 'typebox';
 import { type Static, Type } from 'typebox';
 import { agentScopeOf, authorize, authorizeAgent, principalOf } from '../auth/hook.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import { Invalid } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { createMeshService } from './service.ts';
@@ -67,7 +68,10 @@ export async function meshRoutes(app: FastifyInstance, deps: FeatureDeps): Promi
   });
   let stopRetention: (() => Promise<void>) | undefined;
   app.addHook('onReady', async () => {
-    stopRetention = mesh.startRetention((err) => deps.logger.warn({ err }, 'mesh summary retention failed'));
+    const leader = clusterFor(deps.db).leader;
+    stopRetention = mesh.startRetention((err) => deps.logger.warn({ err }, 'mesh summary retention failed'), {
+      when: () => leader.isLeader(),
+    });
   });
   app.addHook('onClose', async () => {
     await stopRetention?.();

@@ -80,9 +80,15 @@ export function createMeshService(opts: MeshServiceOptions) {
     prune,
 
     /** Prunes now and then every `everyMs`; the returned function stops it and waits for a running prune. */
-    startRetention(onError: (err: unknown) => void, everyMs = 10 * minuteMs): () => Promise<void> {
+    startRetention(
+      onError: (err: unknown) => void,
+      opts: { everyMs?: number; when?: () => boolean } = {},
+    ): () => Promise<void> {
+      const everyMs = opts.everyMs ?? 10 * minuteMs;
       let running: Promise<unknown> = Promise.resolve();
       const run = () => {
+        // Only the replica that leads prunes (`when`), so replicas do not delete the same rows.
+        if (opts.when && !opts.when()) return;
         running = prune().catch(onError);
       };
       run();

@@ -10,6 +10,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authorize } from '../auth/hook.ts';
 import type { Principal } from '../auth/tokens.ts';
+import { clusterFor } from '../cluster/cluster.ts';
 import { agentNotifier } from '../desired/agent-routes.ts';
 import { catalogLookup } from '../desired/catalog-lookup.ts';
 import { createDesiredService } from '../desired/service.ts';
@@ -29,9 +30,11 @@ export async function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps
   const desired = createDesiredService({ db: deps.db, lookup: catalogLookup, notifier });
   const service = createRolloutService({ db: deps.db, desired, notify: (env) => notifier?.notify(env) });
 
+  // One replica evaluates, so a wave is never started or judged twice.
+  const leader = clusterFor(deps.db).leader;
   let running = false;
   const timer = setInterval(() => {
-    if (running) return;
+    if (running || !leader.isLeader()) return;
     running = true;
     service
       .evaluateNow()

@@ -20,6 +20,7 @@ export async function trashRoutes(app: FastifyInstance, deps: FeatureDeps): Prom
   const trash = createTrashService({
     db: deps.db,
     dataDir: deps.dataDir,
+    blobs: deps.blobs,
     retentionMs: deps.config.trashRetentionMs,
     logger: deps.logger,
   });

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { expect, it } from 'vitest';
 import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { makeTempDir } from '../../test/support/temp-dir.ts';
@@ -141,7 +141,7 @@ describeEachStore(allStoreKinds)('restorable deletes on %s', (kind) => {
     await expect(desired.editDesired(dev, 'prod', { set: { web: '1.0.0' } })).rejects.toThrow();
     // Neither the orphan sweep nor a trim takes the blob of a restorable version.
     expect(await sweepOrphanBlobs(db, catalog.blobs, Date.now() + day)).toBe(0);
-    expect(existsSync(catalog.blobs.pathOf(v1.digest))).toBe(true);
+    expect(await catalog.blobs.exists(v1.digest)).toBe(true);
 
     const restored = await trash.restore(dev, 'version', 'web', '1.0.0');
     expect(restored).toMatchObject({ kind: 'version', name: 'web', version: '1.0.0' });
@@ -156,7 +156,7 @@ describeEachStore(allStoreKinds)('restorable deletes on %s', (kind) => {
     expect(await trash.purgeExpired()).toBe(0);
     advance(2);
     expect(await trash.purgeExpired()).toBe(1);
-    expect(existsSync(catalog.blobs.pathOf(v1.digest))).toBe(false);
+    expect(await catalog.blobs.exists(v1.digest)).toBe(false);
     await expect(trash.restore(dev, 'version', 'web', '1.0.0')).rejects.toThrow(
       'no deleted version 1.0.0 of service "web"',
     );

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { recordAudit } from '../audit/audit-log.ts';
 import { authorName, type Principal } from '../auth/tokens.ts';
-import { BlobStore } from '../catalog/artifacts.ts';
+import type { BlobStore } from '../blobs/blob-store.ts';
+import { ArtifactStore } from '../catalog/artifacts.ts';
 import { isVersionPinned, type PinCheck } from '../catalog/pins.ts';
 import * as catalog from '../catalog/store.ts';
 import type { Tables } from '../db/tables.ts';
@@ -19,6 +20,8 @@ export const trashSweepActor: Principal = { tokenId: 'trash-retention', name: 't
 export interface TrashDeps {
   db: Kysely<Tables>;
   dataDir: string;
+  /** Where artifact blobs live; the data directory when absent. */
+  blobs?: BlobStore;
   retentionMs?: number;
   isPinned?: PinCheck;
   logger?: Logger;
@@ -41,7 +44,7 @@ export function createTrashService(deps: TrashDeps) {
   const retentionMs = deps.retentionMs ?? defaultTrashRetentionMs;
   const isPinned = deps.isPinned ?? isVersionPinned;
   const now = () => deps.now?.() ?? new Date();
-  const blobs = new BlobStore(deps.dataDir);
+  const blobs = new ArtifactStore(deps.dataDir, deps.blobs);
 
   const toItem = (row: store.TrashRow): TrashItem => ({
     id: row.id,

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { resolveServerConfig } from '../../src/config/config.ts';
@@ -21,6 +21,17 @@ export function writeTemp(dir: string, name: string, data: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, typeof data === 'string' ? data : JSON.stringify(data));
   return path;
+}
+
+/**
+ * A fresh data directory holding the keys of another server's (signing, mesh CA, sealing key), as a
+ * replica on the same PostgreSQL must: a replica with keys of its own is refused at start.
+ */
+export function dataDirWithKeysOf(dir: string): string {
+  const copy = makeTempDir('flotilla-replica-');
+  for (const part of ['signing', 'mesh', 'private-files.key'])
+    cpSync(join(dir, part), join(copy, part), { recursive: true });
+  return copy;
 }
 
 /** Starts a real server on a loopback port with its own data dir (removed when the test file ends) and store. */

@@ -1,0 +1,21 @@
+import { join } from 'node:path';
+import { loadOrCreateSigningKey } from '../catalog/signing.ts';
+import { meshCaLoader } from '../mesh/ca.ts';
+import { loadPrivateFileKey } from '../service-private-files/cipher.ts';
+import { fingerprint, type HeldKey } from './agreement.ts';
+
+/** The keys a server keeps in its data directory (made now when missing), as fingerprints. */
+export async function heldKeys(dataDir: string, privateFilesKey: string | null | undefined): Promise<HeldKey[]> {
+  const signing = loadOrCreateSigningKey(dataDir);
+  const meshCa = await meshCaLoader(dataDir)();
+  const sealing = loadPrivateFileKey(dataDir, privateFilesKey);
+  return [
+    { name: 'signing', fingerprint: signing.keyId, location: join(dataDir, 'signing/ed25519.pem') },
+    { name: 'mesh-ca', fingerprint: fingerprint(meshCa.certificatePem), location: join(dataDir, 'mesh/') },
+    {
+      name: 'private-files',
+      fingerprint: fingerprint(sealing.key),
+      location: privateFilesKey ? 'FLOTILLA_PRIVATE_FILES_KEY' : join(dataDir, 'private-files.key'),
+    },
+  ];
+}
