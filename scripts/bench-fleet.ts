@@ -1,15 +1,18 @@
-// A fleet of simulated agents against one `flotilla server` process on loopback:
-//   npm run bench:fleet [-- --agents 5000] [--database postgres://…] [--checkin-threads N] [--changes 3]
+// A fleet of simulated agents against `flotilla server` processes on loopback:
+//   npm run bench:fleet [-- --agents 5000] [--database postgres://…] [--replicas N] [--checkin-threads N] [--changes 3]
 //
 // Load generators are separate processes (scripts/bench-fleet-generator.ts, at most --per-generator
 // agents each, as one process may hold 20,000 descriptors here). Every agent enrols, long-polls its
 // desired list and reports state and a few log lines every --report-interval seconds. Once all are
 // parked, the run measures --steady seconds of reports, then --changes desired-version changes: the
-// time until every agent has the new version. Prints figures and PASS/MISSED per goal; the server, the
+// time until every agent has the new version. With --replicas, several servers share the PostgreSQL
+// database; each generator talks to one of them (a balancer in front would need a descriptor per
+// connection on each side, more than one process may hold here), and changes go through the first,
+// so a wake-up on the others crosses the notice bus. Prints figures and PASS/MISSED per goal; the server, the
 // generators, the temp dir and (PostgreSQL) the database are removed at the end.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +30,7 @@ const { values: args } = parseArgs({
     steady: { type: 'string', default: '60' },
     changes: { type: 'string', default: '3' },
     database: { type: 'string' },
+    replicas: { type: 'string', default: '1' },
     'checkin-threads': { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -41,11 +45,14 @@ if (args.help) {
   --steady           seconds of reports measured before the first change (default 60)
   --changes          desired-version changes, each measured until every agent has it (default 3)
   --database         a PostgreSQL server URL with a user allowed to create databases (default: SQLite)
+  --replicas         servers sharing that PostgreSQL database (default 1)
   --checkin-threads  passed to flotilla server (default: the server's own default)
   --profile DIR      write a CPU profile of the server process (.cpuprofile) into DIR`);
   process.exit(0);
 }
 const agents = Number(args.agents);
+const replicaCount = Number(args.replicas);
+if (replicaCount > 1 && !args.database) throw new Error('--replicas needs --database postgres://…');
 const changes = Number(args.changes);
 const generators = Math.ceil(agents / Number(args['per-generator']));
 const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-fleet-'));
@@ -67,9 +74,13 @@ function statusMb(pid: number, field: string): number {
   return Number(m?.[1] ?? 0) / 1024;
 }
 
-async function startServer(): Promise<{ url: string; pid: number }> {
+async function startServer(index: number): Promise<{ url: string; pid: number }> {
   const port = await freePort();
-  const flags = ['--host', '127.0.0.1', '--port', String(port), '--data-dir', join(work, 'server')];
+  const dataDir = join(work, `server-${index}`);
+  // Replicas hold the first one's keys, as they must (docs/operations.md#replicas).
+  for (const part of index > 0 ? ['signing', 'mesh', 'private-files.key'] : [])
+    cpSync(join(work, 'server-0', part), join(dataDir, part), { recursive: true });
+  const flags = ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir];
   flags.push('--geodb', 'off', '--log-level', 'warn');
   if (database) flags.push('--database', database.url);
   if (args['checkin-threads'] !== undefined) flags.push('--checkin-threads', args['checkin-threads']);
@@ -151,9 +162,15 @@ const f0 = (n: number) => n.toFixed(0);
 
 async function main() {
   if (args.database) database = await freshPostgres(args.database);
-  const server = await startServer();
+  const servers: Array<{ url: string; pid: number }> = [];
+  for (let i = 0; i < replicaCount; i++) servers.push(await startServer(i));
+  const server = servers[0] as { url: string; pid: number };
+  const pids = servers.map((s) => s.pid);
+  const rssOf = () => pids.reduce((n, pid) => n + statusMb(pid, 'VmRSS'), 0);
+  const cpuOf = () => pids.reduce((n, pid) => n + cpuMs(pid), 0);
   const store = database ? 'PostgreSQL' : 'SQLite';
-  console.log(`fleet bench: ${agents} agents, ${generators} generator processes, ${store}; ${load()}`);
+  const shape = replicaCount > 1 ? `${replicaCount} replicas on ${store}` : store;
+  console.log(`fleet bench: ${agents} agents, ${generators} generator processes, ${shape}; ${load()}`);
   await call(server.url, 'POST', '/api/v1/environments', { name: 'fleet' });
   await call(server.url, 'POST', '/api/v1/services', { name: 'app' });
   for (let i = 0; i <= changes; i++) await publish(server.url, `1.0.${i}`);
@@ -163,7 +180,7 @@ async function main() {
     name: 'fleet',
     environment: 'fleet',
   })) as { token: string };
-  const idleRss = statusMb(server.pid, 'VmRSS');
+  const idleRss = rssOf();
 
   const progress = new Map<number, Extract<FromGenerator, { type: 'progress' }>>();
   const woken: number[][] = [];
@@ -184,7 +201,7 @@ async function main() {
       else stats.push(m);
     });
     const config: GeneratorConfig = {
-      url: server.url,
+      url: (servers[g % servers.length] as { url: string }).url,
       token,
       first: g * perGenerator,
       count,
@@ -208,18 +225,22 @@ async function main() {
   }
   for (const child of procs) child.send({ type: 'measure' } satisfies ToGenerator);
   const stateRoute = '/api/v1/agent/state';
-  const serverBefore = await serverHistogram(server.url, stateRoute);
-  const serverCpuAt = cpuMs(server.pid);
-  const parkedRss = statusMb(server.pid, 'VmRSS');
+  const histograms = async () => {
+    const merged = new Map<string, number>();
+    for (const s of servers)
+      for (const [le, n] of await serverHistogram(s.url, stateRoute)) merged.set(le, (merged.get(le) ?? 0) + n);
+    return merged;
+  };
+  const serverBefore = await histograms();
+  const serverCpuAt = cpuOf();
+  const parkedRss = rssOf();
   console.log(
     `all ${agents} parked after ${((Date.now() - rampStart) / 1000).toFixed(1)} s (${sum('errors')} errors on the way); server RSS ${f0(idleRss)} → ${f0(parkedRss)} MB: ${(((parkedRss - idleRss) * 1024) / agents).toFixed(1)} KB per parked agent`,
   );
   const steady = Number(args.steady);
   await sleep(steady * 1000);
-  const steadyCpu = (cpuMs(server.pid) - serverCpuAt) / (10 * steady);
-  console.log(
-    `steady ${steady} s: server CPU ${f0(steadyCpu)} % of one core, RSS ${f0(statusMb(server.pid, 'VmRSS'))} MB; ${load()}`,
-  );
+  const steadyCpu = (cpuOf() - serverCpuAt) / (10 * steady);
+  console.log(`steady ${steady} s: server CPU ${f0(steadyCpu)} % of one core, RSS ${f0(rssOf())} MB; ${load()}`);
 
   const wakeups: { p50: number; p99: number; max: number; within5s: number; count: number; cpu: number }[] = [];
   for (let i = 1; i <= changes; i++) {
@@ -227,7 +248,7 @@ async function main() {
     woken.length = 0;
     for (const child of procs) child.send({ type: 'expect', version } satisfies ToGenerator);
     await sleep(300);
-    const cpuBefore = cpuMs(server.pid);
+    const cpuBefore = cpuOf();
     const since = Date.now();
     await call(server.url, 'PATCH', '/api/v1/environments/fleet/desired', { set: { app: version } });
     const changeMs = Date.now() - since;
@@ -235,15 +256,15 @@ async function main() {
     const delays = woken.flat().map((at) => at - since);
     const q = quantiles(delays);
     const within5s = delays.filter((d) => d <= 5000).length;
-    const cpu = (cpuMs(server.pid) - cpuBefore) / 10 / ((Date.now() - since) / 1000);
+    const cpu = (cpuOf() - cpuBefore) / 10 / ((Date.now() - since) / 1000);
     wakeups.push({ ...q, within5s, count: delays.length, cpu });
     console.log(
       `change ${i} (→ ${version}, PATCH answered in ${changeMs} ms): ${delays.length} of ${agents} agents have it; p50 ${f0(q.p50)} ms, p99 ${f0(q.p99)} ms, max ${f0(q.max)} ms; ${within5s} within 5 s; server CPU ${f0(cpu)} %`,
     );
     await sleep(5000);
   }
-  const serverRss = statusMb(server.pid, 'VmRSS');
-  const serverAfter = await serverHistogram(server.url, stateRoute);
+  const serverRss = rssOf();
+  const serverAfter = await histograms();
   for (const child of procs) child.send({ type: 'stop' } satisfies ToGenerator);
   while (stats.length < generators) await sleep(100);
   const reports = quantiles(stats.flatMap((s) => s.reports));

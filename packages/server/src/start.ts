@@ -14,6 +14,7 @@ import { CheckinWriter } from './checkin/writer.ts';
 import { type CheckinThreads, privateSocketPath, startCheckinThreads } from './checkin-threads/pool.ts';
 import { PASS_THROUGH_SOCKETS } from './checkin-threads/proxy.ts';
 import { startCluster } from './cluster/cluster.ts';
+import { clusterWideWrites } from './cluster/shared-writes.ts';
 import type { ServerConfig } from './config/config.ts';
 import { refuseDataInsideService } from './config/data-dir-placement.ts';
 import { type OpenOptions, openDatabase } from './db/connection.ts';
@@ -136,7 +137,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await cluster.leader.ready;
     const tokens = new TokenStore(database.db, Date.now, {
       commitLazily: database.commitPipelined,
-      ...(database.watchWrites ? { watchWrites: database.watchWrites } : {}),
+      watchWrites:
+        database.dialect === 'postgres' ? clusterWideWrites(database.watchWrites, cluster.bus) : database.watchWrites,
     });
     if (config.adminToken) await tokens.ensureEnvAdmin(config.adminToken);
     const setup = new SetupGate({ db: database.db, logger });

@@ -197,6 +197,19 @@ describe.skipIf(!postgresUrl).each([0, 2])(
       }
     });
 
+    it('refuses on B at once a token revoked through A, though B had just found it', async () => {
+      const tokens = new TokenStore(store.db);
+      const { id, token } = await tokens.create('short-lived', 'viewer');
+      expect((await call(b, 'GET', '/api/v1/environments', { token })).status).toBe(200);
+      expect((await call(a, 'DELETE', `/api/v1/tokens/${id}`)).status).toBe(200);
+      // B keeps credentials it found for 5 s; A's notice drops them well before.
+      await until(
+        async () => (await call(b, 'GET', '/api/v1/environments', { token })).status === 401,
+        1500,
+        'B to refuse',
+      );
+    });
+
     it('counts login failures made through A on B', async () => {
       // The per-address budget is 10 failures whatever the names; spend it on A only.
       for (let i = 0; i < 10; i++) {

@@ -30,10 +30,11 @@ export interface Database {
    */
   commitPipelined<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>>;
   /**
-   * SQLite only (this process is its one writer): calls `listener` around every write to `tables`.
-   * Absent on PostgreSQL, where other processes write too, so nothing may be cached on it.
+   * Calls `listener` around every write this process makes to `tables` (Kysely statements; raw SQL
+   * is not seen). On SQLite this process is the one writer; on PostgreSQL other replicas write too,
+   * so a cache needs their notices as well (cluster/shared-writes.ts).
    */
-  watchWrites?(tables: string[], listener: () => void): void;
+  watchWrites(tables: string[], listener: () => void): void;
   /**
    * PostgreSQL only: a new connection outside the pool, not yet connected, for sessions that must
    * outlive any one query (LISTEN, advisory locks). Its owner connects, watches and ends it.
@@ -208,7 +209,8 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     client.setTypeParser?.(20, 'text', Number);
     client.on('error', () => {});
   });
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const writes = tableWriteWatcher();
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), plugins: [writes.plugin] });
   const safe = new URL(url);
   if (safe.password) safe.password = '***';
   return {
@@ -216,6 +218,7 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     dialect: 'postgres',
     commitDurably: (work) => db.transaction().execute(work),
     commitPipelined: commitInOneStep(db),
+    watchWrites: writes.watch,
     description: `PostgreSQL ${safe.toString()}`,
     openClient: (applicationName) => {
       // TCP keepalive, so a peer that vanished without closing is noticed and the session replaced.
