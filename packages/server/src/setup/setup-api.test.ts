@@ -29,8 +29,10 @@ describeEachStore(allStoreKinds)('first admin setup over HTTP on %s', (kind) => 
   let db: TestDatabase;
   let server: TestServer | null = null;
   // Trusting loopback lets each test speak from its own client address.
+  // A restart keeps the data directory (and its keys), as a real one does.
   const start = async () => {
-    server = await startTestServer(kind, { database: db.location, trustedProxies: '127.0.0.1/32' });
+    const again = server ? { dir: server.dir } : {};
+    server = await startTestServer(kind, { database: db.location, trustedProxies: '127.0.0.1/32' }, again);
     return server;
   };
   const post = (s: TestServer, body: unknown, headers: Record<string, string>) =>
@@ -129,7 +131,7 @@ describeEachStore(allStoreKinds)('a setup code voided by wrong guesses on %s', (
       expect(late.body.error.message).toContain('flotilla user add <name> --role admin --data-dir <data dir>');
 
       await s.stop();
-      s = await startTestServer(kind, { database: db.location });
+      s = await startTestServer(kind, { database: db.location }, { dir: s.dir });
       expect((await callApi(s.url, 'GET', '/api/v1/setup', { token: null })).body).toEqual({ state: 'pending' });
     } finally {
       await s.stop();
@@ -171,7 +173,7 @@ describeEachStore(allStoreKinds)('a restart before the first admin exists on %s'
     const first = await startTestServer(kind, { database: db.location });
     const old = first.setupCode as string;
     await first.stop();
-    const second = await startTestServer(kind, { database: db.location });
+    const second = await startTestServer(kind, { database: db.location }, { dir: first.dir });
     try {
       expect(second.setupCode).toMatch(/^[A-Z2-9-]{14}$/);
       expect(second.setupCode).not.toBe(old);
