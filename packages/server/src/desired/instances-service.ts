@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AgentStateReport, InstanceQuery } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Tables } from '../db/tables.ts';
@@ -53,6 +54,25 @@ export function createInstanceService(deps: {
         if (k.length > maxText || v.length > maxText) throw new Invalid('labels: keys and values are at most 1 KiB');
       }
       const commit = deps.commit ?? ((work) => deps.db.transaction().execute(work));
+      const services = body.services
+        .filter((s) => allowed === null || allowed.has(s.service))
+        .map((s) => ({
+          service: s.service,
+          version: s.version ?? null,
+          targetVersion: s.targetVersion ?? null,
+          state: s.state ?? null,
+          updateError: s.updateError ?? null,
+          installedAt: s.installedAt ?? null,
+          startedAt: s.startedAt ?? null,
+          failureCount: s.failureCount ?? 0,
+          lastExitCode: s.lastExitCode ?? null,
+        }));
+      const labels = body.labels ?? {};
+      const at = now().toISOString();
+      const digest = reportDigest(agent.profile, labels, services);
+      const key = { instanceId: body.instanceId, environment: agent.environment, digest, at };
+      // Most reports repeat the last one: one statement then, instead of rewriting labels and services.
+      if (await commit((tx) => store.touchUnchangedReport(tx, key))) return;
       await commit(async (tx) => {
         const existing = await store.findInstanceEnvironment(tx, body.instanceId);
         if (existing !== undefined && existing !== agent.environment) {
@@ -60,26 +80,7 @@ export function createInstanceService(deps: {
             `instance "${body.instanceId}" belongs to environment "${existing}"; this token is for "${agent.environment}"`,
           );
         }
-        await store.saveInstanceReport(tx, {
-          instanceId: body.instanceId,
-          environment: agent.environment,
-          profile: agent.profile,
-          labels: body.labels ?? {},
-          at: now().toISOString(),
-          services: body.services
-            .filter((s) => allowed === null || allowed.has(s.service))
-            .map((s) => ({
-              service: s.service,
-              version: s.version ?? null,
-              targetVersion: s.targetVersion ?? null,
-              state: s.state ?? null,
-              updateError: s.updateError ?? null,
-              installedAt: s.installedAt ?? null,
-              startedAt: s.startedAt ?? null,
-              failureCount: s.failureCount ?? 0,
-              lastExitCode: s.lastExitCode ?? null,
-            })),
-        });
+        await store.saveInstanceReport(tx, { ...key, profile: agent.profile, labels, services });
       });
     },
 
@@ -127,4 +128,12 @@ function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (id === '') throw new Invalid('cursor is not one this server gave out');
   return id;
+}
+
+/** Names one report's content (not its time), so a repeat is told from a change by one comparison. */
+function reportDigest(profile: string | null, labels: Record<string, string>, services: unknown[]): string {
+  const sortedLabels = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256')
+    .update(JSON.stringify([profile, sortedLabels, services]))
+    .digest('base64url');
 }

@@ -44,6 +44,24 @@ export async function findInstanceEnvironment(db: Kysely<Tables>, instanceId: st
   return row?.environment;
 }
 
+/**
+ * Moves `last_seen_at` of an instance whose stored report has this digest, in this environment; false
+ * when there is none (a new instance, a changed report, one stored before digests): save it whole.
+ */
+export async function touchUnchangedReport(
+  tx: Kysely<Tables>,
+  report: { instanceId: string; environment: string; digest: string; at: string },
+): Promise<boolean> {
+  const result = await tx
+    .updateTable('instances')
+    .set({ last_seen_at: report.at })
+    .where('instance_id', '=', report.instanceId)
+    .where('environment', '=', report.environment)
+    .where('report_digest', '=', report.digest)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 /** Replaces what is known of one instance with its latest report (pass a transaction). */
 export async function saveInstanceReport(
   tx: Kysely<Tables>,
@@ -54,6 +72,7 @@ export async function saveInstanceReport(
     labels: Record<string, string>;
     services: ServiceReportRow[];
     at: string;
+    digest: string;
   },
 ): Promise<void> {
   const labels = JSON.stringify(report.labels);
@@ -66,6 +85,7 @@ export async function saveInstanceReport(
       labels,
       first_seen_at: report.at,
       last_seen_at: report.at,
+      report_digest: report.digest,
     })
     .onConflict((oc) =>
       oc.column('instance_id').doUpdateSet({
@@ -73,6 +93,7 @@ export async function saveInstanceReport(
         profile: report.profile,
         labels,
         last_seen_at: report.at,
+        report_digest: report.digest,
       }),
     )
     .execute();

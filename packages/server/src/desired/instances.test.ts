@@ -51,6 +51,35 @@ describeEachStore(allStoreKinds)('instances on %s', (kind) => {
     await expect(instances.get('nope')).rejects.toBeInstanceOf(NotFound);
   });
 
+  it('takes a repeated report as a sighting only, and a changed one whole, whichever replica stored the last', async () => {
+    clock = Date.parse('2030-01-01T00:00:00Z');
+    const here = make();
+    const report = {
+      instanceId: 'host-r',
+      labels: { b: '2', a: '1' },
+      services: [{ service: 'web', version: '1.0', state: 'running' as const }],
+    };
+    await here.report(prod, report);
+    clock += 30_000;
+    // The same content, labels in another order: only the sighting moves.
+    await here.report(prod, { ...report, labels: { a: '1', b: '2' } });
+    let one = await here.get('host-r');
+    expect(one.lastSeenAt).toBe('2030-01-01T00:00:30.000Z');
+    expect(one.services[0]?.updatedAt).toBe('2030-01-01T00:00:00.000Z');
+    // Another replica (another service on the same store) stores a change; the old report again is
+    // then a change against the stored digest, and is stored whole.
+    clock += 30_000;
+    await make().report(prod, { ...report, services: [{ service: 'web', version: '1.1', state: 'running' }] });
+    clock += 30_000;
+    await here.report(prod, report);
+    one = await here.get('host-r');
+    expect(one.services[0]).toMatchObject({ version: '1.0', updatedAt: '2030-01-01T00:01:30.000Z' });
+    expect(one.lastSeenAt).toBe('2030-01-01T00:01:30.000Z');
+    // A repeat under another profile is a change too.
+    await here.report({ environment: 'prod', profile: 'edge' }, report);
+    expect((await here.get('host-r')).profile).toBe('edge');
+  });
+
   it('refuses a report for an instance of another environment', async () => {
     const instances = make();
     await instances.report(prod, { instanceId: 'h', services: [] });

@@ -34,6 +34,8 @@ export interface InstancesTable {
   labels: string;
   first_seen_at: string;
   last_seen_at: string;
+  /** SHA-256 of the last stored report's profile, labels and services (null before migration 0022). */
+  report_digest: string | null;
 }
 
 export interface InstanceLabelsTable {
