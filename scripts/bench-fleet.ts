@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     'ramp-per-second': { type: 'string', default: '1000' },
     'report-interval': { type: 'string', default: '30' },
     steady: { type: 'string', default: '60' },
+    warmup: { type: 'string' },
     changes: { type: 'string', default: '3' },
     database: { type: 'string' },
     replicas: { type: 'string', default: '1' },
@@ -42,6 +43,7 @@ if (args.help) {
   --per-generator    agents per load-generator process (default 6000)
   --ramp-per-second  agents started per second over all generators (default 1000)
   --report-interval  seconds between an agent's state reports (default 30)
+  --warmup           seconds after every agent parked before measuring (default: the report interval)
   --steady           seconds of reports measured before the first change (default 60)
   --changes          desired-version changes, each measured until every agent has it (default 3)
   --database         a PostgreSQL server URL with a user allowed to create databases (default: SQLite)
@@ -223,6 +225,10 @@ async function main() {
     }
     await sleep(500);
   }
+  const parkedAfter = (Date.now() - rampStart) / 1000;
+  // Each agent's first report stores it whole; at rest they repeat it, so measure from the second on.
+  const warmup = Number(args.warmup ?? args['report-interval']);
+  await sleep(warmup * 1000);
   for (const child of procs) child.send({ type: 'measure' } satisfies ToGenerator);
   const stateRoute = '/api/v1/agent/state';
   const histograms = async () => {
@@ -235,7 +241,7 @@ async function main() {
   const serverCpuAt = cpuOf();
   const parkedRss = rssOf();
   console.log(
-    `all ${agents} parked after ${((Date.now() - rampStart) / 1000).toFixed(1)} s (${sum('errors')} errors on the way); server RSS ${f0(idleRss)} → ${f0(parkedRss)} MB: ${(((parkedRss - idleRss) * 1024) / agents).toFixed(1)} KB per parked agent`,
+    `all ${agents} parked after ${parkedAfter.toFixed(1)} s (measured from ${warmup} s later) (${sum('errors')} errors on the way); server RSS ${f0(idleRss)} → ${f0(parkedRss)} MB: ${(((parkedRss - idleRss) * 1024) / agents).toFixed(1)} KB per parked agent`,
   );
   const steady = Number(args.steady);
   await sleep(steady * 1000);

@@ -1,10 +1,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { batched } from '../db/batched.ts';
 import type { Database } from '../db/connection.ts';
 import { prepared } from '../db/prepared.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Unauthorized } from '../errors.ts';
-import { identityByCredential, touchIdentity } from '../identity/store.ts';
+import { identityByCredential, touchIdentities } from '../identity/store.ts';
 import { BuildCredentials, buildCredentialPrefix } from './build-credentials.ts';
 
 export type Role = 'admin' | 'developer' | 'viewer' | 'agent';
@@ -146,6 +147,12 @@ export class TokenStore {
   readonly #commitLazily: Database['commitPipelined'] | undefined;
   /** Credential rows found recently, by hash; only where every write is seen (see Database.watchWrites). */
   readonly #found: Map<string, { row: unknown; until: number }> | null;
+  /** Instances' last uses, many requests' to one statement (a fleet polls again at once after a change). */
+  readonly #touchInstance = batched(async (uses: Array<{ instanceId: string; at: number }>) => {
+    const at = new Date(Math.max(...uses.map((u) => u.at))).toISOString();
+    await this.#writeLastUse((db) => touchIdentities(db, [...new Set(uses.map((u) => u.instanceId))], at));
+    return uses.map(() => undefined);
+  });
 
   constructor(
     db: Kysely<Tables>,
@@ -304,7 +311,7 @@ export class TokenStore {
     const key = `instance:${row.instance_id}`;
     if (now - (this.#lastTouched.get(key) ?? 0) >= 60_000) {
       this.#lastTouched.set(key, now);
-      await this.#writeLastUse((db) => touchIdentity(db, row.instance_id, new Date(now).toISOString()));
+      await this.#touchInstance({ instanceId: row.instance_id, at: now });
     }
     return {
       tokenId: row.token_id,

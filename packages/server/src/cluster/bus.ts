@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { batched } from '../db/batched.ts';
 import type { Database } from '../db/connection.ts';
 
 /** A small message between replicas: ids and keys only, the rows stay in the database. */
@@ -118,7 +119,13 @@ function createPostgresBus(
   let delay = backoffMs;
   let reconnect: NodeJS.Timeout | undefined;
   let fallback: NodeJS.Timeout | undefined;
-  // One send at a time, so other replicas receive this one's notices in the order they were published.
+  // One send at a time, so other replicas receive this one's notices in the order they were published;
+  // notices published while one is sent go together in the next statement.
+  const send = batched(async (payloads: string[]) => {
+    const notifies = payloads.map((payload) => sql`pg_notify(${clusterChannel}, ${payload})`);
+    await sql`select ${sql.join(notifies)}`.execute(database.db);
+    return payloads.map(() => undefined);
+  }, 50);
   let sending: Promise<void> = Promise.resolve();
 
   const onNotification = (message: pg.Notification) => {
@@ -202,14 +209,11 @@ function createPostgresBus(
         logger?.error({ kind: notice.kind }, 'a cluster notice was too large to send; other replicas do not see it');
         return;
       }
-      sending = sending
-        .then(() => sql`select pg_notify(${clusterChannel}, ${payload})`.execute(database.db))
-        .then(
-          () => {},
-          (err: Error) => {
-            if (!closed) logger?.warn({ err: err.message, kind: notice.kind }, 'could not send a cluster notice');
-          },
-        );
+      const sent = send(payload).catch((err: Error) => {
+        if (!closed) logger?.warn({ err: err.message, kind: notice.kind }, 'could not send a cluster notice');
+      });
+      // Close waits for the last one; every earlier one was sent before it.
+      sending = sent;
     },
     subscribe: handlers.subscribe,
     onResync: handlers.onResync,

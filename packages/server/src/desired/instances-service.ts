@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AgentStateReport, InstanceQuery } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
+import { batched } from '../db/batched.ts';
 import type { Tables } from '../db/tables.ts';
 import { Forbidden, Invalid, NotFound } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
@@ -27,6 +28,11 @@ export function createInstanceService(deps: {
   const now = () => deps.now?.() ?? new Date();
 
   const view = (row: store.InstanceRow, staleBefore: string) => ({ ...row, stale: row.lastSeenAt < staleBefore });
+  const commit = deps.commit ?? ((work) => deps.db.transaction().execute(work));
+  // Repeated reports of many agents arriving together are one statement and one commit.
+  const touchUnchanged = batched((reports: Parameters<typeof store.touchUnchangedReports>[1]) =>
+    commit((tx) => store.touchUnchangedReports(tx, reports)),
+  );
 
   return {
     /**
@@ -53,7 +59,6 @@ export function createInstanceService(deps: {
       for (const [k, v] of Object.entries(body.labels ?? {})) {
         if (k.length > maxText || v.length > maxText) throw new Invalid('labels: keys and values are at most 1 KiB');
       }
-      const commit = deps.commit ?? ((work) => deps.db.transaction().execute(work));
       const services = body.services
         .filter((s) => allowed === null || allowed.has(s.service))
         .map((s) => ({
@@ -72,7 +77,7 @@ export function createInstanceService(deps: {
       const digest = reportDigest(agent.profile, labels, services);
       const key = { instanceId: body.instanceId, environment: agent.environment, digest, at };
       // Most reports repeat the last one: one statement then, instead of rewriting labels and services.
-      if (await commit((tx) => store.touchUnchangedReport(tx, key))) return;
+      if (await touchUnchanged(key)) return;
       await commit(async (tx) => {
         const existing = await store.findInstanceEnvironment(tx, body.instanceId);
         if (existing !== undefined && existing !== agent.environment) {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 
 export interface ServiceReportRow {
@@ -45,21 +45,24 @@ export async function findInstanceEnvironment(db: Kysely<Tables>, instanceId: st
 }
 
 /**
- * Moves `last_seen_at` of an instance whose stored report has this digest, in this environment; false
- * when there is none (a new instance, a changed report, one stored before digests): save it whole.
+ * Moves `last_seen_at` of each instance whose stored report has the given digest, in its environment,
+ * in one statement; false for one that has none (a new instance, a changed report, one stored before
+ * digests): save it whole.
  */
-export async function touchUnchangedReport(
+export async function touchUnchangedReports(
   tx: Kysely<Tables>,
-  report: { instanceId: string; environment: string; digest: string; at: string },
-): Promise<boolean> {
-  const result = await tx
-    .updateTable('instances')
-    .set({ last_seen_at: report.at })
-    .where('instance_id', '=', report.instanceId)
-    .where('environment', '=', report.environment)
-    .where('report_digest', '=', report.digest)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  reports: Array<{ instanceId: string; environment: string; digest: string; at: string }>,
+): Promise<boolean[]> {
+  if (reports.length === 0) return [];
+  const values = sql.join(reports.map((r) => sql`(${r.instanceId}, ${r.environment}, ${r.digest}, ${r.at})`));
+  const result = await sql<{ instance_id: string; environment: string; report_digest: string }>`
+    with seen (id, env, digest, at) as (values ${values})
+    update instances set last_seen_at = seen.at from seen
+    where instances.instance_id = seen.id and instances.environment = seen.env and instances.report_digest = seen.digest
+    returning instances.instance_id, instances.environment, instances.report_digest`.execute(tx);
+  const key = (id: string, env: string, digest: string) => JSON.stringify([id, env, digest]);
+  const touched = new Set(result.rows.map((r) => key(r.instance_id, r.environment, r.report_digest)));
+  return reports.map((r) => touched.has(key(r.instanceId, r.environment, r.digest)));
 }
 
 /** Replaces what is known of one instance with its latest report (pass a transaction). */

@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { Forbidden, NotFound } from '../errors.ts';
 import { createInstanceService } from './instances-service.ts';
-import { expireInstances } from './instances-store.ts';
+import { expireInstances, touchUnchangedReports } from './instances-store.ts';
 
 describeEachStore(allStoreKinds)('instances on %s', (kind) => {
   const handle = useMigratedDatabase(kind);
@@ -78,6 +78,23 @@ describeEachStore(allStoreKinds)('instances on %s', (kind) => {
     // A repeat under another profile is a change too.
     await here.report({ environment: 'prod', profile: 'edge' }, report);
     expect((await here.get('host-r')).profile).toBe('edge');
+  });
+
+  it('moves the sightings of many repeated reports in one statement, and only of those that match', async () => {
+    const instances = make();
+    for (const id of ['a', 'b']) await instances.report(prod, { instanceId: id, services: [] });
+    const stored = await handle.current.db.selectFrom('instances').select(['instance_id', 'report_digest']).execute();
+    const digestOf = (id: string) => stored.find((r) => r.instance_id === id)?.report_digest as string;
+    const at = '2031-01-01T00:00:00.000Z';
+    const touched = await touchUnchangedReports(handle.current.db, [
+      { instanceId: 'a', environment: 'prod', digest: digestOf('a'), at },
+      { instanceId: 'a', environment: 'prod', digest: 'another', at },
+      { instanceId: 'b', environment: 'test', digest: digestOf('b'), at },
+      { instanceId: 'b', environment: 'prod', digest: digestOf('b'), at },
+      { instanceId: 'c', environment: 'prod', digest: digestOf('b'), at },
+    ]);
+    expect(touched).toEqual([true, false, false, true, false]);
+    expect((await instances.get('a')).lastSeenAt).toBe(at);
   });
 
   it('refuses a report for an instance of another environment', async () => {

@@ -137,6 +137,8 @@ export async function identityByCredential(db: Db, credentialHash: string) {
   return row;
 }
 
-export async function touchIdentity(db: Db, instanceId: string, at: string): Promise<void> {
-  await db.updateTable('agent_identities').set({ last_used_at: at }).where('instance_id', '=', instanceId).execute();
+/** Records a use of these instances' credentials at `at` (one statement for many requests). */
+export async function touchIdentities(db: Db, instanceIds: string[], at: string): Promise<void> {
+  if (instanceIds.length === 0) return;
+  await db.updateTable('agent_identities').set({ last_used_at: at }).where('instance_id', 'in', instanceIds).execute();
 }

@@ -1,5 +1,6 @@
 import type { AgentLogAccepted, AgentLogBatch, LogPage, LogQuery } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
+import { batched } from '../db/batched.ts';
 import type { Dialect } from '../db/connection.ts';
 import type { Tables } from '../db/tables.ts';
 import { Invalid } from '../errors.ts';
@@ -31,6 +32,11 @@ export type LogService = ReturnType<typeof createLogService>;
 export function createLogService(deps: LogServiceDeps) {
   const now = deps.now ?? Date.now;
   let stopped = false;
+  // Batches of many agents arriving together are stored by one transaction.
+  const store = batched(async (batches: LogLinesTable[][]) => {
+    await insertLines(deps.db, batches.flat(), deps.commit);
+    return batches.map(() => undefined);
+  });
 
   /** Stores an agent's batch; the environment comes from the agent's token. */
   async function ingest(scope: { environment: string }, batch: AgentLogBatch): Promise<AgentLogAccepted> {
@@ -56,7 +62,7 @@ export function createLogService(deps: LogServiceDeps) {
         message: line.message,
       };
     });
-    await insertLines(deps.db, rows, deps.commit);
+    if (rows.length > 0) await store(rows);
     deps.hub?.publish(rows);
     return { accepted: rows.length };
   }
