@@ -217,7 +217,10 @@ export const InstanceService = Type.Object({
   startedAt: Type.Union([Type.String(), Type.Null()]),
   failureCount: Type.Integer(),
   lastExitCode: Type.Union([Type.Integer(), Type.Null()]),
-  updatedAt: Type.String(),
+  updatedAt: Type.String({
+    description:
+      "When this service's reported state last changed; the instance's lastSeenAt says when it last reported",
+  }),
 });
 export type InstanceService = Static<typeof InstanceService>;
 

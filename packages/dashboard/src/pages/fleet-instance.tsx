@@ -100,7 +100,7 @@ export function InstancePage() {
                 { label: 'Last exit', className: 'num' },
                 'Last error',
                 { label: 'Started', className: 'hide-narrow' },
-                { label: 'Reported', className: 'hide-narrow' },
+                { label: 'State since', className: 'hide-narrow' },
               ]}
             >
               {i.services.map((s) => (
