@@ -33,6 +33,29 @@ export function createInstanceService(deps: {
   const touchUnchanged = batched((reports: Parameters<typeof store.touchUnchangedReports>[1]) =>
     commit((tx) => store.touchUnchangedReports(tx, reports)),
   );
+  // Changed reports too (after a desired-version change every agent's is): one transaction for many.
+  // Each answers with what refuses it, so one instance of another environment fails only itself.
+  const saveWhole = batched((reports: store.InstanceReport[]) =>
+    commit(async (tx) => {
+      const existing = await store.findInstanceEnvironments(
+        tx,
+        reports.map((r) => r.instanceId),
+      );
+      const refusals = reports.map((r) => {
+        const stored = existing.get(r.instanceId);
+        return stored === undefined || stored === r.environment
+          ? null
+          : new Forbidden(
+              `instance "${r.instanceId}" belongs to environment "${stored}"; this token is for "${r.environment}"`,
+            );
+      });
+      await store.saveInstanceReports(
+        tx,
+        reports.filter((_, i) => refusals[i] === null),
+      );
+      return refusals;
+    }),
+  );
 
   return {
     /**
@@ -78,15 +101,8 @@ export function createInstanceService(deps: {
       const key = { instanceId: body.instanceId, environment: agent.environment, digest, at };
       // Most reports repeat the last one: one statement then, instead of rewriting labels and services.
       if (await touchUnchanged(key)) return;
-      await commit(async (tx) => {
-        const existing = await store.findInstanceEnvironment(tx, body.instanceId);
-        if (existing !== undefined && existing !== agent.environment) {
-          throw new Forbidden(
-            `instance "${body.instanceId}" belongs to environment "${existing}"; this token is for "${agent.environment}"`,
-          );
-        }
-        await store.saveInstanceReport(tx, { ...key, profile: agent.profile, labels, services });
-      });
+      const refused = await saveWhole({ ...key, profile: agent.profile, labels, services });
+      if (refused) throw refused;
     },
 
     async list(query: InstanceQuery) {

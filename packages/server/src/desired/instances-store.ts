@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Tables } from '../db/tables.ts';
 
 export interface ServiceReportRow {
@@ -35,13 +35,21 @@ export interface InstanceFilter {
   limit: number;
 }
 
-export async function findInstanceEnvironment(db: Kysely<Tables>, instanceId: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('instances')
-    .select('environment')
-    .where('instance_id', '=', instanceId)
-    .executeTakeFirst();
-  return row?.environment;
+/** The environment each of these instances is stored in, by instance id. */
+export async function findInstanceEnvironments(
+  db: Kysely<Tables>,
+  instanceIds: string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (let i = 0; i < instanceIds.length; i += rowsPerStatement) {
+    const rows = await db
+      .selectFrom('instances')
+      .select(['instance_id', 'environment'])
+      .where('instance_id', 'in', instanceIds.slice(i, i + rowsPerStatement))
+      .execute();
+    for (const row of rows) found.set(row.instance_id, row.environment);
+  }
+  return found;
 }
 
 /**
@@ -65,70 +73,90 @@ export async function touchUnchangedReports(
   return reports.map((r) => touched.has(key(r.instanceId, r.environment, r.digest)));
 }
 
-/** Replaces what is known of one instance with its latest report (pass a transaction). */
-export async function saveInstanceReport(
+export interface InstanceReport {
+  instanceId: string;
+  environment: string;
+  profile: string | null;
+  labels: Record<string, string>;
+  services: ServiceReportRow[];
+  at: string;
+  digest: string;
+}
+
+// Rows a statement may carry: 11 parameters a service row stays under SQLite's and PostgreSQL's bounds.
+const rowsPerStatement = 500;
+
+async function insertChunked<T extends 'instances' | 'instance_labels' | 'instance_services'>(
   tx: Kysely<Tables>,
-  report: {
-    instanceId: string;
-    environment: string;
-    profile: string | null;
-    labels: Record<string, string>;
-    services: ServiceReportRow[];
-    at: string;
-    digest: string;
-  },
+  table: T,
+  rows: Insertable<Tables[T]>[],
 ): Promise<void> {
-  const labels = JSON.stringify(report.labels);
-  await tx
-    .insertInto('instances')
-    .values({
-      instance_id: report.instanceId,
-      environment: report.environment,
-      profile: report.profile,
-      labels,
-      first_seen_at: report.at,
-      last_seen_at: report.at,
-      report_digest: report.digest,
-    })
-    .onConflict((oc) =>
-      oc.column('instance_id').doUpdateSet({
-        environment: report.environment,
-        profile: report.profile,
-        labels,
-        last_seen_at: report.at,
-        report_digest: report.digest,
-      }),
-    )
-    .execute();
-  await tx.deleteFrom('instance_labels').where('instance_id', '=', report.instanceId).execute();
-  const labelRows = Object.entries(report.labels).map(([key, value]) => ({
-    instance_id: report.instanceId,
-    key,
-    value,
-  }));
-  if (labelRows.length > 0) await tx.insertInto('instance_labels').values(labelRows).execute();
-  await tx.deleteFrom('instance_services').where('instance_id', '=', report.instanceId).execute();
-  // Chunks keep each statement under SQLite's and PostgreSQL's bound-parameter limits.
-  for (let i = 0; i < report.services.length; i += 200) {
+  for (let i = 0; i < rows.length; i += rowsPerStatement) {
     await tx
-      .insertInto('instance_services')
+      .insertInto(table)
+      .values(rows.slice(i, i + rowsPerStatement) as never)
+      .execute();
+  }
+}
+
+/**
+ * Replaces what is known of these instances with their latest reports, a few statements for all of
+ * them (pass a transaction). Of two reports of one instance, the later in the list wins.
+ */
+export async function saveInstanceReports(tx: Kysely<Tables>, all: InstanceReport[]): Promise<void> {
+  const reports = [...new Map(all.map((r) => [r.instanceId, r])).values()];
+  if (reports.length === 0) return;
+  const ids = reports.map((r) => r.instanceId);
+  for (let i = 0; i < reports.length; i += rowsPerStatement) {
+    await tx
+      .insertInto('instances')
       .values(
-        report.services.slice(i, i + 200).map((s) => ({
-          instance_id: report.instanceId,
-          service: s.service,
-          version: s.version,
-          target_version: s.targetVersion,
-          update_error: s.updateError,
-          installed_at: s.installedAt,
-          started_at: s.startedAt,
-          failure_count: s.failureCount,
-          last_exit_code: s.lastExitCode,
-          state: s.state,
-          updated_at: report.at,
+        reports.slice(i, i + rowsPerStatement).map((r) => ({
+          instance_id: r.instanceId,
+          environment: r.environment,
+          profile: r.profile,
+          labels: JSON.stringify(r.labels),
+          first_seen_at: r.at,
+          last_seen_at: r.at,
+          report_digest: r.digest,
+        })),
+      )
+      .onConflict((oc) =>
+        oc.column('instance_id').doUpdateSet((eb) => ({
+          environment: eb.ref('excluded.environment'),
+          profile: eb.ref('excluded.profile'),
+          labels: eb.ref('excluded.labels'),
+          last_seen_at: eb.ref('excluded.last_seen_at'),
+          report_digest: eb.ref('excluded.report_digest'),
         })),
       )
       .execute();
   }
+  for (let i = 0; i < ids.length; i += rowsPerStatement) {
+    const some = ids.slice(i, i + rowsPerStatement);
+    await tx.deleteFrom('instance_labels').where('instance_id', 'in', some).execute();
+    await tx.deleteFrom('instance_services').where('instance_id', 'in', some).execute();
+  }
+  const labelRows = reports.flatMap((r) =>
+    Object.entries(r.labels).map(([key, value]) => ({ instance_id: r.instanceId, key, value })),
+  );
+  await insertChunked(tx, 'instance_labels', labelRows);
+  const serviceRows = reports.flatMap((r) =>
+    r.services.map((s) => ({
+      instance_id: r.instanceId,
+      service: s.service,
+      version: s.version,
+      target_version: s.targetVersion,
+      update_error: s.updateError,
+      installed_at: s.installedAt,
+      started_at: s.startedAt,
+      failure_count: s.failureCount,
+      last_exit_code: s.lastExitCode,
+      state: s.state,
+      updated_at: r.at,
+    })),
+  );
+  await insertChunked(tx, 'instance_services', serviceRows);
 }
 
 export async function listInstances(db: Kysely<Tables>, f: InstanceFilter): Promise<InstanceRow[]> {

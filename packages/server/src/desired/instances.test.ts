@@ -97,6 +97,22 @@ describeEachStore(allStoreKinds)('instances on %s', (kind) => {
     expect((await instances.get('a')).lastSeenAt).toBe(at);
   });
 
+  it('stores changed reports arriving together, refusing only the one of another environment', async () => {
+    const instances = make();
+    await instances.report(prod, { instanceId: 'x', services: [] });
+    const results = await Promise.allSettled([
+      instances.report(prod, { instanceId: 'p1', services: [{ service: 'web', version: '1' }] }),
+      instances.report({ environment: 'test', profile: null }, { instanceId: 'x', services: [] }),
+      instances.report(prod, { instanceId: 'p2', labels: { a: 'b' }, services: [] }),
+      instances.report(prod, { instanceId: 'p3', labels: { c: 'd' }, services: [{ service: 'api', version: '2' }] }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(Forbidden);
+    expect((await instances.get('p2')).labels).toEqual({ a: 'b' });
+    expect((await instances.get('p3')).services.map((s) => s.service)).toEqual(['api']);
+    expect((await instances.get('x')).environment).toBe('prod');
+  });
+
   it('refuses a report for an instance of another environment', async () => {
     const instances = make();
     await instances.report(prod, { instanceId: 'h', services: [] });
