@@ -12,12 +12,13 @@
 // generators, the temp dir and (PostgreSQL) the database are removed at the end.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { c as tar } from 'tar';
+import { copyHeldKeys } from '../packages/server/src/server-keys/held-keys.ts';
 import { cpuMs, freshPostgres, load, percentile, sleep, verdict } from './bench-drift-support.ts';
 import type { FromGenerator, GeneratorConfig, ToGenerator } from './bench-fleet-generator.ts';
 
@@ -80,8 +81,7 @@ async function startServer(index: number): Promise<{ url: string; pid: number }>
   const port = await freePort();
   const dataDir = join(work, `server-${index}`);
   // Replicas hold the first one's keys, as they must (docs/operations.md#replicas).
-  for (const part of index > 0 ? ['signing', 'mesh', 'private-files.key'] : [])
-    cpSync(join(work, 'server-0', part), join(dataDir, part), { recursive: true });
+  if (index > 0) copyHeldKeys(join(work, 'server-0'), dataDir);
   const flags = ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir];
   flags.push('--geodb', 'off', '--log-level', 'warn');
   if (database) flags.push('--database', database.url);

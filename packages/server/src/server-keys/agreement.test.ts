@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { agreeOnServerKeys } from './agreement.ts';
-import { heldKeys } from './held-keys.ts';
+import { copyHeldKeys, heldKeys } from './held-keys.ts';
 
 describeEachStore(allStoreKinds)('keys shared by the servers of one database (%s)', (kind) => {
   const store = useMigratedDatabase(kind);
@@ -20,8 +20,7 @@ describeEachStore(allStoreKinds)('keys shared by the servers of one database (%s
     ]);
 
     const copied = dataDir();
-    for (const part of ['signing', 'mesh', 'private-files.key'])
-      cpSync(join(first, part), join(copied, part), { recursive: true });
+    copyHeldKeys(first, copied);
     await agreeOnServerKeys(store.current.db, await heldKeys(copied, null));
 
     const own = dataDir();

@@ -1,3 +1,4 @@
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOrCreateSigningKey } from '../catalog/signing.ts';
 import { meshCaLoader } from '../mesh/ca.ts';
@@ -18,4 +19,12 @@ export async function heldKeys(dataDir: string, privateFilesKey: string | null |
       location: privateFilesKey ? 'FLOTILLA_PRIVATE_FILES_KEY' : join(dataDir, 'private-files.key'),
     },
   ];
+}
+
+/** The entries of a data directory that hold those keys: what every replica must have the same of. */
+export const heldKeyEntries = ['signing', 'mesh', 'private-files.key'] as const;
+
+/** Copies a server's keys into another data directory, as a new replica needs them. */
+export function copyHeldKeys(fromDataDir: string, toDataDir: string): void {
+  for (const entry of heldKeyEntries) cpSync(join(fromDataDir, entry), join(toDataDir, entry), { recursive: true });
 }

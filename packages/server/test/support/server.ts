@@ -1,8 +1,9 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { resolveServerConfig } from '../../src/config/config.ts';
 import type { ServerOptions } from '../../src/config/schema.ts';
+import { copyHeldKeys } from '../../src/server-keys/held-keys.ts';
 import { type RunningServer, type StartOptions, startServer } from '../../src/start.ts';
 import { createTestDatabase, type StoreKind, type TestDatabase } from './databases.ts';
 import { makeTempDir } from './temp-dir.ts';
@@ -29,8 +30,7 @@ export function writeTemp(dir: string, name: string, data: unknown): string {
  */
 export function dataDirWithKeysOf(dir: string): string {
   const copy = makeTempDir('flotilla-replica-');
-  for (const part of ['signing', 'mesh', 'private-files.key'])
-    cpSync(join(dir, part), join(copy, part), { recursive: true });
+  copyHeldKeys(dir, copy);
   return copy;
 }
 
