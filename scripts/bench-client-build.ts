@@ -180,6 +180,7 @@ async function run(): Promise<void> {
         'bench',
         '--from',
         '3.5.1',
+        '--local',
         ...Array.from({ length: 5 }, (_, i) => ['--settings', `client${i}=file://${repo}#main:client${i}`]).flat(),
         '--macro',
         'service=shop',

@@ -33,7 +33,9 @@ describe('docs/client-versions.md stays true to `flotilla client-version build`'
     const cmd = buildProgram().commands.find((c) => c.name() === 'client-version');
     const build = cmd?.commands.find((c) => c.name() === 'build');
     expect(build).toBeDefined();
-    for (const option of build?.options ?? []) expect(doc, option.long).toContain(`\`${option.long}`);
+    for (const option of build?.options ?? []) {
+      if (!option.hidden) expect(doc, option.long).toContain(`\`${option.long}`);
+    }
   });
 });
 
@@ -59,7 +61,19 @@ describe('flotilla client-version build', () => {
     return r;
   };
   const clientBuild = (settings: string, ...more: string[]) =>
-    run(['client-version', 'build', 'web', '--from', '3.5.1', '--settings', settings, '--workdir', workdir, ...more]);
+    run([
+      'client-version',
+      'build',
+      'web',
+      '--from',
+      '3.5.1',
+      '--local',
+      '--settings',
+      settings,
+      '--workdir',
+      workdir,
+      ...more,
+    ]);
   const all = async () =>
     (
       JSON.parse((await ok(['version', 'list', 'web', '--kind', 'all', '--json'])).stdout) as {
@@ -204,12 +218,28 @@ describe('flotilla client-version build', () => {
     expect(entry.digest).toBe(shown.digest);
   });
 
-  it('refuses a client version as --from and private files, before any work', async () => {
-    const fromClient = await run(['client-version', 'build', 'web', '--from', '3.5.1+client', '--workdir', workdir]);
+  it('refuses a client version as --from, and private files and --workdir where they do not apply, before any work', async () => {
+    const fromClient = await run(['client-version', 'build', 'web', '--from', '3.5.1+client', '--local']);
     expect(fromClient.status).toBe(2);
     expect(fromClient.stderr).toContain('a client version is made from a developer version');
-    const privateFile = await run(['client-version', 'build', 'web', '--from', '3.5.1', '--private-file', 'k.pem']);
+    const privateFile = await run([
+      'client-version',
+      'build',
+      'web',
+      '--from',
+      '3.5.1',
+      '--local',
+      '--private-file',
+      'k.pem',
+    ]);
     expect(privateFile.status).toBe(2);
-    expect(privateFile.stderr).toContain('--private-file');
+    expect(privateFile.stderr).toContain('--private-file names a file stored on the server');
+    const serverWorkdir = await run(['client-version', 'build', 'web', '--from', '3.5.1', '--workdir', workdir]);
+    expect(serverWorkdir.status).toBe(2);
+    expect(serverWorkdir.stderr).toContain('--workdir is for --local builds');
+    // Without --local the build is queued on the server, which this one does not run.
+    const queued = await run(['client-version', 'build', 'web', '--from', '3.5.1']);
+    expect(queued.status).not.toBe(0);
+    expect(queued.stderr).toContain('this server does not run builds');
   });
 });

@@ -27,7 +27,11 @@ describe.skipIf(!haveChromium)('consumer servers in headless Chromium', () => {
     await api('POST', '/api/v1/users', demoUser);
     await api('POST', '/api/v1/services', { name: 'web' });
     await api('PUT', '/api/v1/profiles/partner', { services: ['web'] });
-    const { token } = (await api('POST', '/api/v1/consumers', { name: 'acme', profile: 'partner' })) as {
+    const { token } = (await api('POST', '/api/v1/consumers', {
+      name: 'acme',
+      profile: 'partner',
+      settingsUrls: ['https://git.acme.example/settings/'],
+    })) as {
       token: string;
     };
     await call(server.url, token, 'POST', '/api/v1/federation/report', {
@@ -55,6 +59,7 @@ describe.skipIf(!haveChromium)('consumer servers in headless Chromium', () => {
     const table = page.getByRole('table', { name: 'Consumers' });
     await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
     expect(await table.locator('tbody tr').first().textContent()).toContain('partner');
+    expect(await table.locator('tbody tr').first().textContent()).toContain('https://git.acme.example/settings/');
     const instances = page.getByRole('table', { name: 'Instances of acme' });
     expect(await instances.locator('tbody tr').first().textContent()).toContain('acme-host-1');
     expect(await axe(page)).toEqual([]);

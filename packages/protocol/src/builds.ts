@@ -54,11 +54,46 @@ export const BuildCreate = Type.Object(
 );
 export type BuildCreate = Static<typeof BuildCreate>;
 
+/** A client version built on the server: settings repositories applied to a developer version. */
+export const ClientBuildCreate = Type.Object(
+  {
+    from: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$',
+      description: 'The developer version to start from',
+    }),
+    settings: Type.Array(BuildSource, { maxItems: 32, description: 'Settings repositories, applied in order' }),
+    macros: BuildCreate.properties.macros,
+    privateFiles: BuildCreate.properties.privateFiles,
+    setDesired: BuildCreate.properties.setDesired,
+  },
+  { additionalProperties: false },
+);
+export type ClientBuildCreate = Static<typeof ClientBuildCreate>;
+
+/** What a consumer server asks its provider to build for it: no private files, nothing made desired there. */
+export const ConsumerClientBuildCreate = Type.Object(
+  {
+    service: Type.String({ minLength: 1, maxLength: 200 }),
+    from: ClientBuildCreate.properties.from,
+    settings: ClientBuildCreate.properties.settings,
+    macros: BuildCreate.properties.macros,
+  },
+  { additionalProperties: false },
+);
+export type ConsumerClientBuildCreate = Static<typeof ConsumerClientBuildCreate>;
+
 export const BuildJob = Type.Object({
   id: Type.Integer(),
+  /** `version` builds from git sources by their spec; `client` builds apply settings to `from`. */
+  kind: Type.Union([Type.Literal('version'), Type.Literal('client')]),
   service: Type.String(),
+  /** The developer version a client build starts from. */
+  from: Type.Union([Type.String(), Type.Null()]),
+  /** The consumer server a client build was asked for by (provider side). */
+  consumer: Type.Union([Type.String(), Type.Null()]),
   /** As requested; null for the next patch version. */
   version: Type.Union([Type.String(), Type.Null()]),
+  /** A version build's git sources, a client build's settings repositories. */
   sources: Type.Array(BuildSource),
   macros: Type.Record(Type.String(), Type.String()),
   privateFiles: Type.Array(Type.String()),
@@ -79,6 +114,7 @@ export type BuildJob = Static<typeof BuildJob>;
 export const BuildListQuery = Type.Object({
   service: Type.Optional(Type.String({ maxLength: 200 })),
   state: Type.Optional(BuildState),
+  kind: Type.Optional(Type.Union([Type.Literal('version'), Type.Literal('client')])),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
   before: Type.Optional(Type.Integer({ minimum: 1, description: 'Only jobs with a smaller id' })),
 });

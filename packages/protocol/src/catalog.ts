@@ -191,8 +191,18 @@ export const ClientProvenance = Type.Object(
     macros: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 1000, description: 'Names only, never values' }),
     inputs: Type.String({
       pattern: '^[0-9a-f]{64}$',
-      description: 'SHA-256 of the developer digest, settings commits and macro values: equal inputs, equal version',
+      description:
+        'SHA-256 of the developer digest, settings commits, macro values and private files: equal inputs, equal version',
     }),
+    privateFiles: Type.Optional(
+      Type.Array(Type.String({ maxLength: 512 }), { maxItems: 200, description: 'Paths only, never contents' }),
+    ),
+    consumer: Type.Optional(
+      Type.String({
+        pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+        description: 'Built by the provider for this consumer server, which alone is offered it',
+      }),
+    ),
     log: Type.Object({ sha256: Sha256Hex, bytes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
     startedAt: Type.String({ maxLength: 64 }),
     finishedAt: Type.String({ maxLength: 64 }),
@@ -240,6 +250,7 @@ export const VersionSummary = Type.Object({
       generation: Type.Integer(),
       inputs: Type.String(),
       settings: Type.Array(Type.Object({ name: Type.String(), url: Type.String(), commit: Type.String() })),
+      consumer: Type.Optional(Type.String({ description: 'The consumer server it was built for' })),
     }),
   ),
 });

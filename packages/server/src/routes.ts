@@ -20,6 +20,7 @@ import { driftUpstreamRoutes } from './drift/upstream-routes.ts';
 import { faultsRoutes } from './faults/routes.ts';
 import { consumerRoutes } from './federation/consumer-routes.ts';
 import type { Follower } from './federation/follower.ts';
+import { providerBuildRoutes } from './federation/provider-build-routes.ts';
 import { providerRoutes } from './federation/provider-routes.ts';
 import { fleetRoutes } from './fleet/routes.ts';
 import { healthRoutes, type Readiness } from './health/routes.ts';
@@ -113,7 +114,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(driftTrackerRoutes, deps.features);
   await app.register(meshRoutes, deps.features);
   await app.register(providerRoutes, { ...deps.features, feedIntervalMs: deps.feedIntervalMs });
-  if (deps.follower) await app.register(consumerRoutes, { ...deps.features, follower: deps.follower });
+  if (deps.follower) {
+    await app.register(consumerRoutes, { ...deps.features, follower: deps.follower });
+    await app.register(providerBuildRoutes, { ...deps.features, follower: deps.follower });
+  }
   await app.register(dashboardRoutes, deps.features);
   return app;
 }

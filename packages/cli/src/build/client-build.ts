@@ -9,6 +9,7 @@ import * as tar from 'tar';
 import type { BuildLog } from './build-log.ts';
 import { type FetchedSource, fetchSource, GitError, redactUrl, type SourceSpec } from './git.ts';
 import { applyOverlays, type OverlayReport } from './overlay/apply-overlays.ts';
+import { addPrivateFiles } from './private-files.ts';
 import { BuildStepError } from './step-error.ts';
 
 /** Settings repositories of one client build. */
@@ -49,19 +50,52 @@ export async function fetchSettings(req: ClientSettingsFetch): Promise<FetchedSo
   return fetched;
 }
 
+/** A private file of a server build: its path in the version and the SHA-256 of its content. */
+export interface PrivateFileDigest {
+  path: string;
+  sha256: string;
+}
+
+/** Every private file a server build was given, by path. */
+export function privateFileDigests(dir: string): PrivateFileDigest[] {
+  const found: PrivateFileDigest[] = [];
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) {
+        found.push({
+          path,
+          sha256: createHash('sha256')
+            .update(readFileSync(join(dir, path)))
+            .digest('hex'),
+        });
+      }
+    }
+  };
+  if (existsSync(dir)) walk('');
+  return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 /**
  * What makes a client version: the developer artifact, each settings tree's commit (and subdirectory,
- * in order) and the macro values. Two builds with equal inputs make the same version.
+ * in order), the macro values, the private files' contents and the consumer it is for. Two builds
+ * with equal inputs make the same version.
  */
 export function clientInputs(
   developerDigest: string,
   settings: FetchedSource[],
   macros: Record<string, string>,
+  privateFiles: PrivateFileDigest[] = [],
+  consumer: string | null = null,
 ): string {
   const canonical = JSON.stringify({
     developer: developerDigest,
     settings: settings.map((s) => [s.name, s.subdir ?? '', s.commit]),
     macros: Object.entries(macros).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    // Only when present, so the inputs of builds without them stay what they were.
+    ...(privateFiles.length > 0 ? { privateFiles: privateFiles.map((f) => [f.path, f.sha256]) } : {}),
+    ...(consumer !== null ? { consumer } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -80,6 +114,10 @@ export interface ClientBuildRequest {
   builder: string;
   log: BuildLog;
   startedAt: string;
+  /** A server build's decrypted private files, added to the version last. */
+  privateFilesDir?: string;
+  /** The consumer server the provider builds it for. */
+  consumer?: string;
 }
 
 export interface ClientBuildResult {
@@ -103,6 +141,8 @@ export async function runClientBuild(req: ClientBuildRequest): Promise<ClientBui
     const via = [...(file.from ? [file.from] : []), ...file.overlays, ...file.definesFiles];
     req.log.line(`${file.action} ${file.path}${via.length > 0 ? ` (${via.join(', ')})` : ''}`);
   }
+  const privateFiles = req.privateFilesDir !== undefined ? addPrivateFiles(req.privateFilesDir, buildDir) : [];
+  if (privateFiles.length > 0) req.log.line(`added ${privateFiles.length} private files: ${privateFiles.join(', ')}`);
   const manifestPath = join(buildDir, 'flotilla.json');
   const completed = JSON.parse(readFileSync(manifestPath, 'utf8')) as InstallManifest;
   req.log.line('client build finished; the log ends here');
@@ -121,6 +161,8 @@ export async function runClientBuild(req: ClientBuildRequest): Promise<ClientBui
     })),
     macros: Object.keys(req.macros).sort(),
     inputs: req.inputs,
+    ...(privateFiles.length > 0 ? { privateFiles } : {}),
+    ...(req.consumer !== undefined ? { consumer: req.consumer } : {}),
     log: logged,
     startedAt: req.startedAt,
     finishedAt: new Date().toISOString(),

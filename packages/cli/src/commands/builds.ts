@@ -1,6 +1,6 @@
 // Builds on the server: `flotilla build` without --local queues a job and follows its log;
 // `flotilla builds list|show|log|cancel` look after the queue.
-import type { BuildCreate, BuildJob, BuildList } from '@flotilla/protocol';
+import type { BuildCreate, BuildJob, BuildList, BuildSource } from '@flotilla/protocol';
 import type { Command } from 'commander';
 import { apiError, CliError, resolveLogin, unreachable } from '../api-client.ts';
 import type { SourceSpec } from '../build/git.ts';
@@ -18,6 +18,11 @@ export interface QueueFlags extends ApiFlags {
   privateFile: string[];
   setDesired?: string;
   detach?: boolean;
+}
+
+/** A parsed `--source` or `--settings` as the API takes it. */
+export function asBuildSource(s: SourceSpec): BuildSource {
+  return { name: s.name, url: s.url, ref: s.ref, ...(s.subdir !== undefined ? { subdir: s.subdir } : {}) };
 }
 
 const jobId = (text: string) => wholeNumber('build id', text, 1);
@@ -62,18 +67,18 @@ function reportEnd(job: BuildJob, flags: ApiFlags): void {
 
 export async function queueBuild(service: string, version: string | undefined, flags: QueueFlags): Promise<void> {
   const body: BuildCreate = {
-    sources: flags.source.map((s) => ({
-      name: s.name,
-      url: s.url,
-      ref: s.ref,
-      ...(s.subdir !== undefined ? { subdir: s.subdir } : {}),
-    })),
+    sources: flags.source.map(asBuildSource),
     ...(version !== undefined ? { version } : {}),
     ...(Object.keys(flags.macro).length > 0 ? { macros: flags.macro } : {}),
     ...(flags.privateFile.length > 0 ? { privateFiles: flags.privateFile } : {}),
     ...(flags.setDesired ? { setDesired: flags.setDesired } : {}),
   };
-  const job = await clientFor(flags).request<BuildJob>('POST', `/api/v1/services/${enc(service)}/builds`, body);
+  await queueJob(`/api/v1/services/${enc(service)}/builds`, body, flags);
+}
+
+/** Queues a job on the server and follows its log to its end, unless `--detach`. */
+export async function queueJob(path: string, body: unknown, flags: ApiFlags & { detach?: boolean }): Promise<void> {
+  const job = await clientFor(flags).request<BuildJob>('POST', path, body);
   if (flags.detach) {
     if (flags.json) printResult(job, { json: true });
     else process.stdout.write(`build ${job.id} queued; follow it with: flotilla builds log ${job.id} --follow\n`);
@@ -93,6 +98,7 @@ async function list(flags: ApiFlags & { service?: string; state?: string; limit:
   const rows = builds.map((b) => ({
     id: b.id,
     service: b.service,
+    kind: b.kind === 'client' ? `client of ${b.from}${b.consumer ? ` for ${b.consumer}` : ''}` : 'version',
     version: b.resultVersion ?? b.version ?? '(next)',
     state: b.state,
     requestedBy: b.requestedBy,
@@ -100,7 +106,7 @@ async function list(flags: ApiFlags & { service?: string; state?: string; limit:
     error: shorten(b.error),
   }));
   process.stdout.write(
-    formatTable(rows, ['id', 'service', 'version', 'state', 'requestedBy', 'created', 'error'], '(no builds)'),
+    formatTable(rows, ['id', 'service', 'kind', 'version', 'state', 'requestedBy', 'created', 'error'], '(no builds)'),
   );
 }
 

@@ -92,7 +92,7 @@ function progress(total: number, label: string): Transform {
 }
 
 /** A fetch with the resolved login, for the raw-byte routes that ApiClient's JSON path does not fit. */
-async function rawFetch(flags: ApiFlags, path: string, init: RequestInit = {}): Promise<Response> {
+export async function rawFetch(flags: ApiFlags, path: string, init: RequestInit = {}): Promise<Response> {
   const login = resolveLogin(flags);
   try {
     return await fetch(`${login.server}${path}`, {

@@ -1,9 +1,15 @@
 // `flotilla client-version`: client versions made from a developer version with a client's settings
 // repositories and macros, published as `<name>+client` (see docs/client-versions.md).
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { clientVersionSuffix, type DesiredRevision, type VersionDetail, type VersionSummary } from '@flotilla/protocol';
+import {
+  type ClientBuildCreate,
+  clientVersionSuffix,
+  type DesiredRevision,
+  type VersionDetail,
+  type VersionSummary,
+} from '@flotilla/protocol';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
 import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
@@ -13,6 +19,7 @@ import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts'
 import { examples } from '../help.ts';
 import { formatTable, formatTime, printResult } from '../output.ts';
 import { cliVersion } from '../program-base.ts';
+import { asBuildSource, queueJob } from './builds.ts';
 import { downloadVerified, listAllVersions, publishedLine, publishVersion } from './catalog.ts';
 import { macroOption } from './macro-option.ts';
 
@@ -20,6 +27,12 @@ const enc = encodeURIComponent;
 const gitTimeoutMs: GitOptions['timeoutMs'] = 600_000;
 
 interface ClientBuildFlags extends ApiFlags {
+  local?: boolean;
+  detach?: boolean;
+  /** Hidden: the server runs this build as job `<dir>` (work/, private/, result.json). */
+  serverJob?: string;
+  /** Hidden: the server builds it for this consumer server, which alone is offered it. */
+  forConsumer?: string;
   from: string;
   settings: SourceSpec[];
   macro: Record<string, string>;
@@ -47,34 +60,53 @@ function clientVersionName(developerVersion: string, generation: number): string
   return generation === 0 ? developerVersion : `${developerVersion}_${generation}`;
 }
 
-/** The newest client version made from `developerVersion`, by generation. */
-function latestFrom(versions: VersionSummary[], developerVersion: string): VersionSummary | undefined {
+/** The newest client version made from `developerVersion` (for one consumer, or for none), by generation. */
+function latestFrom(
+  versions: VersionSummary[],
+  developerVersion: string,
+  consumer: string | null | 'any',
+): VersionSummary | undefined {
   let latest: VersionSummary | undefined;
   for (const v of versions) {
     if (v.client?.developerVersion !== developerVersion) continue;
+    if (consumer !== 'any' && (v.client.consumer ?? null) !== consumer) continue;
     if (!latest || v.client.generation > (latest.client?.generation ?? -1)) latest = v;
   }
   return latest;
 }
 
+function queueOnServer(service: string, flags: ClientBuildFlags): Promise<void> {
+  if (flags.workdir !== undefined) throw new CliError('--workdir is for --local builds; the server keeps its own', 2);
+  const body: ClientBuildCreate = {
+    from: flags.from,
+    settings: flags.settings.map(asBuildSource),
+    ...(Object.keys(flags.macro).length > 0 ? { macros: flags.macro } : {}),
+    ...(flags.privateFile.length > 0 ? { privateFiles: flags.privateFile } : {}),
+    ...(flags.setDesired ? { setDesired: flags.setDesired } : {}),
+  };
+  return queueJob(`/api/v1/services/${enc(service)}/client-builds`, body, flags);
+}
+
 async function build(service: string, flags: ClientBuildFlags): Promise<void> {
-  if (flags.privateFile.length > 0) {
-    throw new CliError(
-      '--private-file: private files are added by builds on the server, and client versions are built on this machine only for now',
-      2,
-    );
-  }
   if (flags.from.endsWith(clientVersionSuffix)) {
     throw new CliError(`--from ${flags.from}: a client version is made from a developer version`, 2);
   }
+  const job = flags.serverJob !== undefined ? resolve(flags.serverJob) : undefined;
+  if (!flags.local && job === undefined) return queueOnServer(service, flags);
+  if (job === undefined && flags.privateFile.length > 0) {
+    throw new CliError('--private-file names a file stored on the server: build without --local to use it', 2);
+  }
+  if (flags.detach) throw new CliError('--detach is for builds on the server (without --local)', 2);
   const client = clientFor(flags);
   const developer = await client.request<VersionDetail>(
     'GET',
     `/api/v1/services/${enc(service)}/versions/${enc(flags.from)}`,
   );
-  const workdir = resolve(flags.workdir ?? defaultWorkdir(service));
+  const workdir = job !== undefined ? join(job, 'work') : resolve(flags.workdir ?? defaultWorkdir(service));
+  const privateFilesDir = job !== undefined ? join(job, 'private') : undefined;
+  const consumer = flags.forConsumer ?? null;
   const { BuildLog } = await import('../build/build-log.ts');
-  const { clientInputs, fetchSettings, runClientBuild } = await import('../build/client-build.ts');
+  const { clientInputs, fetchSettings, privateFileDigests, runClientBuild } = await import('../build/client-build.ts');
   const { lockWorkdir } = await import('../build/workdir-lock.ts');
   const { killActiveProcesses } = await import('../build/run-process.ts');
   // git runs in process groups of its own, which a signal to this one does not reach.
@@ -89,6 +121,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   }
   const echo = flags.json ? undefined : (text: string) => process.stderr.write(text);
   const startedAt = new Date().toISOString();
+  const builder = `flotilla client-version build ${cliVersion}${job !== undefined ? ' (on the server)' : ''}`;
   let unlock: (() => void) | undefined;
   let log: InstanceType<typeof BuildLog> | undefined;
   let result: Awaited<ReturnType<typeof runClientBuild>> | undefined;
@@ -96,21 +129,28 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   try {
     unlock = lockWorkdir(workdir);
     log = new BuildLog(join(workdir, 'logs', `${flags.from}.log`), echo);
-    log.line(`building a client version of ${service} ${flags.from} with flotilla client-version build ${cliVersion}`);
+    log.line(
+      `building a client version of ${service} ${flags.from}${consumer ? ` for ${consumer}` : ''} with ${builder}`,
+    );
     const settings = await fetchSettings({ settings: flags.settings, workdir, gitTimeoutMs, log });
-    const inputs = clientInputs(developer.digest, settings, flags.macro);
-    const latest = latestFrom(await listAllVersions(flags, service, 'client'), flags.from);
-    if (latest?.client?.inputs === inputs) {
-      log.line(`${latest.version} has the same inputs; nothing to publish`);
+    const privateFiles = privateFilesDir !== undefined ? privateFileDigests(privateFilesDir) : [];
+    const inputs = clientInputs(developer.digest, settings, flags.macro, privateFiles, consumer);
+    const all = await listAllVersions(flags, service, 'client');
+    const same = latestFrom(all, flags.from, consumer);
+    if (same?.client?.inputs === inputs) {
+      log.line(`${same.version} has the same inputs; nothing to publish`);
       log.close();
-      if (flags.json) printResult({ published: null, same: latest }, { json: true });
+      if (job !== undefined) writeResult(job, same.version);
+      if (flags.json) printResult({ published: null, same }, { json: true });
       else {
         process.stdout.write(
-          `nothing published: ${service} ${latest.version} was made from the same developer version, settings commits and macros\n`,
+          `nothing published: ${service} ${same.version} was made from the same developer version, settings commits and macros\n`,
         );
       }
       return;
     }
+    // Names are one sequence per developer version, whoever the versions were built for.
+    const latest = latestFrom(all, flags.from, 'any');
     const generation = latest ? (latest.client?.generation ?? 0) + 1 : 0;
     version = `${clientVersionName(flags.from, generation)}${clientVersionSuffix}`;
     log.line(`the new client version is ${version}`);
@@ -126,15 +166,18 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
       generation,
       inputs,
       workdir,
-      builder: `flotilla client-version build ${cliVersion}`,
+      builder,
       log,
       startedAt,
+      ...(privateFilesDir !== undefined ? { privateFilesDir } : {}),
+      ...(consumer !== null ? { consumer } : {}),
     });
   } catch (err) {
     log?.line(`build failed: ${(err as Error).message}`);
     log?.close();
     if (err instanceof BuildStepError || err instanceof BuildInputError) {
-      throw new CliError(`client build failed, nothing published: ${err.message}\nbuild log: ${log?.path ?? workdir}`);
+      const where = job !== undefined ? '' : `\nbuild log: ${log?.path ?? workdir}`;
+      throw new CliError(`client build failed, nothing published: ${err.message}${where}`);
     }
     throw err;
   } finally {
@@ -143,7 +186,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     unlock?.();
   }
   const published = await publishVersion(service, version, result.buildDir, flags);
-  if (!flags.json) process.stdout.write(`${publishedLine(published)}build log: ${log.path}\n`);
+  if (!flags.json)
+    process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${log.path}\n`}`);
   let desired: DesiredRevision | undefined;
   if (flags.setDesired) {
     desired = await client.request<DesiredRevision>('PATCH', `/api/v1/environments/${enc(flags.setDesired)}/desired`, {
@@ -154,7 +198,13 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
       process.stdout.write(`desired in ${desired.environment}: ${service}=${version} (revision ${desired.revision})\n`);
     }
   }
+  if (job !== undefined) writeResult(job, version);
   if (flags.json) printResult({ published, buildLog: log.path, ...(desired ? { desired } : {}) }, { json: true });
+}
+
+/** What the server reads back from a job: the version it ends with. */
+function writeResult(job: string, version: string): void {
+  writeFileSync(join(job, 'result.json'), JSON.stringify({ version }), { mode: 0o600 });
 }
 
 async function list(service: string, flags: ApiFlags & { from?: string }): Promise<void> {
@@ -185,7 +235,9 @@ export function registerClientVersionCommands(program: Command): void {
   withApiOptions(
     cmd
       .command('build <service>')
-      .description('make a client version from a developer version and settings repositories, and publish it'),
+      .description(
+        'make a client version from a developer version and settings repositories, and publish it; on the server unless --local',
+      ),
   )
     .requiredOption('--from <version>', 'the developer version to start from')
     .addOption(
@@ -202,21 +254,28 @@ export function registerClientVersionCommands(program: Command): void {
         .default({}),
     )
     .addOption(
-      new Option('--private-file <path>', 'a private file stored on the server (not yet for client versions)')
+      new Option(
+        '--private-file <path>',
+        'a private file stored on the server for the service, added to the client version (repeatable; not with --local)',
+      )
         .argParser((text: string, previous: string[]) => [...previous, text])
         .default([]),
     )
     .option('--set-desired <env>', 'make the new client version desired in this environment')
+    .option('--local', 'build on this machine instead of queueing the build on the server')
+    .option('--detach', 'queue the build on the server, print its id and return without following it')
+    .addOption(new Option('--server-job <dir>', 'run as a build job of the server, in <dir>').hideHelp())
+    .addOption(new Option('--for-consumer <name>', 'built by the provider for this consumer server').hideHelp())
     .option(
       '--workdir <dir>',
-      'where settings, the build directory and logs are kept (default: ~/.cache/flotilla/client-builds/<service>)',
+      'with --local: where settings, the build directory and logs are kept (default: ~/.cache/flotilla/client-builds/<service>)',
     )
     .option('--notes <text>', 'release notes')
     .addHelpText(
       'after',
       examples([
-        'flotilla client-version build web --from 3.5.1 --settings acme=https://git.example.com/acme-settings.git#main',
-        'flotilla client-version build web --from 3.5.1 --settings base=https://git.example.com/settings.git#main:web --settings acme=https://git.example.com/acme.git --macro region=eu --set-desired prod',
+        'flotilla client-version build web --from 3.5.1 --settings acme=https://git.example.com/acme-settings.git#main --private-file conf/license.key',
+        'flotilla client-version build web --from 3.5.1 --local --settings base=https://git.example.com/settings.git#main:web --settings acme=https://git.example.com/acme.git --macro region=eu --set-desired prod',
       ]),
     )
     .action(build);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTime, printResult } from '../output.ts';
@@ -11,6 +11,7 @@ interface Consumer {
   createdAt: string;
   lastSeenAt: string | null;
   revokedAt: string | null;
+  settingsUrls: string[];
 }
 
 interface ConsumerFleet {
@@ -35,6 +36,13 @@ interface ConsumerFleet {
   }>;
 }
 
+interface CreateFlags {
+  profile: string;
+  description?: string;
+  testConsumer?: string;
+  settingsUrl: string[];
+}
+
 const row = (c: Consumer) => ({
   name: c.name,
   profile: c.profile,
@@ -56,19 +64,29 @@ export function registerConsumerCommands(program: Command): void {
       .requiredOption('--profile <profile>', 'the profile whose services the consumer receives')
       .option('--description <text>', 'who the consumer is')
       .option('--test-consumer <name>', 'offer only versions this other consumer (the test installation) marked tested')
+      .addOption(
+        new Option(
+          '--settings-url <prefix>',
+          'let the consumer ask for client builds with settings repositories under this URL prefix (repeatable)',
+        )
+          .argParser((text: string, previous: string[]) => [...previous, text])
+          .default([]),
+      )
       .addHelpText(
         'after',
         examples([
           'flotilla consumer create acme --profile partner   # then: flotilla server --provider-url … --provider-token flc_…',
           'flotilla consumer create acme-prod --profile partner --test-consumer acme   # only what acme marked tested',
+          'flotilla consumer create acme --profile partner --settings-url https://git.acme.example/settings/',
         ]),
       ),
-  ).action(async (name: string, flags: ApiFlags & { profile: string; description?: string; testConsumer?: string }) => {
+  ).action(async (name: string, flags: ApiFlags & CreateFlags) => {
     const created = await clientFor(flags).request<{ consumer: Consumer; token: string }>('POST', '/api/v1/consumers', {
       name,
       profile: flags.profile,
       ...(flags.description ? { description: flags.description } : {}),
       ...(flags.testConsumer ? { testConsumer: flags.testConsumer } : {}),
+      ...(flags.settingsUrl.length > 0 ? { settingsUrls: flags.settingsUrl } : {}),
     });
     if (flags.json) printResult(created, { json: true });
     else
@@ -88,6 +106,32 @@ export function registerConsumerCommands(program: Command): void {
       });
     },
   );
+
+  withApiOptions(
+    consumer
+      .command('settings-urls <name> [prefix...]')
+      .description(
+        'set the URL prefixes of the settings repositories the consumer may have built here (admin); none: no builds',
+      )
+      .addHelpText(
+        'after',
+        examples([
+          'flotilla consumer settings-urls acme https://git.acme.example/settings/ https://git.example.com/shared-settings/',
+        ]),
+      ),
+  ).action(async (name: string, prefixes: string[], flags: ApiFlags) => {
+    const c = await clientFor(flags).request<Consumer>(
+      'PUT',
+      `/api/v1/consumers/${encodeURIComponent(name)}/settings-urls`,
+      { settingsUrls: prefixes },
+    );
+    if (flags.json) printResult(c, { json: true });
+    else if (c.settingsUrls.length === 0) process.stdout.write(`Consumer "${c.name}" may ask for no builds.\n`);
+    else
+      process.stdout.write(
+        `Consumer "${c.name}" may ask for builds with settings under:\n${c.settingsUrls.join('\n')}\n`,
+      );
+  });
 
   withApiOptions(
     consumer

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTime, printResult } from '../output.ts';
+import { registerFederationBuildCommands } from './federation-builds.ts';
 
 interface FederationStatus {
   state: string;
@@ -47,7 +48,9 @@ function printStatus(s: FederationStatus, json?: boolean): void {
 export function registerFederationCommands(program: Command): void {
   const federation = program
     .command('federation')
-    .description("follow a provider server's versions as a consumer: status, connect, disconnect");
+    .description(
+      "follow a provider server's versions as a consumer: status, connect, disconnect, client builds at the provider",
+    );
 
   withApiOptions(
     federation
@@ -91,4 +94,5 @@ export function registerFederationCommands(program: Command): void {
       printStatus(await clientFor(flags).request<FederationStatus>('DELETE', '/api/v1/federation'), flags.json);
     },
   );
+  registerFederationBuildCommands(federation);
 }

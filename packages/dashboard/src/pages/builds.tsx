@@ -26,6 +26,7 @@ export function BuildsPage() {
           columns={[
             { label: 'Build', className: 'num' },
             'Service',
+            'Kind',
             'Version',
             'State',
             { label: 'Requested by', className: 'hide-narrow' },
@@ -38,6 +39,16 @@ export function BuildsPage() {
                 <Link to={`/builds/${b.id}`}>{b.id}</Link>
               </td>
               <td>{b.service}</td>
+              <td>
+                {b.kind === 'client' ? (
+                  <>
+                    client of <span className="mono">{b.from}</span>
+                    {b.consumer ? ` for consumer ${b.consumer}` : ''}
+                  </>
+                ) : (
+                  'version'
+                )}
+              </td>
               <td className="mono">{b.resultVersion ?? b.version ?? 'next patch'}</td>
               <td>
                 <BuildStateText job={b} />

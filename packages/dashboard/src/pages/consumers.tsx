@@ -9,6 +9,8 @@ interface Consumer {
   testConsumer: string | null;
   lastSeenAt: string | null;
   revokedAt: string | null;
+  /** URL prefixes of the settings its client builds here may use; none: it asks for no builds. */
+  settingsUrls: string[];
 }
 
 interface ConsumerFleet {
@@ -53,7 +55,15 @@ export function ConsumersPage() {
       {list.length > 0 ? (
         <DataTable
           label="Consumers"
-          columns={['Consumer', 'Profile', 'Last seen', 'Last report', 'Instances', 'Faults']}
+          columns={[
+            'Consumer',
+            'Profile',
+            'Builds with settings from',
+            'Last seen',
+            'Last report',
+            'Instances',
+            'Faults',
+          ]}
         >
           {list.map(({ consumer: c, fleet }) => (
             <tr key={c.name}>
@@ -63,6 +73,7 @@ export function ConsumersPage() {
                 {c.testConsumer ? ` (takes what ${c.testConsumer} tested)` : ''}
               </th>
               <td>{c.profile}</td>
+              <td className="mono">{c.settingsUrls.length > 0 ? c.settingsUrls.join(' ') : 'no builds'}</td>
               <td>{formatTime(c.lastSeenAt)}</td>
               <td>{formatTime(fleet.receivedAt)}</td>
               <td>{fleet.instances.length}</td>

@@ -16,13 +16,16 @@ export interface BuildScope {
   expiresAt: number;
 }
 
-// What the builder calls: the service, its versions, a version's upload, and the desired list.
+// What the builder calls: the service, its versions (a client build downloads its developer version),
+// a version's upload, the desired list, and the key that checks what it downloads.
 const serviceRoutes = new Set([
   'GET /api/v1/services/:service',
   'GET /api/v1/services/:service/versions',
   'GET /api/v1/services/:service/versions/:version',
+  'GET /api/v1/services/:service/versions/:version/artifact',
   'PUT /api/v1/services/:service/versions/:version',
 ]);
+const signingKeyRoute = 'GET /api/v1/signing-key';
 const desiredRoute = 'PATCH /api/v1/environments/:env/desired';
 
 export class BuildCredentials {
@@ -72,6 +75,7 @@ export class BuildCredentials {
       const route = `${request.method} ${request.routeOptions.url ?? ''}`;
       const params = (request.params ?? {}) as Record<string, string | undefined>;
       if (serviceRoutes.has(route) && params.service === scope.service) return;
+      if (route === signingKeyRoute) return;
       if (route === desiredRoute && scope.environment !== null && params.env === scope.environment) {
         const body = (request.body ?? {}) as { set?: Record<string, string>; remove?: unknown };
         const keys = Object.keys(body.set ?? {});

@@ -2,11 +2,42 @@
 // reason for failing, and the signal to its whole process group.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { BuildSource } from '@flotilla/protocol';
+import type { BuildJob, BuildSource } from '@flotilla/protocol';
 
 /** `name=url#ref:subdir`, as the builder's `--source` reads it back. */
 export function sourceArgument(s: BuildSource): string {
   return `${s.name}=${s.url}#${s.ref}${s.subdir !== undefined ? `:${s.subdir}` : ''}`;
+}
+
+/** The builder command's arguments: `build …` for a version, `client-version build …` for a client one. */
+export function builderArguments(job: BuildJob, jobDir: string): string[] {
+  const macros = Object.entries(job.macros).flatMap(([k, v]) => ['--macro', `${k}=${v}`]);
+  const desired = job.setDesired !== null ? ['--set-desired', job.setDesired] : [];
+  if (job.kind === 'client') {
+    return [
+      'client-version',
+      'build',
+      job.service,
+      '--from',
+      job.from ?? '',
+      ...job.sources.flatMap((s) => ['--settings', sourceArgument(s)]),
+      ...macros,
+      ...desired,
+      ...(job.consumer !== null ? ['--for-consumer', job.consumer] : []),
+      '--server-job',
+      jobDir,
+    ];
+  }
+  return [
+    'build',
+    job.service,
+    ...(job.version !== null ? [job.version] : []),
+    ...job.sources.flatMap((s) => ['--source', sourceArgument(s)]),
+    ...macros,
+    ...desired,
+    '--server-job',
+    jobDir,
+  ];
 }
 
 /** The server's own secrets (FLOTILLA_*) never reach the builder; it gets its credential instead. */

@@ -25,7 +25,10 @@ describeEachStore(allStoreKinds)('build retention in maintenance on %s', (kind) 
       const b = await insertBuild(
         db,
         {
+          kind: 'version',
           service: 'web',
+          from: null,
+          consumer: null,
           version: null,
           sources: [source],
           macros: {},

@@ -1,10 +1,20 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { BuildCreate, BuildJob, BuildList, BuildListQuery, BuildLogQuery, ErrorBody } from '@flotilla/protocol';
+import {
+  BuildCreate,
+  BuildJob,
+  BuildList,
+  BuildListQuery,
+  BuildLogQuery,
+  ClientBuildCreate,
+  ErrorBody,
+} from '@flotilla/protocol';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { authorize, principalOf } from '../auth/hook.ts';
+import { createProviderService } from '../federation/provider-service.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import { privateFilesFor } from '../service-private-files/routes.ts';
+import { consumerBuildRoutes } from './consumer-build-routes.ts';
 import { buildLogPath } from './log-file.ts';
 import { type BuildFollowOptions, BuildLogFollowers } from './log-follow.ts';
 import { BuildRunner } from './runner.ts';
@@ -59,6 +69,32 @@ export async function buildRoutes(
       return reply.status(201).send(job);
     },
   );
+
+  app.post<{ Params: { service: string }; Body: ClientBuildCreate }>(
+    '/api/v1/services/:service/client-builds',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary:
+          'Queue a client build: settings repositories (and private files) applied to a developer version; it publishes `<name>+client`',
+        security,
+        params: Type.Object({ service: Type.String() }),
+        body: ClientBuildCreate,
+        response: { 201: BuildJob, ...errors, 429: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const job = await builds.createClient(principalOf(request), request.params.service, request.body);
+      return reply.status(201).send(job);
+    },
+  );
+
+  await app.register(consumerBuildRoutes, {
+    ...deps,
+    builds,
+    provider: createProviderService({ db: deps.db, dataDir: deps.dataDir, blobs: deps.blobs }),
+  });
 
   app.get<{ Querystring: BuildListQuery }>(
     '/api/v1/builds',

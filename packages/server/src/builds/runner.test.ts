@@ -126,7 +126,17 @@ describeEachStore(allStoreKinds)('the build queue on %s', (kind) => {
   it('fails jobs a stopped server left running, and takes up the queued ones', async () => {
     const { db, runner, until, log } = await setup();
     const at = new Date().toISOString();
-    const job = { service: 'web', version: null, sources: [source], macros: {}, privateFiles: [], setDesired: null };
+    const job = {
+      kind: 'version' as const,
+      service: 'web',
+      from: null,
+      consumer: null,
+      version: null,
+      sources: [source],
+      macros: {},
+      privateFiles: [],
+      setDesired: null,
+    };
     const left = await insertBuild(db, { ...job, requestedBy: 'dev' }, at);
     await db.updateTable('builds').set({ state: 'running', started_at: at }).where('id', '=', left.id).execute();
     const elsewhere = await insertBuild(db, { ...job, requestedBy: 'dev' }, at);

@@ -13,7 +13,7 @@ import type { BuildCredentials } from '../auth/build-credentials.ts';
 import type { Principal } from '../auth/tokens.ts';
 import type { Tables } from '../db/tables.ts';
 import type { PrivateFiles } from '../service-private-files/service.ts';
-import { childEnv, failureOf, killGroup, sourceArgument } from './builder-process.ts';
+import { builderArguments, childEnv, failureOf, killGroup } from './builder-process.ts';
 import { BoundedLog, buildLogPath, defaultMaxLogBytes } from './log-file.ts';
 import { claimNext, failInterrupted, finishBuild } from './store.ts';
 
@@ -200,17 +200,7 @@ export class BuildRunner {
       { jobId: job.id, service: job.service, environment: job.setDesired },
       opts.credentialTtlMs ?? 24 * 3600_000,
     );
-    const args = [
-      ...builder.args,
-      'build',
-      job.service,
-      ...(job.version !== null ? [job.version] : []),
-      ...job.sources.flatMap((s) => ['--source', sourceArgument(s)]),
-      ...Object.entries(job.macros).flatMap(([k, v]) => ['--macro', `${k}=${v}`]),
-      ...(job.setDesired !== null ? ['--set-desired', job.setDesired] : []),
-      '--server-job',
-      jobDir,
-    ];
+    const args = [...builder.args, ...builderArguments(job, jobDir)];
     // A process group of its own, so cancel reaches every command the build started.
     const child = spawn(builder.command, args, {
       cwd: jobDir,

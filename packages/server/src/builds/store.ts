@@ -5,7 +5,10 @@ import type { Tables } from '../db/tables.ts';
 import type { BuildsTable } from './tables.ts';
 
 export interface NewBuild {
+  kind: 'version' | 'client';
   service: string;
+  from: string | null;
+  consumer: string | null;
   version: string | null;
   sources: BuildSource[];
   macros: Record<string, string>;
@@ -21,7 +24,10 @@ export function toJob(row: BuildsTable, opts: { redact?: boolean } = {}): BuildJ
   const sources = JSON.parse(row.sources) as BuildSource[];
   return {
     id: Number(row.id),
+    kind: row.kind === 'client' ? 'client' : 'version',
     service: row.service,
+    from: row.from_version,
+    consumer: row.consumer,
     version: row.version,
     sources: opts.redact === false ? sources : sources.map((s) => ({ ...s, url: redactUrl(s.url) })),
     macros: JSON.parse(row.macros),
@@ -45,7 +51,10 @@ export async function insertBuild(db: Kysely<Tables>, job: NewBuild, at: string)
     .executeTakeFirst();
   const row: BuildsTable = {
     id: Number(last?.id ?? 0) + 1,
+    kind: job.kind,
     service: job.service,
+    from_version: job.from,
+    consumer: job.consumer,
     version: job.version,
     sources: JSON.stringify(job.sources),
     macros: JSON.stringify(job.macros),
@@ -74,10 +83,12 @@ export async function getBuild(
   return row ? toJob(row, opts) : undefined;
 }
 
-export async function listBuilds(db: Kysely<Tables>, q: BuildListQuery): Promise<BuildJob[]> {
+export async function listBuilds(db: Kysely<Tables>, q: BuildListQuery & { consumer?: string }): Promise<BuildJob[]> {
   let query = db.selectFrom('builds').selectAll();
+  if (q.consumer) query = query.where('consumer', '=', q.consumer);
   if (q.service) query = query.where('service', '=', q.service);
   if (q.state) query = query.where('state', '=', q.state);
+  if (q.kind) query = query.where('kind', '=', q.kind);
   if (q.before) query = query.where('id', '<', q.before);
   const rows = await query
     .orderBy('id', 'desc')

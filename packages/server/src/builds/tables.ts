@@ -2,7 +2,12 @@
 export interface BuildsTable {
   /** Given in order (max + 1), so the queue is FIFO by id. */
   id: number;
+  /** `version` (from git sources) or `client` (settings applied to `from_version`). */
+  kind: string;
   service: string;
+  from_version: string | null;
+  /** The consumer server that asked for a client build, on the provider. */
+  consumer: string | null;
   /** As requested; null for the next patch version. */
   version: string | null;
   /** JSON array of BuildSource. */

@@ -138,6 +138,7 @@ export function createCatalogService(deps: CatalogDeps) {
               url: x.url,
               commit: x.commit,
             })),
+            ...(r.consumer ? { consumer: r.consumer } : {}),
           },
         }
       : {}),
@@ -307,6 +308,7 @@ export function createCatalogService(deps: CatalogDeps) {
         generation: client?.generation ?? null,
         client_inputs: client?.inputs ?? null,
         settings: client ? JSON.stringify(client.settings) : null,
+        consumer: client?.consumer ?? null,
       };
       try {
         await blobs.upload(tmpPath, hex);

@@ -5,7 +5,7 @@ import { trashedDigests } from '../trash/store.ts';
 import type { ServicesTable, ServiceVersionsTable } from './tables.ts';
 
 export type ServiceRow = ServicesTable;
-type ClientColumns = 'kind' | 'developer_version' | 'generation' | 'client_inputs' | 'settings';
+type ClientColumns = 'kind' | 'developer_version' | 'generation' | 'client_inputs' | 'settings' | 'consumer';
 /** A version row; the client columns may be left out when inserting a developer version. */
 export type VersionRow = Omit<Selectable<ServiceVersionsTable>, ClientColumns> &
   Partial<Pick<Selectable<ServiceVersionsTable>, ClientColumns>>;
@@ -113,6 +113,7 @@ export async function insertVersion(db: Kysely<Tables>, row: VersionRow): Promis
     generation: row.generation ?? null,
     client_inputs: row.client_inputs ?? null,
     settings: row.settings ?? null,
+    consumer: row.consumer ?? null,
   };
   await uniqueOr(`version ${row.version} of service "${row.service}" already exists`, () =>
     db.insertInto('service_versions').values(full).execute(),
@@ -159,6 +160,7 @@ export async function listVersionSummaries(
       'generation',
       'client_inputs',
       'settings',
+      'consumer',
     ])
     .where('service', '=', service);
   if (kind !== 'all') q = q.where('kind', '=', kind);

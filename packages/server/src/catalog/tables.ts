@@ -44,6 +44,8 @@ export interface ServiceVersionsTable {
   client_inputs: string | null;
   /** JSON array of the settings repositories with their commits. */
   settings: string | null;
+  /** A client version built for this consumer server, which alone is offered it. */
+  consumer: string | null;
 }
 
 export interface CatalogTables {

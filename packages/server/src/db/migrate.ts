@@ -21,6 +21,7 @@ import * as m0019 from './migrations/0019-federation.ts';
 import * as m0020 from './migrations/0020-cluster.ts';
 import * as m0021 from './migrations/0021-server-keys.ts';
 import * as m0022 from './migrations/0022-instance-report-digest.ts';
+import * as m0023 from './migrations/0023-client-builds.ts';
 
 /** A static list, so the built package needs no folder scanning. Append only; never edit a shipped one. */
 export const migrations: Record<string, Migration> = {
@@ -46,6 +47,7 @@ export const migrations: Record<string, Migration> = {
   '0020-cluster': m0020,
   '0021-server-keys': m0021,
   '0022-instance-report-digest': m0022,
+  '0023-client-builds': m0023,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -18,6 +18,7 @@ describeEachStore(allStoreKinds)('federation stores (%s)', (kind) => {
       created_at: '2026-01-01T00:00:00.000Z',
       last_seen_at: null,
       revoked_at: null,
+      settings_urls: null,
     };
     await store.insertConsumer(db, row);
     await expect(store.insertConsumer(db, { ...row, name: 'other' })).rejects.toThrow();

@@ -29,6 +29,10 @@ export async function revokeConsumer(db: Kysely<Tables>, name: string, at: strin
     .execute();
 }
 
+export async function setSettingsUrls(db: Kysely<Tables>, name: string, urls: string | null): Promise<void> {
+  await db.updateTable('federation_consumers').set({ settings_urls: urls }).where('name', '=', name).execute();
+}
+
 export async function touchConsumer(db: Kysely<Tables>, name: string, at: string): Promise<void> {
   await db.updateTable('federation_consumers').set({ last_seen_at: at }).where('name', '=', name).execute();
 }

@@ -1,5 +1,6 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { clientVersionSuffix } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../blobs/blob-store.ts';
@@ -136,8 +137,10 @@ export function createFollower(deps: FollowerDeps) {
       if (signal.aborted) return;
       if (refusedKeys.has(`${v.service}@${v.version}@${v.digest}`)) continue;
       if (await findVersion(db, v.service, v.version)) continue;
-      // Later in this order is newer, so the last one imported per service is its newest.
-      if (await importVersion(importContext, c, pin, v, feed, signal)) newest.set(v.service, v.version);
+      // Later in this order is newer, so the last one imported per service is its newest. Automatic
+      // updates follow new developer versions, as the provider publishes them; client versions wait.
+      const imported = await importVersion(importContext, c, pin, v, feed, signal);
+      if (imported && !v.version.endsWith(clientVersionSuffix)) newest.set(v.service, v.version);
     }
     await makeDesired(c, newest);
     if (newest.size > 0) await report(c, signal);
@@ -246,6 +249,10 @@ export function createFollower(deps: FollowerDeps) {
     },
     status(): FederationStatus {
       return { ...status, refused: [...status.refused] };
+    },
+    /** The provider this server follows now, to forward a consumer's calls (client builds) to it. */
+    connection(): ProviderConnection | null {
+      return conn;
     },
     /** Sends a report now (tests and `federation status --report`). */
     async reportNow(): Promise<void> {

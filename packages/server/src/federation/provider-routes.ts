@@ -18,6 +18,7 @@ import {
   ConsumerFleet,
   ConsumerList,
   ConsumerReport,
+  ConsumerSettingsUrls,
   FederatedVersion,
   Feed,
   FeedQuery,
@@ -83,6 +84,21 @@ export async function providerRoutes(app: FastifyInstance, deps: FeatureDeps & {
       schema: { tags, summary: 'One consumer', security, params: NameParams, response: { 200: Consumer, ...errors } },
     },
     async (request) => provider.getConsumer(request.params.name),
+  );
+  app.put<{ Params: { name: string }; Body: ConsumerSettingsUrls }>(
+    '/api/v1/consumers/:name/settings-urls',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        summary: "The URL prefixes a consumer's settings repositories must start with for the builds it asks for",
+        security,
+        params: NameParams,
+        body: ConsumerSettingsUrls,
+        response: { 200: Consumer, ...errors },
+      },
+    },
+    async (request) => provider.setSettingsUrls(who(request), request.params.name, request.body.settingsUrls),
   );
   app.post<{ Params: { name: string } }>(
     '/api/v1/consumers/:name/revoke',

@@ -35,6 +35,7 @@ const toConsumer = (r: store.ConsumerRow): Consumer => ({
   createdAt: r.created_at,
   lastSeenAt: r.last_seen_at,
   revokedAt: r.revoked_at,
+  settingsUrls: r.settings_urls ? (JSON.parse(r.settings_urls) as string[]) : [],
 });
 
 /** The provider side: consumer accounts, their feed of the profile's versions, downloads and reports. */
@@ -71,15 +72,24 @@ export function createProviderService(deps: ProviderDeps) {
 
   async function requireOffered(consumer: store.ConsumerRow, service: string, version: string): Promise<void> {
     await requireInProfile(consumer, service);
-    if (consumer.test_consumer && !(await testedBy(consumer.test_consumer)).has(`${service}@${version}`)) {
+    // A client version carries one client's settings: only the consumer it was built for gets it.
+    const row = await catalogStore.getVersion(db, service, version);
+    if (row?.kind === 'client' && row.consumer !== consumer.name) {
+      throw new NotFound(`version ${version} of service "${service}" not found`);
+    }
+    // A client version is as tested as the developer version it was made from.
+    const gated = row?.kind === 'client' ? (row.developer_version ?? version) : version;
+    if (consumer.test_consumer && !(await testedBy(consumer.test_consumer)).has(`${service}@${gated}`)) {
       throw new Forbidden(`${service} ${version} is not yet marked tested by the consumer "${consumer.test_consumer}"`);
     }
   }
 
   return {
+    requireInProfile,
+
     async createConsumer(
       actor: Principal,
-      input: { name: string; profile: string; description?: string; testConsumer?: string },
+      input: { name: string; profile: string; description?: string; testConsumer?: string; settingsUrls?: string[] },
     ) {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.name)) {
         throw new Invalid(`consumer name "${input.name}" must be lower-case letters, digits and dashes`);
@@ -98,6 +108,7 @@ export function createProviderService(deps: ProviderDeps) {
         created_at: now(),
         last_seen_at: null,
         revoked_at: null,
+        settings_urls: input.settingsUrls?.length ? JSON.stringify(input.settingsUrls) : null,
       };
       await db.transaction().execute(async (tx) => {
         if (await store.getConsumer(tx, input.name)) throw new Conflict(`consumer "${input.name}" already exists`);
@@ -127,6 +138,43 @@ export function createProviderService(deps: ProviderDeps) {
 
     async getConsumer(name: string): Promise<Consumer> {
       return toConsumer(await requireConsumer(name));
+    },
+
+    /** Where the consumer's settings repositories may be fetched from by builds asked for by it. */
+    async setSettingsUrls(actor: Principal, name: string, urls: string[]): Promise<Consumer> {
+      return db.transaction().execute(async (tx) => {
+        const before = await store.getConsumer(tx, name);
+        if (!before) throw new NotFound(`no consumer "${name}"`);
+        await store.setSettingsUrls(tx, name, urls.length > 0 ? JSON.stringify(urls) : null);
+        const after = { ...toConsumer(before), settingsUrls: urls };
+        await recordAudit(tx, {
+          actor,
+          action: 'consumer.settings-urls',
+          target: `consumer:${name}`,
+          before: toConsumer(before),
+          after,
+        });
+        return after;
+      });
+    },
+
+    /**
+     * A consumer's build fetches only settings under the prefixes the provider allowed it: the provider's
+     * git credentials, files and private network are not the consumer's to read.
+     */
+    requireAllowedSettings(consumer: store.ConsumerRow, urls: string[]): void {
+      const allowed = toConsumer(consumer).settingsUrls;
+      if (allowed.length === 0) {
+        throw new Forbidden(
+          `the consumer "${consumer.name}" may not ask for builds: the provider allows it no settings URLs (flotilla consumer settings-urls ${consumer.name} <prefix>)`,
+        );
+      }
+      for (const url of urls) {
+        // No dot segments or escapes either, which git would resolve outside the prefix.
+        if (!allowed.some((prefix) => url.startsWith(prefix)) || /\/\.\.?(\/|$)|%2e|%2f|\\/i.test(url)) {
+          throw new Forbidden(`settings ${url} are not under a URL prefix the provider allows "${consumer.name}"`);
+        }
+      }
     },
 
     async revokeConsumer(actor: Principal, name: string): Promise<Consumer> {
@@ -181,8 +229,16 @@ export function createProviderService(deps: ProviderDeps) {
         const rows = sortNewestFirst(
           (await catalogStore.listVersionSummaries(db, name)).map((r) => ({ ...r, createdAt: r.created_at })),
         ).slice(0, feedVersionsPerService);
-        for (const r of rows) {
-          if (tested && !tested.has(`${name}@${r.version}`)) continue;
+        // Client versions built for this consumer: listed first, as the consumer imports the list from its end.
+        const mine = (await catalogStore.listVersionSummaries(db, name, 'client')).filter(
+          (r) => r.consumer === consumer.name,
+        );
+        const clientRows = sortNewestFirst(mine.map((r) => ({ ...r, createdAt: r.created_at }))).slice(
+          0,
+          feedVersionsPerService,
+        );
+        for (const r of [...clientRows, ...rows]) {
+          if (tested && !tested.has(`${name}@${r.kind === 'client' ? r.developer_version : r.version}`)) continue;
           versions.push({ service: name, version: r.version, digest: r.digest, size: r.size, createdAt: r.created_at });
         }
       }

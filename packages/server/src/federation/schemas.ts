@@ -13,8 +13,18 @@ export const Consumer = Type.Object({
   createdAt: Type.String(),
   lastSeenAt: Type.Union([Type.String(), Type.Null()]),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
+  /** The URL prefixes its settings repositories must start with to be built here. */
+  settingsUrls: Type.Array(Type.String()),
 });
 export type Consumer = Static<typeof Consumer>;
+
+/** `https://host[:port]/…`, `http://…` or `git://…`: a host (and path) of git servers, never a local path. */
+export const SettingsUrlPrefix = Type.String({ pattern: '^(https?|git)://[^/@\\s]+/[^\\s]*$', maxLength: 2000 });
+export const ConsumerSettingsUrls = Type.Object(
+  { settingsUrls: Type.Array(SettingsUrlPrefix, { maxItems: 50 }) },
+  { additionalProperties: false },
+);
+export type ConsumerSettingsUrls = Static<typeof ConsumerSettingsUrls>;
 
 export const ConsumerCreate = Type.Object(
   {
@@ -22,6 +32,7 @@ export const ConsumerCreate = Type.Object(
     profile: Type.String({ minLength: 1, maxLength: 200 }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     testConsumer: Type.Optional(Type.String({ pattern: consumerNamePattern })),
+    settingsUrls: Type.Optional(ConsumerSettingsUrls.properties.settingsUrls),
   },
   { additionalProperties: false },
 );

@@ -12,6 +12,8 @@ export interface FederationConsumersTable {
   created_at: string;
   last_seen_at: string | null;
   revoked_at: string | null;
+  /** JSON array of URL prefixes its settings repositories must start with; none: no builds for it. */
+  settings_urls: string | null;
 }
 
 export interface FederationReportsTable {
