@@ -48,8 +48,20 @@ const summaryRow = (f: FaultSummary) => ({
 });
 
 async function list(
-  flags: ApiFlags & { service?: string; instance?: string; environment?: string; since?: string; limit: number },
+  flags: ApiFlags & {
+    service?: string;
+    instance?: string;
+    environment?: string;
+    since?: string;
+    limit: number;
+    consumer?: string;
+  },
 ) {
+  if (flags.consumer) {
+    const { printConsumerFaults } = await import('./consumer-views.ts');
+    const from = flags.since ? sinceTime(flags.since) : undefined;
+    return printConsumerFaults(flags.consumer, { ...flags, ...(from ? { from } : {}) }, flags.limit, flags);
+  }
   const client = clientFor(flags);
   const limit = flags.limit;
   const base: Record<string, string> = {};
@@ -147,10 +159,12 @@ export function registerFaultsCommands(program: Command): void {
     .option('--environment <name>', 'only this environment')
     .option('--since <when>', 'only faults since a duration ago (7d, 12h) or an RFC 3339 time')
     .addOption(countOption('--limit <n>', 'at most this many', 50))
+    .option('--consumer <name>', "the faults this consumer server last reported of this server's services, instead")
     .addHelpText(
       'after',
       examples([
         'flotilla faults list --service web --since 7d',
+        'flotilla faults list --consumer acme --since 1d',
         'flotilla faults show <id>',
         'flotilla faults download <id>',
       ]),

@@ -1,5 +1,6 @@
 import type { FleetService, FleetView } from '@flotilla/protocol';
 import type { Command } from 'commander';
+import { CliError } from '../api-client.ts';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTable, printResult } from '../output.ts';
@@ -27,6 +28,14 @@ function printService(s: FleetService): string {
   return head + formatTable(rows, ['instance', 'verdict', 'version', 'desired', 'state', 'reason']);
 }
 
+type FleetFlags = ApiFlags & {
+  environment?: string;
+  service?: string;
+  alerts?: boolean;
+  limit?: string;
+  consumer?: string;
+};
+
 export function registerFleetCommands(program: Command): void {
   withApiOptions(
     program
@@ -37,11 +46,21 @@ export function registerFleetCommands(program: Command): void {
     .option('--service <name>', 'only this service')
     .option('--alerts', 'only instances whose verdict is not ok (the counts still cover all)')
     .option('--limit <n>', 'instances shown per service (default: 200)')
+    .option('--consumer <name>', "what this consumer server last reported of this server's services, instead")
     .addHelpText(
       'after',
-      examples(['flotilla fleet', 'flotilla fleet --environment production --alerts   # only what needs a look']),
+      examples([
+        'flotilla fleet',
+        'flotilla fleet --environment production --alerts   # only what needs a look',
+        'flotilla fleet --consumer acme --service web   # what consumer acme runs',
+      ]),
     )
-    .action(async (flags: ApiFlags & { environment?: string; service?: string; alerts?: boolean; limit?: string }) => {
+    .action(async (flags: FleetFlags) => {
+      if (flags.consumer) {
+        if (flags.alerts || flags.limit) throw new CliError('--alerts and --limit are for this server’s own fleet', 2);
+        const { printConsumerFleet } = await import('./consumer-views.ts');
+        return printConsumerFleet(flags.consumer, flags, flags);
+      }
       const q = new URLSearchParams();
       if (flags.environment) q.set('environment', flags.environment);
       if (flags.service) q.set('service', flags.service);
