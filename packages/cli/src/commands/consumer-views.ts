@@ -3,7 +3,7 @@
 import { type ApiFlags, clientFor } from '../command-helpers.ts';
 import { formatTable, formatTime, printResult } from '../output.ts';
 
-interface ConsumerFleet {
+export interface ConsumerFleet {
   consumer: string;
   receivedAt: string | null;
   instances: Array<{

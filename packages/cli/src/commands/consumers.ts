@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { type ApiFlags, clientFor, withApiOptions } from '../command-helpers.ts';
 import { examples } from '../help.ts';
 import { formatTime, printResult } from '../output.ts';
+import type { ConsumerFleet } from './consumer-views.ts';
 
 interface Consumer {
   name: string;
@@ -12,28 +13,6 @@ interface Consumer {
   lastSeenAt: string | null;
   revokedAt: string | null;
   settingsUrls: string[];
-}
-
-interface ConsumerFleet {
-  consumer: string;
-  receivedAt: string | null;
-  instances: Array<{
-    environment: string;
-    instanceId: string;
-    service: string;
-    version: string | null;
-    state: string;
-    reportedAt: string | null;
-  }>;
-  faults: Array<{
-    id: string;
-    environment: string;
-    instanceId: string;
-    service: string;
-    version: string | null;
-    reason: string;
-    at: string;
-  }>;
 }
 
 interface CreateFlags {
