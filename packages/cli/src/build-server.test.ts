@@ -5,7 +5,7 @@ import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminToken, startTestServer, type TestServer } from '../../server/test/support/server.ts';
 import { makeTempDir } from '../../server/test/support/temp-dir.ts';
-import { type GitDaemon, makeRepo, startGitDaemon } from './build/git-repo.test.helper.ts';
+import { type GitDaemon, gitIn, makeRepo, startGitDaemon } from './build/git-repo.test.helper.ts';
 import { runCli } from './run-cli.test.helper.ts';
 
 const spec = (build: unknown) => `${JSON.stringify({ update: [{ service: 'web', build }] }, null, 2)}\n`;
@@ -34,6 +34,14 @@ const badFiles = {
   }),
 };
 
+const withSubFiles = {
+  'update.json': spec({
+    buildCommands: [],
+    copyFiles: [{ sourceFile: 'vendor/lib/lib.txt', destinationFile: 'lib.txt' }],
+    install: { runService: { command: './web' } },
+  }),
+};
+
 /** Ended: no such process, or a zombie its new parent has not reaped yet. */
 function gone(pid: number): boolean {
   try {
@@ -50,6 +58,7 @@ describe('flotilla build on the server', () => {
   const base = makeTempDir('flotilla-repos-');
   const dir = makeTempDir('flotilla-build-');
   let appCommit = '';
+  let libCommit = '';
   const run = (args: string[]) =>
     runCli(args, { env: { FLOTILLA_SERVER: server.url, FLOTILLA_TOKEN: adminToken, XDG_CONFIG_HOME: cfg } });
   const ok = async (args: string[]) => {
@@ -74,6 +83,11 @@ describe('flotilla build on the server', () => {
     makeRepo(join(base, 'slow.git'), slowFiles);
     makeRepo(join(base, 'bad.git'), badFiles);
     daemon = await startGitDaemon(base);
+    // A source whose files come partly from a submodule, served by the same daemon.
+    libCommit = makeRepo(join(base, 'lib.git'), { 'lib.txt': 'from the submodule\n' });
+    makeRepo(join(base, 'withsub.git'), withSubFiles);
+    gitIn(join(base, 'withsub.git'), ['submodule', 'add', '--quiet', (daemon as GitDaemon).url('lib'), 'vendor/lib']);
+    gitIn(join(base, 'withsub.git'), ['commit', '--quiet', '-m', 'submodule']);
     await ok(['service', 'create', 'web']);
     await ok(['env', 'create', 'test']);
     writeFileSync(join(dir, 'license.key'), 'licensed to test\n');
@@ -167,5 +181,19 @@ describe('flotilla build on the server', () => {
       /flotilla: build \d+ failed: build failed, nothing published: build\.buildCommands\[0\] \(sh -c .*\): exit code 3, expected 0\n/,
     );
     expect(readdirSync(join(server.dir, 'builds', 'jobs'))).toEqual([]);
+  });
+
+  it('checks out the submodules of a source named by --submodules, and records their commits', async () => {
+    const without = await run(['build', 'web', '--source', url('withsub')]);
+    expect(without.status).toBe(1);
+    expect(without.stderr).toContain('vendor/lib/lib.txt');
+    const r = await ok(['build', 'web', '--source', url('withsub'), '--submodules', 'withsub']);
+    const version = /succeeded: published web (\S+)\n$/.exec(r.stdout)?.[1] as string;
+    expect(r.stdout).toContain(`withsub: 1 submodule vendor/lib@${libCommit.slice(0, 12)}`);
+    const shown = JSON.parse((await ok(['version', 'show', 'web', version, '--json'])).stdout);
+    expect(shown.manifest.provenance.sources[0].submodules).toEqual([{ path: 'vendor/lib', commit: libCommit }]);
+    const unknown = await run(['build', 'web', '--source', url('withsub'), '--submodules', 'nope']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('--submodules nope: no --source is named nope');
   });
 });

@@ -21,6 +21,7 @@ export const BuildSource = Type.Object(
     url: Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^-#\\s][^#\\s]*$' }),
     ref: Type.String({ maxLength: 255, pattern: '^$|^(?!-)(?!.*\\.\\.)[A-Za-z0-9._/+@-]{1,255}$' }),
     subdir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, pattern: '^[^/:\\s][^:]*$' })),
+    submodules: Type.Optional(Type.Boolean({ description: 'Check out its submodules too, recursively' })),
   },
   { additionalProperties: false },
 );

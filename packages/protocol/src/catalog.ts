@@ -148,6 +148,18 @@ export const ManifestProvenance = Type.Object(
           ref: Type.String({ maxLength: 1024, description: 'As given; empty for the default branch' }),
           subdir: Type.Optional(Type.String({ maxLength: 4096 })),
           commit: Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }),
+          submodules: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  path: Type.String({ maxLength: 4096 }),
+                  commit: Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }),
+                },
+                { additionalProperties: false },
+              ),
+              { maxItems: 1000, description: 'Checked out with the source, at these commits' },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),

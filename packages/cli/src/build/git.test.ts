@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
 import { fetchSource, parseSource, redactUrl } from './git.ts';
-import { commitFiles, gitIn, makeRepo } from './git-repo.test.helper.ts';
+import { commitFiles, gitIn, makeRepo, startGitDaemon } from './git-repo.test.helper.ts';
 
 const opts = { timeoutMs: 30_000, log: () => {} };
 
@@ -77,5 +77,43 @@ describe('fetchSource', () => {
     await expect(fetchSource(work, { name: 'bad', url: join(dir, 'none'), ref: '' }, opts)).rejects.toThrow(
       'git clone failed',
     );
+  });
+
+  it('checks out submodules recursively at their recorded commits when asked, whole or in a subdirectory', async () => {
+    const dir = makeTempDir('flotilla-git-sub-');
+    const lib = join(dir, 'lib.git');
+    const libFirst = makeRepo(lib, { 'lib.txt': 'lib one\n' });
+    const daemon = await startGitDaemon(dir);
+    try {
+      const app = join(dir, 'app.git');
+      makeRepo(app, { 'a.txt': 'a\n' });
+      gitIn(app, ['submodule', 'add', '--quiet', daemon.url('lib'), 'srv/vendor/lib']);
+      gitIn(app, ['commit', '--quiet', '-m', 'submodule']);
+      const work = join(dir, 'work');
+      const url = daemon.url('app');
+
+      const plain = await fetchSource(work, { name: 'app', url, ref: 'main' }, opts);
+      expect(plain.submoduleCommits).toBeUndefined();
+      expect(existsSync(join(work, 'source/app/srv/vendor/lib/lib.txt'))).toBe(false);
+
+      const whole = await fetchSource(work, { name: 'app', url, ref: 'main', submodules: true }, opts);
+      expect(whole.submoduleCommits).toEqual([{ path: 'srv/vendor/lib', commit: libFirst }]);
+      expect(readFileSync(join(work, 'source/app/srv/vendor/lib/lib.txt'), 'utf8')).toBe('lib one\n');
+
+      // A new library commit reaches the build only once the application records it.
+      const libSecond = commitFiles(lib, { 'lib.txt': 'lib two\n' });
+      expect(
+        (await fetchSource(work, { name: 'app', url, ref: 'main', submodules: true }, opts)).submoduleCommits,
+      ).toEqual([{ path: 'srv/vendor/lib', commit: libFirst }]);
+      gitIn(join(app, 'srv/vendor/lib'), ['pull', '--quiet', 'origin', 'main']);
+      commitFiles(app, {}, 'bump lib');
+      const bumped = await fetchSource(work, { name: 'srv', url, ref: 'main', subdir: 'srv', submodules: true }, opts);
+      expect(bumped.submoduleCommits).toEqual([{ path: 'srv/vendor/lib', commit: libSecond }]);
+      expect(readFileSync(join(work, 'source/srv/vendor/lib/lib.txt'), 'utf8')).toBe('lib two\n');
+      expect(existsSync(join(work, 'source/srv/vendor/lib/.git'))).toBe(false);
+      expect(existsSync(join(work, 'source/srv/a.txt'))).toBe(false);
+    } finally {
+      await daemon.stop();
+    }
   });
 });

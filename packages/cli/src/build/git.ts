@@ -1,7 +1,7 @@
 // Sources of a build: git repositories cloned with the real `git` binary (never a shell), fetched
 // again on rebuilds, checked out at an exact commit. No prompt ever waits for a password.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { cpSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
 import { CliError } from '../api-client.ts';
 import { runProcess } from './run-process.ts';
 
@@ -11,12 +11,21 @@ export interface SourceSpec {
   /** Branch, tag or commit as given; empty for the remote's default branch. */
   ref: string;
   subdir?: string;
+  /** Its submodules are checked out too, recursively, at the commits the source's commit records. */
+  submodules?: boolean;
+}
+
+export interface SubmoduleCommit {
+  path: string;
+  commit: string;
 }
 
 export interface FetchedSource extends SourceSpec {
   /** `<workdir>/source/<name>`: the tree the build sees. */
   root: string;
   commit: string;
+  /** With `submodules`: each submodule's path in the repository and its commit. */
+  submoduleCommits?: SubmoduleCommit[];
 }
 
 export interface GitOptions {
@@ -148,11 +157,23 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
   await ensureClone(clone, source.url, opts);
   const commit = await resolveRef(clone, source, opts);
   opts.log(`${source.name}: ${source.ref || 'default branch'} is ${commit}`);
-  if (source.subdir === undefined) {
-    await git(['checkout', '--quiet', '--force', '--detach', commit], root, opts, '');
+  if (source.subdir === undefined || source.submodules) {
+    await git(['checkout', '--quiet', '--force', '--detach', commit], clone, opts, '');
     // Leftovers of an earlier build go, so every build starts from the committed files only.
-    await git(['clean', '-ffdxq'], root, opts, '');
-    return { ...source, root, commit };
+    await git(['clean', '-ffdxq'], clone, opts, '');
+  }
+  const submoduleCommits = source.submodules ? await updateSubmodules(clone, source, opts) : undefined;
+  const fetched = { ...source, root, commit, ...(submoduleCommits ? { submoduleCommits } : {}) };
+  if (source.subdir === undefined) return fetched;
+  if (submoduleCommits) {
+    const from = join(clone, source.subdir);
+    if (!existsSync(from) || !lstatSync(from).isDirectory()) {
+      throw new GitError(`${source.name}: "${source.subdir}" is not a directory at ${commit}`);
+    }
+    rmSync(root, { recursive: true, force: true });
+    // The checked-out subdirectory with its submodules, without their `.git` links.
+    cpSync(from, root, { recursive: true, verbatimSymlinks: true, filter: (src) => basename(src) !== '.git' });
+    return fetched;
   }
   const tree = `${commit}:${source.subdir}`;
   const kind = await git(['cat-file', '-t', tree], clone, opts, '').catch(() => '');
@@ -166,5 +187,22 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
   } finally {
     rmSync(index, { force: true });
   }
-  return { ...source, root, commit };
+  return fetched;
+}
+
+/** Checks out every submodule (recursively) at its recorded commit; their paths and commits. */
+async function updateSubmodules(clone: string, source: SourceSpec, opts: GitOptions): Promise<SubmoduleCommit[]> {
+  await git(['submodule', 'sync', '--quiet', '--recursive'], clone, opts, '');
+  await git(['submodule', 'update', '--quiet', '--init', '--recursive', '--force'], clone, opts, '');
+  await git(['submodule', 'foreach', '--quiet', '--recursive', 'git clean -ffdxq'], clone, opts, '');
+  const status = await git(['submodule', 'status', '--recursive'], clone, opts, '');
+  const found: SubmoduleCommit[] = [];
+  for (const line of status.split('\n')) {
+    const m = /^[ +U-]?([0-9a-f]{40,64}) (\S+)/.exec(line);
+    if (m) found.push({ path: m[2] as string, commit: m[1] as string });
+  }
+  opts.log(
+    `${source.name}: ${found.length} submodule${found.length === 1 ? '' : 's'}${found.map((s) => ` ${s.path}@${s.commit.slice(0, 12)}`).join('')}`,
+  );
+  return found;
 }

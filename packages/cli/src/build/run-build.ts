@@ -116,6 +116,7 @@ export async function runBuild(req: BuildRequest): Promise<BuildResult> {
         ref: s.ref,
         ...(s.subdir !== undefined ? { subdir: s.subdir } : {}),
         commit: s.commit,
+        ...(s.submoduleCommits ? { submodules: s.submoduleCommits } : {}),
       })),
       spec: { file: `${first.name}/${spec.file}`, sha256: spec.sha256 },
       log: logged,

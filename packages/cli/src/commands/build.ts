@@ -33,6 +33,7 @@ interface BuildFlags extends ApiFlags {
   commandTimeout: number;
   notes?: string;
   privateFile: string[];
+  submodules: string[];
   detach?: boolean;
   /** Hidden: the server runs this build as job `<dir>` (work/, private/, result.json). */
   serverJob?: string;
@@ -69,6 +70,11 @@ async function chooseVersion(flags: BuildFlags, service: string, given: string |
 
 async function build(service: string, given: string | undefined, flags: BuildFlags): Promise<void> {
   if (flags.source.length === 0) throw new CliError('give at least one --source name=<git url>[#ref][:subdir]', 2);
+  for (const name of flags.submodules) {
+    const source = flags.source.find((s) => s.name === name);
+    if (!source) throw new CliError(`--submodules ${name}: no --source is named ${name}`, 2);
+    source.submodules = true;
+  }
   const job = flags.serverJob !== undefined ? resolve(flags.serverJob) : undefined;
   if (!flags.local && job === undefined) {
     if (flags.workdir !== undefined) throw new CliError('--workdir is for --local builds; the server keeps its own', 2);
@@ -160,6 +166,11 @@ export function registerBuildCommand(program: Command): void {
       new Option('--macro <name=value>', 'a %%name%% value for the build commands and install section (repeatable)')
         .argParser(macroOption('the build and the agent'))
         .default({}),
+    )
+    .addOption(
+      new Option('--submodules <name>', "check out this source's git submodules too, recursively (repeatable)")
+        .argParser((text: string, previous: string[]) => [...previous, text])
+        .default([]),
     )
     .option('--set-desired <env>', 'make the new version desired in this environment')
     .addOption(

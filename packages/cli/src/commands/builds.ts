@@ -22,7 +22,13 @@ export interface QueueFlags extends ApiFlags {
 
 /** A parsed `--source` or `--settings` as the API takes it. */
 export function asBuildSource(s: SourceSpec): BuildSource {
-  return { name: s.name, url: s.url, ref: s.ref, ...(s.subdir !== undefined ? { subdir: s.subdir } : {}) };
+  return {
+    name: s.name,
+    url: s.url,
+    ref: s.ref,
+    ...(s.subdir !== undefined ? { subdir: s.subdir } : {}),
+    ...(s.submodules ? { submodules: true } : {}),
+  };
 }
 
 const jobId = (text: string) => wholeNumber('build id', text, 1);

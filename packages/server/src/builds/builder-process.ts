@@ -33,6 +33,7 @@ export function builderArguments(job: BuildJob, jobDir: string): string[] {
     job.service,
     ...(job.version !== null ? [job.version] : []),
     ...job.sources.flatMap((s) => ['--source', sourceArgument(s)]),
+    ...job.sources.flatMap((s) => (s.submodules ? ['--submodules', s.name] : [])),
     ...macros,
     ...desired,
     '--server-job',
