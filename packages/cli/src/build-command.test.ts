@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,8 @@ describe('flotilla build --local', () => {
   const base = makeTempDir('flotilla-repos-');
   const dir = makeTempDir('flotilla-build-');
   const workdir = join(dir, 'work');
+  const licenseFile = join(dir, 'license.key');
+  writeFileSync(licenseFile, 'licensed locally\n');
   let appCommit = '';
   let libCommit = '';
   const env = () => ({
@@ -96,8 +98,11 @@ describe('flotilla build --local', () => {
       workdir,
       '--set-desired',
       'test',
+      '--private-file',
+      `conf/license.key=${licenseFile}`,
     ]);
     expect(r.stdout).toMatch(/^published web 0\.1\.0: sha256:[0-9a-f]{64} /m);
+    expect(r.stderr).toContain('added 1 private files: conf/license.key');
     expect(r.stdout).toContain('desired in test: web=0.1.0 (revision 1)');
     expect(r.stderr).toContain('$ sh build.sh 0.1.0 hi');
 
@@ -126,6 +131,8 @@ describe('flotilla build --local', () => {
     expect(read('bin/from-lib.txt')).toBe('from lib\n');
     expect(read('lib/lib.txt')).toBe('from lib\n');
     expect(read('conf/app.conf')).toBe('port=8080\nname=%%client_name%%\n');
+    expect(read('conf/license.key')).toBe('licensed locally\n');
+    expect(statSync(join(extracted, 'conf/license.key')).mode & 0o777).toBe(0o600);
     expect(() => read('bin/x.tmp')).toThrow();
     expect(JSON.parse(read('flotilla.json')).provenance).toEqual(provenance);
 
@@ -232,7 +239,19 @@ describe('flotilla build --local', () => {
     );
     const localPrivate = await run(['build', 'web', '--local', '--source', url('app'), '--private-file', 'a.key']);
     expect(localPrivate.status).toBe(2);
-    expect(localPrivate.stderr).toContain('--private-file names a file stored on the server');
+    expect(localPrivate.stderr).toContain('a bare path names a file stored on the server');
+    const outside = await run([
+      'build',
+      'web',
+      '--local',
+      '--source',
+      url('app'),
+      '--private-file',
+      `../x=${licenseFile}`,
+    ]);
+    expect(outside.status).toBe(2);
+    expect(outside.stderr).toContain('--private-file ../x=');
+    expect(outside.stderr).toContain('the path may not hold empty, `.` or `..` segments');
     const taken = await run(['build', 'web', '0.1.0', '--local', '--source', url('app'), '--workdir', workdir]);
     expect(taken.status).toBe(1);
     expect(taken.stderr).toContain('version 0.1.0 of service "web" already exists');

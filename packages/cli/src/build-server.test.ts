@@ -82,7 +82,7 @@ describe('flotilla build on the server', () => {
     appCommit = makeRepo(join(base, 'app.git'), appFiles);
     makeRepo(join(base, 'slow.git'), slowFiles);
     makeRepo(join(base, 'bad.git'), badFiles);
-    daemon = await startGitDaemon(base);
+    daemon = await startGitDaemon(base, { push: true });
     // A source whose files come partly from a submodule, served by the same daemon.
     libCommit = makeRepo(join(base, 'lib.git'), { 'lib.txt': 'from the submodule\n' });
     makeRepo(join(base, 'withsub.git'), withSubFiles);
@@ -195,5 +195,14 @@ describe('flotilla build on the server', () => {
     const unknown = await run(['build', 'web', '--source', url('withsub'), '--submodules', 'nope']);
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('--submodules nope: no --source is named nope');
+  });
+
+  it('tags the sources it built with --tag-sources once published, and pushes the tags', async () => {
+    const r = await ok(['build', 'web', '--source', url('app'), '--tag-sources', '--macro', 'greeting=tag']);
+    const version = /succeeded: published web (\S+)\n$/.exec(r.stdout)?.[1] as string;
+    expect(r.stdout).toContain(`tagged app ${appCommit.slice(0, 12)} as web-${version}`);
+    expect(gitIn(join(base, 'app.git'), ['rev-parse', `refs/tags/web-${version}^{commit}`])).toBe(appCommit);
+    const job = JSON.parse((await ok(['builds', 'list', '--limit', '1', '--json'])).stdout).builds[0];
+    expect(job).toMatchObject({ tagSources: true, resultVersion: version });
   });
 });

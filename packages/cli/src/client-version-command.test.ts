@@ -161,8 +161,15 @@ describe('flotilla client-version build', () => {
       client: { generation: 1, settings: [{ name: 'acme', commit: second }] },
     });
     // A different macro value is a different input too.
-    const macro = await clientBuild((daemon as GitDaemon).source('acme'), '--macro', 'region=us');
+    writeFileSync(join(dir, 'acme.key'), 'acme secret\n');
+    const macro = await clientBuild(
+      (daemon as GitDaemon).source('acme'),
+      ...['--macro', 'region=us', '--private-file', `conf/acme.key=${join(dir, 'acme.key')}`],
+    );
     expect(macro.stdout).toMatch(/^published web 3\.5\.1_2\+client: /m);
+    const withKey = await unpack('3.5.1_2+client');
+    expect(withKey('conf/acme.key')).toBe('acme secret\n');
+    expect(JSON.parse(withKey('flotilla.json')).client.privateFiles).toEqual(['conf/acme.key']);
     expect(await all()).toEqual(['3.5.1_2+client', '3.5.1_1+client', '3.5.1+client', '3.5.1']);
 
     const listed = (await ok(['client-version', 'list', 'web'])).stdout.split('\n');
@@ -233,7 +240,7 @@ describe('flotilla client-version build', () => {
       'k.pem',
     ]);
     expect(privateFile.status).toBe(2);
-    expect(privateFile.stderr).toContain('--private-file names a file stored on the server');
+    expect(privateFile.stderr).toContain('a bare path names a file stored on the server');
     const serverWorkdir = await run(['client-version', 'build', 'web', '--from', '3.5.1', '--workdir', workdir]);
     expect(serverWorkdir.status).toBe(2);
     expect(serverWorkdir.stderr).toContain('--workdir is for --local builds');

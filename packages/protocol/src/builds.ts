@@ -50,6 +50,9 @@ export const BuildCreate = Type.Object(
     setDesired: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'Make the version desired in this environment' }),
     ),
+    tagSources: Type.Optional(
+      Type.Boolean({ description: "Once published, tag each source's commit `<service>-<version>` and push the tag" }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -92,6 +95,7 @@ export const BuildJob = Type.Object({
   from: Type.Union([Type.String(), Type.Null()]),
   /** The consumer server a client build was asked for by (provider side). */
   consumer: Type.Union([Type.String(), Type.Null()]),
+  tagSources: Type.Boolean(),
   /** As requested; null for the next patch version. */
   version: Type.Union([Type.String(), Type.Null()]),
   /** A version build's git sources, a client build's settings repositories. */

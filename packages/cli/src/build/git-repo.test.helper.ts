@@ -66,12 +66,22 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** `git daemon` serving every repository under `base` on a loopback port, read-only. */
-export async function startGitDaemon(base: string): Promise<GitDaemon> {
+/** `git daemon` serving every repository under `base` on a loopback port, read-only unless `push`. */
+export async function startGitDaemon(base: string, opts: { push?: boolean } = {}): Promise<GitDaemon> {
   const port = await freePort();
+  const push = opts.push ? ['--enable=receive-pack'] : [];
   const daemon: ChildProcess = spawn(
     'git',
-    ['daemon', '--listen=127.0.0.1', `--port=${port}`, '--export-all', `--base-path=${base}`, '--reuseaddr', base],
+    [
+      'daemon',
+      '--listen=127.0.0.1',
+      `--port=${port}`,
+      '--export-all',
+      ...push,
+      `--base-path=${base}`,
+      '--reuseaddr',
+      base,
+    ],
     { stdio: 'ignore' },
   );
   for (let i = 0; i < 100 && !(await listening(port)); i++) await new Promise((r) => setTimeout(r, 50));

@@ -153,7 +153,7 @@ async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Pr
  */
 export async function fetchSource(workdir: string, source: SourceSpec, opts: GitOptions): Promise<FetchedSource> {
   const root = join(workdir, 'source', source.name);
-  const clone = source.subdir === undefined ? root : join(workdir, 'git', source.name);
+  const clone = cloneDir(workdir, source);
   await ensureClone(clone, source.url, opts);
   const commit = await resolveRef(clone, source, opts);
   opts.log(`${source.name}: ${source.ref || 'default branch'} is ${commit}`);
@@ -188,6 +188,27 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
     rmSync(index, { force: true });
   }
   return fetched;
+}
+
+/** The clone of a fetched source: its tree, or for a subdirectory the whole repository kept beside it. */
+function cloneDir(workdir: string, source: SourceSpec): string {
+  return source.subdir === undefined ? join(workdir, 'source', source.name) : join(workdir, 'git', source.name);
+}
+
+/** Tags `commit` of a fetched source as `tag` and pushes the tag to its remote (the spec's source tagging). */
+export async function tagSource(
+  workdir: string,
+  source: SourceSpec,
+  commit: string,
+  tag: string,
+  opts: GitOptions,
+): Promise<void> {
+  const dir = cloneDir(workdir, source);
+  await git(['check-ref-format', `refs/tags/${tag}`], dir, opts, '').catch(() => {
+    throw new GitError(`"${tag}" cannot be a git tag`);
+  });
+  await git(['tag', '--force', '--end-of-options', tag, commit], dir, opts, '');
+  await git(['push', '--quiet', 'origin', `refs/tags/${tag}:refs/tags/${tag}`], dir, opts, source.url);
 }
 
 /** Checks out every submodule (recursively) at its recorded commit; their paths and commits. */

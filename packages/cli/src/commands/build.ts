@@ -1,9 +1,9 @@
 // `flotilla build`: a version built from git sources by their update.json, published like
 // `flotilla version publish`, with its provenance in the signed manifest.
-import { writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { DesiredRevision, VersionList } from '@flotilla/protocol';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { DesiredRevision, InstallManifest, VersionList } from '@flotilla/protocol';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
 import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
@@ -34,6 +34,7 @@ interface BuildFlags extends ApiFlags {
   notes?: string;
   privateFile: string[];
   submodules: string[];
+  tagSources?: boolean;
   detach?: boolean;
   /** Hidden: the server runs this build as job `<dir>` (work/, private/, result.json). */
   serverJob?: string;
@@ -68,6 +69,31 @@ async function chooseVersion(flags: BuildFlags, service: string, given: string |
   return given;
 }
 
+/**
+ * Tags each source's built commit `<service>-<version>` and pushes the tag. The version is published
+ * already, so a source that cannot be tagged is reported, not fatal.
+ */
+async function tagSources(
+  service: string,
+  version: string,
+  flags: BuildFlags,
+  workdir: string,
+  manifest: InstallManifest,
+): Promise<void> {
+  const { tagSource } = await import('../build/git.ts');
+  const tag = `${service}-${version}`;
+  for (const built of manifest.provenance?.sources ?? []) {
+    const source = flags.source.find((s) => s.name === built.name);
+    if (!source) continue;
+    try {
+      await tagSource(workdir, source, built.commit, tag, { timeoutMs: gitTimeoutMs, log: () => {} });
+      process.stderr.write(`tagged ${source.name} ${built.commit.slice(0, 12)} as ${tag}\n`);
+    } catch (err) {
+      process.stderr.write(`warning: could not tag ${source.name} as ${tag}: ${(err as Error).message}\n`);
+    }
+  }
+}
+
 async function build(service: string, given: string | undefined, flags: BuildFlags): Promise<void> {
   if (flags.source.length === 0) throw new CliError('give at least one --source name=<git url>[#ref][:subdir]', 2);
   for (const name of flags.submodules) {
@@ -80,9 +106,8 @@ async function build(service: string, given: string | undefined, flags: BuildFla
     if (flags.workdir !== undefined) throw new CliError('--workdir is for --local builds; the server keeps its own', 2);
     return queueBuild(service, given, flags);
   }
-  if (job === undefined && flags.privateFile.length > 0) {
-    throw new CliError('--private-file names a file stored on the server: build without --local to use it', 2);
-  }
+  const { parseLocalPrivateFiles, stageLocalPrivateFiles } = await import('../build/local-private-files.ts');
+  const localPrivate = job === undefined ? parseLocalPrivateFiles(flags.privateFile) : [];
   if (flags.detach) throw new CliError('--detach is for builds on the server (without --local)', 2);
   const version = await chooseVersion(flags, service, given);
   const workdir = job !== undefined ? join(job, 'work') : resolve(flags.workdir ?? defaultWorkdir(service));
@@ -99,6 +124,12 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       process.exit(code);
     });
   }
+  // A --local build's own private files, staged where only this user reads them, removed after.
+  const staged =
+    localPrivate.length > 0
+      ? stageLocalPrivateFiles(localPrivate, join(mkdtempSync(join(tmpdir(), 'flotilla-private-')), 'private'))
+      : undefined;
+  if (staged !== undefined) process.once('exit', () => rmSync(dirname(staged), { recursive: true, force: true }));
   let result: Awaited<ReturnType<typeof runBuild>>;
   try {
     result = await runBuild({
@@ -115,6 +146,7 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       ...(job !== undefined
         ? { echoOutput: (chunk: Buffer) => process.stderr.write(chunk), privateFilesDir: join(job, 'private') }
         : {}),
+      ...(staged !== undefined ? { privateFilesDir: staged } : {}),
     });
   } catch (err) {
     if (err instanceof BuildStepError || err instanceof BuildInputError) {
@@ -124,8 +156,11 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       );
     }
     throw err;
+  } finally {
+    if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
   }
   const published = await publishVersion(service, version, result.buildDir, flags);
+  if (flags.tagSources) await tagSources(service, version, flags, workdir, result.manifest);
   if (!flags.json) {
     process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${result.logPath}\n`}`);
   }
@@ -173,10 +208,11 @@ export function registerBuildCommand(program: Command): void {
         .default([]),
     )
     .option('--set-desired <env>', 'make the new version desired in this environment')
+    .option('--tag-sources', "once published, tag each source's built commit <service>-<version> and push the tag")
     .addOption(
       new Option(
         '--private-file <path>',
-        'a private file stored on the server for the service, added to the version (repeatable; not with --local)',
+        'a private file stored on the server for the service, added to the version; with --local, <path>=<local file> (repeatable)',
       )
         .argParser((text: string, previous: string[]) => [...previous, text])
         .default([]),

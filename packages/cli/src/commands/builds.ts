@@ -17,6 +17,7 @@ export interface QueueFlags extends ApiFlags {
   macro: Record<string, string>;
   privateFile: string[];
   setDesired?: string;
+  tagSources?: boolean;
   detach?: boolean;
 }
 
@@ -78,6 +79,7 @@ export async function queueBuild(service: string, version: string | undefined, f
     ...(Object.keys(flags.macro).length > 0 ? { macros: flags.macro } : {}),
     ...(flags.privateFile.length > 0 ? { privateFiles: flags.privateFile } : {}),
     ...(flags.setDesired ? { setDesired: flags.setDesired } : {}),
+    ...(flags.tagSources ? { tagSources: true } : {}),
   };
   await queueJob(`/api/v1/services/${enc(service)}/builds`, body, flags);
 }

@@ -1,8 +1,8 @@
 // `flotilla client-version`: client versions made from a developer version with a client's settings
 // repositories and macros, published as `<name>+client` (see docs/client-versions.md).
-import { rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import {
   type ClientBuildCreate,
   clientVersionSuffix,
@@ -93,9 +93,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   }
   const job = flags.serverJob !== undefined ? resolve(flags.serverJob) : undefined;
   if (!flags.local && job === undefined) return queueOnServer(service, flags);
-  if (job === undefined && flags.privateFile.length > 0) {
-    throw new CliError('--private-file names a file stored on the server: build without --local to use it', 2);
-  }
+  const { parseLocalPrivateFiles, stageLocalPrivateFiles } = await import('../build/local-private-files.ts');
+  const localPrivate = job === undefined ? parseLocalPrivateFiles(flags.privateFile) : [];
   if (flags.detach) throw new CliError('--detach is for builds on the server (without --local)', 2);
   const client = clientFor(flags);
   const developer = await client.request<VersionDetail>(
@@ -103,7 +102,13 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     `/api/v1/services/${enc(service)}/versions/${enc(flags.from)}`,
   );
   const workdir = job !== undefined ? join(job, 'work') : resolve(flags.workdir ?? defaultWorkdir(service));
-  const privateFilesDir = job !== undefined ? join(job, 'private') : undefined;
+  // A --local build's own private files, staged where only this user reads them, removed after.
+  const staged =
+    localPrivate.length > 0
+      ? stageLocalPrivateFiles(localPrivate, join(mkdtempSync(join(tmpdir(), 'flotilla-private-')), 'private'))
+      : undefined;
+  if (staged !== undefined) process.once('exit', () => rmSync(dirname(staged), { recursive: true, force: true }));
+  const privateFilesDir = job !== undefined ? join(job, 'private') : staged;
   const consumer = flags.forConsumer ?? null;
   const { BuildLog } = await import('../build/build-log.ts');
   const { clientInputs, fetchSettings, privateFileDigests, runClientBuild } = await import('../build/client-build.ts');
@@ -184,6 +189,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     // Only this build's own download: a work directory in use by another build is left alone.
     if (unlock) rmSync(join(workdir, 'developer.tar.gz'), { force: true });
     unlock?.();
+    if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
   }
   const published = await publishVersion(service, version, result.buildDir, flags);
   if (!flags.json)
@@ -256,7 +262,7 @@ export function registerClientVersionCommands(program: Command): void {
     .addOption(
       new Option(
         '--private-file <path>',
-        'a private file stored on the server for the service, added to the client version (repeatable; not with --local)',
+        'a private file stored on the server for the service, added to the client version; with --local, <path>=<local file> (repeatable)',
       )
         .argParser((text: string, previous: string[]) => [...previous, text])
         .default([]),

@@ -8,6 +8,7 @@ const job: BuildJob = {
   service: 'web',
   from: null,
   consumer: null,
+  tagSources: false,
   version: null,
   sources: [{ name: 'app', url: 'https://git.example.com/web.git', ref: 'main', subdir: 'srv' }],
   macros: { edition: 'pro' },
@@ -29,6 +30,12 @@ describe('builderArguments', () => {
       ...['build', 'web', '2.0.0', '--source', 'app=https://git.example.com/web.git#main:srv'],
       ...['--macro', 'edition=pro', '--set-desired', 'test', '--server-job', '/jobs/7'],
     ]);
+  });
+
+  it('passes on submodules and source tagging', () => {
+    const sources = [...job.sources, { name: 'lib', url: 'git://h/lib.git', ref: '', submodules: true }];
+    const args = builderArguments({ ...job, sources, tagSources: true }, '/jobs/7');
+    expect(args.join(' ')).toContain('--source lib=git://h/lib.git# --submodules lib --tag-sources --macro');
   });
 
   it('runs `client-version build` for a client version, naming the consumer it is for', () => {

@@ -34,6 +34,7 @@ export function builderArguments(job: BuildJob, jobDir: string): string[] {
     ...(job.version !== null ? [job.version] : []),
     ...job.sources.flatMap((s) => ['--source', sourceArgument(s)]),
     ...job.sources.flatMap((s) => (s.submodules ? ['--submodules', s.name] : [])),
+    ...(job.tagSources ? ['--tag-sources'] : []),
     ...macros,
     ...desired,
     '--server-job',

@@ -157,6 +157,7 @@ export function createBuildService(opts: { db: Kysely<Tables>; runner: BuildRunn
           macros: body.macros ?? {},
           privateFiles,
           setDesired: body.setDesired ?? null,
+          tagSources: body.tagSources === true,
           requestedBy: actorLabel(actor),
         },
         'build.create',

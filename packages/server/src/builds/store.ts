@@ -9,6 +9,7 @@ export interface NewBuild {
   service: string;
   from: string | null;
   consumer: string | null;
+  tagSources?: boolean;
   version: string | null;
   sources: BuildSource[];
   macros: Record<string, string>;
@@ -28,6 +29,7 @@ export function toJob(row: BuildsTable, opts: { redact?: boolean } = {}): BuildJ
     service: row.service,
     from: row.from_version,
     consumer: row.consumer,
+    tagSources: Number(row.tag_sources) === 1,
     version: row.version,
     sources: opts.redact === false ? sources : sources.map((s) => ({ ...s, url: redactUrl(s.url) })),
     macros: JSON.parse(row.macros),
@@ -55,6 +57,7 @@ export async function insertBuild(db: Kysely<Tables>, job: NewBuild, at: string)
     service: job.service,
     from_version: job.from,
     consumer: job.consumer,
+    tag_sources: job.tagSources ? 1 : 0,
     version: job.version,
     sources: JSON.stringify(job.sources),
     macros: JSON.stringify(job.macros),

@@ -8,6 +8,8 @@ export interface BuildsTable {
   from_version: string | null;
   /** The consumer server that asked for a client build, on the provider. */
   consumer: string | null;
+  /** 1: once published, each source's commit is tagged `<service>-<version>` and the tag pushed. */
+  tag_sources: number;
   /** As requested; null for the next patch version. */
   version: string | null;
   /** JSON array of BuildSource. */

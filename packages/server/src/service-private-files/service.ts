@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PrivateFile } from '@flotilla/protocol';
+import { type PrivateFile, privateFileLimits, privatePathProblem } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit/audit-log.ts';
 import { actorLabel, type Principal } from '../auth/tokens.ts';
@@ -8,29 +8,11 @@ import { DomainError, Invalid, NotFound } from '../errors.ts';
 import { open, type PrivateFileKey, seal } from './cipher.ts';
 import type { PrivateFilesTable } from './tables.ts';
 
-export const privateFileLimits = {
-  /** One file: keys, licences and passwords are small; build inputs belong in the source repository. */
-  bytes: 1024 * 1024,
-  perService: 200,
-  pathBytes: 512,
-  pathSegments: 16,
-};
-
-const hasControlOrBackslash = (path: string) =>
-  [...path].some((ch) => ch === '\\' || (ch.codePointAt(0) as number) < 0x20 || ch.codePointAt(0) === 0x7f);
+export { privateFileLimits };
 
 /** A relative POSIX path without `.`/`..` segments, empty segments, backslashes or control characters. */
 export function checkPrivatePath(path: string): string {
-  const segments = path.split('/');
-  const problems: Array<[boolean, string]> = [
-    [path.length === 0, 'is empty'],
-    [Buffer.byteLength(path) > privateFileLimits.pathBytes, `is longer than ${privateFileLimits.pathBytes} bytes`],
-    [path.startsWith('/'), 'must be relative (no leading /)'],
-    [hasControlOrBackslash(path), 'may not hold a backslash or control character'],
-    [segments.some((s) => s === '' || s === '.' || s === '..'), 'may not hold empty, `.` or `..` segments'],
-    [segments.length > privateFileLimits.pathSegments, `has more than ${privateFileLimits.pathSegments} segments`],
-  ];
-  const why = problems.find(([bad]) => bad)?.[1];
+  const why = privatePathProblem(path);
   if (why) throw new Invalid(`path "${path.slice(0, 80)}" ${why}`);
   return path;
 }
