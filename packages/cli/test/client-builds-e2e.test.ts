@@ -44,7 +44,8 @@ describe('client builds on the server and for a consumer', () => {
 
   beforeAll(async () => {
     makeRepo(join(repos, 'base.git'), { 'conf/app.json': '{ "client": "base" }\n' });
-    makeRepo(join(repos, 'acme.git'), { 'conf/app.json': '{ "client": "acme", "port": 9443 }\n' });
+    makeRepo(join(repos, 'acme/acme.git'), { 'conf/app.json': '{ "client": "acme", "port": 9443 }\n' });
+    makeRepo(join(repos, 'acme-other/x.git'), { 'conf/app.json': '{ "client": "other" }\n' });
     daemon = await startGitDaemon(repos);
     provider = await spawnServer(
       ['--data-dir', makeTempDir('flotilla-provider-'), '--geodb', 'off', '--build-concurrency', '1'],
@@ -59,7 +60,8 @@ describe('client builds on the server and for a consumer', () => {
     expect(res.status).toBe(201);
     writeFileSync(join(dir, 'license.key'), 'licensed to the provider\n');
     await ok(provider, ['private-file', 'put', 'web', 'conf/license.key', join(dir, 'license.key')]);
-    const prefix = daemon.url('x').replace(/x\.git$/, '');
+    // acme may have settings built from its own directory of the git server only.
+    const prefix = daemon.url('acme/').replace(/\.git$/, '');
     const acme = await ok(provider, [
       ...['consumer', 'create', 'acme', '--profile', 'partner', '--settings-url', prefix, '--json'],
     ]);
@@ -124,7 +126,7 @@ describe('client builds on the server and for a consumer', () => {
 
   it('a consumer has the provider build its client version, receives it, and no other consumer sees it', async () => {
     const r = await ok(consumer, [
-      ...['federation', 'client-build', 'web', '--from', '3.5.1', '--settings', daemon.source('acme')],
+      ...['federation', 'client-build', 'web', '--from', '3.5.1', '--settings', `acme=${daemon.url('acme/acme')}#main`],
     ]);
     expect(r.stdout).toContain('the new client version is 3.5.1_1+client');
     expect(r.stdout).toMatch(/build \d+ at the provider succeeded: web 3\.5\.1_1\+client\n/);
@@ -150,16 +152,20 @@ describe('client builds on the server and for a consumer', () => {
     expect(feed.versions.map((v: { version: string }) => v.version)).toEqual(['3.5.1']);
     const job = (await callApi(consumer.url, 'GET', '/api/v1/federation/provider/client-builds')).body.builds[0];
     expect((await asOther(`/api/v1/federation/client-builds/${job.id}`)).status).toBe(404);
+    expect((await asOther(`/api/v1/federation/client-builds/${job.id}/log`)).status).toBe(404);
+    expect((await asOther(`/api/v1/federation/client-builds/${job.id}/cancel`, { method: 'POST' })).status).toBe(404);
     const refused = await asOther('/api/v1/federation/client-builds', {
       method: 'POST',
-      body: { service: 'web', from: '3.5.1', settings: [{ name: 'a', url: daemon.url('acme'), ref: 'main' }] },
+      body: { service: 'web', from: '3.5.1', settings: [{ name: 'a', url: daemon.url('acme/acme'), ref: 'main' }] },
     });
     expect(refused.status).toBe(403);
     expect(refused.body.error.message).toContain('allows it no settings URLs');
   }, 180_000);
 
   it("refuses settings outside the consumer's prefixes, with the provider's reason", async () => {
-    for (const url of ['file:///etc/flotilla', `${daemon.url('acme').replace(/acme\.git$/, '')}x/../base.git`]) {
+    const root = daemon.url('x').replace(/x\.git$/, '');
+    const outside = ['file:///etc/flotilla', `${root}base.git`, `${root}acme/../base.git`, `${root}acme-other/x.git`];
+    for (const url of outside) {
       const r = await cli(consumer, ['federation', 'client-build', 'web', '--from', '3.5.1', '--settings', `s=${url}`]);
       expect(r.status, url).not.toBe(0);
       expect(r.stderr).toContain('not under a URL prefix the provider allows "acme"');

@@ -20,6 +20,8 @@ export interface ClientSettingsFetch {
   workdir: string;
   gitTimeoutMs: number;
   log: BuildLog;
+  /** Settings someone else named (a consumer's): fetched with git's user configuration left out. */
+  untrusted?: boolean;
 }
 
 /** Brings every settings repository to its commit under `<workdir>/source/<name>`. */
@@ -40,7 +42,11 @@ export async function fetchSettings(req: ClientSettingsFetch): Promise<FetchedSo
   for (const source of req.settings) {
     try {
       fetched.push(
-        await fetchSource(req.workdir, source, { timeoutMs: req.gitTimeoutMs, log: (l) => req.log.line(l) }),
+        await fetchSource(req.workdir, source, {
+          timeoutMs: req.gitTimeoutMs,
+          log: (l) => req.log.line(l),
+          ...(req.untrusted ? { untrusted: true } : {}),
+        }),
       );
     } catch (err) {
       if (err instanceof GitError) throw new BuildStepError(`settings ${source.name}`, err.message);

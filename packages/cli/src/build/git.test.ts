@@ -116,4 +116,31 @@ describe('fetchSource', () => {
       await daemon.stop();
     }
   });
+
+  it("fetches untrusted repositories without the user's git configuration, and only over http(s) and git", async () => {
+    const dir = makeTempDir('flotilla-git-untrusted-');
+    makeRepo(join(dir, 'acme.git'), { 'who.txt': 'acme\n' });
+    makeRepo(join(dir, 'ops.git'), { 'who.txt': 'ops\n' });
+    const daemon = await startGitDaemon(dir);
+    // The user's configuration rewrites the consumer's URL to a repository of the provider's.
+    const config = join(dir, 'gitconfig');
+    writeFileSync(config, `[url "${daemon.url('ops')}"]\n\tinsteadOf = ${daemon.url('acme')}\n`);
+    const before = process.env.GIT_CONFIG_GLOBAL;
+    process.env.GIT_CONFIG_GLOBAL = config;
+    try {
+      const source = { name: 's', url: daemon.url('acme'), ref: 'main' };
+      await fetchSource(join(dir, 'trusted'), source, opts);
+      expect(readFileSync(join(dir, 'trusted/source/s/who.txt'), 'utf8')).toBe('ops\n');
+      await fetchSource(join(dir, 'untrusted'), source, { ...opts, untrusted: true });
+      expect(readFileSync(join(dir, 'untrusted/source/s/who.txt'), 'utf8')).toBe('acme\n');
+      const local = { name: 'l', url: join(dir, 'ops.git'), ref: 'main' };
+      await expect(fetchSource(join(dir, 'untrusted'), local, { ...opts, untrusted: true })).rejects.toThrow(
+        'git clone failed',
+      );
+    } finally {
+      if (before === undefined) delete process.env.GIT_CONFIG_GLOBAL;
+      else process.env.GIT_CONFIG_GLOBAL = before;
+      await daemon.stop();
+    }
+  });
 });

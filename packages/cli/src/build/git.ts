@@ -31,7 +31,22 @@ export interface FetchedSource extends SourceSpec {
 export interface GitOptions {
   timeoutMs: number;
   log: (line: string) => void;
+  /**
+   * Repositories someone else names (a consumer's settings, built by its provider): git runs without
+   * this user's configuration and credential helpers, follows no redirect and speaks only http(s) and git.
+   */
+  untrusted?: boolean;
 }
+
+/** The configuration git gets for untrusted repositories: nothing of the user's, no redirects, no helpers. */
+const untrustedConfig = ['-c', 'http.followRedirects=false', '-c', 'credential.helper=', '-c', 'core.askPass='];
+const untrustedEnv = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_ALLOW_PROTOCOL: 'http:https:git',
+  GIT_ASKPASS: '/bin/false',
+  SSH_ASKPASS: '/bin/false',
+};
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const refPattern = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/+@-]{1,255}$/;
@@ -75,13 +90,14 @@ export class GitError extends Error {
 }
 
 async function git(args: string[], cwd: string, opts: GitOptions, secret: string, env = {}): Promise<string> {
-  const result = await runProcess('git', args, {
+  const result = await runProcess('git', opts.untrusted ? [...untrustedConfig, ...args] : args, {
     cwd,
     timeoutMs: opts.timeoutMs,
     keepStdout: true,
     env: {
       ...process.env,
       ...env,
+      ...(opts.untrusted ? untrustedEnv : {}),
       GIT_TERMINAL_PROMPT: '0',
       GCM_INTERACTIVE: 'never',
       GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes',
@@ -161,6 +177,11 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
     await git(['checkout', '--quiet', '--force', '--detach', commit], clone, opts, '');
     // Leftovers of an earlier build go, so every build starts from the committed files only.
     await git(['clean', '-ffdxq'], clone, opts, '');
+  }
+  // Submodules an earlier build checked out here go when this one does not ask for them.
+  if (!source.submodules && existsSync(join(clone, '.git', 'modules'))) {
+    await git(['submodule', 'deinit', '--quiet', '--all', '--force'], clone, opts, '').catch(() => '');
+    rmSync(join(clone, '.git', 'modules'), { recursive: true, force: true });
   }
   const submoduleCommits = source.submodules ? await updateSubmodules(clone, source, opts) : undefined;
   const fetched = { ...source, root, commit, ...(submoduleCommits ? { submoduleCommits } : {}) };

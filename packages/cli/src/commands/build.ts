@@ -160,6 +160,8 @@ async function build(service: string, given: string | undefined, flags: BuildFla
     if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
   }
   const published = await publishVersion(service, version, result.buildDir, flags);
+  // Recorded before anything else can fail: the version exists from here on.
+  if (job !== undefined) writeFileSync(join(job, 'result.json'), JSON.stringify({ version }), { mode: 0o600 });
   if (flags.tagSources) await tagSources(service, version, flags, workdir, result.manifest);
   if (!flags.json) {
     process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${result.logPath}\n`}`);
@@ -175,7 +177,6 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       process.stdout.write(`desired in ${desired.environment}: ${service}=${version} (revision ${desired.revision})\n`);
     }
   }
-  if (job !== undefined) writeFileSync(join(job, 'result.json'), JSON.stringify({ version }), { mode: 0o600 });
   if (flags.json)
     printResult({ version: published, buildLog: result.logPath, ...(desired ? { desired } : {}) }, { json: true });
 }

@@ -12,6 +12,7 @@ import {
 } from '@flotilla/protocol';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
+import type { ClientBuildResult } from '../build/client-build.ts';
 import { type GitOptions, parseSource, type SourceSpec } from '../build/git.ts';
 import { BuildInputError } from '../build/macros.ts';
 import { BuildStepError } from '../build/step-error.ts';
@@ -129,7 +130,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   const builder = `flotilla client-version build ${cliVersion}${job !== undefined ? ' (on the server)' : ''}`;
   let unlock: (() => void) | undefined;
   let log: InstanceType<typeof BuildLog> | undefined;
-  let result: Awaited<ReturnType<typeof runClientBuild>> | undefined;
+  let result: ClientBuildResult | undefined;
+  let reused: VersionSummary | undefined;
   let version = '';
   try {
     unlock = lockWorkdir(workdir);
@@ -137,7 +139,13 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     log.line(
       `building a client version of ${service} ${flags.from}${consumer ? ` for ${consumer}` : ''} with ${builder}`,
     );
-    const settings = await fetchSettings({ settings: flags.settings, workdir, gitTimeoutMs, log });
+    const settings = await fetchSettings({
+      settings: flags.settings,
+      workdir,
+      gitTimeoutMs,
+      log,
+      untrusted: consumer !== null,
+    });
     const privateFiles = privateFilesDir !== undefined ? privateFileDigests(privateFilesDir) : [];
     const inputs = clientInputs(developer.digest, settings, flags.macro, privateFiles, consumer);
     const all = await listAllVersions(flags, service, 'client');
@@ -145,38 +153,34 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     if (same?.client?.inputs === inputs) {
       log.line(`${same.version} has the same inputs; nothing to publish`);
       log.close();
-      if (job !== undefined) writeResult(job, same.version);
-      if (flags.json) printResult({ published: null, same }, { json: true });
-      else {
-        process.stdout.write(
-          `nothing published: ${service} ${same.version} was made from the same developer version, settings commits and macros\n`,
-        );
-      }
-      return;
+      reused = same;
+      version = same.version;
     }
-    // Names are one sequence per developer version, whoever the versions were built for.
-    const latest = latestFrom(all, flags.from, 'any');
-    const generation = latest ? (latest.client?.generation ?? 0) + 1 : 0;
-    version = `${clientVersionName(flags.from, generation)}${clientVersionSuffix}`;
-    log.line(`the new client version is ${version}`);
-    const artifact = join(workdir, 'developer.tar.gz');
-    await downloadVerified(service, flags.from, artifact, { ...flags, json: true });
-    result = await runClientBuild({
-      developerVersion: flags.from,
-      developerDigest: developer.digest,
-      developerManifest: developer.manifest,
-      artifact,
-      settings,
-      macros: flags.macro,
-      generation,
-      inputs,
-      workdir,
-      builder,
-      log,
-      startedAt,
-      ...(privateFilesDir !== undefined ? { privateFilesDir } : {}),
-      ...(consumer !== null ? { consumer } : {}),
-    });
+    if (!reused) {
+      // Names are one sequence per developer version, whoever the versions were built for.
+      const latest = latestFrom(all, flags.from, 'any');
+      const generation = latest ? (latest.client?.generation ?? 0) + 1 : 0;
+      version = `${clientVersionName(flags.from, generation)}${clientVersionSuffix}`;
+      log.line(`the new client version is ${version}`);
+      const artifact = join(workdir, 'developer.tar.gz');
+      await downloadVerified(service, flags.from, artifact, { ...flags, json: true });
+      result = await runClientBuild({
+        developerVersion: flags.from,
+        developerDigest: developer.digest,
+        developerManifest: developer.manifest,
+        artifact,
+        settings,
+        macros: flags.macro,
+        generation,
+        inputs,
+        workdir,
+        builder,
+        log,
+        startedAt,
+        ...(privateFilesDir !== undefined ? { privateFilesDir } : {}),
+        ...(consumer !== null ? { consumer } : {}),
+      });
+    }
   } catch (err) {
     log?.line(`build failed: ${(err as Error).message}`);
     log?.close();
@@ -191,21 +195,43 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     unlock?.();
     if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
   }
-  const published = await publishVersion(service, version, result.buildDir, flags);
-  if (!flags.json)
-    process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${log.path}\n`}`);
-  let desired: DesiredRevision | undefined;
-  if (flags.setDesired) {
-    desired = await client.request<DesiredRevision>('PATCH', `/api/v1/environments/${enc(flags.setDesired)}/desired`, {
-      set: { [service]: version },
-      comment: `flotilla client-version build ${service} ${version}`,
-    });
-    if (!flags.json) {
-      process.stdout.write(`desired in ${desired.environment}: ${service}=${version} (revision ${desired.revision})\n`);
+  return afterBuild();
+
+  /** Publishes (unless the same inputs made a version already), then records and sets it desired. */
+  async function afterBuild(): Promise<void> {
+    let published: Awaited<ReturnType<typeof publishVersion>> | undefined;
+    if (reused) {
+      if (!flags.json) {
+        process.stdout.write(
+          `nothing published: ${service} ${version} was made from the same developer version, settings commits and macros\n`,
+        );
+      }
+    } else {
+      published = await publishVersion(service, version, (result as ClientBuildResult).buildDir, flags);
+      if (!flags.json) {
+        process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${log?.path}\n`}`);
+      }
+    }
+    // Recorded before anything else can fail: the version exists from here on.
+    if (job !== undefined) writeResult(job, version);
+    let desired: DesiredRevision | undefined;
+    if (flags.setDesired) {
+      desired = await client.request<DesiredRevision>(
+        'PATCH',
+        `/api/v1/environments/${enc(flags.setDesired)}/desired`,
+        { set: { [service]: version }, comment: `flotilla client-version build ${service} ${version}` },
+      );
+      if (!flags.json) {
+        process.stdout.write(
+          `desired in ${desired.environment}: ${service}=${version} (revision ${desired.revision})\n`,
+        );
+      }
+    }
+    if (flags.json) {
+      const what = reused ? { published: null, same: reused } : { published, buildLog: log?.path };
+      printResult({ ...what, ...(desired ? { desired } : {}) }, { json: true });
     }
   }
-  if (job !== undefined) writeResult(job, version);
-  if (flags.json) printResult({ published, buildLog: log.path, ...(desired ? { desired } : {}) }, { json: true });
 }
 
 /** What the server reads back from a job: the version it ends with. */

@@ -33,6 +33,10 @@ export interface ConsumerFilter {
   from?: string;
 }
 
+/** What a consumer reported, made safe for a terminal: control characters shown as `?`. */
+const printable = (text: string | null) =>
+  [...(text ?? '')].map((ch) => ((ch.codePointAt(0) as number) < 0x20 || ch === '\u007f' ? '?' : ch)).join('');
+
 const matches = (f: ConsumerFilter, x: { environment: string; service: string; instanceId: string }) =>
   (!f.environment || x.environment === f.environment) &&
   (!f.service || x.service === f.service) &&
@@ -54,7 +58,7 @@ export async function printConsumerFleet(name: string, filter: ConsumerFilter, f
     return printResult({ consumer: fleet.consumer, receivedAt: fleet.receivedAt, instances }, { json: true });
   const groups = new Map<string, typeof instances>();
   for (const i of instances) {
-    const key = `${i.environment} / ${i.service}`;
+    const key = `${printable(i.environment)} / ${i.service}`;
     groups.set(key, [...(groups.get(key) ?? []), i]);
   }
   let out = reportedLine(fleet);
@@ -63,9 +67,9 @@ export async function printConsumerFleet(name: string, filter: ConsumerFilter, f
     out += `\n${key}: ${rows.length} instance${rows.length === 1 ? '' : 's'}\n`;
     out += formatTable(
       rows.map((r) => ({
-        instance: r.instanceId,
-        version: r.version ?? '',
-        state: r.state,
+        instance: printable(r.instanceId),
+        version: printable(r.version),
+        state: printable(r.state),
         reported: formatTime(r.reportedAt),
       })),
       ['instance', 'version', 'state', 'reported'],
@@ -93,13 +97,13 @@ export async function printConsumerFaults(
     { faults },
     {
       rows: faults.map((f) => ({
-        id: f.id,
+        id: printable(f.id),
         time: formatTime(f.at),
-        environment: f.environment,
-        instance: f.instanceId,
+        environment: printable(f.environment),
+        instance: printable(f.instanceId),
         service: f.service,
-        version: f.version ?? '',
-        reason: f.reason,
+        version: printable(f.version),
+        reason: printable(f.reason),
       })),
       columns: ['id', 'time', 'environment', 'instance', 'service', 'version', 'reason'],
       empty: 'no fault reports',

@@ -148,4 +148,16 @@ export function registerFederationBuildCommands(federation: Command): void {
   withApiOptions(
     federation.command('client-builds').description("this server's client builds at the provider, newest first"),
   ).action(listAtProvider);
+  withApiOptions(
+    federation
+      .command('client-build-cancel <id>')
+      .description(
+        'cancel one of this server’s client builds at the provider: queued, it is dropped; running, stopped',
+      ),
+  ).action(async (id: string, flags: ApiFlags) => {
+    const n = wholeNumber('build id', id, 1);
+    const job = await clientFor(flags).request<BuildJob>('POST', `${base}/${n}/cancel`);
+    if (flags.json) return printResult(job, { json: true });
+    process.stdout.write(`build ${job.id} at the provider: ${job.state}\n`);
+  });
 }

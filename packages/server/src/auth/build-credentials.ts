@@ -13,18 +13,20 @@ export interface BuildScope {
   service: string;
   /** The environment the job may make the version desired in (one entry of its own service only). */
   environment: string | null;
+  /** A client build's developer version: the one artifact it may download. */
+  from?: string | null;
   expiresAt: number;
 }
 
-// What the builder calls: the service, its versions (a client build downloads its developer version),
-// a version's upload, the desired list, and the key that checks what it downloads.
+// What the builder calls: the service, its versions, a version's upload, the desired list, and for a
+// client build its developer version's artifact and the key that checks it.
 const serviceRoutes = new Set([
   'GET /api/v1/services/:service',
   'GET /api/v1/services/:service/versions',
   'GET /api/v1/services/:service/versions/:version',
-  'GET /api/v1/services/:service/versions/:version/artifact',
   'PUT /api/v1/services/:service/versions/:version',
 ]);
+const artifactRoute = 'GET /api/v1/services/:service/versions/:version/artifact';
 const signingKeyRoute = 'GET /api/v1/signing-key';
 const desiredRoute = 'PATCH /api/v1/environments/:env/desired';
 
@@ -76,6 +78,10 @@ export class BuildCredentials {
       const params = (request.params ?? {}) as Record<string, string | undefined>;
       if (serviceRoutes.has(route) && params.service === scope.service) return;
       if (route === signingKeyRoute) return;
+      // Other artifacts hold other clients' settings and private files: only the one it builds from.
+      if (route === artifactRoute && params.service === scope.service && scope.from && params.version === scope.from) {
+        return;
+      }
       if (route === desiredRoute && scope.environment !== null && params.env === scope.environment) {
         const body = (request.body ?? {}) as { set?: Record<string, string>; remove?: unknown };
         const keys = Object.keys(body.set ?? {});

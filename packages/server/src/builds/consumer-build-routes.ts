@@ -48,7 +48,8 @@ export async function consumerBuildRoutes(
     },
     async (request, reply) => {
       const consumer = consumerOf(request);
-      await provider.requireInProfile(consumer, request.body.service);
+      // The version it starts from must be one the consumer is offered (its profile, its tested gate).
+      await provider.requireOffered(consumer, request.body.service, request.body.from);
       provider.requireAllowedSettings(
         consumer,
         request.body.settings.map((s) => s.url),
@@ -87,6 +88,25 @@ export async function consumerBuildRoutes(
       },
     },
     async (request) => ownJob(request, request.params.id),
+  );
+
+  app.post<{ Params: { id: number } }>(
+    '/api/v1/federation/client-builds/:id/cancel',
+    {
+      preHandler: consumerOnly,
+      schema: {
+        tags,
+        summary: "Cancel one of the consumer's build jobs: a queued one is dropped, a running one stopped",
+        security,
+        params: IdParams,
+        response: { 200: BuildJob, ...errors },
+      },
+    },
+    async (request) => {
+      const job = await ownJob(request, request.params.id);
+      const name = consumerOf(request).name;
+      return builds.cancel({ tokenId: `consumer:${name}`, name: `consumer:${name}`, role: 'developer' }, job.id);
+    },
   );
 
   app.get<{ Params: { id: number }; Querystring: { offset?: number } }>(

@@ -195,6 +195,56 @@ describeEachStore(allStoreKinds)('the build queue on %s', (kind) => {
     expect(new Set(ids).size).toBe(8);
   });
 
+  it('holds each consumer to a few builds at once, runs them as client builds, and lets it cancel its own', async () => {
+    const { db, dir, runner, builds, until, log } = await setup();
+    const at = new Date().toISOString();
+    await db
+      .insertInto('service_versions')
+      .values({
+        service: 'web',
+        version: '1.0.0',
+        digest: `sha256:${'0'.repeat(64)}`,
+        size: 1,
+        manifest: '{}',
+        signed_manifest: '{}',
+        signature: '',
+        key_id: '',
+        notes: null,
+        author: 'dev',
+        created_at: at,
+      })
+      .execute();
+    const ask = (macros: Record<string, string> = {}) =>
+      builds.createForConsumer('acme', { service: 'web', from: '1.0.0', settings: [source], macros });
+    const jobs = [await ask({ ms: '5000' }), await ask(), await ask()];
+    expect(jobs.map((j) => [j.kind, j.from, j.consumer, j.requestedBy])).toEqual(
+      Array(3).fill(['client', '1.0.0', 'acme', 'consumer:acme']),
+    );
+    await expect(ask()).rejects.toThrow('consumer "acme" has 3 builds queued or running');
+    await expect(
+      builds.createForConsumer('acme', {
+        service: 'web',
+        from: '1.0.0',
+        settings: [{ ...source, submodules: true }],
+      }),
+    ).rejects.toThrow('settings repositories have no submodules');
+    await expect(builds.createForConsumer('other', { service: 'web', from: '2.0.0', settings: [] })).rejects.toThrow(
+      'has no version 2.0.0',
+    );
+    await runner.start('http://127.0.0.1:1');
+    const first = jobs[0] as BuildJob;
+    await until(first.id, ['running']);
+    for (let i = 0; i < 200 && !existsSync(buildLogPath(dir, first.id)); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && !log(first.id).includes('args: '); i++) await new Promise((r) => setTimeout(r, 25));
+    const consumer = { tokenId: 'consumer:acme', name: 'consumer:acme', role: 'developer' } as Principal;
+    expect((await builds.cancel(consumer, first.id)).state).toBe('cancelled');
+    expect(log(first.id)).toMatch(
+      /args: \["client-version","build","web","--from","1\.0\.0","--settings",.*"--for-consumer","acme"/,
+    );
+    expect((await ask()).consumer).toBe('acme');
+  });
+
   it('refuses builds when the server has no builder command', async () => {
     const { create } = await setup({ builder: null });
     await expect(create({})).rejects.toBeInstanceOf(Unavailable);
@@ -225,6 +275,20 @@ it("admits a build credential only to its own service's publishing routes", asyn
   await expect(request('PATCH', desired, { env: 'test' }, { set: { web: '1.0.0' } })).resolves.toBe(undefined);
   await expect(request('PATCH', desired, { env: 'test' }, { set: { web: '1', db: '2' } })).rejects.toThrow(/may only/);
   await expect(request('PATCH', desired, { env: 'prod' }, { set: { web: '1.0.0' } })).rejects.toThrow(/may only/);
+  // Artifacts hold other clients' settings and private files: only a client build's own developer version.
+  const artifact = '/api/v1/services/:service/versions/:version/artifact';
+  await expect(request('GET', artifact, { service: 'web', version: '1.0.0' })).rejects.toThrow(/may only/);
+  const client = credentials.issue({ jobId: 8, service: 'web', environment: null, from: '1.0.0' }, 60_000);
+  const asClient = (params: object) =>
+    gate({
+      method: 'GET',
+      routeOptions: { url: artifact },
+      params,
+      headers: { authorization: `Bearer ${client}` },
+    } as never);
+  await expect(asClient({ service: 'web', version: '1.0.0' })).resolves.toBe(undefined);
+  await expect(asClient({ service: 'web', version: '1.0.0+client' })).rejects.toThrow(/may only/);
+  await expect(asClient({ service: 'db', version: '1.0.0' })).rejects.toThrow(/may only/);
   expect(credentials.principalOf(token)).toMatchObject({ kind: 'build', role: 'developer', name: 'build 7' });
   credentials.revoke(token);
   await expect(request('GET', '/api/v1/services/:service', { service: 'web' })).rejects.toThrow(/unknown/);

@@ -197,7 +197,12 @@ export class BuildRunner {
     }
     // From here to the running set nothing waits, so a cancel finds the job in one place or the other.
     const token = opts.credentials.issue(
-      { jobId: job.id, service: job.service, environment: job.setDesired },
+      {
+        jobId: job.id,
+        service: job.service,
+        environment: job.setDesired,
+        from: job.kind === 'client' ? job.from : null,
+      },
       opts.credentialTtlMs ?? 24 * 3600_000,
     );
     const args = [...builder.args, ...builderArguments(job, jobDir)];

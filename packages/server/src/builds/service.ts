@@ -16,10 +16,21 @@ import { isUniqueViolation } from '../db/unique.ts';
 import { DomainError, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { checkPrivatePath } from '../service-private-files/service.ts';
 import type { BuildRunner } from './runner.ts';
-import { countQueued, finishBuild, getBuild, insertBuild, listBuilds, type NewBuild, redactUrl } from './store.ts';
+import {
+  countActiveFor,
+  countQueued,
+  finishBuild,
+  getBuild,
+  insertBuild,
+  listBuilds,
+  type NewBuild,
+  redactUrl,
+} from './store.ts';
 
 /** Jobs waiting at once; more are refused rather than kept. */
 export const maxQueuedBuilds = 100;
+/** One consumer's jobs queued or running at once, so no consumer can hold the queue. */
+export const maxActivePerConsumer = 3;
 
 export function createBuildService(opts: { db: Kysely<Tables>; runner: BuildRunner }) {
   const { db, runner } = opts;
@@ -112,6 +123,13 @@ export function createBuildService(opts: { db: Kysely<Tables>; runner: BuildRunn
             'retry-after': '60',
           });
         }
+        if (build.consumer !== null && (await countActiveFor(tx, build.consumer)) >= maxActivePerConsumer) {
+          throw new DomainError(
+            'rate_limited',
+            `consumer "${build.consumer}" has ${maxActivePerConsumer} builds queued or running; wait for one to end`,
+            { 'retry-after': '60' },
+          );
+        }
         const made = await insertBuild(tx, build, new Date().toISOString());
         await recordAudit(tx, {
           actor,
@@ -197,6 +215,7 @@ export function createBuildService(opts: { db: Kysely<Tables>; runner: BuildRunn
       requireRunner();
       await requireService(body.service);
       checkSourcesAndMacros(body.settings, body.macros ?? {}, 'settings');
+      if (body.settings.some((s) => s.submodules)) throw new Invalid('settings repositories have no submodules');
       await checkDeveloperVersion(body.service, body.from);
       const actor: Principal = { tokenId: `consumer:${consumer}`, name: `consumer:${consumer}`, role: 'developer' };
       return enqueue(

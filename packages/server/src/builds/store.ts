@@ -100,6 +100,17 @@ export async function listBuilds(db: Kysely<Tables>, q: BuildListQuery & { consu
   return rows.map((r) => toJob(r));
 }
 
+/** A consumer's jobs that are queued or running. */
+export async function countActiveFor(db: Kysely<Tables>, consumer: string): Promise<number> {
+  const row = await db
+    .selectFrom('builds')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('consumer', '=', consumer)
+    .where('state', 'in', ['queued', 'running'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function countQueued(db: Kysely<Tables>): Promise<number> {
   const row = await db
     .selectFrom('builds')

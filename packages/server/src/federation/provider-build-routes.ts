@@ -6,24 +6,9 @@ import { authorize, principalOf } from '../auth/hook.ts';
 import { DomainError, Forbidden, Invalid, NotFound, Unavailable } from '../errors.ts';
 import type { FeatureDeps } from '../http/feature-deps.ts';
 import type { Follower } from './follower.ts';
-import { callProvider, type ProviderConnection, ProviderRefused } from './provider-client.ts';
+import { callProvider, firstBytes, type ProviderConnection, ProviderRefused } from './provider-client.ts';
 
 const maxLogAnswerBytes = 1024 * 1024;
-
-/** Up to `limit` bytes of a response body; the rest is not read. */
-async function firstBytes(res: Response, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  while (reader && size < limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(value));
-    size += value.byteLength;
-  }
-  await reader?.cancel().catch(() => {});
-  return Buffer.concat(chunks).subarray(0, limit);
-}
 
 /** The provider's refusal as this server's own error, so the caller sees the provider's reason. */
 function asDomainError(err: unknown): unknown {
@@ -57,7 +42,7 @@ export async function providerBuildRoutes(app: FastifyInstance, deps: FeatureDep
   };
   const forward = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
     try {
-      return await callProvider<T>(connection(), path, { ...init, signal: AbortSignal.timeout(30_000) });
+      return await callProvider<T>(connection(), path, init, AbortSignal.timeout(30_000));
     } catch (err) {
       throw err instanceof DomainError ? err : asDomainError(err);
     }
@@ -115,6 +100,30 @@ export async function providerBuildRoutes(app: FastifyInstance, deps: FeatureDep
     async (request) => forward<BuildJob>(`${base}/${request.params.id}`),
   );
 
+  app.post<{ Params: { id: number } }>(
+    '/api/v1/federation/provider/client-builds/:id/cancel',
+    {
+      preHandler: developer,
+      schema: {
+        tags,
+        summary: "Cancel one of this server's builds at the provider",
+        security,
+        params: IdParams,
+        response: { 200: BuildJob, ...errors },
+      },
+    },
+    async (request) => {
+      const job = await forward<BuildJob>(`${base}/${request.params.id}/cancel`, { method: 'POST' });
+      await recordAudit(deps.db, {
+        actor: principalOf(request),
+        action: 'federation.client-build.cancel',
+        target: `service:${job.service}`,
+        before: { providerUrl: connection().providerUrl, id: job.id },
+      });
+      return job;
+    },
+  );
+
   app.get<{ Params: { id: number }; Querystring: { offset?: number } }>(
     '/api/v1/federation/provider/client-builds/:id/log',
     {
@@ -142,12 +151,12 @@ export async function providerBuildRoutes(app: FastifyInstance, deps: FeatureDep
         throw asDomainError(err);
       }
       if (!res.ok) {
-        const text = (await res.text()).slice(0, 300);
+        const text = (await firstBytes(res, 300)).bytes.toString('utf8');
         throw asDomainError(new ProviderRefused(res.status, `${res.status} from the provider: ${text}`));
       }
       // At most a megabyte per answer, read as bytes: the caller asks again from its new offset.
       reply.type('text/plain; charset=utf-8');
-      return reply.send(await firstBytes(res, maxLogAnswerBytes));
+      return reply.send((await firstBytes(res, maxLogAnswerBytes)).bytes);
     },
   );
 }

@@ -38,6 +38,25 @@ const toConsumer = (r: store.ConsumerRow): Consumer => ({
   settingsUrls: r.settings_urls ? (JSON.parse(r.settings_urls) as string[]) : [],
 });
 
+/**
+ * Whether a settings URL lies under an allowed prefix: same scheme, host and port (as URLs compare
+ * them, so case does not matter), its path inside the prefix's directory, and nothing git would resolve
+ * elsewhere (dot segments, escaped dots or slashes, backslashes, user names or passwords).
+ */
+export function underPrefix(url: string, prefix: string): boolean {
+  if (/\/\.\.?(\/|$)|%2e|%2f|%5c|\\/i.test(url)) return false;
+  let u: URL;
+  let p: URL;
+  try {
+    u = new URL(url);
+    p = new URL(prefix);
+  } catch {
+    return false;
+  }
+  if (u.username || u.password || u.search || u.hash) return false;
+  return u.protocol === p.protocol && u.host === p.host && u.pathname.startsWith(p.pathname);
+}
+
 /** The provider side: consumer accounts, their feed of the profile's versions, downloads and reports. */
 export function createProviderService(deps: ProviderDeps) {
   const { db } = deps;
@@ -85,7 +104,7 @@ export function createProviderService(deps: ProviderDeps) {
   }
 
   return {
-    requireInProfile,
+    requireOffered,
 
     async createConsumer(
       actor: Principal,
@@ -170,8 +189,7 @@ export function createProviderService(deps: ProviderDeps) {
         );
       }
       for (const url of urls) {
-        // No dot segments or escapes either, which git would resolve outside the prefix.
-        if (!allowed.some((prefix) => url.startsWith(prefix)) || /\/\.\.?(\/|$)|%2e|%2f|\\/i.test(url)) {
+        if (!allowed.some((prefix) => underPrefix(url, prefix))) {
           throw new Forbidden(`settings ${url} are not under a URL prefix the provider allows "${consumer.name}"`);
         }
       }

@@ -18,8 +18,14 @@ export const Consumer = Type.Object({
 });
 export type Consumer = Static<typeof Consumer>;
 
-/** `https://host[:port]/…`, `http://…` or `git://…`: a host (and path) of git servers, never a local path. */
-export const SettingsUrlPrefix = Type.String({ pattern: '^(https?|git)://[^/@\\s]+/[^\\s]*$', maxLength: 2000 });
+/**
+ * `https://host[:port]/path/`, `http://…/` or `git://…/`: a host and a directory of git servers,
+ * ending at a `/` so that `…/acme/` does not admit `…/acme-internal/`; never a local path.
+ */
+export const SettingsUrlPrefix = Type.String({
+  pattern: '^(https?|git)://[^/@\\s]+/([^\\s]*/)?$',
+  maxLength: 2000,
+});
 export const ConsumerSettingsUrls = Type.Object(
   { settingsUrls: Type.Array(SettingsUrlPrefix, { maxItems: 50 }) },
   { additionalProperties: false },
