@@ -4,7 +4,7 @@
 import https from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeTestPki, type TestPki } from '../../agent/src/mesh/tls.test.helper.ts';
-import { freePort, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
+import { freeListenPort, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
 
 let pki: TestPki;
 beforeAll(() => {
@@ -33,10 +33,10 @@ function request(
 describe('flotilla mesh with mutual TLS and tokens', () => {
   it('meshes two nodes and refuses clients without a certificate of the CA or without a token', async () => {
     const [swanMesh, swanApi, gooseMesh, gooseApi] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
+      await freeListenPort(),
+      await freeListenPort(),
+      await freeListenPort(),
+      await freeListenPort(),
     ];
     const swanCert = pki.node('swan');
     const gooseCert = pki.node('goose');
@@ -131,7 +131,12 @@ describe('flotilla mesh with mutual TLS and tokens', () => {
   }, 90_000);
 
   it('with a certificate and no CA (server TLS), dials and probes peers trusted by the system roots', async () => {
-    const [aMesh, aApi, bMesh, bApi] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [aMesh, aApi, bMesh, bApi] = [
+      await freeListenPort(),
+      await freeListenPort(),
+      await freeListenPort(),
+      await freeListenPort(),
+    ];
     // NODE_EXTRA_CA_CERTS adds the test CA to the roots Node trusts, as an installed CA would be.
     const env = { NODE_EXTRA_CA_CERTS: pki.caPath };
     const node = (name: string, mesh: number, api: number, target: number) => {
@@ -180,7 +185,7 @@ describe('flotilla mesh with mutual TLS and tokens', () => {
   }, 60_000);
 
   it('stops at start with a clear message on bad TLS flags or a busy port', async () => {
-    const port = await freePort();
+    const port = await freeListenPort();
     const bad = spawnMesh([
       '--name',
       'swan',
@@ -212,7 +217,7 @@ describe('flotilla mesh with mutual TLS and tokens', () => {
       '--listen-port',
       String(port),
       '--api-port',
-      String(await freePort()),
+      String(await freeListenPort()),
     ]);
     await first.token();
     await vi.waitFor(() => expect(first.stderr()).toContain('mesh port'), { timeout: 20_000 });
@@ -224,7 +229,7 @@ describe('flotilla mesh with mutual TLS and tokens', () => {
       '--listen-port',
       String(port),
       '--api-port',
-      String(await freePort()),
+      String(await freeListenPort()),
     ]);
     expect(await second.exited).toBe(2);
     expect(second.stderr()).toContain(`flotilla: cannot listen on 127.0.0.1: listen EADDRINUSE`);

@@ -70,6 +70,23 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...started].map((n) => n.stop(5000)));
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
+ * connection of another test takes it between this check and the mesh process's bind.
+ */
+export async function freeListenPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  return freePort();
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

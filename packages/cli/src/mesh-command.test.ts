@@ -3,7 +3,7 @@
 // both nodes, tokens, a refused name, and a leave the other node sees.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { freePort, type MeshProcess, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
+import { freeListenPort, type MeshProcess, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
 
 const doc = readFileSync(new URL('../../../docs/mesh.md', import.meta.url), 'utf8');
 
@@ -47,7 +47,7 @@ interface Sample {
 describe('flotilla mesh: the quick start of docs/mesh.md', () => {
   it('joins eagle and duck, measures both ways, refuses a taken name, and sees a leave', async () => {
     const ports = new Map<number, number>();
-    for (const p of [8080, 8081, 8082, 8083]) ports.set(p, await freePort());
+    for (const p of [8080, 8081, 8082, 8083]) ports.set(p, await freeListenPort());
     const mapPorts = (text: string) => text.replace(/\b808[0-3]\b/g, (p) => String(ports.get(Number(p))));
     const commands = block('quick-start');
     expect(commands).toHaveLength(2);
@@ -125,9 +125,9 @@ describe('flotilla mesh: the quick start of docs/mesh.md', () => {
       '--listen-address',
       'localhost',
       '--listen-port',
-      String(await freePort()),
+      String(await freeListenPort()),
       '--api-port',
-      String(await freePort()),
+      String(await freeListenPort()),
     ]);
     expect(await twin.exited).toBe(1);
     expect(twin.stderr()).toContain(

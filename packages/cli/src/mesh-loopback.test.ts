@@ -1,7 +1,7 @@
 // 20 `flotilla mesh` processes on loopback: all join through one node and see all 20; a node killed
 // with SIGKILL (no goodbye) is declared dead by every other node within DEAD_WITHIN_MS.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { freePort, type MeshProcess, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
+import { freeListenPort, type MeshProcess, spawnMesh, stopAll } from './mesh-command.test.helper.ts';
 
 const NODES = 20;
 /** Probe 1 s + timeout 0.5 s + indirect probes + suspicion 4·log10(20) s ≈ 7 s, and gossip; slack for a loaded machine. */
@@ -22,7 +22,17 @@ async function nodesOf(apiPort: number): Promise<string[]> {
 describe(`flotilla mesh: ${NODES} processes on loopback`, () => {
   it('converge, and all declare a killed node dead', async () => {
     const ports: { mesh: number; api: number }[] = [];
-    for (let i = 0; i < NODES; i++) ports.push({ mesh: await freePort(), api: await freePort() });
+    const taken = new Set<number>();
+    const pick = async () => {
+      for (;;) {
+        const port = await freeListenPort();
+        if (!taken.has(port)) {
+          taken.add(port);
+          return port;
+        }
+      }
+    };
+    for (let i = 0; i < NODES; i++) ports.push({ mesh: await pick(), api: await pick() });
     const seed = `127.0.0.1:${ports[0]?.mesh}`;
     const procs: MeshProcess[] = names.map((name, i) =>
       spawnMesh([
@@ -39,14 +49,25 @@ describe(`flotilla mesh: ${NODES} processes on loopback`, () => {
         TOKEN,
       ]),
     );
-    await vi.waitFor(
-      async () => {
-        for (const [i, p] of ports.entries()) {
-          expect((await nodesOf(p.api)).sort(), `${names[i]}'s view`).toEqual([...names].sort());
+    await vi
+      .waitFor(
+        async () => {
+          for (const [i, p] of ports.entries()) {
+            expect((await nodesOf(p.api)).sort(), `${names[i]}'s view`).toEqual([...names].sort());
+          }
+        },
+        { timeout: 120_000, interval: 1000 },
+      )
+      .catch(async (err) => {
+        // Say which node is missing where, and what that node's own log says.
+        const seen = await nodesOf(ports[0]?.api as number).catch(() => [] as string[]);
+        for (const [i, name] of names.entries()) {
+          if (seen.includes(name)) continue;
+          const proc = procs[i] as MeshProcess;
+          console.error(`${name} (exit ${proc.child.exitCode}):\n${proc.stderr().split('\n').slice(-30).join('\n')}`);
         }
-      },
-      { timeout: 120_000, interval: 1000 },
-    );
+        throw err;
+      });
 
     const victim = NODES - 1;
     const killedAt = Date.now();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type FakeBus, joinedBuses } from '../cluster/testing.test.helper.ts';
-import { DesiredNotifier, parseWait } from './long-poll.ts';
+import { DesiredNotifier, parseWait, wakeSlice } from './long-poll.ts';
 
 describe('DesiredNotifier', () => {
   it('wakes the waiters of one environment only', async () => {
@@ -11,6 +11,22 @@ describe('DesiredNotifier', () => {
     n.notify('prod');
     expect(await prod).toBe('changed');
     expect(await test).toBe('timeout');
+    expect(n.waiting).toBe(0);
+  });
+
+  it('wakes a large fleet in slices, letting other work run between them', async () => {
+    const n = new DesiredNotifier();
+    const woken: number[] = [];
+    const all = Array.from({ length: wakeSlice * 2 + 10 }, (_, i) => n.wait('prod', 5000).then(() => woken.push(i)));
+    let between = -1;
+    n.notify('prod');
+    // Work queued now (a state report's I/O) runs between slices: after the second (queued before it), before the last.
+    setImmediate(() => {
+      between = woken.length;
+    });
+    await Promise.all(all);
+    expect(between).toBe(wakeSlice * 2);
+    expect(woken).toHaveLength(wakeSlice * 2 + 10);
     expect(n.waiting).toBe(0);
   });
 

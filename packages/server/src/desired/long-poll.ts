@@ -6,6 +6,9 @@ import type { ClusterBus } from '../cluster/bus.ts';
  */
 export type WakeReason = 'changed' | 'timeout' | 'aborted' | 'closed' | 'recheck';
 
+/** Waiters woken in one turn of the event loop. */
+export const wakeSlice = 256;
+
 interface Waiter {
   finish(reason: WakeReason): void;
 }
@@ -87,7 +90,15 @@ export class DesiredNotifier {
     for (const listener of this.#listeners) listener(environment);
     const set = this.#waiters.get(environment);
     if (!set) return;
-    for (const waiter of [...set]) waiter.finish('changed');
+    // In slices, with the event loop's other work between them: a fleet's answers and the polls that
+    // follow them would otherwise hold up state reports and the admin API for a second or more.
+    const woken = [...set];
+    const slice = (from: number) => {
+      const end = Math.min(woken.length, from + wakeSlice);
+      for (let i = from; i < end; i++) (woken[i] as Waiter).finish('changed');
+      if (end < woken.length) setImmediate(slice, end);
+    };
+    slice(0);
   }
 
   /** Releases every waiter and refuses new ones (server shutdown). */
