@@ -5,7 +5,7 @@ import { type Database, openDatabase } from '../db/connection.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { createIdentityService } from '../identity/service.ts';
 import { revokeIdentity } from '../identity/store.ts';
-import { TokenStore } from './tokens.ts';
+import { foundCredentialMs, TokenStore } from './tokens.ts';
 
 // On SQLite, credentials found are reused for a few seconds, and any write through this process to a
 // token, an identity or a user drops them at once, so a revocation is refused on the next request.
@@ -48,14 +48,16 @@ describe('found credentials', () => {
     await expect(tokens.authenticate(`Bearer ${second.credential}`)).rejects.toThrow(/revoked/);
   });
 
-  it('reads again after a few seconds, so a change it cannot see (another process) counts soon', async () => {
+  it('reads again after foundCredentialMs, so a change it cannot see (another process) counts then', async () => {
     const { database, tokens, advance } = await setup();
     const { token } = await tokens.create('ops', 'admin');
     await tokens.authenticate(`Bearer ${token}`);
     // Raw SQL stands in for another process: this process's watcher does not see it.
     await sql`update api_tokens set revoked_at = '2026-12-06T00:00:01Z'`.execute(database.db);
     expect((await tokens.authenticate(`Bearer ${token}`)).name).toBe('ops');
-    advance(5001);
+    advance(foundCredentialMs - 1);
+    expect((await tokens.authenticate(`Bearer ${token}`)).name).toBe('ops');
+    advance(2);
     await expect(tokens.authenticate(`Bearer ${token}`)).rejects.toThrow(/revoked/);
   });
 

@@ -132,8 +132,12 @@ type TokenLookupRow = {
   user_disabled_at: string | null;
 };
 
-/** How long a found credential row is reused; writes through this process drop it at once. */
-const foundCredentialMs = 5000;
+/**
+ * How long a found credential row is reused. Writes through any replica, and the loss of their notices,
+ * drop it at once; only a program writing the store beside the server (`--data-dir` commands) waits
+ * this long. Longer than an agent's report interval, so a fleet's polls after a change find theirs.
+ */
+export const foundCredentialMs = 30_000;
 const maxFoundCredentials = 100_000;
 
 export class TokenStore {

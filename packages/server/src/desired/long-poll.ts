@@ -7,7 +7,7 @@ import type { ClusterBus } from '../cluster/bus.ts';
 export type WakeReason = 'changed' | 'timeout' | 'aborted' | 'closed' | 'recheck';
 
 /** Waiters woken in one turn of the event loop. */
-export const wakeSlice = 256;
+export const wakeSlice = 64;
 
 interface Waiter {
   finish(reason: WakeReason): void;
