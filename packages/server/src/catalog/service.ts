@@ -7,7 +7,6 @@ import type {
   VersionDetail,
   VersionList,
   VersionListQuery,
-  VersionSummary,
 } from '@flotilla/protocol';
 import { serviceNamePattern } from '@flotilla/protocol';
 import type { Kysely } from 'kysely';
@@ -19,13 +18,14 @@ import type { Tables } from '../db/tables.ts';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.ts';
 import { putInTrash } from '../trash/store.ts';
 import { ArtifactStore } from './artifacts.ts';
-import { checkClientName, kindOf, nameOf, sortVersionsNewestFirst } from './client-version.ts';
+import { checkClientName, kindOf, sortVersionsNewestFirst } from './client-version.ts';
 import { isVersionPinned, type PinCheck } from './pins.ts';
 import { createProfileRules } from './profiles.ts';
 import { receiveArtifact, trimHistory } from './publish.ts';
 import { loadOrCreateSigningKey, type SigningKeyPair, signManifest } from './signing.ts';
 import * as store from './store.ts';
 import { parseVersionName } from './version-name.ts';
+import { toVersionSummary } from './version-summary.ts';
 
 export { isVersionPinned } from './pins.ts';
 export { maxArtifactBytes } from './publish.ts';
@@ -116,32 +116,6 @@ export function createCatalogService(deps: CatalogDeps) {
     maxHistorySize: row.max_history_size ?? defaultMax,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-  });
-  const toSummary = (r: store.VersionSummaryRow): VersionSummary => ({
-    service: r.service,
-    version: r.version,
-    digest: r.digest,
-    size: r.size,
-    notes: r.notes,
-    author: r.author,
-    createdAt: r.created_at,
-    kind: r.kind === 'client' ? 'client' : 'developer',
-    name: nameOf(r.version),
-    ...(r.kind === 'client'
-      ? {
-          client: {
-            developerVersion: r.developer_version ?? '',
-            generation: r.generation ?? 0,
-            inputs: r.client_inputs ?? '',
-            settings: (JSON.parse(r.settings ?? '[]') as { name: string; url: string; commit: string }[]).map((x) => ({
-              name: x.name,
-              url: x.url,
-              commit: x.commit,
-            })),
-            ...(r.consumer ? { consumer: r.consumer } : {}),
-          },
-        }
-      : {}),
   });
 
   async function requireService(name: string): Promise<store.ServiceRow> {
@@ -350,7 +324,7 @@ export function createCatalogService(deps: CatalogDeps) {
         );
       }
       return {
-        ...toSummary(row),
+        ...toVersionSummary(row),
         manifest,
         signedManifest: row.signed_manifest,
         signature: row.signature,
@@ -376,13 +350,13 @@ export function createCatalogService(deps: CatalogDeps) {
       const limit = query.limit ?? 50;
       const page = rows.slice(start, start + limit);
       const more = start + limit < rows.length;
-      return { versions: page.map(toSummary), nextCursor: more ? (page.at(-1)?.version ?? null) : null };
+      return { versions: page.map(toVersionSummary), nextCursor: more ? (page.at(-1)?.version ?? null) : null };
     },
 
     async getVersion(serviceName: string, version: string): Promise<VersionDetail> {
       const row = await requireVersion(serviceName, version);
       return {
-        ...toSummary(row),
+        ...toVersionSummary(row),
         manifest: JSON.parse(row.manifest) as InstallManifest,
         signedManifest: row.signed_manifest,
         signature: row.signature,
