@@ -1,6 +1,7 @@
 // `--private-file <path>=<local file>` of a --local build: a file of this machine added to the version
 // at <path>, as the server adds its stored private files to server builds (same path rules and limits).
-import { copyFileSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { privateFileLimits, privatePathProblem } from '@flotilla/protocol';
 import { CliError } from '../api-client.ts';
@@ -52,8 +53,20 @@ export function parseLocalPrivateFiles(entries: string[]): LocalPrivateFile[] {
   });
 }
 
+/**
+ * A --local build's private files, staged in a fresh temporary directory only this user reads, laid out
+ * like a server job's `private/`; `remove` (also run at exit) deletes it. Undefined without files.
+ */
+export function stageForLocalBuild(files: LocalPrivateFile[]): { dir: string; remove: () => void } | undefined {
+  if (files.length === 0) return undefined;
+  const root = mkdtempSync(join(tmpdir(), 'flotilla-private-'));
+  const remove = () => rmSync(root, { recursive: true, force: true });
+  process.once('exit', remove);
+  return { dir: stageLocalPrivateFiles(files, join(root, 'private')), remove };
+}
+
 /** Copies the files into a fresh directory (0700, files 0600) laid out like a server job's `private/`. */
-export function stageLocalPrivateFiles(files: LocalPrivateFile[], dir: string): string {
+function stageLocalPrivateFiles(files: LocalPrivateFile[], dir: string): string {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const { path, file } of files) {

@@ -1,8 +1,8 @@
 // `flotilla build`: a version built from git sources by their update.json, published like
 // `flotilla version publish`, with its provenance in the signed manifest.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { DesiredRevision, InstallManifest, VersionList } from '@flotilla/protocol';
 import { type Command, Option } from 'commander';
 import { CliError } from '../api-client.ts';
@@ -106,7 +106,7 @@ async function build(service: string, given: string | undefined, flags: BuildFla
     if (flags.workdir !== undefined) throw new CliError('--workdir is for --local builds; the server keeps its own', 2);
     return queueBuild(service, given, flags);
   }
-  const { parseLocalPrivateFiles, stageLocalPrivateFiles } = await import('../build/local-private-files.ts');
+  const { parseLocalPrivateFiles, stageForLocalBuild } = await import('../build/local-private-files.ts');
   const localPrivate = job === undefined ? parseLocalPrivateFiles(flags.privateFile) : [];
   if (flags.detach) throw new CliError('--detach is for builds on the server (without --local)', 2);
   const version = await chooseVersion(flags, service, given);
@@ -124,12 +124,7 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       process.exit(code);
     });
   }
-  // A --local build's own private files, staged where only this user reads them, removed after.
-  const staged =
-    localPrivate.length > 0
-      ? stageLocalPrivateFiles(localPrivate, join(mkdtempSync(join(tmpdir(), 'flotilla-private-')), 'private'))
-      : undefined;
-  if (staged !== undefined) process.once('exit', () => rmSync(dirname(staged), { recursive: true, force: true }));
+  const staged = stageForLocalBuild(localPrivate);
   let result: Awaited<ReturnType<typeof runBuild>>;
   try {
     result = await runBuild({
@@ -146,7 +141,7 @@ async function build(service: string, given: string | undefined, flags: BuildFla
       ...(job !== undefined
         ? { echoOutput: (chunk: Buffer) => process.stderr.write(chunk), privateFilesDir: join(job, 'private') }
         : {}),
-      ...(staged !== undefined ? { privateFilesDir: staged } : {}),
+      ...(staged !== undefined ? { privateFilesDir: staged.dir } : {}),
     });
   } catch (err) {
     if (err instanceof BuildStepError || err instanceof BuildInputError) {
@@ -157,7 +152,7 @@ async function build(service: string, given: string | undefined, flags: BuildFla
     }
     throw err;
   } finally {
-    if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
+    staged?.remove();
   }
   const published = await publishVersion(service, version, result.buildDir, flags);
   // Recorded before anything else can fail: the version exists from here on.

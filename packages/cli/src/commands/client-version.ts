@@ -1,8 +1,8 @@
 // `flotilla client-version`: client versions made from a developer version with a client's settings
 // repositories and macros, published as `<name>+client` (see docs/client-versions.md).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   type ClientBuildCreate,
   clientVersionSuffix,
@@ -94,7 +94,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   }
   const job = flags.serverJob !== undefined ? resolve(flags.serverJob) : undefined;
   if (!flags.local && job === undefined) return queueOnServer(service, flags);
-  const { parseLocalPrivateFiles, stageLocalPrivateFiles } = await import('../build/local-private-files.ts');
+  const { parseLocalPrivateFiles, stageForLocalBuild } = await import('../build/local-private-files.ts');
   const localPrivate = job === undefined ? parseLocalPrivateFiles(flags.privateFile) : [];
   if (flags.detach) throw new CliError('--detach is for builds on the server (without --local)', 2);
   const client = clientFor(flags);
@@ -103,13 +103,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     `/api/v1/services/${enc(service)}/versions/${enc(flags.from)}`,
   );
   const workdir = job !== undefined ? join(job, 'work') : resolve(flags.workdir ?? defaultWorkdir(service));
-  // A --local build's own private files, staged where only this user reads them, removed after.
-  const staged =
-    localPrivate.length > 0
-      ? stageLocalPrivateFiles(localPrivate, join(mkdtempSync(join(tmpdir(), 'flotilla-private-')), 'private'))
-      : undefined;
-  if (staged !== undefined) process.once('exit', () => rmSync(dirname(staged), { recursive: true, force: true }));
-  const privateFilesDir = job !== undefined ? join(job, 'private') : staged;
+  const staged = stageForLocalBuild(localPrivate);
+  const privateFilesDir = job !== undefined ? join(job, 'private') : staged?.dir;
   const consumer = flags.forConsumer ?? null;
   const { BuildLog } = await import('../build/build-log.ts');
   const { clientInputs, fetchSettings, privateFileDigests, runClientBuild } = await import('../build/client-build.ts');
@@ -193,7 +188,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     // Only this build's own download: a work directory in use by another build is left alone.
     if (unlock) rmSync(join(workdir, 'developer.tar.gz'), { force: true });
     unlock?.();
-    if (staged !== undefined) rmSync(dirname(staged), { recursive: true, force: true });
+    staged?.remove();
   }
   return afterBuild();
 
