@@ -136,7 +136,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     cleanups.push(() => cluster.close());
     await cluster.leader.ready;
     const tokens = new TokenStore(database.db, Date.now, {
-      commitLazily: database.commitPipelined,
+      // On PostgreSQL a last-use write is one statement that commits alone, durable when it returns.
+      ...(database.dialect === 'sqlite' ? { commitLazily: database.commitPipelined } : {}),
       watchWrites:
         database.dialect === 'postgres' ? clusterWideWrites(database.watchWrites, cluster.bus) : database.watchWrites,
     });
@@ -276,6 +277,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         metrics,
         commitDurably: database.commitDurably,
         commitPipelined: database.commitPipelined,
+        writeOne: database.writeOne,
         threadRoutes,
       },
       builds,

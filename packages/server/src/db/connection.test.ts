@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { allStoreKinds, describeEachStore, useMigratedDatabase } from '../../test/support/databases.ts';
 import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { openDatabase } from './connection.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -122,5 +123,34 @@ describe('SQLite commitDurably', () => {
     } finally {
       await database.close();
     }
+  });
+});
+
+describeEachStore(allStoreKinds)('writeOne on %s', (kind) => {
+  const handle = useMigratedDatabase(kind);
+
+  it('answers the statement once it is durable, alone on PostgreSQL and through the group sync on SQLite', async () => {
+    const database = handle.current;
+    const row = {
+      time: 7,
+      app: 'w',
+      app_version: 'v1',
+      country_iso_code: '',
+      country: '',
+      city: '',
+      tags: '{}',
+      fields: '{}',
+    };
+    await database.writeOne((db) => db.insertInto('checkins').values(row).execute());
+    const stored = await database.db.selectFrom('checkins').select('app').where('time', '=', 7).execute();
+    expect(stored).toEqual([{ app: 'w' }]);
+    if (kind === 'sqlite') {
+      expect(database.writeOne).toBe(database.commitDurably);
+      return;
+    }
+    // now() is when the transaction began: after a BEGIN it is earlier than the statement's own start.
+    const alone = sql<{ alone: boolean }>`select now() = statement_timestamp() as alone`;
+    expect((await database.writeOne((db) => alone.execute(db))).rows[0]?.alone).toBe(true);
+    expect((await database.commitDurably((tx) => alone.execute(tx))).rows[0]?.alone).toBe(false);
   });
 });

@@ -30,6 +30,11 @@ export interface Database {
    */
   commitPipelined<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<Pipelined<T>>;
   /**
+   * One statement, durable when it resolves. On PostgreSQL a lone statement commits by itself, without
+   * the BEGIN and COMMIT round trips of a transaction; on SQLite it is commitDurably (the group sync).
+   */
+  writeOne<T>(work: (db: Kysely<Tables>) => Promise<T>): Promise<T>;
+  /**
    * Calls `listener` around every write this process makes to `tables` (Kysely statements; raw SQL
    * is not seen). On SQLite this process is the one writer; on PostgreSQL other replicas write too,
    * so a cache needs their notices as well (cluster/shared-writes.ts).
@@ -144,6 +149,11 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
     committed += 1;
     return { result, durable: syncThrough(committed) };
   };
+  async function commitDurably<T>(work: (tx: Transaction<Tables>) => Promise<T>): Promise<T> {
+    const { result, durable } = await commitPipelined(work);
+    await durable;
+    return result;
+  }
   return {
     db,
     dialect: 'sqlite',
@@ -154,11 +164,8 @@ function openSqlite(path: string, syncWal: (fd: number) => Promise<void>): Datab
     },
     commitPipelined,
     watchWrites: writes.watch,
-    async commitDurably(work) {
-      const { result, durable } = await commitPipelined(work);
-      await durable;
-      return result;
-    },
+    commitDurably,
+    writeOne: commitDurably,
     async close() {
       await syncing?.catch(() => {});
       await db.destroy();
@@ -218,6 +225,7 @@ function openPostgres(url: string, onConnectionError: (err: Error) => void): Dat
     dialect: 'postgres',
     commitDurably: (work) => db.transaction().execute(work),
     commitPipelined: commitInOneStep(db),
+    writeOne: (work) => work(db),
     watchWrites: writes.watch,
     description: `PostgreSQL ${safe.toString()}`,
     openClient: (applicationName) => {

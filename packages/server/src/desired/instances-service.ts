@@ -23,6 +23,8 @@ export function createInstanceService(deps: {
   now?: () => Date;
   /** A durable commit that syncs off the event loop (SQLite); default: a plain transaction. */
   commit?: FeatureDeps['commitDurably'];
+  /** One statement without a transaction where the store allows it (PostgreSQL); default: `commit`. */
+  writeOne?: FeatureDeps['writeOne'];
 }) {
   const expiryMs = deps.expiryMs ?? defaultInstanceExpiryMs;
   const now = () => deps.now?.() ?? new Date();
@@ -30,8 +32,9 @@ export function createInstanceService(deps: {
   const view = (row: store.InstanceRow, staleBefore: string) => ({ ...row, stale: row.lastSeenAt < staleBefore });
   const commit = deps.commit ?? ((work) => deps.db.transaction().execute(work));
   // Repeated reports of many agents arriving together are one statement and one commit.
+  const writeOne = deps.writeOne ?? commit;
   const touchUnchanged = batched((reports: Parameters<typeof store.touchUnchangedReports>[1]) =>
-    commit((tx) => store.touchUnchangedReports(tx, reports)),
+    writeOne((db) => store.touchUnchangedReports(db, reports)),
   );
   // Changed reports too (after a desired-version change every agent's is): one transaction for many.
   // Each answers with what refuses it, so one instance of another environment fails only itself.

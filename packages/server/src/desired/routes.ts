@@ -61,6 +61,7 @@ export async function desiredRoutes(app: FastifyInstance, deps: DesiredRouteDeps
     db: deps.db,
     expiryMs: deps.instanceExpiryMs ?? defaultInstanceExpiryMs,
     ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
+    ...(deps.writeOne ? { writeOne: deps.writeOne } : {}),
   });
 
   // Held long polls must end before the server waits for open requests, so release them in preClose.

@@ -27,4 +27,6 @@ export interface FeatureDeps {
   commitDurably?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
   /** The same in two steps, for group-commit writers (Database.commitPipelined). */
   commitPipelined?: Database['commitPipelined'];
+  /** One statement, durable, without a transaction's round trips on PostgreSQL (Database.writeOne). */
+  writeOne?: Database['writeOne'];
 }

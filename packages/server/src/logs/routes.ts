@@ -40,6 +40,7 @@ export async function logsRoutes(app: FastifyInstance, deps: LogRouteDeps): Prom
     retentionMs: deps.config.logRetentionMs,
     hub,
     ...(deps.commitDurably ? { commit: deps.commitDurably } : {}),
+    ...(deps.writeOne ? { writeOne: deps.writeOne } : {}),
   });
 
   // Lines uploaded through other replicas reach this one's followers too.

@@ -88,6 +88,36 @@ describeEachStore(allStoreKinds)('log service on %s', (kind) => {
     expect(rest.nextCursor).toBeNull();
   });
 
+  it("stores a batch of up to 500 lines as one statement through the store's writeOne, a larger one in a transaction", async () => {
+    const used: string[] = [];
+    const database = handle.current;
+    const logs = createLogService({
+      db: database.db,
+      dialect: database.dialect,
+      retentionMs: 14 * 86_400_000,
+      now: () => clock,
+      commit: (work) => {
+        used.push('commit');
+        return database.commitDurably(work);
+      },
+      writeOne: (work) => {
+        used.push('writeOne');
+        return database.writeOne(work);
+      },
+    });
+    const lines = (n: number, tag: string) =>
+      Array.from({ length: n }, (_, i) => line({ message: `${tag}${i}`, time: iso(t0 + i) }));
+    expect(await logs.ingest({ environment: 'prod' }, { instanceId: 'h', lines: lines(500, 'a') })).toEqual({
+      accepted: 500,
+    });
+    expect(await logs.ingest({ environment: 'prod' }, { instanceId: 'h', lines: lines(501, 'b') })).toEqual({
+      accepted: 501,
+    });
+    expect(used).toEqual(['writeOne', 'commit']);
+    expect((await logs.search({ q: 'a', limit: 1000 })).lines).toHaveLength(500);
+    expect((await logs.search({ q: 'b', limit: 1000 })).lines).toHaveLength(501);
+  });
+
   it('pages newest first with cursors, lines of the same millisecond in arrival order', async () => {
     const logs = service();
     // Three lines share one millisecond: the cursor must split them without loss or repeats.

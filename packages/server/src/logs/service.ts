@@ -24,6 +24,8 @@ export interface LogServiceDeps {
   hub?: LogHub;
   /** A durable commit that syncs off the event loop (SQLite); default: a plain transaction. */
   commit?: FeatureDeps['commitDurably'];
+  /** One statement without a transaction where the store allows it (PostgreSQL). */
+  writeOne?: FeatureDeps['writeOne'];
   now?: () => number;
 }
 
@@ -34,7 +36,7 @@ export function createLogService(deps: LogServiceDeps) {
   let stopped = false;
   // Batches of many agents arriving together are stored by one transaction.
   const store = batched(async (batches: LogLinesTable[][]) => {
-    await insertLines(deps.db, batches.flat(), deps.commit);
+    await insertLines(deps.db, batches.flat(), { commit: deps.commit, writeOne: deps.writeOne });
     return batches.map(() => undefined);
   });
 

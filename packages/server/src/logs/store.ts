@@ -7,13 +7,21 @@ import type { LogLinesTable } from './tables.ts';
 // 13 parameters a row: 500 rows stay far below SQLite's 32766 and PostgreSQL's 65535 bound parameters.
 const insertChunk = 500;
 
-/** Stores the lines in one transaction, in multi-row inserts; `commit` runs it (default: a plain transaction). */
-export async function insertLines(
-  db: Kysely<Tables>,
-  rows: LogLinesTable[],
-  commit: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T> = (work) => db.transaction().execute(work),
-): Promise<void> {
+export interface LineWriters {
+  /** Runs a transaction durably (default: a plain transaction). */
+  commit?: <T>(work: (tx: Transaction<Tables>) => Promise<T>) => Promise<T>;
+  /** Runs one statement durably, without a transaction where the store allows it (Database.writeOne). */
+  writeOne?: <T>(work: (db: Kysely<Tables>) => Promise<T>) => Promise<T>;
+}
+
+/** Stores the lines atomically in multi-row inserts: one statement up to 500 lines, else one transaction. */
+export async function insertLines(db: Kysely<Tables>, rows: LogLinesTable[], writers: LineWriters = {}): Promise<void> {
   if (rows.length === 0) return;
+  if (rows.length <= insertChunk && writers.writeOne) {
+    await writers.writeOne((one) => one.insertInto('log_lines').values(rows).execute());
+    return;
+  }
+  const commit = writers.commit ?? ((work) => db.transaction().execute(work));
   await commit(async (tx) => {
     for (let i = 0; i < rows.length; i += insertChunk) {
       await tx
