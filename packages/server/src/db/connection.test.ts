@@ -6,6 +6,17 @@ import { makeTempDir } from '../../test/support/temp-dir.ts';
 import { openDatabase } from './connection.ts';
 import { migrateToLatest } from './migrate.ts';
 
+const checkin = (time: number, app: string) => ({
+  time,
+  app,
+  app_version: 'v1',
+  country_iso_code: '',
+  country: '',
+  city: '',
+  tags: '{}',
+  fields: '{}',
+});
+
 describe('SQLite commitDurably', () => {
   it('commits the work, answers its result, and leaves other writers on synchronous=FULL', async () => {
     const database = openDatabase(join(makeTempDir('flotilla-conn-'), 'a.db'));
@@ -14,16 +25,7 @@ describe('SQLite commitDurably', () => {
       const synchronous = async () =>
         (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db)).rows[0]?.synchronous;
       expect(await synchronous()).toBe(2);
-      const row = {
-        time: 1,
-        app: 'a',
-        app_version: 'v1',
-        country_iso_code: '',
-        country: '',
-        city: '',
-        tags: '{}',
-        fields: '{}',
-      };
+      const row = checkin(1, 'a');
       const answer = await database.commitDurably(async (tx) => {
         await tx.insertInto('checkins').values(row).execute();
         return 'done';
@@ -131,16 +133,7 @@ describeEachStore(allStoreKinds)('writeOne on %s', (kind) => {
 
   it('answers the statement once it is durable, alone on PostgreSQL and through the group sync on SQLite', async () => {
     const database = handle.current;
-    const row = {
-      time: 7,
-      app: 'w',
-      app_version: 'v1',
-      country_iso_code: '',
-      country: '',
-      city: '',
-      tags: '{}',
-      fields: '{}',
-    };
+    const row = checkin(7, 'w');
     await database.writeOne((db) => db.insertInto('checkins').values(row).execute());
     const stored = await database.db.selectFrom('checkins').select('app').where('time', '=', 7).execute();
     expect(stored).toEqual([{ app: 'w' }]);
