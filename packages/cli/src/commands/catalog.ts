@@ -123,6 +123,9 @@ function signatureValid(key: SigningKey, v: VersionDetail): boolean {
 }
 
 /** Packs (a directory) and uploads a version; `flotilla build` publishes through it too. */
+/** The version's name is taken: published before, or by another publish that ran at the same time. */
+export class VersionTaken extends CliError {}
+
 export async function publishVersion(
   service: string,
   version: string,
@@ -133,7 +136,7 @@ export async function publishVersion(
   const route = `/api/v1/services/${enc(service)}/versions/${enc(version)}`;
   // Checked first so a taken name is reported before a long upload, not after.
   const existing = await rawFetch(opts, route);
-  if (existing.ok) throw new CliError(`version ${version} of service "${service}" already exists`);
+  if (existing.ok) throw new VersionTaken(`version ${version} of service "${service}" already exists`);
   await existing.body?.cancel();
   const { file, cleanup } = await artifactFile(path);
   try {
@@ -144,6 +147,10 @@ export async function publishVersion(
     return await client.request<VersionDetail>('PUT', `${route}?${query}`, body as ReadableStream, {
       headers: { 'content-type': 'application/gzip' },
     });
+  } catch (err) {
+    // Published by someone else between the check above and this upload.
+    if (err instanceof CliError && err.detail?.endsWith('→ 409')) throw new VersionTaken(err.message, 1, err.detail);
+    throw err;
   } finally {
     cleanup();
   }

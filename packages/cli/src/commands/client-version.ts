@@ -21,7 +21,8 @@ import { examples } from '../help.ts';
 import { formatTable, formatTime, printResult } from '../output.ts';
 import { cliVersion } from '../program-base.ts';
 import { asBuildSource, queueJob } from './builds.ts';
-import { downloadVerified, listAllVersions, publishedLine, publishVersion } from './catalog.ts';
+import { downloadVerified, listAllVersions, publishedLine } from './catalog.ts';
+import { clientVersionName, latestFrom, nextGeneration, publishClientVersion } from './client-publish.ts';
 import { macroOption } from './macro-option.ts';
 
 const enc = encodeURIComponent;
@@ -54,26 +55,6 @@ function parseSettings(text: string, previous: SourceSpec[]): SourceSpec[] {
 function defaultWorkdir(service: string): string {
   const cache = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return join(cache, 'flotilla', 'client-builds', service);
-}
-
-/** Generation 0 is named like its developer version, generation N `<developer version>_N` (the server checks it). */
-function clientVersionName(developerVersion: string, generation: number): string {
-  return generation === 0 ? developerVersion : `${developerVersion}_${generation}`;
-}
-
-/** The newest client version made from `developerVersion` (for one consumer, or for none), by generation. */
-function latestFrom(
-  versions: VersionSummary[],
-  developerVersion: string,
-  consumer: string | null | 'any',
-): VersionSummary | undefined {
-  let latest: VersionSummary | undefined;
-  for (const v of versions) {
-    if (v.client?.developerVersion !== developerVersion) continue;
-    if (consumer !== 'any' && (v.client.consumer ?? null) !== consumer) continue;
-    if (!latest || v.client.generation > (latest.client?.generation ?? -1)) latest = v;
-  }
-  return latest;
 }
 
 function queueOnServer(service: string, flags: ClientBuildFlags): Promise<void> {
@@ -128,6 +109,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
   let result: ClientBuildResult | undefined;
   let reused: VersionSummary | undefined;
   let version = '';
+  let inputs = '';
+  let generation = 0;
   try {
     unlock = lockWorkdir(workdir);
     log = new BuildLog(join(workdir, 'logs', `${flags.from}.log`), echo);
@@ -142,7 +125,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
       untrusted: consumer !== null,
     });
     const privateFiles = privateFilesDir !== undefined ? privateFileDigests(privateFilesDir) : [];
-    const inputs = clientInputs(developer.digest, settings, flags.macro, privateFiles, consumer);
+    inputs = clientInputs(developer.digest, settings, flags.macro, privateFiles, consumer);
     const all = await listAllVersions(flags, service, 'client');
     const same = latestFrom(all, flags.from, consumer);
     if (same?.client?.inputs === inputs) {
@@ -153,9 +136,8 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     }
     if (!reused) {
       // Names are one sequence per developer version, whoever the versions were built for.
-      const latest = latestFrom(all, flags.from, 'any');
-      const generation = latest ? (latest.client?.generation ?? 0) + 1 : 0;
-      version = `${clientVersionName(flags.from, generation)}${clientVersionSuffix}`;
+      generation = nextGeneration(all, flags.from);
+      version = clientVersionName(flags.from, generation);
       log.line(`the new client version is ${version}`);
       const artifact = join(workdir, 'developer.tar.gz');
       await downloadVerified(service, flags.from, artifact, { ...flags, json: true });
@@ -194,18 +176,28 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
 
   /** Publishes (unless the same inputs made a version already), then records and sets it desired. */
   async function afterBuild(): Promise<void> {
-    let published: Awaited<ReturnType<typeof publishVersion>> | undefined;
-    if (reused) {
-      if (!flags.json) {
-        process.stdout.write(
-          `nothing published: ${service} ${version} was made from the same developer version, settings commits and macros\n`,
-        );
-      }
-    } else {
-      published = await publishVersion(service, version, (result as ClientBuildResult).buildDir, flags);
-      if (!flags.json) {
-        process.stdout.write(`${publishedLine(published)}${job !== undefined ? '' : `build log: ${log?.path}\n`}`);
-      }
+    let published: VersionDetail | undefined;
+    if (!reused) {
+      const outcome = await publishClientVersion({
+        service,
+        developerVersion: flags.from,
+        consumer,
+        inputs,
+        buildDir: (result as ClientBuildResult).buildDir,
+        generation,
+        flags,
+        say: (line) => process.stderr.write(`${line}\n`),
+      });
+      version = outcome.version;
+      if ('same' in outcome) reused = outcome.same;
+      else published = outcome.published;
+    }
+    if (!flags.json) {
+      process.stdout.write(
+        published
+          ? `${publishedLine(published)}${job !== undefined ? '' : `build log: ${log?.path}\n`}`
+          : `nothing published: ${service} ${version} was made from the same developer version, settings commits and macros\n`,
+      );
     }
     // Recorded before anything else can fail: the version exists from here on.
     if (job !== undefined) writeResult(job, version);
