@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
-import { fetchSource, parseSource, redactUrl } from './git.ts';
+import { fetchSource, limitsOf, parseSource, redactUrl } from './git.ts';
 import { commitFiles, gitIn, makeRepo, startGitDaemon } from './git-repo.test.helper.ts';
 
 const opts = { timeoutMs: 30_000, log: () => {} };
@@ -142,5 +143,50 @@ describe('fetchSource', () => {
       else process.env.GIT_CONFIG_GLOBAL = before;
       await daemon.stop();
     }
+  });
+});
+
+describe('size limits of a fetched repository', () => {
+  const limits = { repoBytes: 10 * 1024 * 1024, treeBytes: 10 * 1024 * 1024, files: 100 };
+
+  it('refuses a tree with more files, or more bytes, than allowed before writing any of it', async () => {
+    const dir = makeTempDir('flotilla-git-limits-');
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`conf/${i}.conf`, `value ${i}\n`]));
+    makeRepo(join(dir, 'many.git'), files);
+    const many = { name: 'many', url: `file://${join(dir, 'many.git')}`, ref: 'main' };
+    await expect(fetchSource(join(dir, 'w1'), many, { ...opts, limits: { ...limits, files: 5 } })).rejects.toThrow(
+      /many: 6 files at [0-9a-f]{40}, more than the 5 allowed/,
+    );
+    expect(existsSync(join(dir, 'w1/source/many/conf'))).toBe(false);
+    await fetchSource(join(dir, 'w2'), many, { ...opts, limits: { ...limits, files: 6 } });
+    expect(readFileSync(join(dir, 'w2/source/many/conf/5.conf'), 'utf8')).toBe('value 5\n');
+
+    // 300 KB of zeros pack into almost nothing: the checkout is what would fill the disk.
+    makeRepo(join(dir, 'zeros.git'), { 'big.bin': '\0'.repeat(300_000) });
+    const zeros = { name: 'zeros', url: `file://${join(dir, 'zeros.git')}`, ref: 'main' };
+    await expect(
+      fetchSource(join(dir, 'w3'), zeros, { ...opts, limits: { ...limits, treeBytes: 200_000 } }),
+    ).rejects.toThrow(/zeros: 0\.3 MiB of files at [0-9a-f]{40}, more than 0\.2 MiB/);
+    expect(existsSync(join(dir, 'w3/source/zeros/big.bin'))).toBe(false);
+  });
+
+  it('stops a clone whose repository grows past the limit and keeps nothing of it', async () => {
+    const dir = makeTempDir('flotilla-git-limits-');
+    // Random bytes do not compress: the pack is as large as the file.
+    makeRepo(join(dir, 'noise.git'), { 'noise.bin': randomBytes(600_000).toString('base64') });
+    const noise = { name: 'noise', url: `file://${join(dir, 'noise.git')}`, ref: 'main' };
+    await expect(
+      fetchSource(join(dir, 'w'), noise, { ...opts, limits: { ...limits, repoBytes: 300_000 } }),
+    ).rejects.toThrow(/git clone stopped: file:\/\/.*noise\.git is larger than 0\.3 MiB/);
+    expect(existsSync(join(dir, 'w/source/noise'))).toBe(false);
+    await fetchSource(join(dir, 'w'), noise, { ...opts, limits });
+    expect(readFileSync(join(dir, 'w/source/noise/noise.bin'), 'utf8')).toHaveLength(800_000);
+  });
+
+  it('bounds untrusted repositories by default, trusted ones only when asked', async () => {
+    const { untrustedLimits } = await import('./git-limits.ts');
+    expect(limitsOf({ ...opts, untrusted: true })).toBe(untrustedLimits);
+    expect(limitsOf({ ...opts, untrusted: true, limits })).toBe(limits);
+    expect(limitsOf(opts)).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { CliError } from '../api-client.ts';
+import { directoryBytes, megabytes, type RepoLimits, treeSize, untrustedLimits, watchSize } from './git-limits.ts';
 import { runProcess } from './run-process.ts';
 
 export interface SourceSpec {
@@ -36,6 +37,12 @@ export interface GitOptions {
    * this user's configuration and credential helpers, follows no redirect and speaks only http(s) and git.
    */
   untrusted?: boolean;
+  /** Size bounds for the repository and its checkout; untrusted repositories get `untrustedLimits`. */
+  limits?: RepoLimits;
+}
+
+export function limitsOf(opts: GitOptions): RepoLimits | undefined {
+  return opts.limits ?? (opts.untrusted ? untrustedLimits : undefined);
 }
 
 /** The configuration git gets for untrusted repositories: nothing of the user's, no redirects, no helpers. */
@@ -89,11 +96,27 @@ export class GitError extends Error {
   override name = 'GitError';
 }
 
-async function git(args: string[], cwd: string, opts: GitOptions, secret: string, env = {}): Promise<string> {
+/**
+ * Runs git. With `grows` (a clone or fetch), the repository's `.git` is watched and git is stopped
+ * once it holds more than the limit for this repository, if there is one.
+ */
+async function git(
+  args: string[],
+  cwd: string,
+  opts: GitOptions,
+  secret: string,
+  env = {},
+  grows?: string,
+): Promise<string> {
+  const limit = grows !== undefined ? limitsOf(opts)?.repoBytes : undefined;
+  const tooBig = new AbortController();
+  const stopWatching =
+    limit !== undefined ? watchSize(join(grows as string, '.git'), limit, () => tooBig.abort()) : undefined;
   const result = await runProcess('git', opts.untrusted ? [...untrustedConfig, ...args] : args, {
     cwd,
     timeoutMs: opts.timeoutMs,
     keepStdout: true,
+    abort: tooBig.signal,
     env: {
       ...process.env,
       ...env,
@@ -104,7 +127,15 @@ async function git(args: string[], cwd: string, opts: GitOptions, secret: string
       LC_ALL: 'C',
     },
   });
+  stopWatching?.();
   const hide = (s: string) => (secret === '' ? s : s.split(secret).join(redactUrl(secret)));
+  // The watch looks now and then; a fast fetch may finish between two looks.
+  const over = limit !== undefined && (result.aborted || directoryBytes(join(grows as string, '.git')) > limit);
+  if (over) {
+    throw new GitError(
+      `git ${args[0]} stopped: ${hide(secret) || 'the repository'} is larger than ${megabytes(limit)}`,
+    );
+  }
   if (result.spawnError) throw new GitError(`cannot run git: ${result.spawnError.message}`);
   if (result.timedOut) throw new GitError(`git ${hide(args[0] ?? '')} timed out after ${opts.timeoutMs / 1000} s`);
   if (result.code !== 0) {
@@ -119,7 +150,7 @@ async function ensureClone(dir: string, url: string, opts: GitOptions): Promise<
     const origin = await git(['config', '--get', 'remote.origin.url'], dir, opts, url).catch(() => '');
     if (origin.trim() === url) {
       opts.log(`fetching ${redactUrl(url)} into ${dir}`);
-      await git(['fetch', '--quiet', '--force', '--prune', '--tags', 'origin'], dir, opts, url);
+      await git(['fetch', '--quiet', '--force', '--prune', '--tags', 'origin'], dir, opts, url, {}, dir);
       await git(['remote', 'set-head', 'origin', '--auto'], dir, opts, url);
       return;
     }
@@ -127,7 +158,13 @@ async function ensureClone(dir: string, url: string, opts: GitOptions): Promise<
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   opts.log(`cloning ${redactUrl(url)} into ${dir}`);
-  await git(['clone', '--quiet', '--no-checkout', '--', url, dir], dir, opts, url);
+  try {
+    await git(['clone', '--quiet', '--no-checkout', '--', url, dir], dir, opts, url, {}, dir);
+  } catch (err) {
+    // A clone stopped halfway is no cache for the next build.
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 async function revParse(dir: string, rev: string, opts: GitOptions): Promise<string | undefined> {
@@ -155,7 +192,7 @@ async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Pr
   }
   if (hex && source.ref.length >= 40) {
     // A commit that no branch or tag reaches: asked for by name, when the server allows it.
-    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url).catch(() => '');
+    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url, {}, dir).catch(() => '');
     const sha = await revParse(dir, source.ref, opts);
     if (sha) return sha;
   }
@@ -173,6 +210,7 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
   await ensureClone(clone, source.url, opts);
   const commit = await resolveRef(clone, source, opts);
   opts.log(`${source.name}: ${source.ref || 'default branch'} is ${commit}`);
+  await checkTreeSize(clone, source, commit, opts);
   if (source.subdir === undefined || source.submodules) {
     await git(['checkout', '--quiet', '--force', '--detach', commit], clone, opts, '');
     // Leftovers of an earlier build go, so every build starts from the committed files only.
@@ -209,6 +247,23 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
     rmSync(index, { force: true });
   }
   return fetched;
+}
+
+/** Refuses, before anything is written, a tree larger than the repository's limits allow. */
+async function checkTreeSize(clone: string, source: SourceSpec, commit: string, opts: GitOptions): Promise<void> {
+  const limits = limitsOf(opts);
+  if (!limits) return;
+  const tree = source.subdir === undefined ? commit : `${commit}:${source.subdir}`;
+  const listing = await git(['ls-tree', '-r', '-l', '-z', tree], clone, opts, '').catch(() => '');
+  const { bytes, files } = treeSize(listing);
+  if (files > limits.files) {
+    throw new GitError(`${source.name}: ${files} files at ${commit}, more than the ${limits.files} allowed`);
+  }
+  if (bytes > limits.treeBytes) {
+    throw new GitError(
+      `${source.name}: ${megabytes(bytes)} of files at ${commit}, more than ${megabytes(limits.treeBytes)}`,
+    );
+  }
 }
 
 /** The clone of a fetched source: its tree, or for a subdirectory the whole repository kept beside it. */

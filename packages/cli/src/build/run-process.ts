@@ -15,6 +15,8 @@ export interface ProcessOptions {
   onOutput?: (chunk: Buffer) => void;
   /** Keep stdout apart too (bounded the same way), for commands whose answer is read. */
   keepStdout?: boolean;
+  /** Kills the command's process group at once (a watchdog that saw it go too far). */
+  abort?: AbortSignal;
 }
 
 export interface ProcessResult {
@@ -24,6 +26,8 @@ export interface ProcessResult {
   /** The last maxCapturedBytes of stdout and stderr, interleaved as they arrived. */
   output: string;
   stdout: string;
+  /** Killed through `abort`. */
+  aborted?: boolean;
   /** Set when the command could not start (e.g. ENOENT). */
   spawnError?: Error;
 }
@@ -87,6 +91,13 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
       killGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), opts.killGraceMs ?? 5000);
     }, opts.timeoutMs);
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      killGroup(child.pid, 'SIGKILL');
+    };
+    if (opts.abort?.aborted) onAbort();
+    else opts.abort?.addEventListener('abort', onAbort, { once: true });
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     // Processes the command left behind would hold the pipes open: they go with it.
     child.on('exit', (code, signal) => {
@@ -97,10 +108,12 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearTimeout(killTimer);
+      opts.abort?.removeEventListener('abort', onAbort);
       const done = exit ?? { code, signal };
-      resolve({ ...done, timedOut, output: output.text(), stdout: stdout.text() });
+      resolve({ ...done, timedOut, output: output.text(), stdout: stdout.text(), ...(aborted ? { aborted } : {}) });
     });
     child.on('error', (err) => {
+      opts.abort?.removeEventListener('abort', onAbort);
       clearTimeout(timer);
       clearTimeout(killTimer);
       resolve({ code: null, signal: null, timedOut, output: output.text(), stdout: '', spawnError: err });
