@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
-import { fetchSource, limitsOf, parseSource, redactUrl } from './git.ts';
+import { fetchSource, limitsOf, parseSource, RepoTooLarge, redactUrl } from './git.ts';
 import { commitFiles, gitIn, makeRepo, startGitDaemon } from './git-repo.test.helper.ts';
 
 const opts = { timeoutMs: 30_000, log: () => {} };
@@ -181,6 +181,13 @@ describe('size limits of a fetched repository', () => {
     expect(existsSync(join(dir, 'w/source/noise'))).toBe(false);
     await fetchSource(join(dir, 'w'), noise, { ...opts, limits });
     expect(readFileSync(join(dir, 'w/source/noise/noise.bin'), 'utf8')).toHaveLength(800_000);
+
+    // A repository that grows past the limit later: the fetch into the kept clone stops, and the clone goes.
+    commitFiles(join(dir, 'noise.git'), { 'more.bin': randomBytes(600_000).toString('base64') });
+    await expect(
+      fetchSource(join(dir, 'w'), noise, { ...opts, limits: { ...limits, repoBytes: 900_000 } }),
+    ).rejects.toBeInstanceOf(RepoTooLarge);
+    expect(existsSync(join(dir, 'w/source/noise'))).toBe(false);
   });
 
   it('bounds untrusted repositories by default, trusted ones only when asked', async () => {

@@ -96,6 +96,11 @@ export class GitError extends Error {
   override name = 'GitError';
 }
 
+/** A fetch stopped at the repository's size limit. */
+export class RepoTooLarge extends GitError {
+  override name = 'RepoTooLarge';
+}
+
 /**
  * Runs git. With `grows` (a clone or fetch), the repository's `.git` is watched and git is stopped
  * once it holds more than the limit for this repository, if there is one.
@@ -132,7 +137,7 @@ async function git(
   // The watch looks now and then; a fast fetch may finish between two looks.
   const over = limit !== undefined && (result.aborted || directoryBytes(join(grows as string, '.git')) > limit);
   if (over) {
-    throw new GitError(
+    throw new RepoTooLarge(
       `git ${args[0]} stopped: ${hide(secret) || 'the repository'} is larger than ${megabytes(limit)}`,
     );
   }
@@ -192,7 +197,9 @@ async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Pr
   }
   if (hex && source.ref.length >= 40) {
     // A commit that no branch or tag reaches: asked for by name, when the server allows it.
-    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url, {}, dir).catch(() => '');
+    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url, {}, dir).catch((err: unknown) => {
+      if (err instanceof RepoTooLarge) throw err;
+    });
     const sha = await revParse(dir, source.ref, opts);
     if (sha) return sha;
   }
@@ -207,8 +214,15 @@ async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Pr
 export async function fetchSource(workdir: string, source: SourceSpec, opts: GitOptions): Promise<FetchedSource> {
   const root = join(workdir, 'source', source.name);
   const clone = cloneDir(workdir, source);
-  await ensureClone(clone, source.url, opts);
-  const commit = await resolveRef(clone, source, opts);
+  let commit: string;
+  try {
+    await ensureClone(clone, source.url, opts);
+    commit = await resolveRef(clone, source, opts);
+  } catch (err) {
+    // What a stopped fetch brought stays out of the cache: the next build starts clean.
+    if (err instanceof RepoTooLarge) rmSync(clone, { recursive: true, force: true });
+    throw err;
+  }
   opts.log(`${source.name}: ${source.ref || 'default branch'} is ${commit}`);
   await checkTreeSize(clone, source, commit, opts);
   if (source.subdir === undefined || source.submodules) {
