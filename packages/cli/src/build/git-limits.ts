@@ -55,15 +55,29 @@ export function watchSize(dir: string, limit: number, onOver: () => void, everyM
   return () => clearInterval(timer);
 }
 
-/** Sums the blobs of `git ls-tree -r -l -z` output (`<mode> <type> <object> <size>\t<path>\0`). */
-export function treeSize(listing: string): { bytes: number; files: number } {
+/**
+ * Sums the entries of `git ls-tree -r -l -z` output (`<mode> <type> <object> <size>\t<path>\0`) as it
+ * streams, so a listing of any length is counted whole without being kept.
+ */
+export function treeCounter() {
   let bytes = 0;
   let files = 0;
-  for (const entry of listing.split('\0')) {
-    if (entry === '') continue;
+  let rest = Buffer.alloc(0);
+  const entry = (line: Buffer) => {
     files++;
-    const size = Number(entry.slice(0, entry.indexOf('\t')).trim().split(/\s+/)[3]);
+    const head = line.subarray(0, Math.max(0, line.indexOf(9))).toString('latin1');
+    const size = Number(head.trim().split(/\s+/)[3]);
     if (Number.isFinite(size)) bytes += size;
-  }
-  return { bytes, files };
+  };
+  return {
+    push(chunk: Buffer): void {
+      let data = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+      for (let end = data.indexOf(0); end !== -1; end = data.indexOf(0)) {
+        entry(data.subarray(0, end));
+        data = data.subarray(end + 1);
+      }
+      rest = Buffer.from(data);
+    },
+    result: () => ({ bytes, files }),
+  };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../../server/test/support/temp-dir.ts';
@@ -168,6 +168,21 @@ describe('size limits of a fetched repository', () => {
       fetchSource(join(dir, 'w3'), zeros, { ...opts, limits: { ...limits, treeBytes: 200_000 } }),
     ).rejects.toThrow(/zeros: 0\.3 MiB of files at [0-9a-f]{40}, more than 0\.2 MiB/);
     expect(existsSync(join(dir, 'w3/source/zeros/big.bin'))).toBe(false);
+  });
+
+  it('counts every file of a tree whose listing is longer than the output git commands keep', async () => {
+    const dir = makeTempDir('flotilla-git-limits-');
+    const repo = join(dir, 'wide.git');
+    makeRepo(repo, { README: 'wide\n' });
+    // 12,000 long paths: `git ls-tree -r -l` prints about 2 MiB for them.
+    const deep = join(repo, 'd'.repeat(60), 'e'.repeat(60));
+    mkdirSync(deep, { recursive: true });
+    for (let i = 0; i < 12_000; i++) writeFileSync(join(deep, `${i}.conf`), '');
+    commitFiles(repo, {});
+    const wide = { name: 'wide', url: `file://${repo}`, ref: 'main' };
+    await expect(fetchSource(join(dir, 'w'), wide, { ...opts, limits: { ...limits, files: 12_000 } })).rejects.toThrow(
+      'wide: 12001 files at',
+    );
   });
 
   it('stops a clone whose repository grows past the limit and keeps nothing of it', async () => {

@@ -3,7 +3,7 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { CliError } from '../api-client.ts';
-import { directoryBytes, megabytes, type RepoLimits, treeSize, untrustedLimits, watchSize } from './git-limits.ts';
+import { directoryBytes, megabytes, type RepoLimits, treeCounter, untrustedLimits, watchSize } from './git-limits.ts';
 import { runProcess } from './run-process.ts';
 
 export interface SourceSpec {
@@ -110,9 +110,9 @@ async function git(
   cwd: string,
   opts: GitOptions,
   secret: string,
-  env = {},
-  grows?: string,
+  more: { env?: NodeJS.ProcessEnv; grows?: string; onStdout?: (chunk: Buffer) => void } = {},
 ): Promise<string> {
+  const { env = {}, grows, onStdout } = more;
   const limit = grows !== undefined ? limitsOf(opts)?.repoBytes : undefined;
   const tooBig = new AbortController();
   const stopWatching =
@@ -122,6 +122,7 @@ async function git(
     timeoutMs: opts.timeoutMs,
     keepStdout: true,
     abort: tooBig.signal,
+    ...(onStdout ? { onStdout } : {}),
     env: {
       ...process.env,
       ...env,
@@ -155,7 +156,7 @@ async function ensureClone(dir: string, url: string, opts: GitOptions): Promise<
     const origin = await git(['config', '--get', 'remote.origin.url'], dir, opts, url).catch(() => '');
     if (origin.trim() === url) {
       opts.log(`fetching ${redactUrl(url)} into ${dir}`);
-      await git(['fetch', '--quiet', '--force', '--prune', '--tags', 'origin'], dir, opts, url, {}, dir);
+      await git(['fetch', '--quiet', '--force', '--prune', '--tags', 'origin'], dir, opts, url, { grows: dir });
       await git(['remote', 'set-head', 'origin', '--auto'], dir, opts, url);
       return;
     }
@@ -164,7 +165,7 @@ async function ensureClone(dir: string, url: string, opts: GitOptions): Promise<
   mkdirSync(dir, { recursive: true });
   opts.log(`cloning ${redactUrl(url)} into ${dir}`);
   try {
-    await git(['clone', '--quiet', '--no-checkout', '--', url, dir], dir, opts, url, {}, dir);
+    await git(['clone', '--quiet', '--no-checkout', '--', url, dir], dir, opts, url, { grows: dir });
   } catch (err) {
     // A clone stopped halfway is no cache for the next build.
     rmSync(dir, { recursive: true, force: true });
@@ -197,9 +198,11 @@ async function resolveRef(dir: string, source: SourceSpec, opts: GitOptions): Pr
   }
   if (hex && source.ref.length >= 40) {
     // A commit that no branch or tag reaches: asked for by name, when the server allows it.
-    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url, {}, dir).catch((err: unknown) => {
-      if (err instanceof RepoTooLarge) throw err;
-    });
+    await git(['fetch', '--quiet', 'origin', source.ref], dir, opts, source.url, { grows: dir }).catch(
+      (err: unknown) => {
+        if (err instanceof RepoTooLarge) throw err;
+      },
+    );
     const sha = await revParse(dir, source.ref, opts);
     if (sha) return sha;
   }
@@ -255,8 +258,10 @@ export async function fetchSource(workdir: string, source: SourceSpec, opts: Git
   mkdirSync(root, { recursive: true });
   const index = join(workdir, 'git', `${source.name}.index`);
   try {
-    await git(['read-tree', tree], clone, opts, '', { GIT_INDEX_FILE: index });
-    await git(['checkout-index', '--all', '--force', `--prefix=${root}/`], clone, opts, '', { GIT_INDEX_FILE: index });
+    await git(['read-tree', tree], clone, opts, '', { env: { GIT_INDEX_FILE: index } });
+    await git(['checkout-index', '--all', '--force', `--prefix=${root}/`], clone, opts, '', {
+      env: { GIT_INDEX_FILE: index },
+    });
   } finally {
     rmSync(index, { force: true });
   }
@@ -268,8 +273,10 @@ async function checkTreeSize(clone: string, source: SourceSpec, commit: string, 
   const limits = limitsOf(opts);
   if (!limits) return;
   const tree = source.subdir === undefined ? commit : `${commit}:${source.subdir}`;
-  const listing = await git(['ls-tree', '-r', '-l', '-z', tree], clone, opts, '').catch(() => '');
-  const { bytes, files } = treeSize(listing);
+  // Counted as it streams: a listing longer than the output kept in memory is still counted whole.
+  const counter = treeCounter();
+  await git(['ls-tree', '-r', '-l', '-z', tree], clone, opts, '', { onStdout: counter.push }).catch(() => '');
+  const { bytes, files } = counter.result();
   if (files > limits.files) {
     throw new GitError(`${source.name}: ${files} files at ${commit}, more than the ${limits.files} allowed`);
   }

@@ -13,6 +13,8 @@ export interface ProcessOptions {
   killGraceMs?: number;
   /** Every chunk of output as it arrives (stdout and stderr interleaved), e.g. to the build log. */
   onOutput?: (chunk: Buffer) => void;
+  /** Every chunk of stdout alone as it arrives, for answers too long to keep. */
+  onStdout?: (chunk: Buffer) => void;
   /** Keep stdout apart too (bounded the same way), for commands whose answer is read. */
   keepStdout?: boolean;
   /** Kills the command's process group at once (a watchdog that saw it go too far). */
@@ -82,6 +84,7 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
     const take = (isStdout: boolean) => (chunk: Buffer) => {
       output.push(chunk);
       if (isStdout && opts.keepStdout) stdout.push(chunk);
+      if (isStdout) opts.onStdout?.(chunk);
       opts.onOutput?.(chunk);
     };
     child.stdout.on('data', take(true));
