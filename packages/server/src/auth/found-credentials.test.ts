@@ -72,3 +72,32 @@ describe('found credentials', () => {
     await expect(tokens.authenticate(`Bearer ${token}`)).rejects.toThrow(/revoked/);
   });
 });
+
+describe("a credential's last use", () => {
+  it('is written when found, and a store that refuses that write does not refuse the request', async () => {
+    const { database, tokens, advance } = await setup();
+    const agentToken = await tokens.create('agents', 'agent', undefined, { kind: 'agent', environment: 'prod' });
+    const identities = createIdentityService({ db: database.db });
+    const enrolled = await identities.enroll(await tokens.authenticate(`Bearer ${agentToken.token}`), {
+      instanceId: 'host-1',
+    });
+    const lastUsed = async () =>
+      (
+        await database.db
+          .selectFrom('agent_identities')
+          .select('last_used_at')
+          .where('instance_id', '=', 'host-1')
+          .executeTakeFirst()
+      )?.last_used_at;
+    expect((await tokens.authenticate(`Bearer ${enrolled.credential}`)).instanceId).toBe('host-1');
+    expect(await lastUsed()).not.toBeNull();
+    await sql`update agent_identities set last_used_at = null`.execute(database.db);
+    await sql`create trigger refuse_touch before update on agent_identities begin select raise(fail, 'read-only'); end`.execute(
+      database.db,
+    );
+    // Last uses are written at most once a minute per instance.
+    advance(60_000);
+    expect((await tokens.authenticate(`Bearer ${enrolled.credential}`)).instanceId).toBe('host-1');
+    expect(await lastUsed()).toBeNull();
+  });
+});

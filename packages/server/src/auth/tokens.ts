@@ -191,11 +191,12 @@ export class TokenStore {
 
   /** A last-use write: losing one in a crash costs nothing, so a request never waits for its sync. */
   async #writeLastUse(work: (db: Kysely<Tables>) => Promise<unknown>): Promise<void> {
+    // A store that cannot write refuses the requests that need it; authentication goes on meanwhile.
     if (!this.#commitLazily) {
-      await work(this.#db);
+      // One statement (PostgreSQL): it commits by itself, durable when it returns.
+      await work(this.#db).catch(() => undefined);
       return;
     }
-    // A store that cannot write refuses the requests that need it; authentication goes on meanwhile.
     const written = await this.#commitLazily(work).catch(() => undefined);
     written?.durable.catch(() => {});
   }
