@@ -180,6 +180,11 @@ export type ManifestProvenance = Static<typeof ManifestProvenance>;
 /** The suffix that names a client version: `3.5.1_1+client` is client version `3.5.1_1`. */
 export const clientVersionSuffix = '+client';
 
+/** The name of generation `generation` of the client versions of `developerVersion`, without the suffix. */
+export function clientVersionName(developerVersion: string, generation: number): string {
+  return generation === 0 ? developerVersion : `${developerVersion}_${generation}`;
+}
+
 /** How a client version was made from its developer version; set by `flotilla client-version build`. */
 export const ClientProvenance = Type.Object(
   {

@@ -122,10 +122,10 @@ function signatureValid(key: SigningKey, v: VersionDetail): boolean {
   }
 }
 
-/** Packs (a directory) and uploads a version; `flotilla build` publishes through it too. */
 /** The version's name is taken: published before, or by another publish that ran at the same time. */
 export class VersionTaken extends CliError {}
 
+/** Packs (a directory) and uploads a version; `flotilla build` publishes through it too. */
 export async function publishVersion(
   service: string,
   version: string,

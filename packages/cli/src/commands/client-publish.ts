@@ -3,13 +3,19 @@
 // so the second renames itself to the next free generation (or finds the first made the same thing).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { clientVersionSuffix, type InstallManifest, type VersionDetail, type VersionSummary } from '@flotilla/protocol';
+import {
+  clientVersionName,
+  clientVersionSuffix,
+  type InstallManifest,
+  type VersionDetail,
+  type VersionSummary,
+} from '@flotilla/protocol';
 import type { ApiFlags } from '../command-helpers.ts';
 import { listAllVersions, publishVersion, VersionTaken } from './catalog.ts';
 
-/** Generation 0 is named like its developer version, generation N `<developer version>_N` (the server checks it). */
-export function clientVersionName(developerVersion: string, generation: number): string {
-  return `${generation === 0 ? developerVersion : `${developerVersion}_${generation}`}${clientVersionSuffix}`;
+/** Generation N of `developerVersion`'s client versions as the catalog names it, `+client` included. */
+export function clientVersionId(developerVersion: string, generation: number): string {
+  return `${clientVersionName(developerVersion, generation)}${clientVersionSuffix}`;
 }
 
 /** The newest client version made from `developerVersion` (for one consumer, or for none), by generation. */
@@ -54,7 +60,7 @@ export async function publishClientVersion(
 ): Promise<{ version: string; published: VersionDetail } | { version: string; same: VersionSummary }> {
   let generation = req.generation;
   for (let renames = 0; ; renames++) {
-    const version = clientVersionName(req.developerVersion, generation);
+    const version = clientVersionId(req.developerVersion, generation);
     try {
       return { version, published: await publishVersion(req.service, version, req.buildDir, req.flags) };
     } catch (err) {

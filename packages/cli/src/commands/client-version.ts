@@ -22,7 +22,7 @@ import { formatTable, formatTime, printResult } from '../output.ts';
 import { cliVersion } from '../program-base.ts';
 import { asBuildSource, queueJob } from './builds.ts';
 import { downloadVerified, listAllVersions, publishedLine } from './catalog.ts';
-import { clientVersionName, latestFrom, nextGeneration, publishClientVersion } from './client-publish.ts';
+import { clientVersionId, latestFrom, nextGeneration, publishClientVersion } from './client-publish.ts';
 import { macroOption } from './macro-option.ts';
 
 const enc = encodeURIComponent;
@@ -137,7 +137,7 @@ async function build(service: string, flags: ClientBuildFlags): Promise<void> {
     if (!reused) {
       // Names are one sequence per developer version, whoever the versions were built for.
       generation = nextGeneration(all, flags.from);
-      version = clientVersionName(flags.from, generation);
+      version = clientVersionId(flags.from, generation);
       log.line(`the new client version is ${version}`);
       const artifact = join(workdir, 'developer.tar.gz');
       await downloadVerified(service, flags.from, artifact, { ...flags, json: true });

@@ -1,7 +1,7 @@
 // Client versions share the catalog with developer versions: a client version is stored, desired,
 // pinned, trashed and downloaded as `<name>+client`, so every place that names a version by one
 // string tells the kinds apart, and agents fetch a client version's artifact like any other.
-import { type ClientProvenance, clientVersionSuffix } from '@flotilla/protocol';
+import { type ClientProvenance, clientVersionName, clientVersionSuffix } from '@flotilla/protocol';
 import { Invalid } from '../errors.ts';
 import { parseVersionName, sortNewestFirst } from './version-name.ts';
 
@@ -14,11 +14,6 @@ export function kindOf(version: string): VersionKind {
 /** `3.5.1_1+client` → `3.5.1_1`; a developer version's name is itself. */
 export function nameOf(version: string): string {
   return kindOf(version) === 'client' ? version.slice(0, -clientVersionSuffix.length) : version;
-}
-
-/** The name of generation `generation` of the client versions of `developerVersion`. */
-export function clientVersionName(developerVersion: string, generation: number): string {
-  return generation === 0 ? developerVersion : `${developerVersion}_${generation}`;
 }
 
 /** Refuses a client version whose name, developer version and generation do not agree. */
